@@ -69,7 +69,7 @@
  * u8 family (4 or 6), 4 or 16 address bytes, u16 port. An ip4 is a u32.
  */
 #define ZT_CTRL_HDR_LEN 3
-#define ZT_CTRL_BODY_MAX 8192
+#define ZT_CTRL_BODY_MAX 16384 /* a full SERVICES table is 8513 bytes */
 #define ZT_NAME_MAX 63
 #define ZT_MAX_SERVICES 64
 #define ZT_MAX_REASON 127

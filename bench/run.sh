@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make bench`: ztna's figures beside the tunnels a user would otherwise pick,
+# measured in the same run on this machine. One figure per line:
+#
+#   NAME THROUGHPUT_MBPS RTT_AVG_MS     (iperf3 TCP for DUR s; 200 pings 5 ms apart)
+#   ztna-relay          agent -> Intermediate relay -> connector -> backend, both NATs
+#   raw-veth, wireguard-go, openvpn-p2p, openvpn-relay   from shared/bench/peer-tunnels.sh
+#   ztna-rss-KIB NAME   peak resident memory of each daemon after the run
+#
+# DUR (default 8) is passed to the peer script too. No thresholds: figures only.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-8}
+bash scripts/deps.sh || exit 1
+make -s -j"$(nproc)" build/ztna build/ztna-intermediate build/ztna-connector build/ztna-agent || exit 1
+
+peer=${PEER_TUNNELS:-}
+for cand in ../shared/bench/peer-tunnels.sh /work/shared/bench/peer-tunnels.sh; do
+  [ -z "$peer" ] && [ -x "$cand" ] && peer=$cand
+done
+
+(
+  # shellcheck source=../tests/netns/ztna-env.sh
+  source tests/netns/ztna-env.sh
+  trap zt_env_down EXIT
+  zt_env_up >/dev/null 2>&1 || { echo "ztna-relay NA NA (start-up failed)"; exit 1; }
+  A() { ip netns exec "$ZT_NS_A" "$@"; }
+  A ping -c 3 -i 0.2 "$WEB_VIP" >/dev/null 2>&1 # session up before measuring
+  bw=$(A iperf3 -c "$WEB_VIP" -p 5201 -t "$DUR" -J 2>/dev/null | python3 -c \
+    'import json,sys; d=json.load(sys.stdin); print(round(d["end"]["sum_received"]["bits_per_second"]/1e6))' 2>/dev/null)
+  rtt=$(A ping -q -c 200 -i 0.005 "$WEB_VIP" 2>/dev/null | awk -F/ '/rtt|round-trip/{print $5}')
+  echo "ztna-relay ${bw:-NA} ${rtt:-NA}"
+  for d in intermediate connector agent; do
+    pid=$(pgrep -f "ztna-$d --config $ZT_WORK" | head -n1)
+    # the process under `timeout` is the daemon's parent: take the daemon itself
+    child=$(pgrep -P "$(cat "$ZT_WORK/pids/$d")" | head -n1)
+    [ -n "$child" ] && pid=$child
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+    echo "ztna-rss-KIB $d ${hwm:-NA}"
+  done
+)
+
+if [ -n "$peer" ]; then
+  DUR=$DUR bash "$peer"
+else
+  echo "peer tunnels: shared/bench/peer-tunnels.sh not found (set PEER_TUNNELS=path)"
+fi

@@ -1,0 +1,543 @@
+/*
+ * The agent node. See agent.h.
+ *
+ * State: the uplink to the Intermediate; the service table it pushes (only
+ * the services policy lets us reach); our tunnel address; and one
+ * end-to-end session per connector, opened on the first packet for one of
+ * its services. Packets that arrive before a session is ready wait in a
+ * short queue; everything dropped is counted by reason.
+ */
+#include "agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl.h"
+#include "e2e.h"
+#include "ippkt.h"
+#include "log.h"
+#include "netaddr.h"
+#include "uplink.h"
+#include "wire.h"
+
+#define PENDING_MAX 32
+#define SESSION_RETRY_MS 2000
+#define NS_PER_MS 1000000ULL
+
+struct pending_pkt {
+  uint16_t len;
+  uint8_t data[ZT_TUN_MTU];
+};
+
+struct session {
+  bool used;
+  char connector[ZT_NAME_MAX + 1];
+  uint32_t request_id;
+  uint32_t channel; /* 0 until SESSION_READY */
+  uint64_t retry_at; /* refused: not before this time */
+  struct zq_conn *inner;
+  struct zt_agent *agent;
+  struct pending_pkt *pending; /* ring, allocated on first use */
+  unsigned pend_head, pend_count;
+};
+
+struct zt_agent {
+  struct zt_uplink up;
+  const struct zt_io *io;
+  struct zt_tls_creds *creds;
+  char intermediate_name[ZT_NAME_MAX + 1];
+  uint32_t tunnel_ip;
+  uint32_t next_request;
+  size_t n_services;
+  struct zt_ctrl_service services[ZT_MAX_SERVICES];
+  struct session sessions[ZT_MAX_SERVICES];
+  struct zt_agent_stats stats;
+  uint64_t now; /* time of the event being handled, for nested handlers */
+  struct zt_ctrl_msg scratch; /* outgoing control message */
+};
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static struct session *session_by_connector(struct zt_agent *a,
+                                            const char *name) {
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used && strcmp(a->sessions[i].connector, name) == 0)
+      return &a->sessions[i];
+  return NULL;
+}
+
+static struct session *session_by_channel(struct zt_agent *a, uint32_t ch) {
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used && a->sessions[i].channel == ch && ch != 0)
+      return &a->sessions[i];
+  return NULL;
+}
+
+static struct session *session_by_request(struct zt_agent *a, uint32_t id) {
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used && a->sessions[i].request_id == id)
+      return &a->sessions[i];
+  return NULL;
+}
+
+static void session_close(struct zt_agent *a, struct session *s,
+                          bool tell_intermediate) {
+  if (tell_intermediate && s->channel) {
+    a->scratch.type = ZT_MSG_SESSION_CLOSE;
+    a->scratch.u.session_close.channel = s->channel;
+    a->scratch.u.session_close.status = ZT_ERR_GONE;
+    zt_uplink_send_msg(&a->up, &a->scratch);
+  }
+  zq_free(s->inner);
+  free(s->pending);
+  memset(s, 0, sizeof(*s));
+}
+
+static void pending_push(struct zt_agent *a, struct session *s,
+                         const uint8_t *pkt, size_t len) {
+  if (!s->pending && !(s->pending = calloc(PENDING_MAX, sizeof(*s->pending)))) {
+    a->stats.tun_pending_drops++;
+    return;
+  }
+  if (s->pend_count == PENDING_MAX) { /* drop the oldest: it is the stalest */
+    s->pend_head = (s->pend_head + 1) % PENDING_MAX;
+    s->pend_count--;
+    a->stats.tun_pending_drops++;
+  }
+  struct pending_pkt *p = &s->pending[(s->pend_head + s->pend_count) % PENDING_MAX];
+  memcpy(p->data, pkt, len);
+  p->len = (uint16_t)len;
+  s->pend_count++;
+}
+
+static void pending_drain(struct session *s) {
+  for (; s->pend_count; s->pend_count--) {
+    struct pending_pkt *p = &s->pending[s->pend_head];
+    zq_send_datagram(s->inner, p->data, p->len);
+    s->pend_head = (s->pend_head + 1) % PENDING_MAX;
+  }
+  s->pend_head = 0;
+}
+
+static void send_session_open(struct zt_agent *a, struct session *s) {
+  s->request_id = ++a->next_request ? a->next_request : ++a->next_request;
+  a->scratch.type = ZT_MSG_SESSION_OPEN;
+  a->scratch.u.session_open.request_id = s->request_id;
+  snprintf(a->scratch.u.session_open.connector,
+           sizeof(a->scratch.u.session_open.connector), "%s", s->connector);
+  zt_uplink_send_msg(&a->up, &a->scratch);
+}
+
+/* ---- inner connection handlers ------------------------------------------ */
+
+static void inner_ready(struct zq_conn *q, void *ud) {
+  struct session *s = ud;
+  zt_info("end-to-end session with connector %s established (channel %u)",
+          zq_peer_name(q), s->channel);
+  s->agent->stats.sessions_opened++;
+  pending_drain(s);
+}
+
+static bool vip_of_connector(const struct zt_agent *a, uint32_t vip,
+                             const char *connector) {
+  for (size_t i = 0; i < a->n_services; i++)
+    if (a->services[i].vip == vip &&
+        strcmp(a->services[i].connector, connector) == 0)
+      return true;
+  return false;
+}
+
+static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
+                           void *ud) {
+  struct session *s = ud;
+  struct zt_agent *a = s->agent;
+  struct zt_ip_info ip;
+  (void)q;
+  if (zt_ip_parse(pkt, len, &ip) != 0) {
+    a->stats.rx_malformed++;
+    return;
+  }
+  /* A connector may only answer from the addresses of its own services,
+   * and only to us. */
+  if (ip.dst != a->tunnel_ip || !vip_of_connector(a, ip.src, s->connector)) {
+    a->stats.rx_policy_drops++;
+    return;
+  }
+  a->stats.rx_packets++;
+  a->io->tun_write(a->io->ud, pkt, len);
+}
+
+static const struct zq_handlers inner_handlers = {
+    .on_ready = inner_ready,
+    .on_datagram = inner_datagram,
+};
+
+static void session_ready(struct zt_agent *a, const struct zt_ctrl_msg *m,
+                          uint64_t now) {
+  struct session *s = session_by_request(a, m->u.session_ready.request_id);
+  struct zq_config cfg;
+  char err[256];
+
+  if (!s)
+    return;
+  if (m->u.session_ready.status != ZT_OK) {
+    zt_warn("intermediate refused a session to connector %s (status %u)",
+            s->connector, m->u.session_ready.status);
+    a->stats.sessions_refused++;
+    s->retry_at = now + SESSION_RETRY_MS * NS_PER_MS;
+    s->request_id = 0;
+    return;
+  }
+  s->channel = m->u.session_ready.channel;
+  zt_e2e_config(&cfg, a->creds, ZT_ROLE_CONNECTOR, s->connector);
+  s->inner = zq_client_new(&cfg, &inner_handlers, s,
+                           (const struct sockaddr *)&zt_e2e_agent_addr,
+                           sizeof(zt_e2e_agent_addr),
+                           (const struct sockaddr *)&zt_e2e_connector_addr,
+                           sizeof(zt_e2e_connector_addr), now, err,
+                           sizeof(err));
+  if (!s->inner) {
+    zt_err("cannot start session to %s: %s", s->connector, err);
+    session_close(a, s, true);
+  }
+}
+
+/* ---- uplink handlers ---------------------------------------------------- */
+
+static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
+  char ipbuf[16];
+  /* Routes stay for offline services too, so their packets die in the
+   * tunnel (counted) instead of leaking out of the default route. */
+  for (size_t i = 0; i < a->n_services; i++) {
+    bool kept = false;
+    for (size_t j = 0; j < m->u.services.n && !kept; j++)
+      kept = m->u.services.items[j].vip == a->services[i].vip;
+    if (!kept && a->io->route)
+      a->io->route(a->io->ud, a->services[i].vip, false);
+  }
+  for (size_t j = 0; j < m->u.services.n; j++) {
+    const struct zt_ctrl_service *n = &m->u.services.items[j];
+    bool had = false;
+    for (size_t i = 0; i < a->n_services && !had; i++)
+      had = a->services[i].vip == n->vip;
+    if (!had && a->io->route)
+      a->io->route(a->io->ud, n->vip, true);
+    zt_info("service %s at %s via connector %s: %s", n->name,
+            zt_ip4_str(n->vip, ipbuf), n->connector,
+            n->online ? "online" : "offline");
+  }
+  a->n_services = m->u.services.n;
+  memcpy(a->services, m->u.services.items,
+         a->n_services * sizeof(a->services[0]));
+}
+
+static void on_up(struct zt_uplink *u, void *ud) {
+  struct zt_agent *a = ud;
+  a->scratch.type = ZT_MSG_HELLO;
+  a->scratch.u.hello.version = ZT_PROTOCOL_VERSION;
+  a->scratch.u.hello.prev_tunnel_ip = a->tunnel_ip;
+  zt_uplink_send_msg(u, &a->scratch);
+}
+
+static void on_welcome(struct zt_agent *a, const struct zt_ctrl_msg *m) {
+  char addr[64], ipbuf[16];
+  zt_info("intermediate knows us as agent %s, sees us at %s",
+          m->u.welcome.identity,
+          zt_netaddr_str((const struct sockaddr *)&m->u.welcome.observed, addr,
+                         sizeof(addr)));
+  if (m->u.welcome.tunnel_ip != a->tunnel_ip) {
+    a->tunnel_ip = m->u.welcome.tunnel_ip;
+    zt_info("tunnel address %s", zt_ip4_str(a->tunnel_ip, ipbuf));
+    if (a->io->tun_addr)
+      a->io->tun_addr(a->io->ud, a->tunnel_ip);
+  }
+}
+
+static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m,
+                   void *ud) {
+  struct zt_agent *a = ud;
+  char addr[64];
+  (void)u;
+  switch (m->type) {
+  case ZT_MSG_WELCOME:
+    on_welcome(a, m);
+    break;
+  case ZT_MSG_OBSERVED:
+    zt_info("intermediate now sees us at %s",
+            zt_netaddr_str((const struct sockaddr *)&m->u.observed.observed,
+                           addr, sizeof(addr)));
+    break;
+  case ZT_MSG_SERVICES:
+    apply_services(a, m);
+    break;
+  case ZT_MSG_SESSION_READY:
+    session_ready(a, m, a->now);
+    break;
+  case ZT_MSG_SESSION_CLOSE: {
+    struct session *s = session_by_channel(a, m->u.session_close.channel);
+    if (s) {
+      zt_info("session with %s closed by intermediate (status %u)",
+              s->connector, m->u.session_close.status);
+      session_close(a, s, false);
+    }
+    break;
+  }
+  case ZT_MSG_ERROR:
+    zt_warn("intermediate reports error %u: %s", m->u.error.status,
+            m->u.error.reason);
+    break;
+  default:
+    zt_dbg("agent: ignoring %s", zt_ctrl_type_name(m->type));
+  }
+}
+
+static void on_relay(struct zt_uplink *u, uint32_t channel,
+                     const uint8_t *payload, size_t len, void *ud) {
+  struct zt_agent *a = ud;
+  struct session *s = session_by_channel(a, channel);
+  (void)u;
+  if (!s || !s->inner) {
+    a->stats.relay_unknown_channel++;
+    return;
+  }
+  zt_e2e_feed(s->inner, true, payload, len, a->now);
+}
+
+static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
+  struct zt_agent *a = ud;
+  (void)u;
+  (void)reason;
+  /* Channels die with the Intermediate's connection: sessions start over
+   * after reconnecting. The tunnel address and routes stay, so a TCP
+   * connection through the tunnel survives if we get the same address. */
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used)
+      session_close(a, &a->sessions[i], false);
+}
+
+static const struct zt_uplink_handlers uplink_handlers = {
+    .on_up = on_up,
+    .on_msg = on_msg,
+    .on_relay = on_relay,
+    .on_down = on_down,
+};
+
+/* ---- driver entry points ------------------------------------------------ */
+
+struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
+                              const struct zt_io *io, uint64_t now) {
+  struct zt_agent *a = calloc(1, sizeof(*a));
+  struct zq_config cfg;
+  if (!a)
+    return NULL;
+  a->io = io;
+  a->creds = opt->creds;
+  a->now = now;
+  snprintf(a->intermediate_name, sizeof(a->intermediate_name), "%s",
+           opt->intermediate_name);
+  zq_config_defaults(&cfg);
+  cfg.creds = opt->creds;
+  cfg.alpn = ZT_ALPN_OUTER;
+  cfg.expect.roles = 1u << ZT_ROLE_INTERMEDIATE;
+  cfg.expect.name = a->intermediate_name;
+  zt_uplink_init(&a->up, &cfg, io, opt->local, opt->locallen, opt->server,
+                 opt->serverlen, &uplink_handlers, a);
+  zt_uplink_start(&a->up, now);
+  zt_uplink_flush(&a->up, now);
+  return a;
+}
+
+void zt_agent_free(struct zt_agent *a) {
+  if (!a)
+    return;
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used)
+      session_close(a, &a->sessions[i], false);
+  zt_uplink_free(&a->up);
+  free(a);
+}
+
+/* Inner connections first: their packets become relay frames that the
+ * uplink then sends. */
+static void flush(struct zt_agent *a) {
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    struct session *s = &a->sessions[i];
+    if (!s->used || !s->inner)
+      continue;
+    if (!zt_e2e_flush(s->inner, &a->up, s->channel, a->now)) {
+      zt_warn("session with connector %s ended: %s", s->connector,
+              zq_close_reason(s->inner));
+      session_close(a, s, true);
+    }
+  }
+  zt_uplink_flush(&a->up, a->now);
+}
+
+void zt_agent_feed_udp(struct zt_agent *a, const struct sockaddr *from,
+                       socklen_t fromlen, const uint8_t *pkt, size_t len,
+                       uint64_t now) {
+  a->now = now;
+  if (zt_uplink_owns(&a->up, pkt, len))
+    zt_uplink_feed(&a->up, from, fromlen, pkt, len, now);
+  flush(a);
+}
+
+static const struct zt_ctrl_service *service_by_vip(const struct zt_agent *a,
+                                                    uint32_t vip) {
+  for (size_t i = 0; i < a->n_services; i++)
+    if (a->services[i].vip == vip)
+      return &a->services[i];
+  return NULL;
+}
+
+static struct session *session_for(struct zt_agent *a, const char *connector) {
+  struct session *s = session_by_connector(a, connector);
+  if (s)
+    return s;
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    if (!a->sessions[i].used) {
+      s = &a->sessions[i];
+      s->used = true;
+      s->agent = a;
+      snprintf(s->connector, sizeof(s->connector), "%s", connector);
+      return s;
+    }
+  }
+  return NULL;
+}
+
+void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
+                       uint64_t now) {
+  struct zt_ip_info ip;
+  const struct zt_ctrl_service *svc;
+  struct session *s;
+
+  a->now = now;
+  a->stats.tun_packets++;
+  if (zt_ip_parse(pkt, len, &ip) != 0) {
+    a->stats.tun_malformed++;
+    return;
+  }
+  if (len > ZT_TUN_MTU) {
+    a->stats.tun_too_big++;
+    return;
+  }
+  if (a->tunnel_ip == 0 || ip.src != a->tunnel_ip) {
+    a->stats.tun_bad_source++;
+    return;
+  }
+  if (!(svc = service_by_vip(a, ip.dst))) {
+    a->stats.tun_no_service++;
+    return;
+  }
+  if (!svc->online) {
+    a->stats.tun_service_offline++;
+    return;
+  }
+  if (!zt_uplink_is_up(&a->up)) {
+    a->stats.tun_no_uplink++;
+    return;
+  }
+  if (!(s = session_for(a, svc->connector))) {
+    a->stats.tun_pending_drops++;
+    return;
+  }
+  if (s->inner && zq_is_ready(s->inner)) {
+    if (zq_send_datagram(s->inner, pkt, len) == ZQ_ERR_TOO_BIG)
+      a->stats.tun_too_big++;
+  } else {
+    pending_push(a, s, pkt, len);
+    if (!s->request_id && !s->channel && now >= s->retry_at)
+      send_session_open(a, s);
+  }
+  flush(a);
+}
+
+uint64_t zt_agent_expiry(const struct zt_agent *a) {
+  uint64_t t = zt_uplink_expiry(&a->up);
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    const struct session *s = &a->sessions[i];
+    if (s->used && s->inner) {
+      uint64_t e = zq_expiry(s->inner);
+      if (e < t)
+        t = e;
+    }
+  }
+  return t;
+}
+
+void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
+  a->now = now;
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    struct session *s = &a->sessions[i];
+    if (s->used && s->inner && zq_expiry(s->inner) <= now)
+      zq_handle_expiry(s->inner, now);
+  }
+  zt_uplink_handle_expiry(&a->up, now);
+  flush(a);
+}
+
+const struct zt_agent_stats *zt_agent_get_stats(const struct zt_agent *a) {
+  return &a->stats;
+}
+
+uint32_t zt_agent_tunnel_addr(const struct zt_agent *a) { return a->tunnel_ip; }
+
+bool zt_agent_is_connected(const struct zt_agent *a) {
+  return zt_uplink_is_up(&a->up);
+}
+
+bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip) {
+  const struct zt_ctrl_service *svc = service_by_vip(a, vip);
+  if (!svc)
+    return false;
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    const struct session *s = &a->sessions[i];
+    if (s->used && s->inner && zq_is_ready(s->inner) &&
+        strcmp(s->connector, svc->connector) == 0)
+      return true;
+  }
+  return false;
+}
+
+int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
+  const struct zt_agent_stats *st = &a->stats;
+  char ipbuf[16];
+  size_t off = 0;
+#define OUT(...)                                                             \
+  do {                                                                       \
+    int n_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);    \
+    if (n_ > 0)                                                              \
+      off += (size_t)n_;                                                     \
+  } while (0)
+  OUT("uplink %s, tunnel address %s, rtt %.1f ms\n",
+      zt_uplink_is_up(&a->up) ? "up" : "down",
+      zt_ip4_str(a->tunnel_ip, ipbuf),
+      (double)zt_uplink_rtt_ns(&a->up) / 1e6);
+  for (size_t i = 0; i < a->n_services; i++)
+    OUT("service %s %s via %s %s\n", a->services[i].name,
+        zt_ip4_str(a->services[i].vip, ipbuf), a->services[i].connector,
+        a->services[i].online ? "online" : "offline");
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    const struct session *s = &a->sessions[i];
+    if (s->used)
+      OUT("session %s channel %u %s path relay\n", s->connector, s->channel,
+          s->inner && zq_is_ready(s->inner) ? "ready" : "opening");
+  }
+  OUT("tun: packets %llu malformed %llu bad_source %llu no_service %llu "
+      "offline %llu no_uplink %llu pending_drops %llu too_big %llu\n",
+      (unsigned long long)st->tun_packets, (unsigned long long)st->tun_malformed,
+      (unsigned long long)st->tun_bad_source,
+      (unsigned long long)st->tun_no_service,
+      (unsigned long long)st->tun_service_offline,
+      (unsigned long long)st->tun_no_uplink,
+      (unsigned long long)st->tun_pending_drops,
+      (unsigned long long)st->tun_too_big);
+  OUT("rx: packets %llu malformed %llu policy_drops %llu unknown_channel %llu\n",
+      (unsigned long long)st->rx_packets, (unsigned long long)st->rx_malformed,
+      (unsigned long long)st->rx_policy_drops,
+      (unsigned long long)st->relay_unknown_channel);
+#undef OUT
+  return (int)off;
+}

@@ -1,0 +1,53 @@
+/*
+ * The agent, sans-IO: IP packets read from the TUN device go to the
+ * connector that serves their destination, through an end-to-end session
+ * relayed by the Intermediate; packets coming back are checked and written
+ * to the TUN device. The driver (daemons/agent) owns the socket, the TUN
+ * device and the timer.
+ */
+#ifndef ZTNA_AGENT_H
+#define ZTNA_AGENT_H
+
+#include "node_io.h"
+#include "tls.h"
+
+struct zt_agent;
+
+struct zt_agent_options {
+  struct zt_tls_creds *creds;
+  const char *intermediate_name; /* name in the Intermediate's certificate */
+  const struct sockaddr *local;  /* our UDP socket's bound address */
+  socklen_t locallen;
+  const struct sockaddr *server; /* the Intermediate */
+  socklen_t serverlen;
+};
+
+struct zt_agent_stats {
+  uint64_t tun_packets, tun_malformed, tun_bad_source, tun_no_service,
+      tun_service_offline, tun_no_uplink, tun_pending_drops, tun_too_big;
+  uint64_t rx_packets, rx_malformed, rx_policy_drops;
+  uint64_t relay_unknown_channel;
+  uint64_t sessions_opened, sessions_refused;
+};
+
+struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
+                              const struct zt_io *io, uint64_t now);
+void zt_agent_free(struct zt_agent *a);
+void zt_agent_feed_udp(struct zt_agent *a, const struct sockaddr *from,
+                       socklen_t fromlen, const uint8_t *pkt, size_t len,
+                       uint64_t now);
+void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
+                       uint64_t now);
+uint64_t zt_agent_expiry(const struct zt_agent *a);
+void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now);
+
+const struct zt_agent_stats *zt_agent_get_stats(const struct zt_agent *a);
+uint32_t zt_agent_tunnel_addr(const struct zt_agent *a);
+bool zt_agent_is_connected(const struct zt_agent *a);
+/* Has an end-to-end session to the connector serving vip completed its
+ * handshake? */
+bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip);
+/* Writes a human-readable status (services, sessions, counters). */
+int zt_agent_status(const struct zt_agent *a, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,520 @@
+/*
+ * The connector node. See connector.h.
+ *
+ * A session is announced by the Intermediate (SESSION_NEW: channel, agent
+ * name, agent tunnel address, the service addresses it may reach) and comes
+ * alive when the agent's first inner Initial packet arrives on that channel.
+ * The announcement and the first packet travel separately (stream vs
+ * datagram), so a few early packets for a channel not yet announced are
+ * held briefly instead of being lost to a handshake retransmission timer.
+ */
+#include "connector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctrl.h"
+#include "e2e.h"
+#include "ippkt.h"
+#include "keymap.h"
+#include "log.h"
+#include "netaddr.h"
+#include "portrule.h"
+#include "uplink.h"
+#include "wire.h"
+
+#define EARLY_MAX 16
+#define EARLY_TTL_NS (2000ULL * 1000000ULL)
+
+struct service {
+  char name[ZT_NAME_MAX + 1];
+  uint32_t backend, vip; /* vip 0 until the Intermediate accepts it */
+  size_t n_rules;
+  struct zt_port_rule rules[ZT_MAX_PORT_RULES];
+};
+
+struct session {
+  uint32_t channel;
+  char agent[ZT_NAME_MAX + 1];
+  uint32_t agent_ip;
+  uint8_t n_vips;
+  uint32_t vips[ZT_MAX_SERVICES];
+  struct zq_conn *inner;
+  struct zt_connector *conn;
+};
+
+struct early_pkt {
+  uint32_t channel;
+  uint64_t at;
+  uint16_t len;
+  uint8_t data[ZT_INNER_UDP_PAYLOAD];
+};
+
+struct zt_connector {
+  struct zt_uplink up;
+  const struct zt_io *io;
+  struct zt_tls_creds *creds;
+  char intermediate_name[ZT_NAME_MAX + 1];
+  size_t n_services;
+  struct service services[ZT_MAX_SERVICES];
+  struct zt_keymap by_channel;  /* channel -> session */
+  struct zt_keymap by_agent_ip; /* agent tunnel address -> session */
+  struct early_pkt *early;      /* ring of EARLY_MAX, allocated on use */
+  unsigned early_next;
+  struct zt_connector_stats stats;
+  uint64_t now;
+  struct zt_ctrl_msg scratch;
+};
+
+/* ---- services and policy ------------------------------------------------ */
+
+static const struct service *service_by_vip(const struct zt_connector *c,
+                                            uint32_t vip) {
+  for (size_t i = 0; i < c->n_services; i++)
+    if (c->services[i].vip == vip && vip != 0)
+      return &c->services[i];
+  return NULL;
+}
+
+static bool session_may_reach(const struct session *s, uint32_t vip) {
+  for (unsigned i = 0; i < s->n_vips; i++)
+    if (s->vips[i] == vip)
+      return true;
+  return false;
+}
+
+static void push_nat_rules(struct zt_connector *c) {
+  struct zt_nat_rule rules[ZT_MAX_SERVICES];
+  size_t n = 0;
+  for (size_t i = 0; i < c->n_services; i++)
+    if (c->services[i].vip)
+      rules[n++] = (struct zt_nat_rule){c->services[i].vip,
+                                        c->services[i].backend};
+  if (c->io->nat)
+    c->io->nat(c->io->ud, rules, n);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static void session_free(struct zt_connector *c, struct session *s) {
+  zt_keymap_del(&c->by_channel, s->channel);
+  if (zt_keymap_get(&c->by_agent_ip, s->agent_ip) == s) {
+    zt_keymap_del(&c->by_agent_ip, s->agent_ip);
+    if (c->io->route)
+      c->io->route(c->io->ud, s->agent_ip, false);
+  }
+  zq_free(s->inner);
+  free(s);
+}
+
+static void free_all_sessions(struct zt_connector *c) {
+  /* session_free() reshapes the table, so take the first one each time. */
+  while (c->by_channel.count) {
+    for (size_t i = 0; i < c->by_channel.cap; i++) {
+      if (c->by_channel.slots[i].key) {
+        session_free(c, c->by_channel.slots[i].val);
+        break;
+      }
+    }
+  }
+}
+
+static void inner_ready(struct zq_conn *q, void *ud) {
+  struct session *s = ud;
+  char ipbuf[16];
+  s->conn->stats.sessions_accepted++;
+  zt_info("end-to-end session with agent %s (%s) established, channel %u",
+          zq_peer_name(q), zt_ip4_str(s->agent_ip, ipbuf), s->channel);
+}
+
+/* Policy, again: the Intermediate decided who may reach what, and we hold
+ * every packet to that decision and to our own port rules. */
+static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
+                           void *ud) {
+  struct session *s = ud;
+  struct zt_connector *c = s->conn;
+  struct zt_ip_info ip;
+  const struct service *svc;
+  char a[16], b[16];
+  (void)q;
+
+  if (zt_ip_parse(pkt, len, &ip) != 0) {
+    c->stats.rx_malformed++;
+    return;
+  }
+  if (ip.src != s->agent_ip) {
+    c->stats.rx_bad_source++;
+    zt_dbg("drop: agent %s sent from %s, not %s", s->agent,
+           zt_ip4_str(ip.src, a), zt_ip4_str(s->agent_ip, b));
+    return;
+  }
+  svc = service_by_vip(c, ip.dst);
+  if (!svc || !session_may_reach(s, ip.dst) ||
+      !zt_port_rules_match(svc->rules, svc->n_rules, ip.proto,
+                           ip.proto == 1 ? 0 : ip.dport)) {
+    c->stats.rx_not_allowed++;
+    zt_dbg("drop: agent %s to %s %s port %u not allowed", s->agent,
+           zt_ip4_str(ip.dst, a), zt_ip_proto_name(ip.proto), ip.dport);
+    return;
+  }
+  c->stats.rx_packets++;
+  c->io->tun_write(c->io->ud, pkt, len);
+}
+
+static const struct zq_handlers inner_handlers = {
+    .on_ready = inner_ready,
+    .on_datagram = inner_datagram,
+};
+
+static void session_feed(struct zt_connector *c, struct session *s,
+                         const uint8_t *pkt, size_t len) {
+  if (!s->inner) {
+    struct zq_config cfg;
+    char err[256];
+    zt_e2e_config(&cfg, c->creds, ZT_ROLE_AGENT, s->agent);
+    s->inner = zq_server_accept(
+        &cfg, &inner_handlers, s, (const struct sockaddr *)&zt_e2e_connector_addr,
+        sizeof(zt_e2e_connector_addr),
+        (const struct sockaddr *)&zt_e2e_agent_addr, sizeof(zt_e2e_agent_addr),
+        pkt, len, c->now, err, sizeof(err));
+    if (!s->inner)
+      zt_dbg("channel %u: %s", s->channel, err);
+    return;
+  }
+  zt_e2e_feed(s->inner, false, pkt, len, c->now);
+}
+
+static void early_hold(struct zt_connector *c, uint32_t channel,
+                       const uint8_t *pkt, size_t len) {
+  if (len > ZT_INNER_UDP_PAYLOAD)
+    return;
+  if (!c->early && !(c->early = calloc(EARLY_MAX, sizeof(*c->early))))
+    return;
+  struct early_pkt *e = &c->early[c->early_next++ % EARLY_MAX];
+  e->channel = channel;
+  e->at = c->now;
+  e->len = (uint16_t)len;
+  memcpy(e->data, pkt, len);
+  c->stats.relay_early_buffered++;
+}
+
+static void early_replay(struct zt_connector *c, struct session *s) {
+  if (!c->early)
+    return;
+  for (unsigned i = 0; i < EARLY_MAX; i++) {
+    struct early_pkt *e = &c->early[(c->early_next + i) % EARLY_MAX];
+    if (e->channel == s->channel && c->now - e->at < EARLY_TTL_NS)
+      session_feed(c, s, e->data, e->len);
+    if (e->channel == s->channel)
+      e->channel = 0;
+  }
+}
+
+static void on_session_new(struct zt_connector *c, const struct zt_ctrl_msg *m) {
+  struct session *s = calloc(1, sizeof(*s));
+  struct session *old;
+  char ipbuf[16];
+
+  if (!s)
+    return;
+  s->conn = c;
+  s->channel = m->u.session_new.channel;
+  snprintf(s->agent, sizeof(s->agent), "%s", m->u.session_new.agent);
+  s->agent_ip = m->u.session_new.agent_ip;
+  s->n_vips = m->u.session_new.n;
+  memcpy(s->vips, m->u.session_new.vips, s->n_vips * sizeof(s->vips[0]));
+  if ((old = zt_keymap_get(&c->by_channel, s->channel)))
+    session_free(c, old);
+  /* One session per agent address: a newer one replaces a stale one. */
+  if ((old = zt_keymap_get(&c->by_agent_ip, s->agent_ip)))
+    session_free(c, old);
+  if (zt_keymap_put(&c->by_channel, s->channel, s) != 0 ||
+      zt_keymap_put(&c->by_agent_ip, s->agent_ip, s) != 0) {
+    zt_keymap_del(&c->by_channel, s->channel);
+    free(s);
+    return;
+  }
+  /* Replies from backends find their way back into the tunnel. */
+  if (c->io->route)
+    c->io->route(c->io->ud, s->agent_ip, true);
+  zt_info("session announced: agent %s at %s, channel %u, %u service(s)",
+          s->agent, zt_ip4_str(s->agent_ip, ipbuf), s->channel, s->n_vips);
+  early_replay(c, s);
+}
+
+/* ---- uplink handlers ---------------------------------------------------- */
+
+static void on_up(struct zt_uplink *u, void *ud) {
+  struct zt_connector *c = ud;
+  c->scratch.type = ZT_MSG_HELLO;
+  c->scratch.u.hello.version = ZT_PROTOCOL_VERSION;
+  c->scratch.u.hello.prev_tunnel_ip = 0;
+  zt_uplink_send_msg(u, &c->scratch);
+  c->scratch.type = ZT_MSG_REGISTER;
+  c->scratch.u.reg.n = (uint8_t)c->n_services;
+  for (size_t i = 0; i < c->n_services; i++)
+    snprintf(c->scratch.u.reg.names[i], sizeof(c->scratch.u.reg.names[i]),
+             "%s", c->services[i].name);
+  zt_uplink_send_msg(u, &c->scratch);
+}
+
+static void on_register_ack(struct zt_connector *c,
+                            const struct zt_ctrl_msg *m) {
+  char ipbuf[16], be[16];
+  for (size_t i = 0; i < m->u.reg_ack.n; i++) {
+    const struct zt_ctrl_reg *r = &m->u.reg_ack.items[i];
+    for (size_t j = 0; j < c->n_services; j++) {
+      struct service *svc = &c->services[j];
+      if (strcmp(svc->name, r->name) != 0)
+        continue;
+      svc->vip = r->status == ZT_OK ? r->vip : 0;
+      if (r->status == ZT_OK)
+        zt_info("service %s registered: %s -> backend %s", svc->name,
+                zt_ip4_str(svc->vip, ipbuf), zt_ip4_str(svc->backend, be));
+      else
+        zt_warn("service %s refused by intermediate (status %u)", svc->name,
+                r->status);
+    }
+  }
+  push_nat_rules(c);
+}
+
+static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m,
+                   void *ud) {
+  struct zt_connector *c = ud;
+  char addr[64];
+  (void)u;
+  switch (m->type) {
+  case ZT_MSG_WELCOME:
+  case ZT_MSG_OBSERVED: {
+    const struct sockaddr_storage *obs = m->type == ZT_MSG_WELCOME
+                                             ? &m->u.welcome.observed
+                                             : &m->u.observed.observed;
+    zt_info("intermediate sees us at %s",
+            zt_netaddr_str((const struct sockaddr *)obs, addr, sizeof(addr)));
+    break;
+  }
+  case ZT_MSG_REGISTER_ACK:
+    on_register_ack(c, m);
+    break;
+  case ZT_MSG_SESSION_NEW:
+    on_session_new(c, m);
+    break;
+  case ZT_MSG_SESSION_CLOSE: {
+    struct session *s = zt_keymap_get(&c->by_channel, m->u.session_close.channel);
+    if (s) {
+      zt_info("session with agent %s closed (channel %u)", s->agent, s->channel);
+      session_free(c, s);
+    }
+    break;
+  }
+  case ZT_MSG_ERROR:
+    zt_warn("intermediate reports error %u: %s", m->u.error.status,
+            m->u.error.reason);
+    break;
+  default:
+    zt_dbg("connector: ignoring %s", zt_ctrl_type_name(m->type));
+  }
+}
+
+static void on_relay(struct zt_uplink *u, uint32_t channel,
+                     const uint8_t *payload, size_t len, void *ud) {
+  struct zt_connector *c = ud;
+  struct session *s = zt_keymap_get(&c->by_channel, channel);
+  (void)u;
+  if (!s) {
+    c->stats.relay_unknown_channel++;
+    early_hold(c, channel, payload, len);
+    return;
+  }
+  session_feed(c, s, payload, len);
+}
+
+static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
+  (void)u;
+  (void)reason;
+  free_all_sessions(ud);
+}
+
+static const struct zt_uplink_handlers uplink_handlers = {
+    .on_up = on_up,
+    .on_msg = on_msg,
+    .on_relay = on_relay,
+    .on_down = on_down,
+};
+
+/* ---- driver entry points ------------------------------------------------ */
+
+struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
+                                      const struct zt_io *io, uint64_t now) {
+  struct zt_connector *c = calloc(1, sizeof(*c));
+  struct zq_config cfg;
+  if (!c)
+    return NULL;
+  c->io = io;
+  c->creds = opt->creds;
+  c->now = now;
+  snprintf(c->intermediate_name, sizeof(c->intermediate_name), "%s",
+           opt->intermediate_name);
+  c->n_services = opt->cfg->n_services;
+  for (size_t i = 0; i < c->n_services; i++) {
+    struct service *s = &c->services[i];
+    snprintf(s->name, sizeof(s->name), "%s", opt->cfg->services[i].name);
+    s->backend = opt->cfg->services[i].backend;
+    s->n_rules = opt->cfg->services[i].n_rules;
+    memcpy(s->rules, opt->cfg->services[i].rules,
+           s->n_rules * sizeof(s->rules[0]));
+  }
+  zt_keymap_init(&c->by_channel);
+  zt_keymap_init(&c->by_agent_ip);
+  zq_config_defaults(&cfg);
+  cfg.creds = opt->creds;
+  cfg.alpn = ZT_ALPN_OUTER;
+  cfg.expect.roles = 1u << ZT_ROLE_INTERMEDIATE;
+  cfg.expect.name = c->intermediate_name;
+  zt_uplink_init(&c->up, &cfg, io, opt->local, opt->locallen, opt->server,
+                 opt->serverlen, &uplink_handlers, c);
+  zt_uplink_start(&c->up, now);
+  zt_uplink_flush(&c->up, now);
+  return c;
+}
+
+void zt_connector_free(struct zt_connector *c) {
+  if (!c)
+    return;
+  free_all_sessions(c);
+  zt_keymap_free(&c->by_channel);
+  zt_keymap_free(&c->by_agent_ip);
+  zt_uplink_free(&c->up);
+  free(c->early);
+  free(c);
+}
+
+static void flush(struct zt_connector *c) {
+  bool again = true;
+  /* session_free() reshapes the table, so restart after each removal. */
+  while (again) {
+    again = false;
+    for (size_t i = 0; i < c->by_channel.cap && !again; i++) {
+      struct session *s = c->by_channel.slots[i].val;
+      if (!c->by_channel.slots[i].key || !s || !s->inner)
+        continue;
+      if (!zt_e2e_flush(s->inner, &c->up, s->channel, c->now)) {
+        const char *why = zq_close_reason(s->inner);
+        if (!zq_is_ready(s->inner) && strstr(why, "refused")) {
+          c->stats.sessions_refused++;
+          zt_warn("refused agent session on channel %u: %s", s->channel, why);
+        } else {
+          zt_info("session with agent %s ended: %s", s->agent, why);
+        }
+        c->scratch.type = ZT_MSG_SESSION_CLOSE;
+        c->scratch.u.session_close.channel = s->channel;
+        c->scratch.u.session_close.status = ZT_ERR_GONE;
+        zt_uplink_send_msg(&c->up, &c->scratch);
+        session_free(c, s);
+        again = true;
+      }
+    }
+  }
+  zt_uplink_flush(&c->up, c->now);
+}
+
+void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
+                           socklen_t fromlen, const uint8_t *pkt, size_t len,
+                           uint64_t now) {
+  c->now = now;
+  if (zt_uplink_owns(&c->up, pkt, len))
+    zt_uplink_feed(&c->up, from, fromlen, pkt, len, now);
+  flush(c);
+}
+
+void zt_connector_feed_tun(struct zt_connector *c, const uint8_t *pkt,
+                           size_t len, uint64_t now) {
+  struct zt_ip_info ip;
+  struct session *s;
+
+  c->now = now;
+  c->stats.tun_packets++;
+  if (zt_ip_parse(pkt, len, &ip) != 0) {
+    c->stats.tun_malformed++;
+    return;
+  }
+  s = zt_keymap_get(&c->by_agent_ip, ip.dst);
+  if (!s || !s->inner || !zq_is_ready(s->inner) ||
+      !session_may_reach(s, ip.src)) {
+    c->stats.tun_no_session++;
+    return;
+  }
+  if (zq_send_datagram(s->inner, pkt, len) != 0)
+    c->stats.tun_drops++;
+  flush(c);
+}
+
+uint64_t zt_connector_expiry(const struct zt_connector *c) {
+  uint64_t t = zt_uplink_expiry(&c->up);
+  for (size_t i = 0; i < c->by_channel.cap; i++) {
+    const struct session *s = c->by_channel.slots[i].val;
+    if (c->by_channel.slots[i].key && s && s->inner) {
+      uint64_t e = zq_expiry(s->inner);
+      if (e < t)
+        t = e;
+    }
+  }
+  return t;
+}
+
+void zt_connector_handle_expiry(struct zt_connector *c, uint64_t now) {
+  c->now = now;
+  for (size_t i = 0; i < c->by_channel.cap; i++) {
+    struct session *s = c->by_channel.slots[i].val;
+    if (c->by_channel.slots[i].key && s && s->inner &&
+        zq_expiry(s->inner) <= now)
+      zq_handle_expiry(s->inner, now);
+  }
+  zt_uplink_handle_expiry(&c->up, now);
+  flush(c);
+}
+
+const struct zt_connector_stats *
+zt_connector_get_stats(const struct zt_connector *c) {
+  return &c->stats;
+}
+
+bool zt_connector_is_connected(const struct zt_connector *c) {
+  return zt_uplink_is_up(&c->up);
+}
+
+size_t zt_connector_registered(const struct zt_connector *c) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->n_services; i++)
+    n += c->services[i].vip != 0;
+  return n;
+}
+
+int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
+  const struct zt_connector_stats *st = &c->stats;
+  char a[16], b[16];
+  size_t off = 0;
+#define OUT(...)                                                             \
+  do {                                                                       \
+    int n_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);    \
+    if (n_ > 0)                                                              \
+      off += (size_t)n_;                                                     \
+  } while (0)
+  OUT("uplink %s, %zu session(s)\n", zt_uplink_is_up(&c->up) ? "up" : "down",
+      c->by_channel.count);
+  for (size_t i = 0; i < c->n_services; i++)
+    OUT("service %s %s -> %s\n", c->services[i].name,
+        c->services[i].vip ? zt_ip4_str(c->services[i].vip, a) : "unregistered",
+        zt_ip4_str(c->services[i].backend, b));
+  OUT("rx: packets %llu malformed %llu bad_source %llu not_allowed %llu\n",
+      (unsigned long long)st->rx_packets, (unsigned long long)st->rx_malformed,
+      (unsigned long long)st->rx_bad_source,
+      (unsigned long long)st->rx_not_allowed);
+  OUT("tun: packets %llu malformed %llu no_session %llu drops %llu\n",
+      (unsigned long long)st->tun_packets, (unsigned long long)st->tun_malformed,
+      (unsigned long long)st->tun_no_session, (unsigned long long)st->tun_drops);
+#undef OUT
+  return (int)off;
+}

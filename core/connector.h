@@ -1,0 +1,54 @@
+/*
+ * The App Connector, sans-IO: registers its services with the Intermediate,
+ * accepts end-to-end sessions from the agents the Intermediate announces,
+ * checks every packet against policy again (source is the agent's tunnel
+ * address, destination one of the services it may reach, protocol and port
+ * allowed by the service), and hands packets to the kernel through the TUN
+ * device. Replies read from the TUN device go back to the session of the
+ * agent whose tunnel address they are for.
+ */
+#ifndef ZTNA_CONNECTOR_H
+#define ZTNA_CONNECTOR_H
+
+#include "config.h"
+#include "node_io.h"
+#include "tls.h"
+
+struct zt_connector;
+
+struct zt_connector_options {
+  struct zt_tls_creds *creds;
+  const char *intermediate_name;
+  const struct sockaddr *local;
+  socklen_t locallen;
+  const struct sockaddr *server;
+  socklen_t serverlen;
+  const struct zt_connector_config *cfg; /* services; copied */
+};
+
+struct zt_connector_stats {
+  uint64_t rx_packets, rx_malformed, rx_bad_source, rx_not_allowed;
+  uint64_t tun_packets, tun_malformed, tun_no_session, tun_drops;
+  uint64_t relay_unknown_channel, relay_early_buffered;
+  uint64_t sessions_accepted, sessions_refused;
+};
+
+struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
+                                      const struct zt_io *io, uint64_t now);
+void zt_connector_free(struct zt_connector *c);
+void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
+                           socklen_t fromlen, const uint8_t *pkt, size_t len,
+                           uint64_t now);
+void zt_connector_feed_tun(struct zt_connector *c, const uint8_t *pkt,
+                           size_t len, uint64_t now);
+uint64_t zt_connector_expiry(const struct zt_connector *c);
+void zt_connector_handle_expiry(struct zt_connector *c, uint64_t now);
+
+const struct zt_connector_stats *
+zt_connector_get_stats(const struct zt_connector *c);
+bool zt_connector_is_connected(const struct zt_connector *c);
+/* Number of services the Intermediate accepted. */
+size_t zt_connector_registered(const struct zt_connector *c);
+int zt_connector_status(const struct zt_connector *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,655 @@
+/*
+ * The Intermediate node. See intermediate.h.
+ *
+ * Every packet is demultiplexed by the key in its destination connection ID
+ * (quic.h); an unknown key on an Initial packet is a new peer, anything else
+ * unknown is counted and dropped. Work that a packet causes on other peers
+ * (a relayed frame, a pushed service table) marks them dirty; each entry
+ * point ends by flushing dirty peers and reaping dead ones.
+ */
+#include "intermediate.h"
+
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addrpool.h"
+#include "ctrl.h"
+#include "ippkt.h"
+#include "keymap.h"
+#include "log.h"
+#include "netaddr.h"
+#include "quic.h"
+#include "relay.h"
+#include "wire.h"
+
+struct peer {
+  struct zq_conn *q;
+  struct zt_intermediate *im;
+  struct peer *next, *next_dirty;
+  bool dirty, hello;
+  enum zt_role role;
+  char name[ZT_NAME_MAX + 1];
+  uint32_t tunnel_ip; /* agents */
+  struct sockaddr_storage observed;
+  socklen_t observedlen;
+  struct zt_ctrl_reader reader;
+};
+
+struct channel {
+  uint32_t id;
+  struct peer *agent, *connector;
+};
+
+struct zt_intermediate {
+  const struct zt_intermediate_config *cfg;
+  struct zt_tls_creds *creds;
+  const struct zt_io *io;
+  struct sockaddr_storage local;
+  socklen_t locallen;
+  struct zq_config qcfg;
+  struct peer *peers, *dirty;
+  size_t n_peers;
+  struct zt_keymap by_key;     /* connection key -> peer */
+  struct zt_keymap channels;   /* channel id -> channel */
+  struct peer *service_conn[ZT_MAX_SERVICES]; /* registered connector */
+  struct zt_addrpool pool;
+  struct zt_intermediate_stats stats;
+  uint64_t now;
+  struct zt_ctrl_msg scratch;
+};
+
+static void mark_dirty(struct peer *p) {
+  if (!p->dirty) {
+    p->dirty = true;
+    p->next_dirty = p->im->dirty;
+    p->im->dirty = p;
+  }
+}
+
+static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
+  uint8_t buf[ZT_CTRL_HDR_LEN + ZT_CTRL_BODY_MAX];
+  int n = zt_ctrl_encode(m, buf, sizeof(buf));
+  if (n < 0) {
+    zt_err("cannot encode %s for %s", zt_ctrl_type_name(m->type), p->name);
+    return;
+  }
+  zq_send_stream(p->q, buf, (size_t)n);
+  mark_dirty(p);
+}
+
+/* ---- policy ------------------------------------------------------------- */
+
+static bool policy_allows(const struct zt_intermediate_config *cfg,
+                          const char *agent, const char *service) {
+  for (size_t i = 0; i < cfg->n_policy; i++) {
+    if (strcmp(cfg->policy[i].agent, "*") != 0 &&
+        strcmp(cfg->policy[i].agent, agent) != 0)
+      continue;
+    for (size_t j = 0; j < cfg->policy[i].n_services; j++)
+      if (strcmp(cfg->policy[i].services[j], service) == 0)
+        return true;
+  }
+  return false;
+}
+
+static void send_services(struct zt_intermediate *im, struct peer *agent) {
+  struct zt_ctrl_msg *m = &im->scratch;
+  m->type = ZT_MSG_SERVICES;
+  m->u.services.n = 0;
+  for (size_t i = 0; i < im->cfg->n_services; i++) {
+    if (!policy_allows(im->cfg, agent->name, im->cfg->services[i].name))
+      continue;
+    struct zt_ctrl_service *s = &m->u.services.items[m->u.services.n++];
+    snprintf(s->name, sizeof(s->name), "%s", im->cfg->services[i].name);
+    snprintf(s->connector, sizeof(s->connector), "%s",
+             im->cfg->services[i].connector);
+    s->vip = im->cfg->services[i].address;
+    s->online = im->service_conn[i] != NULL;
+  }
+  send_msg(agent, m);
+}
+
+static void push_services_to_agents(struct zt_intermediate *im) {
+  for (struct peer *p = im->peers; p; p = p->next)
+    if (p->role == ZT_ROLE_AGENT && p->hello)
+      send_services(im, p);
+}
+
+/* ---- control messages --------------------------------------------------- */
+
+static void send_welcome(struct zt_intermediate *im, struct peer *p) {
+  struct zt_ctrl_msg *m = &im->scratch;
+  m->type = ZT_MSG_WELCOME;
+  snprintf(m->u.welcome.identity, sizeof(m->u.welcome.identity), "%s",
+           p->name);
+  memcpy(&m->u.welcome.observed, &p->observed, p->observedlen);
+  m->u.welcome.tunnel_ip = p->tunnel_ip;
+  send_msg(p, m);
+}
+
+static void on_hello(struct zt_intermediate *im, struct peer *p,
+                     const struct zt_ctrl_msg *m) {
+  char ipbuf[16], addr[64];
+  if (p->hello)
+    return;
+  if (p->role == ZT_ROLE_AGENT) {
+    p->tunnel_ip = zt_addrpool_alloc(&im->pool, p->name,
+                                     m->u.hello.prev_tunnel_ip, p);
+    if (!p->tunnel_ip) {
+      zt_warn("agent %s: address pool exhausted", p->name);
+      zq_close(p->q, ZT_ERR_NO_RESOURCES, "address pool exhausted");
+      mark_dirty(p);
+      return;
+    }
+  }
+  p->hello = true;
+  zt_info("%s %s is at %s%s%s", zt_role_name(p->role), p->name,
+          zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
+          p->tunnel_ip ? ", tunnel address " : "",
+          p->tunnel_ip ? zt_ip4_str(p->tunnel_ip, ipbuf) : "");
+  send_welcome(im, p);
+  if (p->role == ZT_ROLE_AGENT)
+    send_services(im, p);
+}
+
+static void on_register(struct zt_intermediate *im, struct peer *p,
+                        const struct zt_ctrl_msg *m) {
+  struct zt_ctrl_msg *ack = &im->scratch;
+  bool changed = false;
+  uint8_t n = m->u.reg.n;
+  char names[ZT_MAX_SERVICES][ZT_NAME_MAX + 1];
+
+  memcpy(names, m->u.reg.names, n * sizeof(names[0])); /* scratch is reused */
+  ack->type = ZT_MSG_REGISTER_ACK;
+  ack->u.reg_ack.n = n;
+  for (uint8_t i = 0; i < n; i++) {
+    struct zt_ctrl_reg *r = &ack->u.reg_ack.items[i];
+    snprintf(r->name, sizeof(r->name), "%s", names[i]);
+    r->status = ZT_ERR_UNKNOWN_SERVICE;
+    r->vip = 0;
+    for (size_t j = 0; j < im->cfg->n_services; j++) {
+      if (strcmp(im->cfg->services[j].name, names[i]) != 0)
+        continue;
+      if (strcmp(im->cfg->services[j].connector, p->name) != 0) {
+        r->status = ZT_ERR_NOT_ALLOWED;
+        zt_warn("connector %s may not serve %s (configured for %s)", p->name,
+                names[i], im->cfg->services[j].connector);
+        break;
+      }
+      r->status = ZT_OK;
+      r->vip = im->cfg->services[j].address;
+      changed |= im->service_conn[j] != p;
+      im->service_conn[j] = p;
+      zt_info("connector %s serves %s", p->name, names[i]);
+    }
+    if (r->status == ZT_ERR_UNKNOWN_SERVICE)
+      zt_warn("connector %s registered unknown service %s", p->name, names[i]);
+  }
+  send_msg(p, ack);
+  if (changed)
+    push_services_to_agents(im);
+}
+
+static struct peer *connector_by_name(struct zt_intermediate *im,
+                                      const char *name) {
+  for (size_t j = 0; j < im->cfg->n_services; j++)
+    if (im->service_conn[j] && strcmp(im->service_conn[j]->name, name) == 0)
+      return im->service_conn[j];
+  return NULL;
+}
+
+static uint32_t new_channel_id(struct zt_intermediate *im) {
+  uint32_t id;
+  do {
+    gnutls_rnd(GNUTLS_RND_NONCE, &id, sizeof(id));
+  } while (id == 0 || zt_keymap_get(&im->channels, id));
+  return id;
+}
+
+static void on_session_open(struct zt_intermediate *im, struct peer *agent,
+                            const struct zt_ctrl_msg *m) {
+  uint32_t request = m->u.session_open.request_id;
+  char connector_name[ZT_NAME_MAX + 1];
+  struct peer *conn;
+  struct channel *ch;
+  uint8_t status = ZT_OK;
+  uint32_t vips[ZT_MAX_SERVICES];
+  uint8_t n_vips = 0;
+
+  snprintf(connector_name, sizeof(connector_name), "%s",
+           m->u.session_open.connector);
+  conn = connector_by_name(im, connector_name);
+  if (!conn)
+    status = ZT_ERR_OFFLINE;
+  for (size_t j = 0; conn && j < im->cfg->n_services; j++)
+    if (im->service_conn[j] == conn &&
+        policy_allows(im->cfg, agent->name, im->cfg->services[j].name))
+      vips[n_vips++] = im->cfg->services[j].address;
+  if (conn && n_vips == 0)
+    status = ZT_ERR_NOT_ALLOWED;
+  ch = status == ZT_OK ? calloc(1, sizeof(*ch)) : NULL;
+  if (status == ZT_OK && !ch)
+    status = ZT_ERR_NO_RESOURCES;
+  if (ch) {
+    ch->id = new_channel_id(im);
+    ch->agent = agent;
+    ch->connector = conn;
+    if (zt_keymap_put(&im->channels, ch->id, ch) != 0) {
+      free(ch);
+      ch = NULL;
+      status = ZT_ERR_NO_RESOURCES;
+    }
+  }
+  if (status != ZT_OK) {
+    im->stats.sessions_denied++;
+    zt_warn("session from agent %s to connector %s denied (status %u)",
+            agent->name, connector_name, status);
+  } else {
+    im->stats.sessions_opened++;
+    struct zt_ctrl_msg *n = &im->scratch;
+    n->type = ZT_MSG_SESSION_NEW;
+    n->u.session_new.channel = ch->id;
+    snprintf(n->u.session_new.agent, sizeof(n->u.session_new.agent), "%s",
+             agent->name);
+    n->u.session_new.agent_ip = agent->tunnel_ip;
+    n->u.session_new.n = n_vips;
+    memcpy(n->u.session_new.vips, vips, n_vips * sizeof(vips[0]));
+    send_msg(conn, n);
+    zt_info("channel %u: agent %s <-> connector %s", ch->id, agent->name,
+            conn->name);
+  }
+  struct zt_ctrl_msg *r = &im->scratch;
+  r->type = ZT_MSG_SESSION_READY;
+  r->u.session_ready.request_id = request;
+  r->u.session_ready.status = status;
+  r->u.session_ready.channel = ch ? ch->id : 0;
+  send_msg(agent, r);
+}
+
+static void channel_close(struct zt_intermediate *im, struct channel *ch,
+                          struct peer *notify, uint8_t status) {
+  if (notify && !zq_is_dead(notify->q)) {
+    struct zt_ctrl_msg *m = &im->scratch;
+    m->type = ZT_MSG_SESSION_CLOSE;
+    m->u.session_close.channel = ch->id;
+    m->u.session_close.status = status;
+    send_msg(notify, m);
+  }
+  zt_keymap_del(&im->channels, ch->id);
+  free(ch);
+}
+
+static void on_session_close(struct zt_intermediate *im, struct peer *p,
+                             const struct zt_ctrl_msg *m) {
+  struct channel *ch = zt_keymap_get(&im->channels, m->u.session_close.channel);
+  if (!ch || (ch->agent != p && ch->connector != p))
+    return;
+  channel_close(im, ch, ch->agent == p ? ch->connector : ch->agent,
+                m->u.session_close.status);
+}
+
+static bool expected(const struct peer *p, uint8_t type) {
+  if (type == ZT_MSG_HELLO)
+    return true;
+  if (!p->hello)
+    return false;
+  switch (type) {
+  case ZT_MSG_REGISTER:
+    return p->role == ZT_ROLE_CONNECTOR;
+  case ZT_MSG_SESSION_OPEN:
+    return p->role == ZT_ROLE_AGENT;
+  case ZT_MSG_SESSION_CLOSE:
+  case ZT_MSG_ERROR:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
+  struct peer *p = ud;
+  struct zt_intermediate *im = p->im;
+  if (!expected(p, m->type)) {
+    im->stats.ctrl_unexpected++;
+    zt_dbg("%s %s: unexpected %s", zt_role_name(p->role), p->name,
+           zt_ctrl_type_name(m->type));
+    return;
+  }
+  switch (m->type) {
+  case ZT_MSG_HELLO:
+    on_hello(im, p, m);
+    break;
+  case ZT_MSG_REGISTER:
+    on_register(im, p, m);
+    break;
+  case ZT_MSG_SESSION_OPEN:
+    on_session_open(im, p, m);
+    break;
+  case ZT_MSG_SESSION_CLOSE:
+    on_session_close(im, p, m);
+    break;
+  case ZT_MSG_ERROR:
+    zt_warn("%s %s reports error %u: %s", zt_role_name(p->role), p->name,
+            m->u.error.status, m->u.error.reason);
+    break;
+  }
+}
+
+/* ---- QUIC handlers ------------------------------------------------------ */
+
+static void on_ready(struct zq_conn *q, void *ud) {
+  struct peer *p = ud;
+  p->role = zq_peer_role(q);
+  snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
+  p->im->stats.peers_accepted++;
+  zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
+}
+
+static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
+                      void *ud) {
+  struct peer *p = ud;
+  (void)q;
+  zt_ctrl_reader_feed(&p->reader, data, len, on_ctrl_msg, p);
+}
+
+/* The relay: forward the frame unchanged to the other end of its channel.
+ * The payload is an inner QUIC packet we cannot read, by design. */
+static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
+                        void *ud) {
+  struct peer *p = ud;
+  struct zt_intermediate *im = p->im;
+  uint32_t id;
+  const uint8_t *payload;
+  size_t plen;
+  struct channel *ch;
+  struct peer *to;
+  (void)q;
+
+  if (zt_relay_parse(data, len, &id, &payload, &plen) != 0) {
+    im->stats.relay_malformed++;
+    return;
+  }
+  if (!(ch = zt_keymap_get(&im->channels, id))) {
+    im->stats.relay_unknown_channel++;
+    return;
+  }
+  if (p == ch->agent)
+    to = ch->connector;
+  else if (p == ch->connector)
+    to = ch->agent;
+  else {
+    im->stats.relay_wrong_peer++;
+    return;
+  }
+  if (zq_send_datagram(to->q, data, len) != 0) {
+    im->stats.relay_queue_drops++;
+    return;
+  }
+  im->stats.relay_frames++;
+  im->stats.relay_bytes += plen;
+  mark_dirty(to);
+}
+
+static const struct zq_handlers peer_handlers = {
+    .on_ready = on_ready,
+    .on_stream = on_stream,
+    .on_datagram = on_datagram,
+};
+
+/* ---- peers -------------------------------------------------------------- */
+
+static void peer_remove(struct zt_intermediate *im, struct peer *p) {
+  bool services_changed = false;
+
+  if (p->name[0])
+    zt_info("%s %s disconnected: %s", zt_role_name(p->role), p->name,
+            zq_close_reason(p->q));
+  else if (strstr(zq_close_reason(p->q), "refused")) {
+    char addr[64];
+    im->stats.handshakes_refused++;
+    zt_warn("refused peer at %s: %s",
+            zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
+            zq_close_reason(p->q));
+  }
+  /* Channels of this peer: tell the other ends. */
+  for (bool again = true; again;) {
+    again = false;
+    for (size_t i = 0; i < im->channels.cap && !again; i++) {
+      struct channel *ch = im->channels.slots[i].val;
+      if (!im->channels.slots[i].key || !ch ||
+          (ch->agent != p && ch->connector != p))
+        continue;
+      channel_close(im, ch, ch->agent == p ? ch->connector : ch->agent,
+                    ZT_ERR_GONE);
+      again = true;
+    }
+  }
+  for (size_t j = 0; j < im->cfg->n_services; j++) {
+    if (im->service_conn[j] == p) {
+      im->service_conn[j] = NULL;
+      services_changed = true;
+    }
+  }
+  if (p->tunnel_ip)
+    zt_addrpool_release(&im->pool, p->tunnel_ip, p);
+  zt_keymap_del(&im->by_key, zq_key(p->q));
+  for (struct peer **pp = &im->peers; *pp; pp = &(*pp)->next) {
+    if (*pp == p) {
+      *pp = p->next;
+      break;
+    }
+  }
+  im->n_peers--;
+  zq_free(p->q);
+  free(p);
+  if (services_changed)
+    push_services_to_agents(im);
+}
+
+static void note_observed(struct zt_intermediate *im, struct peer *p) {
+  socklen_t len;
+  const struct sockaddr *r = zq_remote(p->q, &len);
+  char addr[64];
+  if (p->observedlen && zt_netaddr_equal(r, (struct sockaddr *)&p->observed))
+    return;
+  memcpy(&p->observed, r, len);
+  p->observedlen = len;
+  if (p->hello) {
+    zt_info("%s %s moved to %s", zt_role_name(p->role), p->name,
+            zt_netaddr_str(r, addr, sizeof(addr)));
+    im->scratch.type = ZT_MSG_OBSERVED;
+    memcpy(&im->scratch.u.observed.observed, r, len);
+    send_msg(p, &im->scratch);
+  }
+}
+
+static void flush_dirty(struct zt_intermediate *im) {
+  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+
+  while (im->dirty) {
+    struct peer *p = im->dirty;
+    im->dirty = p->next_dirty;
+    p->dirty = false;
+    while ((n = zq_write(p->q, buf, sizeof(buf), &to, &tolen, im->now)) > 0)
+      im->io->udp_send(im->io->ud, (struct sockaddr *)&to, tolen, buf,
+                       (size_t)n);
+    if (zq_is_dead(p->q))
+      peer_remove(im, p); /* may mark others dirty: the loop continues */
+  }
+}
+
+static struct peer *peer_accept(struct zt_intermediate *im,
+                                const struct sockaddr *from, socklen_t fromlen,
+                                const uint8_t *pkt, size_t len) {
+  struct peer *p = calloc(1, sizeof(*p));
+  char err[256], addr[64];
+  if (!p)
+    return NULL;
+  p->im = im;
+  memcpy(&p->observed, from, fromlen);
+  p->observedlen = fromlen;
+  zt_ctrl_reader_init(&p->reader);
+  p->q = zq_server_accept(&im->qcfg, &peer_handlers, p,
+                          (struct sockaddr *)&im->local, im->locallen, from,
+                          fromlen, pkt, len, im->now, err, sizeof(err));
+  if (!p->q) {
+    im->stats.accept_failures++;
+    zt_dbg("accept from %s failed: %s",
+           zt_netaddr_str(from, addr, sizeof(addr)), err);
+    free(p);
+    return NULL;
+  }
+  if (zt_keymap_put(&im->by_key, zq_key(p->q), p) != 0) {
+    zq_free(p->q);
+    free(p);
+    return NULL;
+  }
+  p->next = im->peers;
+  im->peers = p;
+  im->n_peers++;
+  return p;
+}
+
+/* A client retransmits its first Initial to the DCID it chose, which does
+ * not carry any of our keys: find its connection by that address instead. */
+static struct peer *peer_by_initial(struct zt_intermediate *im,
+                                    const struct sockaddr *from) {
+  for (struct peer *p = im->peers; p; p = p->next)
+    if (!zq_is_ready(p->q) &&
+        zt_netaddr_equal(from, (struct sockaddr *)&p->observed))
+      return p;
+  return NULL;
+}
+
+void zt_intermediate_feed_udp(struct zt_intermediate *im,
+                              const struct sockaddr *from, socklen_t fromlen,
+                              const uint8_t *pkt, size_t len, uint64_t now) {
+  uint32_t key;
+  struct peer *p = NULL;
+
+  im->now = now;
+  im->stats.packets_in++;
+  if (zq_packet_key(pkt, len, &key) == 0)
+    p = zt_keymap_get(&im->by_key, key);
+  if (!p && zq_packet_is_initial(pkt, len) && !(p = peer_by_initial(im, from))) {
+    /* zq_server_accept() has read the packet; its answer is pending. */
+    if ((p = peer_accept(im, from, fromlen, pkt, len)))
+      mark_dirty(p);
+  } else if (!p) {
+    im->stats.packets_unknown++;
+    return;
+  } else {
+    zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
+            pkt, len, now);
+    if (!zq_is_dead(p->q))
+      note_observed(im, p);
+    mark_dirty(p);
+  }
+  flush_dirty(im);
+}
+
+/* ---- construction and timers -------------------------------------------- */
+
+struct zt_intermediate *
+zt_intermediate_new(const struct zt_intermediate_config *cfg,
+                    struct zt_tls_creds *creds, const struct zt_io *io,
+                    const struct sockaddr *local, socklen_t locallen) {
+  struct zt_intermediate *im = calloc(1, sizeof(*im));
+  if (!im)
+    return NULL;
+  im->cfg = cfg;
+  im->creds = creds;
+  im->io = io;
+  memcpy(&im->local, local, locallen);
+  im->locallen = locallen;
+  zq_config_defaults(&im->qcfg);
+  im->qcfg.creds = creds;
+  im->qcfg.alpn = ZT_ALPN_OUTER;
+  im->qcfg.expect.roles = 1u << ZT_ROLE_AGENT | 1u << ZT_ROLE_CONNECTOR;
+  zt_keymap_init(&im->by_key);
+  zt_keymap_init(&im->channels);
+  zt_addrpool_init(&im->pool, cfg->agent_pool, cfg->agent_pool_len);
+  return im;
+}
+
+void zt_intermediate_free(struct zt_intermediate *im) {
+  if (!im)
+    return;
+  while (im->peers)
+    peer_remove(im, im->peers);
+  im->dirty = NULL;
+  zt_keymap_free(&im->by_key);
+  zt_keymap_free(&im->channels);
+  zt_addrpool_free(&im->pool);
+  free(im);
+}
+
+uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
+  uint64_t t = UINT64_MAX;
+  for (const struct peer *p = im->peers; p; p = p->next) {
+    uint64_t e = zq_expiry(p->q);
+    if (e < t)
+      t = e;
+  }
+  return t;
+}
+
+void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
+  im->now = now;
+  for (struct peer *p = im->peers; p; p = p->next) {
+    if (zq_expiry(p->q) <= now) {
+      zq_handle_expiry(p->q, now);
+      mark_dirty(p);
+    }
+  }
+  flush_dirty(im);
+}
+
+const struct zt_intermediate_stats *
+zt_intermediate_get_stats(const struct zt_intermediate *im) {
+  return &im->stats;
+}
+
+size_t zt_intermediate_peer_count(const struct zt_intermediate *im) {
+  return im->n_peers;
+}
+
+int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
+                           size_t len) {
+  const struct zt_intermediate_stats *st = &im->stats;
+  char addr[64], ipbuf[16];
+  size_t off = 0;
+#define OUT(...)                                                             \
+  do {                                                                       \
+    int n_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);    \
+    if (n_ > 0)                                                              \
+      off += (size_t)n_;                                                     \
+  } while (0)
+  OUT("%zu peer(s), %zu channel(s)\n", im->n_peers, im->channels.count);
+  for (const struct peer *p = im->peers; p; p = p->next)
+    OUT("%s %s at %s%s%s\n", zt_role_name(p->role),
+        p->name[0] ? p->name : "(handshaking)",
+        zt_netaddr_str((const struct sockaddr *)&p->observed, addr, sizeof(addr)),
+        p->tunnel_ip ? " tunnel " : "",
+        p->tunnel_ip ? zt_ip4_str(p->tunnel_ip, ipbuf) : "");
+  OUT("relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "
+      "wrong_peer %llu queue_drops %llu\n",
+      (unsigned long long)st->relay_frames, (unsigned long long)st->relay_bytes,
+      (unsigned long long)st->relay_malformed,
+      (unsigned long long)st->relay_unknown_channel,
+      (unsigned long long)st->relay_wrong_peer,
+      (unsigned long long)st->relay_queue_drops);
+  OUT("ctrl: unexpected %llu; handshakes refused %llu; sessions opened %llu "
+      "denied %llu\n",
+      (unsigned long long)st->ctrl_unexpected,
+      (unsigned long long)st->handshakes_refused,
+      (unsigned long long)st->sessions_opened,
+      (unsigned long long)st->sessions_denied);
+#undef OUT
+  return (int)off;
+}

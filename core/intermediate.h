@@ -1,0 +1,42 @@
+/*
+ * The Intermediate, sans-IO: terminates the outer QUIC connections of
+ * agents and connectors, keeps the registry (which connector serves which
+ * service, which agent has which tunnel address), applies policy (default
+ * deny), tells each peer the address it sees it from, and relays opaque
+ * frames between the two ends of each channel.
+ */
+#ifndef ZTNA_INTERMEDIATE_H
+#define ZTNA_INTERMEDIATE_H
+
+#include "config.h"
+#include "node_io.h"
+#include "tls.h"
+
+struct zt_intermediate;
+
+struct zt_intermediate_stats {
+  uint64_t packets_in, packets_unknown, handshakes_refused, accept_failures;
+  uint64_t peers_accepted;
+  uint64_t relay_frames, relay_bytes, relay_malformed, relay_unknown_channel,
+      relay_wrong_peer, relay_queue_drops;
+  uint64_t ctrl_malformed, ctrl_unknown, ctrl_oversized, ctrl_unexpected;
+  uint64_t sessions_opened, sessions_denied;
+};
+
+struct zt_intermediate *
+zt_intermediate_new(const struct zt_intermediate_config *cfg,
+                    struct zt_tls_creds *creds, const struct zt_io *io,
+                    const struct sockaddr *local, socklen_t locallen);
+void zt_intermediate_free(struct zt_intermediate *im);
+void zt_intermediate_feed_udp(struct zt_intermediate *im,
+                              const struct sockaddr *from, socklen_t fromlen,
+                              const uint8_t *pkt, size_t len, uint64_t now);
+uint64_t zt_intermediate_expiry(const struct zt_intermediate *im);
+void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now);
+const struct zt_intermediate_stats *
+zt_intermediate_get_stats(const struct zt_intermediate *im);
+size_t zt_intermediate_peer_count(const struct zt_intermediate *im);
+int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
+                           size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * What a sans-IO node (agent, connector, Intermediate) asks of its driver.
+ * The daemons implement these with a UDP socket, a TUN device and nftables;
+ * the simulator implements them with in-memory links.
+ */
+#ifndef ZTNA_NODE_IO_H
+#define ZTNA_NODE_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct zt_nat_rule {
+  uint32_t vip;     /* service's virtual address (host order) */
+  uint32_t backend; /* where the kernel sends it */
+};
+
+struct zt_io {
+  void *ud;
+  /* One UDP datagram out of the node's one socket. */
+  void (*udp_send)(void *ud, const struct sockaddr *to, socklen_t tolen,
+                   const uint8_t *data, size_t len);
+  /* One IP packet into the TUN device (agent, connector). */
+  void (*tun_write)(void *ud, const uint8_t *pkt, size_t len);
+  /* Agent: the tunnel address the Intermediate gave us (host order). */
+  void (*tun_addr)(void *ud, uint32_t addr);
+  /* A /32 to route into the tunnel (add) or not: service addresses on the
+   * agent, agent tunnel addresses on the connector. */
+  void (*route)(void *ud, uint32_t vip, bool add);
+  /* Connector: the full set of DNAT rules, replacing the previous one. */
+  void (*nat)(void *ud, const struct zt_nat_rule *rules, size_t n);
+};
+
+#endif

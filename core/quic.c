@@ -1,0 +1,720 @@
+/*
+ * One QUIC connection over ngtcp2 + GnuTLS, sans-IO. See quic.h.
+ *
+ * The write path is the only subtle part. zq_write() builds one packet per
+ * call: control-stream bytes first (registration must not wait behind
+ * bulk traffic), then as many queued datagrams as fit, then whatever ngtcp2
+ * itself needs to send (ACKs, PINGs, retransmissions). ngtcp2 0.12 silently
+ * skips a datagram that cannot fit in the current packet; a datagram it
+ * skips in three packets running is dropped and counted rather than
+ * blocking the queue forever.
+ */
+#include "quic.h"
+
+#include <gnutls/crypto.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dgramq.h"
+#include "log.h"
+#include "sendbuf.h"
+#include "wire.h"
+
+#define NS_PER_MS 1000000ULL
+#define DGRAM_MAX_TRIES 3
+
+static const char tls_priority[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+    "+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
+    "%DISABLE_TLS13_COMPAT_MODE";
+
+struct zq_conn {
+  ngtcp2_crypto_conn_ref conn_ref; /* gnutls session ptr points here */
+  ngtcp2_conn *conn;
+  gnutls_session_t tls;
+  struct zq_config cfg;
+  struct zq_handlers h;
+  void *ud;
+  uint32_t key;
+  bool is_server;
+
+  int64_t stream_id; /* the control stream; -1 until open */
+  struct zt_sendbuf sbuf;
+  struct zt_dgramq dq;
+  size_t max_dgram;
+
+  bool ready, dead, closing_requested, close_sent;
+  uint64_t app_error;
+  char reason[256];
+
+  enum zt_role peer_role;
+  char peer_name[ZT_NAME_MAX + 1];
+  char refuse_reason[200];
+
+  struct sockaddr_storage local, remote;
+  socklen_t locallen, remotelen;
+  struct zq_stats stats;
+};
+
+static void set_dead(struct zq_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_dead(struct zq_conn *c, const char *fmt, ...) {
+  if (!c->dead) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+    va_end(ap);
+  }
+  c->dead = true;
+}
+
+void zq_config_defaults(struct zq_config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->max_udp_payload = ZT_OUTER_UDP_PAYLOAD;
+  cfg->idle_timeout_ms = ZT_IDLE_TIMEOUT_MS;
+  cfg->keepalive_ms = ZT_KEEPALIVE_MS;
+  cfg->handshake_timeout_ms = ZT_HANDSHAKE_TIMEOUT_MS;
+  cfg->dgram_queue_max = 1024;
+}
+
+/* ---- connection IDs ----------------------------------------------------- */
+
+static void fill_cid(struct zq_conn *c, ngtcp2_cid *cid) {
+  cid->datalen = ZT_SCID_LEN;
+  cid->data[0] = (uint8_t)(c->key >> 24);
+  cid->data[1] = (uint8_t)(c->key >> 16);
+  cid->data[2] = (uint8_t)(c->key >> 8);
+  cid->data[3] = (uint8_t)c->key;
+  gnutls_rnd(GNUTLS_RND_NONCE, cid->data + 4, ZT_SCID_LEN - 4);
+}
+
+static uint32_t read_key(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+
+int zq_packet_key(const uint8_t *pkt, size_t len, uint32_t *key) {
+  if (len < 1)
+    return -1;
+  if (pkt[0] & 0x80) { /* long header: version(4) then dcid len, dcid */
+    if (len < 6 || pkt[5] != ZT_SCID_LEN || len < 6 + ZT_SCID_LEN)
+      return -1;
+    *key = read_key(pkt + 6);
+    return 0;
+  }
+  if (len < 1 + ZT_SCID_LEN)
+    return -1;
+  *key = read_key(pkt + 1);
+  return 0;
+}
+
+bool zq_packet_is_initial(const uint8_t *pkt, size_t len) {
+  /* QUIC v1 Initial: long header, type bits 00. The fixed bit may be
+   * greased, so it is not checked. */
+  return len >= 7 && (pkt[0] & 0x80) && ((pkt[0] & 0x30) == 0) &&
+         read_key(pkt + 1) == NGTCP2_PROTO_VER_V1;
+}
+
+/* ---- ngtcp2 callbacks --------------------------------------------------- */
+
+static void rand_cb(uint8_t *dest, size_t destlen,
+                    const ngtcp2_rand_ctx *rand_ctx) {
+  (void)rand_ctx;
+  gnutls_rnd(GNUTLS_RND_RANDOM, dest, destlen);
+}
+
+static int get_new_connection_id_cb(ngtcp2_conn *conn, ngtcp2_cid *cid,
+                                    uint8_t *token, size_t cidlen,
+                                    void *user_data) {
+  struct zq_conn *c = user_data;
+  (void)conn;
+  (void)cidlen;
+  fill_cid(c, cid);
+  if (gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN))
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  return 0;
+}
+
+static int handshake_completed_cb(ngtcp2_conn *conn, void *user_data) {
+  struct zq_conn *c = user_data;
+  (void)conn;
+  /* The client opens the control stream on its next write (open_stream),
+   * outside ngtcp2's callback. */
+  c->ready = true;
+  if (c->h.on_ready)
+    c->h.on_ready(c, c->ud);
+  return 0;
+}
+
+static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags,
+                               int64_t stream_id, uint64_t offset,
+                               const uint8_t *data, size_t datalen,
+                               void *user_data, void *stream_user_data) {
+  struct zq_conn *c = user_data;
+  (void)flags;
+  (void)offset;
+  (void)stream_user_data;
+  /* Only the first client-initiated bidirectional stream carries control
+   * messages; anything else from a peer is ignored but still credited. */
+  if (c->is_server && c->stream_id < 0 && stream_id == 0)
+    c->stream_id = stream_id;
+  if (stream_id == c->stream_id && datalen > 0) {
+    c->stats.stream_bytes_recv += datalen;
+    if (c->h.on_stream)
+      c->h.on_stream(c, data, datalen, c->ud);
+  }
+  ngtcp2_conn_extend_max_stream_offset(conn, stream_id, datalen);
+  ngtcp2_conn_extend_max_offset(conn, datalen);
+  return 0;
+}
+
+static int acked_stream_data_offset_cb(ngtcp2_conn *conn, int64_t stream_id,
+                                       uint64_t offset, uint64_t datalen,
+                                       void *user_data,
+                                       void *stream_user_data) {
+  struct zq_conn *c = user_data;
+  (void)conn;
+  (void)stream_user_data;
+  if (stream_id == c->stream_id)
+    zt_sendbuf_ack(&c->sbuf, offset, datalen);
+  return 0;
+}
+
+static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags,
+                            const uint8_t *data, size_t datalen,
+                            void *user_data) {
+  struct zq_conn *c = user_data;
+  (void)conn;
+  (void)flags;
+  c->stats.dgram_recv++;
+  if (c->h.on_datagram)
+    c->h.on_datagram(c, data, datalen, c->ud);
+  return 0;
+}
+
+static ngtcp2_conn *get_conn_cb(ngtcp2_crypto_conn_ref *ref) {
+  struct zq_conn *c = ref->user_data;
+  return c->conn;
+}
+
+static const ngtcp2_callbacks base_callbacks = {
+    .recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
+    .handshake_completed = handshake_completed_cb,
+    .encrypt = ngtcp2_crypto_encrypt_cb,
+    .decrypt = ngtcp2_crypto_decrypt_cb,
+    .hp_mask = ngtcp2_crypto_hp_mask_cb,
+    .recv_stream_data = recv_stream_data_cb,
+    .acked_stream_data_offset = acked_stream_data_offset_cb,
+    .rand = rand_cb,
+    .get_new_connection_id = get_new_connection_id_cb,
+    .update_key = ngtcp2_crypto_update_key_cb,
+    .delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
+    .delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
+    .recv_datagram = recv_datagram_cb,
+    .get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
+    .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+};
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+static int verify_cb(gnutls_session_t session) {
+  ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+  struct zq_conn *c = ref->user_data;
+  if (zt_tls_verify_peer(session, &c->cfg.expect, &c->peer_role, c->peer_name,
+                         c->refuse_reason, sizeof(c->refuse_reason)) != 0)
+    return GNUTLS_E_CERTIFICATE_ERROR;
+  return 0;
+}
+
+static int tls_init(struct zq_conn *c, char *err, size_t errlen) {
+  unsigned flags = c->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT;
+  gnutls_datum_t alpn = {(unsigned char *)c->cfg.alpn,
+                         (unsigned)strlen(c->cfg.alpn)};
+  int rv = gnutls_init(&c->tls, flags | GNUTLS_NO_END_OF_EARLY_DATA);
+  if (rv != 0) {
+    snprintf(err, errlen, "gnutls_init: %s", gnutls_strerror(rv));
+    return -1;
+  }
+  rv = c->is_server ? ngtcp2_crypto_gnutls_configure_server_session(c->tls)
+                    : ngtcp2_crypto_gnutls_configure_client_session(c->tls);
+  if (rv != 0) {
+    snprintf(err, errlen, "ngtcp2_crypto_gnutls_configure_session failed");
+    return -1;
+  }
+  rv = gnutls_priority_set_direct(c->tls, tls_priority, NULL);
+  if (rv != 0) {
+    snprintf(err, errlen, "gnutls_priority_set_direct: %s",
+             gnutls_strerror(rv));
+    return -1;
+  }
+  gnutls_session_set_ptr(c->tls, &c->conn_ref);
+  rv = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE,
+                              c->cfg.creds->cred);
+  if (rv != 0) {
+    snprintf(err, errlen, "gnutls_credentials_set: %s", gnutls_strerror(rv));
+    return -1;
+  }
+  gnutls_alpn_set_protocols(c->tls, &alpn, 1,
+                            GNUTLS_ALPN_MANDATORY |
+                                (c->is_server ? GNUTLS_ALPN_SERVER_PRECEDENCE
+                                              : 0));
+  /* Both sides verify: the server requires a client certificate. */
+  gnutls_session_set_verify_function(c->tls, verify_cb);
+  if (c->is_server)
+    gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUIRE);
+  else if (c->cfg.expect.name)
+    gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->cfg.expect.name,
+                           strlen(c->cfg.expect.name));
+  return 0;
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static struct zq_conn *conn_alloc(const struct zq_config *cfg,
+                                  const struct zq_handlers *h, void *ud,
+                                  bool is_server, const struct sockaddr *local,
+                                  socklen_t locallen,
+                                  const struct sockaddr *remote,
+                                  socklen_t remotelen) {
+  struct zq_conn *c = calloc(1, sizeof(*c));
+  if (!c)
+    return NULL;
+  c->cfg = *cfg;
+  c->h = *h;
+  c->ud = ud;
+  c->is_server = is_server;
+  c->stream_id = -1;
+  c->conn_ref.get_conn = get_conn_cb;
+  c->conn_ref.user_data = c;
+  gnutls_rnd(GNUTLS_RND_NONCE, &c->key, sizeof(c->key));
+  memcpy(&c->local, local, locallen);
+  c->locallen = locallen;
+  memcpy(&c->remote, remote, remotelen);
+  c->remotelen = remotelen;
+  zt_sendbuf_init(&c->sbuf);
+  /* A datagram must fit one packet with the short header and AEAD tag. */
+  c->max_dgram = cfg->max_udp_payload - (ZT_OUTER_UDP_PAYLOAD - ZT_OUTER_DGRAM_MAX);
+  if (zt_dgramq_init(&c->dq, cfg->dgram_queue_max, c->max_dgram) != 0) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void fill_settings(const struct zq_config *cfg, ngtcp2_settings *s,
+                          uint64_t now) {
+  ngtcp2_settings_default(s);
+  s->initial_ts = now;
+  s->max_tx_udp_payload_size = cfg->max_udp_payload;
+  /* Sizes are fixed by design (the nested path has a known budget), so
+   * path MTU discovery would only probe sizes we never use. */
+  s->no_pmtud = 1;
+  s->no_tx_udp_payload_size_shaping = 1;
+  s->handshake_timeout = cfg->handshake_timeout_ms * NS_PER_MS;
+  /* Never set s->qlog: this ngtcp2 version's qlog writer has overflows. */
+}
+
+static void fill_params(const struct zq_config *cfg, ngtcp2_transport_params *p,
+                        bool is_server) {
+  ngtcp2_transport_params_default(p);
+  p->initial_max_streams_bidi = is_server ? 1 : 0;
+  p->initial_max_stream_data_bidi_local = 256 * 1024;
+  p->initial_max_stream_data_bidi_remote = 256 * 1024;
+  p->initial_max_data = 1024 * 1024;
+  p->max_idle_timeout = cfg->idle_timeout_ms * NS_PER_MS;
+  p->max_datagram_frame_size = 65535;
+  p->active_connection_id_limit = 4;
+}
+
+static int conn_finish(struct zq_conn *c, char *err, size_t errlen) {
+  if (tls_init(c, err, errlen) != 0)
+    return -1;
+  ngtcp2_conn_set_tls_native_handle(c->conn, c->tls);
+  if (c->cfg.keepalive_ms)
+    ngtcp2_conn_set_keep_alive_timeout(c->conn,
+                                       c->cfg.keepalive_ms * NS_PER_MS);
+  return 0;
+}
+
+struct zq_conn *zq_client_new(const struct zq_config *cfg,
+                              const struct zq_handlers *h, void *ud,
+                              const struct sockaddr *local, socklen_t locallen,
+                              const struct sockaddr *remote,
+                              socklen_t remotelen, uint64_t now, char *err,
+                              size_t errlen) {
+  struct zq_conn *c =
+      conn_alloc(cfg, h, ud, false, local, locallen, remote, remotelen);
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  ngtcp2_cid dcid, scid;
+  ngtcp2_callbacks cb = base_callbacks;
+
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  cb.client_initial = ngtcp2_crypto_client_initial_cb;
+  cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
+  fill_settings(cfg, &settings, now);
+  fill_params(cfg, &params, false);
+  dcid.datalen = ZT_SCID_LEN;
+  gnutls_rnd(GNUTLS_RND_RANDOM, dcid.data, dcid.datalen);
+  fill_cid(c, &scid);
+  ngtcp2_path path = {
+      {(struct sockaddr *)&c->local, c->locallen},
+      {(struct sockaddr *)&c->remote, c->remotelen},
+      NULL,
+  };
+  int rv = ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path,
+                                  NGTCP2_PROTO_VER_V1, &cb, &settings,
+                                  &params, NULL, c);
+  if (rv != 0) {
+    snprintf(err, errlen, "ngtcp2_conn_client_new: %s", ngtcp2_strerror(rv));
+    zq_free(c);
+    return NULL;
+  }
+  if (conn_finish(c, err, errlen) != 0) {
+    zq_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+struct zq_conn *zq_server_accept(const struct zq_config *cfg,
+                                 const struct zq_handlers *h, void *ud,
+                                 const struct sockaddr *local,
+                                 socklen_t locallen,
+                                 const struct sockaddr *remote,
+                                 socklen_t remotelen, const uint8_t *pkt,
+                                 size_t len, uint64_t now, char *err,
+                                 size_t errlen) {
+  ngtcp2_pkt_hd hd;
+  int rv = ngtcp2_accept(&hd, pkt, len);
+  if (rv != 0) {
+    snprintf(err, errlen, "not a connection-opening packet (%zu bytes)", len);
+    return NULL;
+  }
+  struct zq_conn *c =
+      conn_alloc(cfg, h, ud, true, local, locallen, remote, remotelen);
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  ngtcp2_settings settings;
+  ngtcp2_transport_params params;
+  ngtcp2_cid scid;
+  ngtcp2_callbacks cb = base_callbacks;
+  cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+  fill_settings(cfg, &settings, now);
+  fill_params(cfg, &params, true);
+  params.original_dcid = hd.dcid;
+  params.stateless_reset_token_present = 1;
+  gnutls_rnd(GNUTLS_RND_RANDOM, params.stateless_reset_token,
+             sizeof(params.stateless_reset_token));
+  fill_cid(c, &scid);
+  ngtcp2_path path = {
+      {(struct sockaddr *)&c->local, c->locallen},
+      {(struct sockaddr *)&c->remote, c->remotelen},
+      NULL,
+  };
+  rv = ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path, hd.version,
+                              &cb, &settings, &params, NULL, c);
+  if (rv != 0) {
+    snprintf(err, errlen, "ngtcp2_conn_server_new: %s", ngtcp2_strerror(rv));
+    zq_free(c);
+    return NULL;
+  }
+  if (conn_finish(c, err, errlen) != 0) {
+    zq_free(c);
+    return NULL;
+  }
+  if (zq_read(c, local, locallen, remote, remotelen, pkt, len, now) != 0) {
+    snprintf(err, errlen, "%s", c->reason);
+    zq_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void zq_free(struct zq_conn *c) {
+  if (!c)
+    return;
+  if (c->conn)
+    ngtcp2_conn_del(c->conn);
+  if (c->tls)
+    gnutls_deinit(c->tls);
+  zt_sendbuf_free(&c->sbuf);
+  zt_dgramq_free(&c->dq);
+  free(c);
+}
+
+/* ---- I/O ---------------------------------------------------------------- */
+
+static void note_read_error(struct zq_conn *c, int rv) {
+  ngtcp2_connection_close_error ccerr;
+
+  if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
+    ngtcp2_conn_get_connection_close_error(c->conn, &ccerr);
+    char what[80];
+    if (ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
+        ccerr.error_code >= NGTCP2_CRYPTO_ERROR &&
+        ccerr.error_code < NGTCP2_CRYPTO_ERROR + 0x100) {
+      const char *a = gnutls_alert_get_strname(
+          (gnutls_alert_description_t)(ccerr.error_code & 0xff));
+      snprintf(what, sizeof(what), "TLS alert %s", a ? a : "?");
+    } else {
+      snprintf(what, sizeof(what), "%s error 0x%llx",
+               ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION
+                   ? "application"
+                   : "transport",
+               (unsigned long long)ccerr.error_code);
+    }
+    set_dead(c, "closed by peer: %s%s%.*s", what, ccerr.reasonlen ? ": " : "",
+             (int)ccerr.reasonlen, ccerr.reason ? (const char *)ccerr.reason : "");
+    return;
+  }
+  if (c->refuse_reason[0]) {
+    set_dead(c, "peer refused: %s", c->refuse_reason);
+  } else if (rv == NGTCP2_ERR_CRYPTO) {
+    const char *a = gnutls_alert_get_strname(
+        (gnutls_alert_description_t)ngtcp2_conn_get_tls_alert(c->conn));
+    set_dead(c, "TLS handshake failed: %s", a ? a : "unknown alert");
+  } else {
+    set_dead(c, "%s", ngtcp2_strerror(rv));
+  }
+  /* Our side failed: the next zq_write() tells the peer why. */
+  c->closing_requested = true;
+}
+
+int zq_read(struct zq_conn *c, const struct sockaddr *local,
+            socklen_t locallen, const struct sockaddr *remote,
+            socklen_t remotelen, const uint8_t *pkt, size_t len,
+            uint64_t now) {
+  ngtcp2_path path = {
+      {(struct sockaddr *)local, locallen},
+      {(struct sockaddr *)remote, remotelen},
+      NULL,
+  };
+  ngtcp2_pkt_info pi = {0};
+
+  if (c->dead)
+    return -1;
+  int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, now);
+  if (rv == 0)
+    return 0;
+  /* A packet that fails to decrypt or parse is ngtcp2's to discard; only
+   * errors that end the connection reach here (see ngtcp2_conn_read_pkt). */
+  if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_DRAINING ||
+      rv == NGTCP2_ERR_CLOSING) {
+    note_read_error(c, rv);
+    c->closing_requested = false; /* nothing more to send */
+    c->close_sent = true;
+    return -1;
+  }
+  if (rv == NGTCP2_ERR_RETRY || rv == NGTCP2_ERR_DISCARD_PKT)
+    return 0;
+  note_read_error(c, rv);
+  return -1;
+}
+
+static ssize_t write_close(struct zq_conn *c, uint8_t *buf, size_t cap,
+                           ngtcp2_path_storage *ps, uint64_t now) {
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_pkt_info pi;
+
+  c->close_sent = true;
+  if (ngtcp2_conn_is_in_closing_period(c->conn) ||
+      ngtcp2_conn_is_in_draining_period(c->conn))
+    return 0;
+  if (c->refuse_reason[0] || ngtcp2_conn_get_tls_alert(c->conn)) {
+    ngtcp2_connection_close_error_set_transport_error_tls_alert(
+        &ccerr, ngtcp2_conn_get_tls_alert(c->conn), NULL, 0);
+  } else {
+    ngtcp2_connection_close_error_set_application_error(
+        &ccerr, c->app_error, (const uint8_t *)c->reason, strlen(c->reason));
+  }
+  ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->conn, &ps->path, &pi,
+                                                      buf, cap, &ccerr, now);
+  return n > 0 ? n : 0;
+}
+
+static void copy_to(const ngtcp2_path *path, struct sockaddr_storage *to,
+                    socklen_t *tolen) {
+  memcpy(to, path->remote.addr, path->remote.addrlen);
+  *tolen = (socklen_t)path->remote.addrlen;
+}
+
+/* Stream bytes first, then datagrams, then ngtcp2's own frames. */
+ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
+                 struct sockaddr_storage *to, socklen_t *tolen, uint64_t now) {
+  ngtcp2_path_storage ps;
+  ngtcp2_pkt_info pi;
+  ngtcp2_ssize n;
+
+  ngtcp2_path_storage_zero(&ps);
+  if (c->closing_requested && !c->close_sent) {
+    n = write_close(c, buf, cap, &ps, now);
+    if (n > 0)
+      copy_to(&ps.path, to, tolen);
+    c->dead = true;
+    return n;
+  }
+  if (c->dead)
+    return c->close_sent ? 0 : -1;
+
+  if (!c->is_server && c->ready && c->stream_id < 0 &&
+      ngtcp2_conn_open_bidi_stream(c->conn, &c->stream_id, NULL) != 0)
+    c->stream_id = -1; /* stream credit not there yet: try again later */
+
+  for (;;) {
+    const uint8_t *sdata;
+    size_t slen;
+    zt_sendbuf_unsent(&c->sbuf, &sdata, &slen);
+    struct zt_dgram_slot *dg = c->ready ? zt_dgramq_front(&c->dq) : NULL;
+    ngtcp2_ssize accepted = -1;
+    int accepted_dg = 0;
+
+    if (slen > 0 && c->stream_id >= 0) {
+      ngtcp2_vec v = {(uint8_t *)sdata, slen};
+      n = ngtcp2_conn_writev_stream(c->conn, &ps.path, &pi, buf, cap,
+                                    &accepted, NGTCP2_WRITE_STREAM_FLAG_MORE,
+                                    c->stream_id, &v, 1, now);
+      if (accepted > 0) {
+        zt_sendbuf_mark_sent(&c->sbuf, (size_t)accepted);
+        c->stats.stream_bytes_sent += (uint64_t)accepted;
+      }
+      if (n == NGTCP2_ERR_WRITE_MORE)
+        continue;
+      if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
+        /* Flow control: fall through to datagrams and ngtcp2's frames. */
+        slen = 0;
+      } else {
+        goto written;
+      }
+    }
+    if (dg) {
+      ngtcp2_vec v = {dg->data, dg->len};
+      n = ngtcp2_conn_writev_datagram(c->conn, &ps.path, &pi, buf, cap,
+                                      &accepted_dg,
+                                      NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1,
+                                      now);
+      if (n == NGTCP2_ERR_WRITE_MORE) {
+        zt_dgramq_pop(&c->dq);
+        c->stats.dgram_sent++;
+        continue;
+      }
+      if (n == NGTCP2_ERR_INVALID_STATE || n == NGTCP2_ERR_INVALID_ARGUMENT) {
+        /* The peer does not take datagrams this big (or at all). */
+        zt_dgramq_pop(&c->dq);
+        c->stats.dgram_drop_state++;
+        continue;
+      }
+      if (n > 0) {
+        if (accepted_dg) {
+          zt_dgramq_pop(&c->dq);
+          c->stats.dgram_sent++;
+        } else if (++dg->tries >= DGRAM_MAX_TRIES) {
+          zt_dgramq_pop(&c->dq);
+          c->stats.dgram_drop_too_big++;
+        }
+      }
+      goto written;
+    }
+    /* Nothing of ours: flush the open packet, or ngtcp2's own frames. */
+    n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, buf, cap, now);
+  written:
+    if (n < 0) {
+      /* Fatal for the connection; the peer learns of it by idle timeout. */
+      set_dead(c, "write: %s", ngtcp2_strerror((int)n));
+      c->close_sent = true;
+      return -1;
+    }
+    if (n > 0)
+      copy_to(&ps.path, to, tolen);
+    return n;
+  }
+}
+
+uint64_t zq_expiry(const struct zq_conn *c) {
+  if (c->dead)
+    return UINT64_MAX;
+  return ngtcp2_conn_get_expiry(c->conn);
+}
+
+int zq_handle_expiry(struct zq_conn *c, uint64_t now) {
+  if (c->dead)
+    return -1;
+  int rv = ngtcp2_conn_handle_expiry(c->conn, now);
+  if (rv == 0)
+    return 0;
+  if (rv == NGTCP2_ERR_IDLE_CLOSE)
+    set_dead(c, c->ready ? "idle timeout" : "handshake timed out");
+  else
+    set_dead(c, "timer: %s", ngtcp2_strerror(rv));
+  c->close_sent = true; /* an idle connection closes silently (RFC 9000 10.1) */
+  return -1;
+}
+
+/* ---- application data --------------------------------------------------- */
+
+int zq_send_stream(struct zq_conn *c, const uint8_t *data, size_t len) {
+  if (c->dead || c->closing_requested)
+    return ZQ_ERR_CLOSED;
+  if (zt_sendbuf_append(&c->sbuf, data, len) != 0)
+    return ZQ_ERR_NOMEM;
+  return 0;
+}
+
+int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len) {
+  if (c->dead || c->closing_requested)
+    return ZQ_ERR_CLOSED;
+  switch (zt_dgramq_push(&c->dq, data, len)) {
+  case 0:
+    return 0;
+  case -2:
+    c->stats.dgram_drop_too_big++;
+    return ZQ_ERR_TOO_BIG;
+  default:
+    c->stats.dgram_drop_queue_full++;
+    return ZQ_ERR_QUEUE_FULL;
+  }
+}
+
+size_t zq_max_datagram(const struct zq_conn *c) { return c->max_dgram; }
+
+void zq_close(struct zq_conn *c, uint64_t app_error, const char *reason) {
+  if (c->dead || c->closing_requested)
+    return;
+  c->app_error = app_error;
+  snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
+  c->closing_requested = true;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+uint32_t zq_key(const struct zq_conn *c) { return c->key; }
+bool zq_is_ready(const struct zq_conn *c) { return c->ready && !c->dead; }
+bool zq_is_dead(const struct zq_conn *c) { return c->dead; }
+const char *zq_close_reason(const struct zq_conn *c) { return c->reason; }
+enum zt_role zq_peer_role(const struct zq_conn *c) { return c->peer_role; }
+const char *zq_peer_name(const struct zq_conn *c) { return c->peer_name; }
+const struct zq_stats *zq_get_stats(const struct zq_conn *c) {
+  return &c->stats;
+}
+void *zq_user_data(const struct zq_conn *c) { return c->ud; }
+
+const struct sockaddr *zq_remote(const struct zq_conn *c, socklen_t *len) {
+  const ngtcp2_path *p = ngtcp2_conn_get_path(c->conn);
+  *len = (socklen_t)p->remote.addrlen;
+  return p->remote.addr;
+}
+
+uint64_t zq_rtt_ns(const struct zq_conn *c) {
+  ngtcp2_conn_stat st;
+  ngtcp2_conn_get_conn_stat(c->conn, &st);
+  return st.smoothed_rtt;
+}

@@ -1,0 +1,141 @@
+/*
+ * One QUIC connection over ngtcp2 + GnuTLS, sans-IO.
+ *
+ * Used for both layers: the outer connection to the Intermediate and the
+ * inner agent <-> connector session. The caller feeds received packets with
+ * the time, drains packets to send with zq_write() until it returns 0, and
+ * re-arms its one timer at zq_expiry(). Nothing here reads a clock, touches a
+ * socket or sleeps, so the simulator drives the same code with fake time.
+ *
+ * Each connection carries one reliable control stream (the first
+ * client-initiated bidirectional stream) and unreliable DATAGRAM frames.
+ * Datagrams wait in a bounded queue until ngtcp2 takes them; nothing is
+ * dropped without being counted.
+ *
+ * Every connection ID we issue starts with the connection's 32-bit key, so a
+ * daemon demultiplexes any packet (handshake or short header) with one hash
+ * lookup: zq_packet_key().
+ */
+#ifndef ZTNA_QUIC_H
+#define ZTNA_QUIC_H
+
+#include <ngtcp2/ngtcp2.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tls.h"
+
+struct zq_conn;
+
+struct zq_handlers {
+  /* Handshake complete and the peer's certificate accepted. */
+  void (*on_ready)(struct zq_conn *c, void *ud);
+  /* Bytes of the control stream, in order. */
+  void (*on_stream)(struct zq_conn *c, const uint8_t *data, size_t len,
+                    void *ud);
+  void (*on_datagram)(struct zq_conn *c, const uint8_t *data, size_t len,
+                      void *ud);
+};
+
+struct zq_config {
+  struct zt_tls_creds *creds;
+  const char *alpn;
+  struct zt_tls_expect expect;  /* who the peer must be */
+  size_t max_udp_payload;       /* largest UDP payload we send */
+  uint64_t idle_timeout_ms;
+  uint64_t keepalive_ms;        /* 0: none */
+  uint64_t handshake_timeout_ms;
+  size_t dgram_queue_max;       /* datagrams waiting for ngtcp2 */
+};
+
+struct zq_stats {
+  uint64_t dgram_sent, dgram_recv;
+  uint64_t dgram_drop_queue_full;  /* queue bound reached */
+  uint64_t dgram_drop_too_big;     /* would never fit a packet */
+  uint64_t dgram_drop_state;       /* peer did not allow datagrams */
+  uint64_t stream_bytes_sent, stream_bytes_recv;
+};
+
+enum zq_err {
+  ZQ_ERR_TOO_BIG = -1,
+  ZQ_ERR_QUEUE_FULL = -2,
+  ZQ_ERR_CLOSED = -3,
+  ZQ_ERR_NOMEM = -4,
+};
+
+/* Fills defaults for our deployments: idle 30 s, keepalive 10 s, handshake
+ * 10 s, 1452-byte UDP payloads, a 1024-datagram queue. */
+void zq_config_defaults(struct zq_config *cfg);
+
+/* A client connection on `path`. NULL and err on failure. */
+struct zq_conn *zq_client_new(const struct zq_config *cfg,
+                              const struct zq_handlers *h, void *ud,
+                              const struct sockaddr *local, socklen_t locallen,
+                              const struct sockaddr *remote,
+                              socklen_t remotelen, uint64_t now, char *err,
+                              size_t errlen);
+
+/* A server connection for the client Initial packet pkt (then fed to it).
+ * NULL if the packet does not start a connection (err says why). */
+struct zq_conn *zq_server_accept(const struct zq_config *cfg,
+                                 const struct zq_handlers *h, void *ud,
+                                 const struct sockaddr *local,
+                                 socklen_t locallen,
+                                 const struct sockaddr *remote,
+                                 socklen_t remotelen, const uint8_t *pkt,
+                                 size_t len, uint64_t now, char *err,
+                                 size_t errlen);
+
+void zq_free(struct zq_conn *c);
+
+/* The key every connection ID of ours starts with. */
+uint32_t zq_key(const struct zq_conn *c);
+/* Reads the key from a packet's destination connection ID. 0 or -1 when
+ * the packet is too short or its DCID is not one of ours in shape. */
+int zq_packet_key(const uint8_t *pkt, size_t len, uint32_t *key);
+/* Is this a long-header Initial packet (a possible new connection)? */
+bool zq_packet_is_initial(const uint8_t *pkt, size_t len);
+
+/* Feeds one received packet. 0, or -1 when the connection is now dead (the
+ * reason is in zq_close_reason()). */
+int zq_read(struct zq_conn *c, const struct sockaddr *local,
+            socklen_t locallen, const struct sockaddr *remote,
+            socklen_t remotelen, const uint8_t *pkt, size_t len,
+            uint64_t now);
+
+/* Writes the next packet into buf and its destination into to/tolen.
+ * Returns its length, 0 when there is nothing (more) to send now, or -1
+ * when the connection is dead. */
+ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
+                 struct sockaddr_storage *to, socklen_t *tolen, uint64_t now);
+
+/* Deadline (ns, caller's clock) for zq_handle_expiry(); UINT64_MAX: none. */
+uint64_t zq_expiry(const struct zq_conn *c);
+int zq_handle_expiry(struct zq_conn *c, uint64_t now);
+
+/* Appends to the control stream. 0 or ZQ_ERR_*. Data is kept until acked. */
+int zq_send_stream(struct zq_conn *c, const uint8_t *data, size_t len);
+/* Queues one datagram. 0 or ZQ_ERR_* (counted in stats). */
+int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len);
+/* Largest datagram zq_send_datagram() takes on this connection. */
+size_t zq_max_datagram(const struct zq_conn *c);
+
+/* Starts a graceful close (CONNECTION_CLOSE goes out on the next write). */
+void zq_close(struct zq_conn *c, uint64_t app_error, const char *reason);
+
+bool zq_is_ready(const struct zq_conn *c);
+bool zq_is_dead(const struct zq_conn *c);
+const char *zq_close_reason(const struct zq_conn *c);
+enum zt_role zq_peer_role(const struct zq_conn *c);
+const char *zq_peer_name(const struct zq_conn *c);
+const struct zq_stats *zq_get_stats(const struct zq_conn *c);
+void *zq_user_data(const struct zq_conn *c);
+/* The remote address of the current path (the observed address, on a
+ * server). */
+const struct sockaddr *zq_remote(const struct zq_conn *c, socklen_t *len);
+/* Smoothed RTT in ns (0 before the first sample). */
+uint64_t zq_rtt_ns(const struct zq_conn *c);
+
+#endif

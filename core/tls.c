@@ -1,0 +1,173 @@
+/* TLS credentials and peer verification. See tls.h. */
+#include "tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct zt_tls_creds *creds_finish(struct zt_tls_creds *c, char *err,
+                                         size_t errlen) {
+  gnutls_x509_crt_t *crts = NULL;
+  unsigned n = 0;
+  char why[160];
+
+  /* Our own identity, read from our own certificate: a daemon started with
+   * an agent certificate in a connector's place says so at once instead of
+   * failing every handshake. */
+  int rv = gnutls_certificate_get_x509_crt(c->cred, 0, &crts, &n);
+  if (rv < 0 || n == 0) {
+    snprintf(err, errlen, "gnutls_certificate_get_x509_crt: %s",
+             gnutls_strerror(rv));
+    goto fail;
+  }
+  gnutls_datum_t der = {NULL, 0};
+  rv = gnutls_x509_crt_export2(crts[0], GNUTLS_X509_FMT_DER, &der);
+  if (rv < 0) {
+    snprintf(err, errlen, "gnutls_x509_crt_export2: %s", gnutls_strerror(rv));
+    goto fail_crts;
+  }
+  rv = zt_identity_from_der(der.data, der.size, &c->own_role, c->own_name, why,
+                            sizeof(why));
+  gnutls_free(der.data);
+  if (rv != 0) {
+    snprintf(err, errlen, "own certificate: %s", why);
+    goto fail_crts;
+  }
+  for (unsigned i = 0; i < n; i++)
+    gnutls_x509_crt_deinit(crts[i]);
+  gnutls_free(crts);
+  return c;
+
+fail_crts:
+  for (unsigned i = 0; i < n; i++)
+    gnutls_x509_crt_deinit(crts[i]);
+  gnutls_free(crts);
+fail:
+  zt_tls_creds_free(c);
+  return NULL;
+}
+
+struct zt_tls_creds *zt_tls_creds_load(const char *ca_file,
+                                       const char *cert_file,
+                                       const char *key_file, char *err,
+                                       size_t errlen) {
+  struct zt_tls_creds *c = calloc(1, sizeof(*c));
+  int rv;
+
+  if (!c || gnutls_certificate_allocate_credentials(&c->cred) < 0) {
+    snprintf(err, errlen, "out of memory");
+    free(c);
+    return NULL;
+  }
+  rv = gnutls_certificate_set_x509_trust_file(c->cred, ca_file,
+                                              GNUTLS_X509_FMT_PEM);
+  if (rv <= 0) {
+    snprintf(err, errlen, "CA %s: %s", ca_file,
+             rv == 0 ? "no certificates found" : gnutls_strerror(rv));
+    goto fail;
+  }
+  rv = gnutls_certificate_set_x509_key_file(c->cred, cert_file, key_file,
+                                            GNUTLS_X509_FMT_PEM);
+  if (rv < 0) {
+    snprintf(err, errlen, "certificate %s / key %s: %s", cert_file, key_file,
+             gnutls_strerror(rv));
+    goto fail;
+  }
+  return creds_finish(c, err, errlen);
+fail:
+  zt_tls_creds_free(c);
+  return NULL;
+}
+
+struct zt_tls_creds *zt_tls_creds_from_pem(const char *ca_pem,
+                                           const char *cert_pem,
+                                           const char *key_pem, char *err,
+                                           size_t errlen) {
+  struct zt_tls_creds *c = calloc(1, sizeof(*c));
+  gnutls_datum_t ca = {(unsigned char *)ca_pem, (unsigned)strlen(ca_pem)};
+  gnutls_datum_t crt = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)};
+  gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
+  int rv;
+
+  if (!c || gnutls_certificate_allocate_credentials(&c->cred) < 0) {
+    snprintf(err, errlen, "out of memory");
+    free(c);
+    return NULL;
+  }
+  rv = gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM);
+  if (rv <= 0) {
+    snprintf(err, errlen, "CA: %s",
+             rv == 0 ? "no certificates found" : gnutls_strerror(rv));
+    goto fail;
+  }
+  rv = gnutls_certificate_set_x509_key_mem(c->cred, &crt, &key,
+                                           GNUTLS_X509_FMT_PEM);
+  if (rv < 0) {
+    snprintf(err, errlen, "certificate/key: %s", gnutls_strerror(rv));
+    goto fail;
+  }
+  return creds_finish(c, err, errlen);
+fail:
+  zt_tls_creds_free(c);
+  return NULL;
+}
+
+void zt_tls_creds_free(struct zt_tls_creds *c) {
+  if (!c)
+    return;
+  if (c->cred)
+    gnutls_certificate_free_credentials(c->cred);
+  free(c);
+}
+
+int zt_tls_verify_peer(gnutls_session_t session,
+                       const struct zt_tls_expect *expect,
+                       enum zt_role *role, char name[ZT_NAME_MAX + 1],
+                       char *reason, size_t reasonlen) {
+  unsigned status = 0;
+  const gnutls_datum_t *chain;
+  unsigned chain_len = 0;
+  char why[160];
+  int rv;
+
+  chain = gnutls_certificate_get_peers(session, &chain_len);
+  if (!chain || chain_len == 0) {
+    snprintf(reason, reasonlen, "peer sent no certificate");
+    return -1;
+  }
+  /* Chain, signatures, validity dates, key usage: against our CA only. */
+  rv = gnutls_certificate_verify_peers2(session, &status);
+  if (rv < 0) {
+    snprintf(reason, reasonlen, "certificate verification failed: %s",
+             gnutls_strerror(rv));
+    return -1;
+  }
+  if (status != 0) {
+    gnutls_datum_t out = {NULL, 0};
+    if (gnutls_certificate_verification_status_print(
+            status, GNUTLS_CRT_X509, &out, 0) == 0) {
+      snprintf(reason, reasonlen, "certificate rejected: %s", out.data);
+      gnutls_free(out.data);
+    } else {
+      snprintf(reason, reasonlen, "certificate rejected (status 0x%x)",
+               status);
+    }
+    return -1;
+  }
+  if (zt_identity_from_der(chain[0].data, chain[0].size, role, name, why,
+                           sizeof(why)) != 0) {
+    snprintf(reason, reasonlen, "certificate has no ztna identity: %s", why);
+    return -1;
+  }
+  if (!(expect->roles & (1u << *role))) {
+    snprintf(reason, reasonlen, "peer %s/%s: role %s not accepted here",
+             zt_role_name(*role), name, zt_role_name(*role));
+    return -1;
+  }
+  if (expect->name && strcmp(expect->name, name) != 0) {
+    snprintf(reason, reasonlen, "peer %s/%s: expected %s/%s",
+             zt_role_name(*role), name, zt_role_name(*role), expect->name);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,52 @@
+/*
+ * TLS credentials and peer verification for both QUIC layers.
+ *
+ * A deployment has one CA. Each party loads the CA, its own certificate and
+ * key; during the handshake the peer's chain is verified against that CA
+ * only (never the system trust store) and its identity is read from the
+ * certificate's ztna:// URI. A peer that fails is refused inside the
+ * handshake, and the reason is kept so the daemon can log it.
+ *
+ * Loading reads files (startup only); nothing here runs per packet.
+ */
+#ifndef ZTNA_TLS_H
+#define ZTNA_TLS_H
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stddef.h>
+
+#include "identity.h"
+
+struct zt_tls_creds {
+  gnutls_certificate_credentials_t cred;
+  enum zt_role own_role;
+  char own_name[ZT_NAME_MAX + 1];
+};
+
+/* Loads PEM files. NULL and err ("cert /etc/ztna/agent.pem: ...") on error. */
+struct zt_tls_creds *zt_tls_creds_load(const char *ca_file,
+                                       const char *cert_file,
+                                       const char *key_file, char *err,
+                                       size_t errlen);
+/* The same from PEM strings in memory (tests, the simulator). */
+struct zt_tls_creds *zt_tls_creds_from_pem(const char *ca_pem,
+                                           const char *cert_pem,
+                                           const char *key_pem, char *err,
+                                           size_t errlen);
+void zt_tls_creds_free(struct zt_tls_creds *c);
+
+/* What a session expects of its peer. */
+struct zt_tls_expect {
+  unsigned roles;        /* bit (1u << role) for each acceptable role */
+  const char *name;      /* exact peer name, or NULL for any */
+};
+
+/* Called by the verify function with the session's expectations; fills the
+ * peer's identity or a reason. 0 accept, -1 refuse. Exposed for tests. */
+int zt_tls_verify_peer(gnutls_session_t session,
+                       const struct zt_tls_expect *expect,
+                       enum zt_role *role, char name[ZT_NAME_MAX + 1],
+                       char *reason, size_t reasonlen);
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * The connection to the Intermediate, kept alive. See uplink.h.
+ *
+ * Lifecycle: start -> dialing -> up (on_up) -> ... -> dead (on_down) ->
+ * backoff timer -> dialing again. The backoff resets only once a connection
+ * has completed its handshake, so a server that accepts UDP but refuses our
+ * certificate is retried at the capped rate, not hammered.
+ */
+#include "uplink.h"
+
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "netaddr.h"
+#include "relay.h"
+#include "wire.h"
+
+#define NS_PER_MS 1000000ULL
+
+static void on_ready(struct zq_conn *q, void *ud) {
+  struct zt_uplink *u = ud;
+  char addr[64];
+  (void)q;
+  u->was_up = true;
+  u->stats.connects++;
+  zt_info("connected to intermediate %s/%s at %s", zt_role_name(zq_peer_role(q)),
+          zq_peer_name(q),
+          zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
+  if (u->h.on_up)
+    u->h.on_up(u, u->ud);
+}
+
+static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
+  struct zt_uplink *u = ud;
+  /* Only a WELCOME proves the Intermediate accepted us (a refused client
+   * certificate shows up after our side of the handshake completes), so
+   * only then does the backoff start again from one second. */
+  if (m->type == ZT_MSG_WELCOME)
+    zt_backoff_reset(&u->backoff);
+  if (u->h.on_msg)
+    u->h.on_msg(u, m, u->ud);
+}
+
+static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
+                      void *ud) {
+  struct zt_uplink *u = ud;
+  (void)q;
+  zt_ctrl_reader_feed(&u->reader, data, len, on_ctrl_msg, u);
+}
+
+static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
+                        void *ud) {
+  struct zt_uplink *u = ud;
+  uint32_t channel;
+  const uint8_t *payload;
+  size_t plen;
+  (void)q;
+  if (zt_relay_parse(data, len, &channel, &payload, &plen) != 0) {
+    u->stats.relay_malformed++;
+    zt_dbg("uplink: dropped malformed relay frame (%zu bytes)", len);
+    return;
+  }
+  if (u->h.on_relay)
+    u->h.on_relay(u, channel, payload, plen, u->ud);
+}
+
+static const struct zq_handlers uplink_handlers = {
+    .on_ready = on_ready,
+    .on_stream = on_stream,
+    .on_datagram = on_datagram,
+};
+
+void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,
+                    const struct zt_io *io, const struct sockaddr *local,
+                    socklen_t locallen, const struct sockaddr *server,
+                    socklen_t serverlen, const struct zt_uplink_handlers *h,
+                    void *ud) {
+  memset(u, 0, sizeof(*u));
+  u->qcfg = *qcfg;
+  u->io = io;
+  u->h = *h;
+  u->ud = ud;
+  memcpy(&u->local, local, locallen);
+  u->locallen = locallen;
+  memcpy(&u->server, server, serverlen);
+  u->serverlen = serverlen;
+  zt_ctrl_reader_init(&u->reader);
+}
+
+void zt_uplink_free(struct zt_uplink *u) {
+  zq_free(u->q);
+  u->q = NULL;
+}
+
+static void schedule_reconnect(struct zt_uplink *u, uint64_t now) {
+  uint32_t r;
+  gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
+  uint64_t ms = zt_backoff_next_ms(&u->backoff, r);
+  u->reconnect_at = now + ms * NS_PER_MS;
+  zt_info("reconnecting in %.1f s", (double)ms / 1000.0);
+}
+
+void zt_uplink_start(struct zt_uplink *u, uint64_t now) {
+  char err[256], addr[64];
+  u->reconnect_at = 0;
+  u->was_up = false;
+  zt_ctrl_reader_init(&u->reader);
+  u->q = zq_client_new(&u->qcfg, &uplink_handlers, u,
+                       (struct sockaddr *)&u->local, u->locallen,
+                       (struct sockaddr *)&u->server, u->serverlen, now, err,
+                       sizeof(err));
+  if (!u->q) {
+    zt_err("cannot dial intermediate: %s", err);
+    schedule_reconnect(u, now);
+    return;
+  }
+  zt_info("dialing intermediate at %s",
+          zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
+}
+
+bool zt_uplink_owns(const struct zt_uplink *u, const uint8_t *pkt,
+                    size_t len) {
+  uint32_t key;
+  return u->q && zq_packet_key(pkt, len, &key) == 0 && key == zq_key(u->q);
+}
+
+void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,
+                    socklen_t fromlen, const uint8_t *pkt, size_t len,
+                    uint64_t now) {
+  if (!u->q)
+    return;
+  zq_read(u->q, (struct sockaddr *)&u->local, u->locallen, from, fromlen, pkt,
+          len, now);
+  zt_uplink_flush(u, now);
+}
+
+bool zt_uplink_is_up(const struct zt_uplink *u) {
+  return u->q && zq_is_ready(u->q);
+}
+
+int zt_uplink_send_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m) {
+  uint8_t buf[ZT_CTRL_HDR_LEN + ZT_CTRL_BODY_MAX];
+  if (!zt_uplink_is_up(u))
+    return -1;
+  int n = zt_ctrl_encode(m, buf, sizeof(buf));
+  if (n < 0) {
+    zt_err("cannot encode %s message", zt_ctrl_type_name(m->type));
+    return -1;
+  }
+  return zq_send_stream(u->q, buf, (size_t)n) == 0 ? 0 : -1;
+}
+
+int zt_uplink_send_relay(struct zt_uplink *u, uint32_t channel,
+                         const uint8_t *payload, size_t len) {
+  uint8_t frame[ZT_OUTER_UDP_PAYLOAD];
+  if (!zt_uplink_is_up(u) || len > sizeof(frame) - ZT_RELAY_HDR_LEN) {
+    u->stats.relay_send_drops++;
+    return -1;
+  }
+  zt_relay_write_hdr(frame, channel);
+  memcpy(frame + ZT_RELAY_HDR_LEN, payload, len);
+  if (zq_send_datagram(u->q, frame, len + ZT_RELAY_HDR_LEN) != 0) {
+    u->stats.relay_send_drops++;
+    return -1;
+  }
+  return 0;
+}
+
+size_t zt_uplink_max_relay_payload(const struct zt_uplink *u) {
+  return u->q ? zq_max_datagram(u->q) - ZT_RELAY_HDR_LEN
+              : ZT_OUTER_DGRAM_MAX - ZT_RELAY_HDR_LEN;
+}
+
+static void go_down(struct zt_uplink *u, uint64_t now) {
+  char reason[256];
+  snprintf(reason, sizeof(reason), "%s", zq_close_reason(u->q));
+  zt_warn("connection to intermediate lost: %s", reason);
+  zq_free(u->q);
+  u->q = NULL;
+  if (u->was_up)
+    u->stats.disconnects++;
+  u->was_up = false;
+  schedule_reconnect(u, now);
+  if (u->h.on_down)
+    u->h.on_down(u, reason, u->ud);
+}
+
+void zt_uplink_flush(struct zt_uplink *u, uint64_t now) {
+  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+
+  if (!u->q)
+    return;
+  while ((n = zq_write(u->q, buf, sizeof(buf), &to, &tolen, now)) > 0)
+    u->io->udp_send(u->io->ud, (struct sockaddr *)&to, tolen, buf, (size_t)n);
+  if (zq_is_dead(u->q))
+    go_down(u, now);
+}
+
+uint64_t zt_uplink_expiry(const struct zt_uplink *u) {
+  if (u->q)
+    return zq_expiry(u->q);
+  return u->reconnect_at ? u->reconnect_at : UINT64_MAX;
+}
+
+void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now) {
+  if (!u->q) {
+    if (u->reconnect_at && now >= u->reconnect_at)
+      zt_uplink_start(u, now);
+  } else if (zq_expiry(u->q) <= now) {
+    zq_handle_expiry(u->q, now);
+  }
+  zt_uplink_flush(u, now);
+}
+
+uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u) {
+  return u->q ? zq_rtt_ns(u->q) : 0;
+}

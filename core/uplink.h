@@ -1,0 +1,74 @@
+/*
+ * An agent's or connector's connection to the Intermediate: the outer QUIC
+ * connection, its control-stream reader, relay framing, and reconnection
+ * with backoff when the connection dies. The owner reacts to events
+ * through handlers; it never sees QUIC packets.
+ */
+#ifndef ZTNA_UPLINK_H
+#define ZTNA_UPLINK_H
+
+#include "backoff.h"
+#include "ctrl.h"
+#include "node_io.h"
+#include "quic.h"
+
+struct zt_uplink;
+
+struct zt_uplink_handlers {
+  void (*on_up)(struct zt_uplink *u, void *ud);
+  void (*on_msg)(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud);
+  void (*on_relay)(struct zt_uplink *u, uint32_t channel,
+                   const uint8_t *payload, size_t len, void *ud);
+  void (*on_down)(struct zt_uplink *u, const char *reason, void *ud);
+};
+
+struct zt_uplink_stats {
+  uint64_t connects, disconnects;
+  uint64_t relay_malformed;  /* datagrams without a valid relay header */
+  uint64_t relay_send_drops; /* relay frames the outer queue refused */
+};
+
+struct zt_uplink {
+  struct zq_config qcfg;
+  struct zt_uplink_handlers h;
+  void *ud;
+  const struct zt_io *io;
+  struct sockaddr_storage local, server;
+  socklen_t locallen, serverlen;
+  struct zq_conn *q;
+  struct zt_backoff backoff;
+  uint64_t reconnect_at; /* 0: no reconnect pending */
+  bool was_up;
+  struct zt_ctrl_reader reader;
+  struct zt_uplink_stats stats;
+};
+
+void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,
+                    const struct zt_io *io, const struct sockaddr *local,
+                    socklen_t locallen, const struct sockaddr *server,
+                    socklen_t serverlen, const struct zt_uplink_handlers *h,
+                    void *ud);
+void zt_uplink_free(struct zt_uplink *u);
+/* Dials now (or schedules a retry if the dial itself fails). */
+void zt_uplink_start(struct zt_uplink *u, uint64_t now);
+/* Is this packet for the uplink (from the server, our connection IDs)? */
+bool zt_uplink_owns(const struct zt_uplink *u, const uint8_t *pkt, size_t len);
+void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,
+                    socklen_t fromlen, const uint8_t *pkt, size_t len,
+                    uint64_t now);
+bool zt_uplink_is_up(const struct zt_uplink *u);
+/* 0 or -1 (not connected, or encoding failed). */
+int zt_uplink_send_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m);
+/* Queues a relay frame: header + payload (copied). 0 or -1 (counted). */
+int zt_uplink_send_relay(struct zt_uplink *u, uint32_t channel,
+                         const uint8_t *payload, size_t len);
+/* Largest relay payload (an inner QUIC packet) the uplink carries. */
+size_t zt_uplink_max_relay_payload(const struct zt_uplink *u);
+/* Sends what is pending; handles death and schedules the reconnect. */
+void zt_uplink_flush(struct zt_uplink *u, uint64_t now);
+uint64_t zt_uplink_expiry(const struct zt_uplink *u);
+void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now);
+/* RTT to the Intermediate in ns (0 if unknown). */
+uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * ztna-agent: runs on the user's machine. A TUN device carries the routes
+ * of the services this agent may reach (pushed by the Intermediate); the
+ * logic lives in core/agent.c, this file wires it to the TUN device, the
+ * routing table and a UDP socket.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "clock.h"
+#include "config.h"
+#include "daemon.h"
+#include "driver.h"
+#include "ippkt.h"
+#include "log.h"
+#include "netaddr.h"
+#include "tun.h"
+#include "udp.h"
+#include "wire.h"
+
+static const char usage[] =
+    "usage: ztna-agent [options]\n"
+    "  -c, --config FILE            JSON configuration (default "
+    "/etc/ztna/agent.json)\n"
+    "      --intermediate ADDR:PORT the Intermediate (required here or in the "
+    "config)\n"
+    "      --intermediate-name NAME name in its certificate (default "
+    "intermediate)\n"
+    "      --bind ADDR:PORT         local UDP address (default 0.0.0.0:0)\n"
+    "      --tun NAME               TUN device (default ztna0)\n"
+    "      --ca FILE --cert FILE --key FILE   deployment CA, our certificate "
+    "and key\n"
+    "      --log-level LEVEL        error, warn, info (default) or debug\n"
+    "  -v, --verbose                same as --log-level debug\n"
+    "  -h, --help                   this text\n";
+
+static char tun_name[16];
+
+static void feed_udp(void *n, const struct sockaddr *from, socklen_t fromlen,
+                     const uint8_t *pkt, size_t len, uint64_t now) {
+  zt_agent_feed_udp(n, from, fromlen, pkt, len, now);
+}
+static void feed_tun(void *n, const uint8_t *pkt, size_t len, uint64_t now) {
+  zt_agent_feed_tun(n, pkt, len, now);
+}
+static uint64_t expiry(void *n) { return zt_agent_expiry(n); }
+static void handle_expiry(void *n, uint64_t now) {
+  zt_agent_handle_expiry(n, now);
+}
+static int status(void *n, char *buf, size_t len) {
+  return zt_agent_status(n, buf, len);
+}
+
+static void set_tun_addr(void *ud, uint32_t addr) {
+  char err[256], ip[16];
+  (void)ud;
+  if (zt_tun_set_addr(tun_name, addr, 32, err, sizeof(err)) != 0)
+    zt_err("%s", err);
+  else
+    zt_info("%s: address %s/32", tun_name, zt_ip4_str(addr, ip));
+}
+
+static void route(void *ud, uint32_t vip, bool add) {
+  char err[256], ip[16];
+  (void)ud;
+  int rv = add ? zt_tun_route_add(tun_name, vip, 32, err, sizeof(err))
+               : zt_tun_route_del(tun_name, vip, 32, err, sizeof(err));
+  if (rv != 0)
+    zt_err("%s", err);
+  else
+    zt_info("%s route %s/32 via %s", add ? "added" : "removed",
+            zt_ip4_str(vip, ip), tun_name);
+}
+
+int main(int argc, char **argv) {
+  static struct zt_agent_config cfg;
+  struct zt_daemon_args args;
+  char err[512];
+  const char *path;
+  struct sockaddr_storage bind_addr = {0};
+  socklen_t bind_len;
+
+  zt_daemon_parse_args(argc, argv, usage, &args);
+  zt_agent_config_defaults(&cfg);
+  if ((path = zt_daemon_config_path(&args, "/etc/ztna/agent.json")) &&
+      zt_agent_config_load(&cfg, path, err, sizeof(err)) != 0) {
+    fprintf(stderr, "ztna-agent: %s\n", err);
+    return 1;
+  }
+  if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
+    return 2;
+  if (args.intermediate &&
+      zt_netaddr_parse(args.intermediate, ZT_DEFAULT_PORT, &cfg.intermediate,
+                       &cfg.intermediate_len) != 0) {
+    fprintf(stderr, "ztna-agent: --intermediate: bad address '%s'\n",
+            args.intermediate);
+    return 2;
+  }
+  if (!cfg.intermediate_len) {
+    fprintf(stderr, "ztna-agent: no Intermediate address: give "
+                    "--intermediate or \"intermediate\" in the config\n");
+    return 2;
+  }
+  if (args.intermediate_name)
+    snprintf(cfg.intermediate_name, sizeof(cfg.intermediate_name), "%s",
+             args.intermediate_name);
+  if (args.tun)
+    snprintf(cfg.tun, sizeof(cfg.tun), "%s", args.tun);
+  if (zt_netaddr_parse(args.listen ? args.listen : "0.0.0.0:0", 0, &bind_addr,
+                       &bind_len) != 0) {
+    fprintf(stderr, "ztna-agent: --bind: bad address '%s'\n", args.listen);
+    return 2;
+  }
+
+  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls);
+  if (!creds)
+    return 1;
+  if (creds->own_role != ZT_ROLE_AGENT) {
+    zt_err("%s is a %s certificate, not an agent's", cfg.tls.cert,
+           zt_role_name(creds->own_role));
+    return 1;
+  }
+
+  struct zt_driver d = {0};
+  struct zt_io io = {0};
+  d.tun_fd = zt_tun_open(cfg.tun, tun_name, err, sizeof(err));
+  if (d.tun_fd < 0) {
+    zt_err("%s", err);
+    return 1;
+  }
+  if (zt_tun_set_mtu(tun_name, ZT_TUN_MTU, err, sizeof(err)) != 0 ||
+      zt_tun_up(tun_name, err, sizeof(err)) != 0) {
+    zt_err("%s", err);
+    return 1;
+  }
+  zt_info("%s: up, mtu %d", tun_name, ZT_TUN_MTU);
+  d.udp_fd = zt_udp_open((struct sockaddr *)&bind_addr, bind_len, err,
+                         sizeof(err));
+  if (d.udp_fd < 0) {
+    zt_err("%s", err);
+    return 1;
+  }
+  struct sockaddr_storage local;
+  socklen_t locallen;
+  zt_udp_local(d.udp_fd, &local, &locallen);
+  if (!(d.loop = zt_loop_new())) {
+    zt_err("cannot create the event loop");
+    return 1;
+  }
+  zt_driver_io(&d, &io);
+  io.tun_addr = set_tun_addr;
+  io.route = route;
+  struct zt_agent_options opt = {
+      .creds = creds,
+      .intermediate_name = cfg.intermediate_name,
+      .local = (struct sockaddr *)&local,
+      .locallen = locallen,
+      .server = (struct sockaddr *)&cfg.intermediate,
+      .serverlen = cfg.intermediate_len,
+  };
+  struct zt_agent *agent = zt_agent_new(&opt, &io, zt_now_ns());
+  if (!agent)
+    return 1;
+  d.node = agent;
+  d.feed_udp = feed_udp;
+  d.feed_tun = feed_tun;
+  d.expiry = expiry;
+  d.handle_expiry = handle_expiry;
+  d.status = status;
+  int rv = zt_driver_run(&d);
+  zt_agent_free(agent);
+  zt_loop_free(d.loop);
+  close(d.udp_fd);
+  close(d.tun_fd);
+  zt_tls_creds_free(creds);
+  return rv == 0 ? 0 : 1;
+}

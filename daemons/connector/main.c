@@ -1,0 +1,183 @@
+/*
+ * ztna-connector: runs inside the private network. It dials the
+ * Intermediate, registers its services and delivers agents' packets to the
+ * real backends through the kernel: a TUN device, destination NAT from each
+ * service's virtual address to its backend, and masquerade so that replies
+ * return (platform/nft.c). The logic lives in core/connector.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "connector.h"
+#include "daemon.h"
+#include "driver.h"
+#include "ippkt.h"
+#include "log.h"
+#include "netaddr.h"
+#include "nft.h"
+#include "tun.h"
+#include "udp.h"
+#include "wire.h"
+
+static const char usage[] =
+    "usage: ztna-connector [options]\n"
+    "  -c, --config FILE            JSON configuration (default "
+    "/etc/ztna/connector.json)\n"
+    "      --intermediate ADDR:PORT the Intermediate (required here or in the "
+    "config)\n"
+    "      --intermediate-name NAME name in its certificate (default "
+    "intermediate)\n"
+    "      --bind ADDR:PORT         local UDP address (default 0.0.0.0:0)\n"
+    "      --tun NAME               TUN device (default ztna-c0)\n"
+    "      --ca FILE --cert FILE --key FILE   deployment CA, our certificate "
+    "and key\n"
+    "      --log-level LEVEL        error, warn, info (default) or debug\n"
+    "  -v, --verbose                same as --log-level debug\n"
+    "  -h, --help                   this text\n"
+    "Needs CAP_NET_ADMIN (TUN device, routes, nftables, ip_forward).\n";
+
+static char tun_name[16];
+
+static void feed_udp(void *n, const struct sockaddr *from, socklen_t fromlen,
+                     const uint8_t *pkt, size_t len, uint64_t now) {
+  zt_connector_feed_udp(n, from, fromlen, pkt, len, now);
+}
+static void feed_tun(void *n, const uint8_t *pkt, size_t len, uint64_t now) {
+  zt_connector_feed_tun(n, pkt, len, now);
+}
+static uint64_t expiry(void *n) { return zt_connector_expiry(n); }
+static void handle_expiry(void *n, uint64_t now) {
+  zt_connector_handle_expiry(n, now);
+}
+static int status(void *n, char *buf, size_t len) {
+  return zt_connector_status(n, buf, len);
+}
+
+static void route(void *ud, uint32_t addr, bool add) {
+  char err[256];
+  (void)ud;
+  int rv = add ? zt_tun_route_add(tun_name, addr, 32, err, sizeof(err))
+               : zt_tun_route_del(tun_name, addr, 32, err, sizeof(err));
+  if (rv != 0)
+    zt_err("%s", err);
+}
+
+static void nat(void *ud, const struct zt_nat_rule *rules, size_t n) {
+  struct zt_nft_service svcs[64];
+  char err[512];
+  (void)ud;
+  for (size_t i = 0; i < n && i < 64; i++)
+    svcs[i] = (struct zt_nft_service){rules[i].vip, rules[i].backend};
+  if (zt_nft_apply(tun_name, svcs, n, err, sizeof(err)) != 0)
+    zt_err("nftables: %s", err);
+  else
+    zt_info("nftables: %zu service NAT rule(s) installed", n);
+}
+
+int main(int argc, char **argv) {
+  static struct zt_connector_config cfg;
+  struct zt_daemon_args args;
+  char err[512];
+  const char *path;
+  struct sockaddr_storage bind_addr = {0};
+  socklen_t bind_len;
+
+  zt_daemon_parse_args(argc, argv, usage, &args);
+  zt_connector_config_defaults(&cfg);
+  if ((path = zt_daemon_config_path(&args, "/etc/ztna/connector.json")) &&
+      zt_connector_config_load(&cfg, path, err, sizeof(err)) != 0) {
+    fprintf(stderr, "ztna-connector: %s\n", err);
+    return 1;
+  }
+  if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
+    return 2;
+  if (args.intermediate &&
+      zt_netaddr_parse(args.intermediate, ZT_DEFAULT_PORT, &cfg.intermediate,
+                       &cfg.intermediate_len) != 0) {
+    fprintf(stderr, "ztna-connector: --intermediate: bad address '%s'\n",
+            args.intermediate);
+    return 2;
+  }
+  if (!cfg.intermediate_len) {
+    fprintf(stderr, "ztna-connector: no Intermediate address: give "
+                    "--intermediate or \"intermediate\" in the config\n");
+    return 2;
+  }
+  if (args.intermediate_name)
+    snprintf(cfg.intermediate_name, sizeof(cfg.intermediate_name), "%s",
+             args.intermediate_name);
+  if (args.tun)
+    snprintf(cfg.tun, sizeof(cfg.tun), "%s", args.tun);
+  if (zt_netaddr_parse(args.listen ? args.listen : "0.0.0.0:0", 0, &bind_addr,
+                       &bind_len) != 0) {
+    fprintf(stderr, "ztna-connector: --bind: bad address '%s'\n", args.listen);
+    return 2;
+  }
+  if (cfg.n_services == 0)
+    zt_warn("no services configured: nothing to offer");
+
+  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls);
+  if (!creds)
+    return 1;
+  if (creds->own_role != ZT_ROLE_CONNECTOR) {
+    zt_err("%s is a %s certificate, not a connector's", cfg.tls.cert,
+           zt_role_name(creds->own_role));
+    return 1;
+  }
+
+  struct zt_driver d = {0};
+  struct zt_io io = {0};
+  d.tun_fd = zt_tun_open(cfg.tun, tun_name, err, sizeof(err));
+  if (d.tun_fd < 0 || zt_tun_set_mtu(tun_name, ZT_TUN_MTU, err, sizeof(err)) ||
+      zt_tun_up(tun_name, err, sizeof(err)) || zt_ip_forward_enable(err, sizeof(err))) {
+    zt_err("%s", err);
+    return 1;
+  }
+  d.udp_fd = zt_udp_open((struct sockaddr *)&bind_addr, bind_len, err,
+                         sizeof(err));
+  if (d.udp_fd < 0) {
+    zt_err("%s", err);
+    return 1;
+  }
+  struct sockaddr_storage local;
+  socklen_t locallen;
+  zt_udp_local(d.udp_fd, &local, &locallen);
+  if (!(d.loop = zt_loop_new())) {
+    zt_err("cannot create the event loop");
+    return 1;
+  }
+  zt_driver_io(&d, &io);
+  io.route = route;
+  io.nat = nat;
+  struct zt_connector_options opt = {
+      .creds = creds,
+      .intermediate_name = cfg.intermediate_name,
+      .local = (struct sockaddr *)&local,
+      .locallen = locallen,
+      .server = (struct sockaddr *)&cfg.intermediate,
+      .serverlen = cfg.intermediate_len,
+      .cfg = &cfg,
+  };
+  struct zt_connector *c = zt_connector_new(&opt, &io, zt_now_ns());
+  if (!c)
+    return 1;
+  d.node = c;
+  d.feed_udp = feed_udp;
+  d.feed_tun = feed_tun;
+  d.expiry = expiry;
+  d.handle_expiry = handle_expiry;
+  d.status = status;
+  int rv = zt_driver_run(&d);
+  zt_connector_free(c);
+  if (zt_nft_remove(tun_name, err, sizeof(err)) != 0)
+    zt_warn("nftables: %s", err);
+  zt_loop_free(d.loop);
+  close(d.udp_fd);
+  close(d.tun_fd);
+  zt_tls_creds_free(creds);
+  return rv == 0 ? 0 : 1;
+}

@@ -1,0 +1,108 @@
+/*
+ * ztna-intermediate: the public rendezvous. Terminates agents' and
+ * connectors' QUIC connections, applies policy and relays opaque
+ * end-to-end traffic. All logic lives in core/intermediate.c; this file
+ * loads configuration, opens the socket and runs the driver.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "daemon.h"
+#include "driver.h"
+#include "intermediate.h"
+#include "log.h"
+#include "netaddr.h"
+#include "udp.h"
+
+static const char usage[] =
+    "usage: ztna-intermediate [options]\n"
+    "  -c, --config FILE      JSON configuration (default "
+    "/etc/ztna/intermediate.json)\n"
+    "      --listen ADDR:PORT UDP address to listen on (default 0.0.0.0:4433)\n"
+    "      --ca FILE          deployment CA certificate\n"
+    "      --cert FILE        this Intermediate's certificate\n"
+    "      --key FILE         its private key\n"
+    "      --log-level LEVEL  error, warn, info (default) or debug\n"
+    "  -v, --verbose          same as --log-level debug\n"
+    "  -h, --help             this text\n";
+
+static void feed_udp(void *n, const struct sockaddr *from, socklen_t fromlen,
+                     const uint8_t *pkt, size_t len, uint64_t now) {
+  zt_intermediate_feed_udp(n, from, fromlen, pkt, len, now);
+}
+static uint64_t expiry(void *n) { return zt_intermediate_expiry(n); }
+static void handle_expiry(void *n, uint64_t now) {
+  zt_intermediate_handle_expiry(n, now);
+}
+static int status(void *n, char *buf, size_t len) {
+  return zt_intermediate_status(n, buf, len);
+}
+
+int main(int argc, char **argv) {
+  static struct zt_intermediate_config cfg;
+  struct zt_daemon_args args;
+  char err[512], addr[64];
+  const char *path;
+
+  zt_daemon_parse_args(argc, argv, usage, &args);
+  zt_intermediate_config_defaults(&cfg);
+  if ((path = zt_daemon_config_path(&args, "/etc/ztna/intermediate.json")) &&
+      zt_intermediate_config_load(&cfg, path, err, sizeof(err)) != 0) {
+    fprintf(stderr, "ztna-intermediate: %s\n", err);
+    return 1;
+  }
+  if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
+    return 2;
+  if (args.listen && zt_netaddr_parse(args.listen, ZT_DEFAULT_PORT, &cfg.listen,
+                                      &cfg.listen_len) != 0) {
+    fprintf(stderr, "ztna-intermediate: --listen: bad address '%s'\n",
+            args.listen);
+    return 2;
+  }
+  if (!path)
+    zt_warn("no configuration file: no services, every session is denied");
+
+  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls);
+  if (!creds)
+    return 1;
+  if (creds->own_role != ZT_ROLE_INTERMEDIATE) {
+    zt_err("%s is a %s certificate, not an intermediate's", cfg.tls.cert,
+           zt_role_name(creds->own_role));
+    return 1;
+  }
+
+  struct zt_driver d = {.tun_fd = -1};
+  struct zt_io io = {0};
+  d.udp_fd = zt_udp_open((struct sockaddr *)&cfg.listen, cfg.listen_len, err,
+                         sizeof(err));
+  if (d.udp_fd < 0) {
+    zt_err("%s", err);
+    return 1;
+  }
+  if (!(d.loop = zt_loop_new())) {
+    zt_err("cannot create the event loop");
+    return 1;
+  }
+  zt_driver_io(&d, &io);
+  struct zt_intermediate *im = zt_intermediate_new(
+      &cfg, creds, &io, (struct sockaddr *)&cfg.listen, cfg.listen_len);
+  if (!im)
+    return 1;
+  d.node = im;
+  d.feed_udp = feed_udp;
+  d.expiry = expiry;
+  d.handle_expiry = handle_expiry;
+  d.status = status;
+  zt_info("listening on udp %s, %zu service(s), %zu policy rule(s)",
+          zt_netaddr_str((struct sockaddr *)&cfg.listen, addr, sizeof(addr)),
+          cfg.n_services, cfg.n_policy);
+  int rv = zt_driver_run(&d);
+  zt_intermediate_free(im);
+  zt_loop_free(d.loop);
+  close(d.udp_fd);
+  zt_tls_creds_free(creds);
+  return rv == 0 ? 0 : 1;
+}

@@ -1,0 +1,93 @@
+/* Shared daemon start-up. See daemon.h. */
+#include "daemon.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+void zt_daemon_parse_args(int argc, char **argv, const char *usage,
+                          struct zt_daemon_args *a) {
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'},
+      {"ca", required_argument, NULL, 'A'},
+      {"cert", required_argument, NULL, 'C'},
+      {"key", required_argument, NULL, 'K'},
+      {"log-level", required_argument, NULL, 'l'},
+      {"verbose", no_argument, NULL, 'v'},
+      {"intermediate", required_argument, NULL, 'i'},
+      {"intermediate-name", required_argument, NULL, 'n'},
+      {"listen", required_argument, NULL, 'L'},
+      {"bind", required_argument, NULL, 'L'},
+      {"tun", required_argument, NULL, 't'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int ch;
+  memset(a, 0, sizeof(*a));
+  while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'c': a->config = optarg; break;
+    case 'A': a->ca = optarg; break;
+    case 'C': a->cert = optarg; break;
+    case 'K': a->key = optarg; break;
+    case 'l': a->log_level = optarg; break;
+    case 'v': a->log_level = "debug"; break;
+    case 'i': a->intermediate = optarg; break;
+    case 'n': a->intermediate_name = optarg; break;
+    case 'L': a->listen = optarg; break;
+    case 't': a->tun = optarg; break;
+    case 'h':
+      fputs(usage, stdout);
+      exit(0);
+    default:
+      fputs(usage, stderr);
+      exit(2);
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
+    fputs(usage, stderr);
+    exit(2);
+  }
+}
+
+const char *zt_daemon_config_path(const struct zt_daemon_args *a,
+                                  const char *default_path) {
+  if (a->config)
+    return a->config;
+  return access(default_path, F_OK) == 0 ? default_path : NULL;
+}
+
+int zt_daemon_log_level(const char *flag, int from_config) {
+  enum zt_log_level level = (enum zt_log_level)from_config;
+  if (flag && zt_log_level_parse(flag, &level) != 0) {
+    fprintf(stderr, "unknown log level '%s' (error, warn, info, debug)\n",
+            flag);
+    return -1;
+  }
+  zt_log_set_level(level);
+  return 0;
+}
+
+struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
+                                          struct zt_tls_paths *paths) {
+  char err[512];
+  if (a->ca)
+    snprintf(paths->ca, sizeof(paths->ca), "%s", a->ca);
+  if (a->cert)
+    snprintf(paths->cert, sizeof(paths->cert), "%s", a->cert);
+  if (a->key)
+    snprintf(paths->key, sizeof(paths->key), "%s", a->key);
+  struct zt_tls_creds *c =
+      zt_tls_creds_load(paths->ca, paths->cert, paths->key, err, sizeof(err));
+  if (!c)
+    zt_err("%s", err);
+  else
+    zt_info("identity %s/%s (certificate %s)", zt_role_name(c->own_role),
+            c->own_name, paths->cert);
+  return c;
+}

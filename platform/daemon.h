@@ -1,0 +1,43 @@
+/*
+ * What the three daemons' main() functions share: the command line options
+ * every one of them takes, loading the config file (a missing default file
+ * is fine, a missing file named on the command line is not), and TLS
+ * credentials.
+ */
+#ifndef ZTNA_DAEMON_H
+#define ZTNA_DAEMON_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "tls.h"
+
+struct zt_daemon_args {
+  const char *config;     /* --config, or NULL for the default path */
+  const char *ca, *cert, *key;
+  const char *log_level;
+  const char *intermediate; /* --intermediate (agent, connector) */
+  const char *intermediate_name;
+  const char *listen;     /* --listen (intermediate) / --bind (others) */
+  const char *tun;
+};
+
+/* Parses the common options; prints usage (with `usage`) on --help (exit 0)
+ * or bad usage (exit 2). `extra` lists which of intermediate/tun/listen
+ * the daemon takes. */
+void zt_daemon_parse_args(int argc, char **argv, const char *usage,
+                          struct zt_daemon_args *a);
+
+/* The config path to read, or NULL when the default does not exist. */
+const char *zt_daemon_config_path(const struct zt_daemon_args *a,
+                                  const char *default_path);
+
+/* Applies --log-level / config log level. -1 on a bad level name. */
+int zt_daemon_log_level(const char *flag, int from_config);
+
+/* Overrides TLS paths with flags and loads them; logs and returns NULL on
+ * error. */
+struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
+                                          struct zt_tls_paths *paths);
+
+#endif

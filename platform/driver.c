@@ -1,0 +1,123 @@
+/* The shared daemon driver. See driver.h. */
+#include "driver.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "clock.h"
+#include "log.h"
+#include "tun.h"
+#include "udp.h"
+#include "wire.h"
+
+#define BATCH 32
+#define TUN_BATCH 64
+
+static void driver_udp_send(void *ud, const struct sockaddr *to,
+                            socklen_t tolen, const uint8_t *data, size_t len) {
+  struct zt_driver *d = ud;
+  if (zt_udp_send(d->udp_fd, to, tolen, data, len) != 0)
+    d->udp_send_errors++;
+}
+
+static void driver_tun_write(void *ud, const uint8_t *pkt, size_t len) {
+  struct zt_driver *d = ud;
+  if (d->tun_fd < 0 || zt_tun_write(d->tun_fd, pkt, len) != 0)
+    d->tun_write_errors++;
+}
+
+void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
+  io->ud = d;
+  io->udp_send = driver_udp_send;
+  io->tun_write = driver_tun_write;
+}
+
+static void rearm(struct zt_driver *d) {
+  uint64_t t = d->expiry(d->node);
+  if (t == UINT64_MAX)
+    zt_timer_disarm(d->loop, &d->timer);
+  else
+    zt_timer_arm(d->loop, &d->timer, t);
+}
+
+static void on_timer(struct zt_loop *l, void *ud) {
+  struct zt_driver *d = ud;
+  (void)l;
+  d->handle_expiry(d->node, zt_now_ns());
+  rearm(d);
+}
+
+static void on_udp(struct zt_loop *l, int fd, uint32_t events, void *ud) {
+  struct zt_driver *d = ud;
+  static uint8_t store[BATCH][ZT_OUTER_UDP_PAYLOAD + 64];
+  uint8_t *bufs[BATCH];
+  size_t lens[BATCH];
+  struct sockaddr_storage peers[BATCH];
+  socklen_t peerlens[BATCH];
+  (void)l;
+  (void)events;
+
+  for (int i = 0; i < BATCH; i++)
+    bufs[i] = store[i];
+  /* Bounded: a flood cannot starve the TUN device or the timer. */
+  for (int round = 0; round < 8; round++) {
+    int n = zt_udp_recv_batch(fd, bufs, sizeof(store[0]), lens, peers,
+                              peerlens, BATCH);
+    if (n <= 0)
+      break;
+    uint64_t now = zt_now_ns();
+    for (int i = 0; i < n; i++)
+      d->feed_udp(d->node, (struct sockaddr *)&peers[i], peerlens[i], bufs[i],
+                  lens[i], now);
+    if (n < BATCH)
+      break;
+  }
+  rearm(d);
+}
+
+static void on_tun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
+  struct zt_driver *d = ud;
+  static uint8_t pkt[65536];
+  (void)l;
+  (void)events;
+  for (int i = 0; i < TUN_BATCH; i++) {
+    ssize_t n = zt_tun_read(fd, pkt, sizeof(pkt));
+    if (n <= 0)
+      break;
+    d->feed_tun(d->node, pkt, (size_t)n, zt_now_ns());
+  }
+  rearm(d);
+}
+
+void zt_driver_log_status(struct zt_driver *d) {
+  char buf[8192];
+  if (!d->status)
+    return;
+  d->status(d->node, buf, sizeof(buf));
+  for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+    zt_info("status: %s", line);
+  zt_info("status: driver udp_send_errors %llu tun_write_errors %llu",
+          (unsigned long long)d->udp_send_errors,
+          (unsigned long long)d->tun_write_errors);
+}
+
+int zt_driver_run(struct zt_driver *d) {
+  zt_timer_init(&d->timer, on_timer, d);
+  if (zt_loop_add_fd(d->loop, d->udp_fd, EPOLLIN, on_udp, d) != 0) {
+    zt_err("epoll: cannot watch the UDP socket: %s", strerror(errno));
+    return -1;
+  }
+  if (d->tun_fd >= 0 && d->feed_tun &&
+      zt_loop_add_fd(d->loop, d->tun_fd, EPOLLIN, on_tun, d) != 0) {
+    zt_err("epoll: cannot watch the TUN device: %s", strerror(errno));
+    return -1;
+  }
+  rearm(d);
+  int rv = zt_loop_run(d->loop);
+  zt_info("stopping (signal %d)", zt_loop_signal_received(d->loop));
+  zt_driver_log_status(d);
+  return rv;
+}

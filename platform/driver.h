@@ -1,0 +1,38 @@
+/*
+ * The thin driver every daemon shares: one event loop, one UDP socket, an
+ * optional TUN device, one timer. It reads a batch, feeds the node, and
+ * re-arms the timer at the node's next deadline: read -> process -> write
+ * -> re-arm. The node does all the thinking (core/).
+ */
+#ifndef ZTNA_DRIVER_H
+#define ZTNA_DRIVER_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+#include "node_io.h"
+
+struct zt_driver {
+  struct zt_loop *loop;
+  int udp_fd, tun_fd;
+  struct zt_timer timer;
+  void *node;
+  void (*feed_udp)(void *node, const struct sockaddr *from, socklen_t fromlen,
+                   const uint8_t *pkt, size_t len, uint64_t now);
+  void (*feed_tun)(void *node, const uint8_t *pkt, size_t len, uint64_t now);
+  uint64_t (*expiry)(void *node);
+  void (*handle_expiry)(void *node, uint64_t now);
+  /* Statistics for the operator: called on SIGUSR1 and at exit. */
+  int (*status)(void *node, char *buf, size_t len);
+  uint64_t udp_send_errors, tun_write_errors;
+};
+
+/* Fills io's udp_send and tun_write with the driver's socket and TUN. */
+void zt_driver_io(struct zt_driver *d, struct zt_io *io);
+/* Runs until SIGINT/SIGTERM. 0 on a clean stop. */
+int zt_driver_run(struct zt_driver *d);
+/* Logs the node's status, one log line per status line. */
+void zt_driver_log_status(struct zt_driver *d);
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make test`: everything, on a fresh Debian 12 machine, as root.
+#   1. Debian packages (scripts/deps.sh)
+#   2. plain build; unit and simulator tests
+#   3. ASan+UBSan build; unit and simulator tests again
+#   4. every libFuzzer target, briefly, from its seed corpus
+#   5. namespace end-to-end tests, with the plain and the sanitized daemons
+# FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 5.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+step() { printf '\n==== %s\n' "$*"; }
+
+step "dependencies"
+bash scripts/deps.sh
+
+step "build (plain)"
+make -j"$jobs" all
+step "unit and simulator tests (plain)"
+make unit
+
+step "build (ASan+UBSan)"
+make -j"$jobs" SAN=1 all
+step "unit and simulator tests (ASan+UBSan)"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 make SAN=1 unit
+
+step "fuzz targets (${FUZZ_SECONDS:-20} s each)"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+
+if [ "${SKIP_NETNS:-0}" != 1 ]; then
+  step "namespace end-to-end tests (plain)"
+  BUILD=build bash tests/netns/e2e.sh
+  step "namespace end-to-end tests (ASan+UBSan)"
+  BUILD=build-san QUICK=1 bash tests/netns/e2e.sh
+fi
+step "all tests passed"

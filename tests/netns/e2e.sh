@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# End-to-end tests of ztna in network namespaces with real NAT, real daemons
+# and real programs through the tunnel. Topology in lib.sh; services in
+# ztna-env.sh.
+#
+#   ping      ICMP to a service address, answered by the real backend host
+#   udp       a UDP echo through the tunnel
+#   http      curl of a 20 MB file, checksum compared
+#   tcp       iperf3 for a few seconds
+#   policy    a port the service does not allow gets nothing
+#   refused   an agent with a certificate from another CA is refused, with
+#             the reason logged on the Intermediate
+#   garbage   junk UDP at the Intermediate: counted, nothing breaks
+#   opacity   with the Intermediate's TLS keys, its capture decrypts, and a
+#             marker sent through the tunnel is not in it (relay sees no plaintext)
+#   restart   the Intermediate killed and restarted: traffic flows again
+#
+# BUILD=build|build-san picks the binaries; QUICK=1 skips opacity and the
+# long transfer sizes (used for the sanitizer pass). Exit status: failures.
+set -u
+cd "$(dirname "$0")/../.."
+# shellcheck source=ztna-env.sh
+source tests/netns/ztna-env.sh
+
+failures=0
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; failures=$((failures + 1)); }
+A() { ip netns exec "$ZT_NS_A" "$@"; }
+
+cleanup() {
+  local rc=$?
+  if [ "$failures" -gt 0 ] || [ $rc -ne 0 ]; then
+    for f in "$ZT_WORK"/*.log; do
+      [ -e "$f" ] || continue
+      echo "---- $(basename "$f") (last 30 lines)"
+      tail -n 30 "$f"
+    done
+  fi
+  zt_env_down
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for b in ztna ztna-intermediate ztna-connector ztna-agent; do
+  [ -x "$ZT_BIN/$b" ] || { echo "missing $ZT_BIN/$b: run make${BUILD/build-san/ SAN=1}" >&2; exit 1; }
+done
+
+if [ "${QUICK:-0}" != 1 ] && command -v tshark >/dev/null; then
+  ZT_KEYLOG_WANTED=1
+fi
+
+zt_env_init
+zt_topology_up || { fail topology; exit 1; }
+zt_make_pki || { fail pki; exit 1; }
+zt_write_configs
+zt_start_backends
+if [ -n "${ZT_KEYLOG_WANTED:-}" ]; then
+  export ZT_KEYLOG="$ZT_WORK/keylog"
+  zt_bg capture "$ZT_NS_I" tshark -q -i br0 -f "udp port 4433" -w "$ZT_WORK/relay.pcapng"
+  sleep 1.5 # tshark takes a moment to start capturing
+fi
+zt_start_intermediate
+zt_wait_log intermediate "listening on udp" || { fail start-intermediate; exit 1; }
+zt_start_connector
+zt_wait_log connector "service echo registered" || { fail start-connector; exit 1; }
+zt_start_agent
+zt_wait_log agent "added route $ECHO_VIP" || { fail start-agent; exit 1; }
+zt_wait_log agent "sees us at 198.51.100.2" 5 && pass "observed address (agent behind NAT told 198.51.100.2)" ||
+  fail "observed address"
+
+# ---- ping: answered by the real backend host
+before=$(zt_backend_pings)
+if A ping -c 5 -i 0.2 -W 2 "$WEB_VIP" >"$ZT_WORK/ping.out" 2>&1; then
+  after=$(zt_backend_pings)
+  if [ $((after - before)) -ge 5 ]; then
+    pass "ping $WEB_VIP ($(grep -o 'rtt.*' "$ZT_WORK/ping.out"); backend saw $((after - before)) echo requests)"
+  else
+    fail ping "backend counted $((after - before)) echo requests"
+  fi
+else
+  fail ping "$(tail -n 2 "$ZT_WORK/ping.out")"
+fi
+
+# ---- UDP echo
+MARKER="ZTNA-MARKER-$$-$RANDOM-PLAINTEXT"
+if A python3 tests/netns/udp_echo.py client "$ECHO_VIP" 9999 "$MARKER" 20 >"$ZT_WORK/udp.out"; then
+  pass "udp echo $ECHO_VIP:9999 ($(cat "$ZT_WORK/udp.out"))"
+else
+  fail "udp echo" "$(cat "$ZT_WORK/udp.out")"
+fi
+
+# ---- HTTP: 20 MB, checksum compared
+want=$(sha256sum <"$ZT_WORK/www/blob" | cut -d' ' -f1)
+if got=$(A curl -sS --max-time 120 -H "X-Marker: $MARKER" "http://$WEB_VIP:8080/blob" | sha256sum | cut -d' ' -f1) &&
+  [ "$got" = "$want" ]; then
+  pass "http 20 MB download, sha256 matches"
+else
+  fail "http download" "sha256 $got != $want"
+fi
+
+# ---- TCP throughput with iperf3
+secs=$([ "${QUICK:-0}" = 1 ] && echo 2 || echo 4)
+if A iperf3 -c "$WEB_VIP" -p 5201 -t "$secs" -J >"$ZT_WORK/iperf.json" 2>&1; then
+  mbps=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(round(d["end"]["sum_received"]["bits_per_second"]/1e6))' "$ZT_WORK/iperf.json")
+  pass "iperf3 tcp ${secs}s: ${mbps} Mbit/s"
+else
+  fail iperf3 "$(tail -n 3 "$ZT_WORK/iperf.json")"
+fi
+
+# ---- policy: a port the service does not list
+if A curl -s --max-time 2 "http://$WEB_VIP:22/" >/dev/null 2>&1; then
+  fail "policy" "port 22 reachable"
+else
+  pass "policy: tcp/22 on $WEB_VIP not allowed"
+fi
+
+# ---- an agent with a certificate from another CA
+cat >"$ZT_WORK/mallory.json" <<EOF
+{ "intermediate": "198.51.100.1:4433", "ca": "$ZT_WORK/pki/ca.pem",
+  "cert": "$ZT_WORK/pki/mallory.pem", "key": "$ZT_WORK/pki/mallory.key", "tun": "ztna9" }
+EOF
+zt_bg mallory "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/mallory.json"
+if zt_wait_log intermediate "refused peer at 198.51.100.2" 10; then
+  pass "foreign CA refused: $(grep -m1 'refused peer' "$ZT_WORK/intermediate.log" | sed 's/.*refused peer/refused peer/')"
+else
+  fail "foreign CA refused"
+fi
+zt_wait_log mallory "connection to intermediate lost" 5 || fail "refused agent did not notice"
+zt_stop mallory
+grep -q "added route" "$ZT_WORK/mallory.log" && fail "refused agent got routes"
+
+# ---- junk at the Intermediate's port
+A python3 - <<'EOF'
+import os, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for n in (1, 5, 40, 1200, 1452):
+    for _ in range(20):
+        s.sendto(os.urandom(n), ("198.51.100.1", 4433))
+# a long header Initial-looking packet with garbage
+s.sendto(bytes([0xc0, 0, 0, 0, 1, 16]) + os.urandom(1194), ("198.51.100.1", 4433))
+EOF
+if A ping -c 2 -i 0.2 -W 2 "$WEB_VIP" >/dev/null 2>&1; then
+  pass "junk datagrams dropped, tunnel still up"
+else
+  fail "junk datagrams"
+fi
+
+# ---- the relay never sees plaintext
+if [ -n "${ZT_KEYLOG_WANTED:-}" ]; then
+  sleep 1
+  zt_stop capture INT
+  dec="$ZT_WORK/decrypted.txt"
+  tshark -r "$ZT_WORK/relay.pcapng" -o "tls.keylog_file:$ZT_KEYLOG" -d udp.port==4433,quic \
+    -Y quic -V -x >"$dec" 2>/dev/null
+  frames=$(grep -c "DATAGRAM" "$dec" || true)
+  if ! [ -s "$ZT_KEYLOG" ]; then
+    fail "opacity" "the Intermediate wrote no TLS keys"
+  elif ! grep -q "conn-a" "$dec"; then
+    # Service and connector names travel in the outer control stream: if
+    # they are not visible, decryption did not work and the test proves nothing.
+    fail "opacity" "outer connections did not decrypt"
+  elif grep -aq "$MARKER" "$dec" || grep -aq "$MARKER" "$ZT_WORK/relay.pcapng"; then
+    fail "opacity" "marker visible at the relay"
+  else
+    pass "relay opacity: outer QUIC decrypted ($frames DATAGRAM frames, control messages readable), marker absent"
+  fi
+fi
+
+# ---- restart the Intermediate
+zt_stop intermediate KILL
+zt_wait_log agent "connection to intermediate lost" 45 || fail "agent did not notice the restart"
+zt_start_intermediate
+if zt_wait_log agent "end-to-end session with connector conn-a established" 1 &&
+  [ "$(grep -c 'connected to intermediate' "$ZT_WORK/agent.log")" -ge 1 ]; then :; fi
+for _ in $(seq 60); do
+  [ "$(grep -c 'intermediate knows us' "$ZT_WORK/agent.log")" -ge 2 ] &&
+    [ "$(grep -c 'intermediate sees us' "$ZT_WORK/connector.log")" -ge 2 ] && break
+  sleep 0.5
+done
+if A ping -c 3 -i 0.3 -W 3 "$WEB_VIP" >/dev/null 2>&1 &&
+  A python3 tests/netns/udp_echo.py client "$ECHO_VIP" 9999 after-restart 5 >/dev/null; then
+  pass "intermediate restarted: agent and connector reconnected, traffic flows"
+else
+  fail "restart" "no traffic after the Intermediate came back"
+fi
+
+# ---- clean shutdown
+for d in agent connector intermediate; do
+  zt_stop "$d" TERM || fail "$d exit status" "non-zero"
+done
+if ip netns exec "$ZT_NS_C" nft list tables | grep -q ztna; then
+  fail "connector left its nftables table behind"
+fi
+if [ "$BUILD" = build-san ] && grep -l "ERROR: AddressSanitizer\|runtime error:" "$ZT_WORK"/*.log; then
+  fail "sanitizer reports"
+fi
+
+echo
+[ "$failures" -eq 0 ] && echo "e2e: all passed" || echo "e2e: $failures failure(s)"
+exit "$failures"

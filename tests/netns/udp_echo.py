@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""A UDP echo for the end-to-end tests, bounded in time.
+
+  udp_echo.py server ADDR PORT [SECONDS]   echo every datagram back (default 600 s)
+  udp_echo.py client ADDR PORT MESSAGE [COUNT]
+      send MESSAGE COUNT times (default 5), print how many came back intact;
+      exit 0 if all did.
+"""
+import socket
+import sys
+import time
+
+
+def server(addr, port, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s.settimeout(max(0.1, end - time.monotonic()))
+        try:
+            data, peer = s.recvfrom(65535)
+        except socket.timeout:
+            continue
+        s.sendto(data, peer)
+
+
+def client(addr, port, message, count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2.0)
+    ok = 0
+    for i in range(count):
+        payload = ("%s %d" % (message, i)).encode()
+        s.sendto(payload, (addr, port))
+        try:
+            data, _ = s.recvfrom(65535)
+            ok += data == payload
+        except socket.timeout:
+            pass
+    print("udp echo: %d/%d replies intact" % (ok, count))
+    return 0 if ok == count else 1
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "server":
+        server(sys.argv[2], int(sys.argv[3]),
+               float(sys.argv[4]) if len(sys.argv) > 4 else 600)
+    elif mode == "client":
+        sys.exit(client(sys.argv[2], int(sys.argv[3]), sys.argv[4],
+                        int(sys.argv[5]) if len(sys.argv) > 5 else 5))
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)

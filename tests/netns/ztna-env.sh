@@ -1,0 +1,166 @@
+# ztna on top of the namespace topology of lib.sh: certificates, configs,
+# backends and the three daemons. Sourced by e2e.sh, scripts/demo.sh and
+# bench/run.sh. Every process started here is bounded by `timeout` and is
+# killed by zt_env_down (namespaces going away kill the rest).
+#
+# Services (connector conn-a, backends on host B):
+#   web   10.100.0.1 -> 10.30.0.2   tcp/8080 (HTTP), tcp/5201 (iperf3), icmp
+#   echo  10.100.0.2 -> 10.30.0.3   udp/9999 (UDP echo), icmp
+# Policy: agent alice may reach both; nobody else anything.
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ZT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+ZT_BIN="$ZT_ROOT/$BUILD"
+ZT_LIFETIME=${ZT_LIFETIME:-900} # seconds any background process may live
+WEB_VIP=10.100.0.1
+ECHO_VIP=10.100.0.2
+
+zt_env_init() {
+  ZT_WORK=$(mktemp -d /tmp/ztna-test.XXXXXX)
+  mkdir -p "$ZT_WORK/pki" "$ZT_WORK/www" "$ZT_WORK/pids"
+}
+
+zt_env_down() {
+  local f
+  for f in "$ZT_WORK"/pids/*; do
+    [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
+  done
+  sleep 0.3
+  zt_topology_down
+  [ "${ZT_KEEP_WORK:-0}" = 1 ] || rm -rf "$ZT_WORK"
+}
+
+# zt_bg NAME NS CMD...: runs CMD in namespace NS in the background, output to
+# $ZT_WORK/NAME.log, pid in $ZT_WORK/pids/NAME.
+zt_bg() {
+  local name=$1 ns=$2
+  shift 2
+  ip netns exec "$ns" timeout "$ZT_LIFETIME" "$@" >"$ZT_WORK/$name.log" 2>&1 &
+  echo $! >"$ZT_WORK/pids/$name"
+}
+
+zt_stop() { # NAME [SIGNAL]: stops a zt_bg process, returns its exit status
+  local f="$ZT_WORK/pids/$1" pid rc
+  [ -e "$f" ] || return 0
+  pid=$(cat "$f")
+  kill -"${2:-TERM}" "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rc=$?
+  rm -f "$f"
+  return $rc
+}
+
+# zt_wait_log NAME PATTERN [SECONDS]: waits until the log shows PATTERN.
+zt_wait_log() {
+  local i
+  for ((i = 0; i < ${3:-20} * 10; i++)); do
+    grep -q -- "$2" "$ZT_WORK/$1.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for '$2' in $1.log" >&2
+  return 1
+}
+
+zt_make_pki() {
+  local z="$ZT_BIN/ztna" p="$ZT_WORK/pki"
+  "$z" ca init --dir "$p" --name ztna-test-ca >/dev/null &&
+    "$z" cert issue --ca-dir "$p" --role intermediate --name intermediate \
+      --ip 198.51.100.1 --out "$p/intermediate" >/dev/null &&
+    "$z" cert issue --ca-dir "$p" --role connector --name conn-a --out "$p/conn-a" >/dev/null &&
+    "$z" cert issue --ca-dir "$p" --role agent --name alice --out "$p/alice" >/dev/null &&
+    "$z" ca init --dir "$p/other" --name some-other-ca >/dev/null &&
+    "$z" cert issue --ca-dir "$p/other" --role agent --name alice --out "$p/mallory" >/dev/null
+}
+
+zt_write_configs() {
+  local p="$ZT_WORK/pki"
+  cat >"$ZT_WORK/intermediate.json" <<EOF
+{
+  "listen": "0.0.0.0:4433",
+  "ca": "$p/ca.pem", "cert": "$p/intermediate.pem", "key": "$p/intermediate.key",
+  "agent_pool": "100.64.0.0/16",
+  "services": [
+    {"name": "web",  "address": "$WEB_VIP",  "connector": "conn-a"},
+    {"name": "echo", "address": "$ECHO_VIP", "connector": "conn-a"}
+  ],
+  "policy": [
+    {"agent": "alice", "services": ["web", "echo"]}
+  ]
+}
+EOF
+  cat >"$ZT_WORK/connector.json" <<EOF
+{
+  "intermediate": "198.51.100.1:4433",
+  "ca": "$p/ca.pem", "cert": "$p/conn-a.pem", "key": "$p/conn-a.key",
+  "tun": "ztna-c0",
+  "services": [
+    {"name": "web",  "backend": "10.30.0.2", "ports": ["tcp/8080", "tcp/5201", "icmp"]},
+    {"name": "echo", "backend": "10.30.0.3", "ports": ["udp/9999", "icmp"]}
+  ]
+}
+EOF
+  cat >"$ZT_WORK/agent.json" <<EOF
+{
+  "intermediate": "198.51.100.1:4433",
+  "ca": "$p/ca.pem", "cert": "$p/alice.pem", "key": "$p/alice.key",
+  "tun": "ztna0"
+}
+EOF
+}
+
+# Backends on host B: a second address for the echo service, an HTTP server
+# with a 20 MB file, iperf3, a UDP echo; a counter of ICMP echo requests
+# that reach B itself (proof that pings are answered by the real host).
+zt_start_backends() {
+  ip -n "$ZT_NS_B" addr add 10.30.0.3/24 dev eth0
+  ip netns exec "$ZT_NS_B" nft -f - <<'EOF'
+table inet ztcount {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    icmp type echo-request counter name pings
+  }
+  counter pings { }
+}
+EOF
+  head -c 20000000 /dev/urandom >"$ZT_WORK/www/blob"
+  (cd "$ZT_WORK/www" && zt_bg http "$ZT_NS_B" python3 -m http.server 8080 --bind 10.30.0.2)
+  zt_bg iperf "$ZT_NS_B" iperf3 -s -B 10.30.0.2 -p 5201
+  zt_bg udpecho "$ZT_NS_B" python3 "$ZT_ROOT/tests/netns/udp_echo.py" server 10.30.0.3 9999 "$ZT_LIFETIME"
+}
+
+zt_backend_pings() {
+  ip netns exec "$ZT_NS_B" nft list counter inet ztcount pings | awk '/packets/ {print $2}'
+}
+
+# With ZT_KEYLOG set, the Intermediate's TLS secrets go there (GnuTLS
+# honours SSLKEYLOGFILE): the opacity test decrypts its capture with them.
+zt_start_intermediate() {
+  local keylog=()
+  [ -n "${ZT_KEYLOG:-}" ] && keylog=(env SSLKEYLOGFILE="$ZT_KEYLOG")
+  zt_bg intermediate "$ZT_NS_I" "${keylog[@]}" \
+    "$ZT_BIN/ztna-intermediate" --config "$ZT_WORK/intermediate.json" "$@"
+}
+zt_start_connector() {
+  zt_bg connector "$ZT_NS_C" "$ZT_BIN/ztna-connector" --config "$ZT_WORK/connector.json" "$@"
+}
+zt_start_agent() {
+  zt_bg agent "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/agent.json" "$@"
+}
+
+# Everything up and the agent's route to the web service in place.
+zt_env_up() {
+  zt_env_init
+  zt_topology_up || return 1
+  zt_make_pki || return 1
+  zt_write_configs
+  zt_start_backends
+  zt_start_intermediate
+  zt_wait_log intermediate "listening on udp" || return 1
+  zt_start_connector
+  zt_wait_log connector "service echo registered" || return 1
+  zt_start_agent
+  zt_wait_log agent "added route $ECHO_VIP" || return 1
+}

@@ -1,0 +1,326 @@
+/*
+ * quic.c on its own: a client and a server joined back to back in memory,
+ * with fake time. Handshake and mutual verification, the control stream,
+ * datagram sizing against what ngtcp2 really accepts, refusals, keepalive
+ * and idle timeout.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+
+#include "certgen.h"
+#include "e2e.h"
+#include "log.h"
+#include "quic.h"
+#include "test.h"
+#include "wire.h"
+
+#define MS 1000000ULL
+
+static struct zt_pem ca, ca2, p_im, p_agent, p_conn, p_foreign;
+
+static struct zt_tls_creds *creds(const struct zt_pem *p) {
+  char err[256];
+  struct zt_tls_creds *c =
+      zt_tls_creds_from_pem(ca.cert, p->cert, p->key, err, sizeof(err));
+  if (!c) {
+    fprintf(stderr, "%s\n", err);
+    exit(1);
+  }
+  return c;
+}
+
+struct end {
+  struct zq_conn *q;
+  int ready;
+  size_t stream_bytes, dgrams, last_dgram_len;
+};
+
+static void on_ready(struct zq_conn *q, void *ud) {
+  (void)q;
+  ((struct end *)ud)->ready++;
+}
+static void on_stream(struct zq_conn *q, const uint8_t *d, size_t n, void *ud) {
+  (void)q;
+  (void)d;
+  ((struct end *)ud)->stream_bytes += n;
+}
+static void on_dgram(struct zq_conn *q, const uint8_t *d, size_t n, void *ud) {
+  (void)q;
+  (void)d;
+  ((struct end *)ud)->dgrams++;
+  ((struct end *)ud)->last_dgram_len = n;
+}
+static const struct zq_handlers handlers = {on_ready, on_stream, on_dgram};
+
+struct pair {
+  struct end c, s;
+  struct zq_config ccfg, scfg;
+  struct sockaddr_in ca, sa;
+  uint64_t now;
+};
+
+/* Moves every pending packet from one end to the other until quiet. */
+static void pump(struct pair *p) {
+  uint8_t buf[2048];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+  for (int round = 0; round < 100; round++) {
+    int moved = 0;
+    while ((n = zq_write(p->c.q, buf, sizeof(buf), &to, &tolen, p->now)) > 0) {
+      moved = 1;
+      if (!p->s.q) {
+        char err[256];
+        p->s.q = zq_server_accept(&p->scfg, &handlers, &p->s,
+                                  (struct sockaddr *)&p->sa, sizeof(p->sa),
+                                  (struct sockaddr *)&p->ca, sizeof(p->ca),
+                                  buf, (size_t)n, p->now, err, sizeof(err));
+      } else {
+        zq_read(p->s.q, (struct sockaddr *)&p->sa, sizeof(p->sa),
+                (struct sockaddr *)&p->ca, sizeof(p->ca), buf, (size_t)n,
+                p->now);
+      }
+    }
+    while (p->s.q &&
+           (n = zq_write(p->s.q, buf, sizeof(buf), &to, &tolen, p->now)) > 0) {
+      moved = 1;
+      zq_read(p->c.q, (struct sockaddr *)&p->ca, sizeof(p->ca),
+              (struct sockaddr *)&p->sa, sizeof(p->sa), buf, (size_t)n, p->now);
+    }
+    p->now += 1 * MS;
+    if (!moved)
+      return;
+  }
+}
+
+static void pair_init(struct pair *p, struct zt_tls_creds *client,
+                      struct zt_tls_creds *server, unsigned server_roles) {
+  char err[256];
+  memset(p, 0, sizeof(*p));
+  p->now = 1000 * MS;
+  p->ca = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(1000)};
+  p->sa = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(4433)};
+  zq_config_defaults(&p->ccfg);
+  p->ccfg.creds = client;
+  p->ccfg.alpn = ZT_ALPN_OUTER;
+  p->ccfg.expect.roles = 1u << ZT_ROLE_INTERMEDIATE;
+  p->ccfg.expect.name = "intermediate";
+  zq_config_defaults(&p->scfg);
+  p->scfg.creds = server;
+  p->scfg.alpn = ZT_ALPN_OUTER;
+  p->scfg.expect.roles = server_roles;
+  p->c.q = zq_client_new(&p->ccfg, &handlers, &p->c, (struct sockaddr *)&p->ca,
+                         sizeof(p->ca), (struct sockaddr *)&p->sa,
+                         sizeof(p->sa), p->now, err, sizeof(err));
+}
+
+static void pair_free(struct pair *p) {
+  zq_free(p->c.q);
+  zq_free(p->s.q);
+}
+
+static void test_handshake_stream_datagram(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  CHECK(p.c.q);
+  pump(&p);
+  CHECK(p.s.q);
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  CHECK_EQ_INT(zq_peer_role(p.s.q), ZT_ROLE_AGENT);
+  CHECK_STR(zq_peer_name(p.s.q), "alice");
+  CHECK_EQ_INT(zq_peer_role(p.c.q), ZT_ROLE_INTERMEDIATE);
+  CHECK_STR(zq_peer_name(p.c.q), "intermediate");
+
+  /* 300 KB each way: more than one chunk and more than the initial
+   * stream flow-control window. */
+  static uint8_t big[300000];
+  CHECK_EQ_INT(zq_send_stream(p.c.q, big, sizeof(big)), 0);
+  for (int i = 0; i < 50 && p.s.stream_bytes < sizeof(big); i++)
+    pump(&p);
+  CHECK_EQ_INT(p.s.stream_bytes, sizeof(big));
+  CHECK_EQ_INT(zq_send_stream(p.s.q, big, 1000), 0);
+  pump(&p);
+  CHECK_EQ_INT(p.c.stream_bytes, 1000);
+
+  /* The largest datagram we promise fits a real packet, both ways. */
+  size_t max = zq_max_datagram(p.c.q);
+  CHECK_EQ_INT(max, ZT_OUTER_DGRAM_MAX);
+  CHECK_EQ_INT(zq_send_datagram(p.c.q, big, max), 0);
+  CHECK_EQ_INT(zq_send_datagram(p.s.q, big, max), 0);
+  pump(&p);
+  CHECK_EQ_INT(p.s.dgrams, 1);
+  CHECK_EQ_INT(p.s.last_dgram_len, max);
+  CHECK_EQ_INT(p.c.dgrams, 1);
+  CHECK_EQ_INT(zq_get_stats(p.c.q)->dgram_drop_too_big, 0);
+  CHECK_EQ_INT(zq_send_datagram(p.c.q, big, max + 1), ZQ_ERR_TOO_BIG);
+  CHECK_EQ_INT(zq_get_stats(p.c.q)->dgram_drop_too_big, 1);
+
+  /* Many small datagrams share packets; the queue bound is enforced. */
+  for (int i = 0; i < 1024; i++)
+    CHECK_EQ_INT(zq_send_datagram(p.c.q, big, 100), 0);
+  CHECK_EQ_INT(zq_send_datagram(p.c.q, big, 100), ZQ_ERR_QUEUE_FULL);
+  for (int i = 0; i < 20; i++)
+    pump(&p);
+  CHECK_EQ_INT(p.s.dgrams, 1 + 1024);
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
+/* The inner session's budget: an IP packet of the TUN MTU fits an inner
+ * datagram, and the inner packet fits a relay frame in an outer datagram. */
+static void test_inner_sizes(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_conn);
+  struct pair p;
+  char err[256];
+  memset(&p, 0, sizeof(p));
+  p.now = 1000 * MS;
+  zt_e2e_config(&p.ccfg, ci, ZT_ROLE_CONNECTOR, "conn-a");
+  zt_e2e_config(&p.scfg, cs, ZT_ROLE_AGENT, "alice");
+  p.ca = zt_e2e_agent_addr;
+  p.sa = zt_e2e_connector_addr;
+  p.c.q = zq_client_new(&p.ccfg, &handlers, &p.c, (struct sockaddr *)&p.ca,
+                        sizeof(p.ca), (struct sockaddr *)&p.sa, sizeof(p.sa),
+                        p.now, err, sizeof(err));
+  pump(&p);
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  CHECK_EQ_INT(zq_max_datagram(p.c.q), ZT_TUN_MTU);
+  static uint8_t pkt[ZT_TUN_MTU];
+  CHECK_EQ_INT(zq_send_datagram(p.c.q, pkt, sizeof(pkt)), 0);
+  uint8_t buf[2048];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n, biggest = 0;
+  while ((n = zq_write(p.c.q, buf, sizeof(buf), &to, &tolen, p.now)) > 0)
+    if (n > biggest)
+      biggest = n;
+  CHECK(biggest <= ZT_INNER_UDP_PAYLOAD);
+  CHECK(biggest + ZT_RELAY_HDR_LEN <= ZT_OUTER_DGRAM_MAX);
+  CHECK_EQ_INT(zq_get_stats(p.c.q)->dgram_sent, 1);
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
+static void test_foreign_ca_refused(void) {
+  char err[256];
+  struct zt_tls_creds *ci =
+      zt_tls_creds_from_pem(ca.cert, p_foreign.cert, p_foreign.key, err, sizeof(err));
+  struct zt_tls_creds *cs = creds(&p_im);
+  struct pair p;
+  CHECK(ci);
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(p.s.q);
+  CHECK(zq_is_dead(p.s.q));
+  CHECK(!p.s.ready);
+  CHECK_CONTAINS(zq_close_reason(p.s.q), "refused");
+  CHECK_CONTAINS(zq_close_reason(p.s.q), "certificate");
+  CHECK(zq_is_dead(p.c.q));
+  CHECK_CONTAINS(zq_close_reason(p.c.q), "TLS alert");
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
+static void test_wrong_role_refused(void) {
+  /* A connector certificate where the client expects the Intermediate. */
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_conn);
+  struct pair p;
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(zq_is_dead(p.c.q));
+  CHECK_CONTAINS(zq_close_reason(p.c.q), "role connector not accepted");
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
+static void test_keepalive_and_idle_timeout(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(zq_is_ready(p.c.q));
+  /* Two minutes of silence from the application: keepalive PINGs every
+   * 10 s keep both ends well inside the 30 s idle timeout. */
+  uint64_t end = p.now + 120000 * MS;
+  while (p.now < end) {
+    uint64_t t = zq_expiry(p.c.q);
+    if (zq_expiry(p.s.q) < t)
+      t = zq_expiry(p.s.q);
+    if (t > p.now)
+      p.now = t;
+    if (zq_expiry(p.c.q) <= p.now)
+      zq_handle_expiry(p.c.q, p.now);
+    if (zq_expiry(p.s.q) <= p.now)
+      zq_handle_expiry(p.s.q, p.now);
+    pump(&p);
+  }
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  /* Now the network goes silent: the idle timeout ends both. */
+  uint64_t t = p.now + 31000 * MS;
+  while (p.now < t && !zq_is_dead(p.c.q)) {
+    uint64_t e = zq_expiry(p.c.q);
+    p.now = e > p.now ? e : p.now + MS;
+    zq_handle_expiry(p.c.q, p.now);
+    uint8_t buf[1500];
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    while (zq_write(p.c.q, buf, sizeof(buf), &to, &tolen, p.now) > 0)
+      ; /* lost */
+  }
+  CHECK(zq_is_dead(p.c.q));
+  CHECK_STR(zq_close_reason(p.c.q), "idle timeout");
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
+static void test_packet_key(void) {
+  uint8_t shorthdr[1 + ZT_SCID_LEN] = {0x40, 0xde, 0xad, 0xbe, 0xef};
+  uint32_t key;
+  CHECK_EQ_INT(zq_packet_key(shorthdr, sizeof(shorthdr), &key), 0);
+  CHECK_EQ_INT(key, 0xdeadbeefu);
+  CHECK_EQ_INT(zq_packet_key(shorthdr, 5, &key), -1);
+  uint8_t longhdr[6 + ZT_SCID_LEN] = {0xc0, 0, 0, 0, 1, ZT_SCID_LEN, 1, 2, 3, 4};
+  CHECK_EQ_INT(zq_packet_key(longhdr, sizeof(longhdr), &key), 0);
+  CHECK_EQ_INT(key, 0x01020304u);
+  CHECK(zq_packet_is_initial(longhdr, sizeof(longhdr)));
+  longhdr[5] = 8; /* a DCID length we never issue */
+  CHECK_EQ_INT(zq_packet_key(longhdr, sizeof(longhdr), &key), -1);
+  CHECK(!zq_packet_is_initial(shorthdr, sizeof(shorthdr)));
+}
+
+int main(void) {
+  char err[256];
+  if (getenv("QUIC_VERBOSE") == NULL)
+    zt_log_set_level(ZT_LOG_ERROR);
+  if (zt_cert_make_ca("test-ca", 1, &ca, err, sizeof(err)) ||
+      zt_cert_make_ca("other-ca", 1, &ca2, err, sizeof(err)) ||
+      zt_cert_issue(&ca, ZT_ROLE_INTERMEDIATE, "intermediate", 1, NULL, NULL,
+                    &p_im, err, sizeof(err)) ||
+      zt_cert_issue(&ca, ZT_ROLE_AGENT, "alice", 1, NULL, NULL, &p_agent, err,
+                    sizeof(err)) ||
+      zt_cert_issue(&ca, ZT_ROLE_CONNECTOR, "conn-a", 1, NULL, NULL, &p_conn,
+                    err, sizeof(err)) ||
+      zt_cert_issue(&ca2, ZT_ROLE_AGENT, "alice", 1, NULL, NULL, &p_foreign,
+                    err, sizeof(err))) {
+    fprintf(stderr, "certgen: %s\n", err);
+    return 1;
+  }
+  RUN(test_packet_key);
+  RUN(test_handshake_stream_datagram);
+  RUN(test_inner_sizes);
+  RUN(test_foreign_ca_refused);
+  RUN(test_wrong_role_refused);
+  RUN(test_keepalive_and_idle_timeout);
+  zt_pem_free(&ca);
+  zt_pem_free(&ca2);
+  zt_pem_free(&p_im);
+  zt_pem_free(&p_agent);
+  zt_pem_free(&p_conn);
+  zt_pem_free(&p_foreign);
+  return TEST_EXIT();
+}
