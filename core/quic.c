@@ -264,11 +264,17 @@ static int tls_init(struct zq_conn *c, char *err, size_t errlen) {
                                               : 0));
   /* Both sides verify: the server requires a client certificate. */
   gnutls_session_set_verify_function(c->tls, verify_cb);
-  if (c->is_server)
+  if (c->is_server) {
     gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUIRE);
-  else if (c->cfg.expect.name)
+    /* Do not list our CA in the CertificateRequest: a GnuTLS client would
+     * then withhold a certificate from another CA, and all we could log is
+     * "certificate required". Seeing it lets us say who was refused and
+     * why. */
+    gnutls_certificate_send_x509_rdn_sequence(c->tls, 1);
+  } else if (c->cfg.expect.name) {
     gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->cfg.expect.name,
                            strlen(c->cfg.expect.name));
+  }
   return 0;
 }
 

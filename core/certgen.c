@@ -1,0 +1,220 @@
+/* Deployment certificates with GnuTLS. See certgen.h. */
+#include "certgen.h"
+
+#include <arpa/inet.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void zt_pem_free(struct zt_pem *p) {
+  if (!p)
+    return;
+  free(p->cert);
+  free(p->key);
+  p->cert = p->key = NULL;
+}
+
+#define TRY(call, what)                                                      \
+  do {                                                                       \
+    int try_rv_ = (call);                                                    \
+    if (try_rv_ < 0) {                                                       \
+      snprintf(err, errlen, "%s: %s", what, gnutls_strerror(try_rv_));       \
+      goto out;                                                              \
+    }                                                                        \
+  } while (0)
+
+static char *datum_to_str(gnutls_datum_t *d) {
+  char *s = malloc(d->size + 1);
+  if (s) {
+    memcpy(s, d->data, d->size);
+    s[d->size] = 0;
+  }
+  gnutls_free(d->data);
+  d->data = NULL;
+  return s;
+}
+
+/* What CA and leaf share: version, serial, validity, subject, key and its
+ * identifier. */
+static int fill_common(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+                       const char *cn, unsigned days, char *err,
+                       size_t errlen) {
+  unsigned char serial[16];
+  unsigned char kid[64];
+  size_t kidlen = sizeof(kid);
+  time_t now = time(NULL);
+
+  TRY(gnutls_x509_crt_set_version(crt, 3), "set version");
+  TRY(gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial)), "random serial");
+  serial[0] &= 0x7f; /* DER INTEGER: positive */
+  serial[0] |= 0x01; /* and with no leading zero byte */
+  TRY(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), "set serial");
+  /* An hour of slack for clocks that are a little behind. */
+  TRY(gnutls_x509_crt_set_activation_time(crt, now - 3600), "activation");
+  TRY(gnutls_x509_crt_set_expiration_time(crt, now + (time_t)days * 86400),
+      "expiration");
+  TRY(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+                                    (unsigned)strlen(cn)),
+      "subject");
+  TRY(gnutls_x509_crt_set_key(crt, key), "set key");
+  TRY(gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, kid, &kidlen),
+      "key id");
+  TRY(gnutls_x509_crt_set_subject_key_id(crt, kid, kidlen), "subject key id");
+  return 0;
+out:
+  return -1;
+}
+
+static int new_key(gnutls_x509_privkey_t *key, char *err, size_t errlen) {
+  TRY(gnutls_x509_privkey_init(key), "key init");
+  TRY(gnutls_x509_privkey_generate(
+          *key, GNUTLS_PK_ECDSA,
+          GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+      "generate key");
+  return 0;
+out:
+  return -1;
+}
+
+static int export_pem(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+                      struct zt_pem *out, char *err, size_t errlen) {
+  gnutls_datum_t d = {NULL, 0};
+  TRY(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &d), "export cert");
+  out->cert = datum_to_str(&d);
+  TRY(gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL,
+                                        GNUTLS_PKCS_PLAIN, &d),
+      "export key");
+  out->key = datum_to_str(&d);
+  if (!out->cert || !out->key) {
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  return 0;
+out:
+  zt_pem_free(out);
+  return -1;
+}
+
+int zt_cert_make_ca(const char *cn, unsigned days, struct zt_pem *out,
+                    char *err, size_t errlen) {
+  gnutls_x509_crt_t crt = NULL;
+  gnutls_x509_privkey_t key = NULL;
+  int rv = -1;
+
+  memset(out, 0, sizeof(*out));
+  if (new_key(&key, err, errlen) != 0)
+    goto out;
+  TRY(gnutls_x509_crt_init(&crt), "cert init");
+  if (fill_common(crt, key, cn, days, err, errlen) != 0)
+    goto out;
+  /* pathlen 0: the deployment CA signs leaves only. */
+  TRY(gnutls_x509_crt_set_basic_constraints(crt, 1, 0), "basic constraints");
+  TRY(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN |
+                                             GNUTLS_KEY_CRL_SIGN),
+      "key usage");
+  TRY(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), "sign");
+  rv = export_pem(crt, key, out, err, errlen);
+out:
+  if (crt)
+    gnutls_x509_crt_deinit(crt);
+  if (key)
+    gnutls_x509_privkey_deinit(key);
+  return rv;
+}
+
+static int load_ca(const struct zt_pem *ca, gnutls_x509_crt_t *crt,
+                   gnutls_x509_privkey_t *key, char *err, size_t errlen) {
+  gnutls_datum_t c = {(unsigned char *)ca->cert, (unsigned)strlen(ca->cert)};
+  gnutls_datum_t k = {(unsigned char *)ca->key, (unsigned)strlen(ca->key)};
+  unsigned is_ca = 0;
+  TRY(gnutls_x509_crt_init(crt), "cert init");
+  TRY(gnutls_x509_crt_import(*crt, &c, GNUTLS_X509_FMT_PEM), "CA certificate");
+  TRY(gnutls_x509_privkey_init(key), "key init");
+  TRY(gnutls_x509_privkey_import2(*key, &k, GNUTLS_X509_FMT_PEM, NULL, 0),
+      "CA key");
+  if (gnutls_x509_crt_get_basic_constraints(*crt, NULL, &is_ca, NULL) < 0 ||
+      !is_ca) {
+    snprintf(err, errlen, "CA certificate is not a CA");
+    goto out;
+  }
+  return 0;
+out:
+  return -1;
+}
+
+int zt_cert_issue(const struct zt_pem *ca, enum zt_role role, const char *name,
+                  unsigned days, const char *const *dns,
+                  const char *const *ips, struct zt_pem *out, char *err,
+                  size_t errlen) {
+  gnutls_x509_crt_t crt = NULL, ca_crt = NULL;
+  gnutls_x509_privkey_t key = NULL, ca_key = NULL;
+  unsigned char kid[64];
+  size_t kidlen = sizeof(kid);
+  char uri[ZT_NAME_MAX + 32];
+  int rv = -1;
+
+  memset(out, 0, sizeof(*out));
+  if (role == ZT_ROLE_NONE || !zt_name_valid(name)) {
+    snprintf(err, errlen, "invalid identity %s/%s", zt_role_name(role), name);
+    return -1;
+  }
+  if (load_ca(ca, &ca_crt, &ca_key, err, errlen) != 0 ||
+      new_key(&key, err, errlen) != 0)
+    goto out;
+  TRY(gnutls_x509_crt_init(&crt), "cert init");
+  if (fill_common(crt, key, name, days, err, errlen) != 0)
+    goto out;
+  TRY(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), "basic constraints");
+  TRY(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE),
+      "key usage");
+  /* Every party is a TLS server on one connection and a client on another
+   * (the inner session runs the other way round from the outer one). */
+  TRY(gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0),
+      "key purpose");
+  TRY(gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0),
+      "key purpose");
+  snprintf(uri, sizeof(uri), "ztna://%s/%s", zt_role_name(role), name);
+  TRY(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_URI, uri,
+                                           (unsigned)strlen(uri),
+                                           GNUTLS_FSAN_APPEND),
+      "identity SAN");
+  for (size_t i = 0; dns && dns[i]; i++)
+    TRY(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, dns[i],
+                                             (unsigned)strlen(dns[i]),
+                                             GNUTLS_FSAN_APPEND),
+        "DNS SAN");
+  for (size_t i = 0; ips && ips[i]; i++) {
+    unsigned char bin[16];
+    unsigned blen = 4;
+    if (inet_pton(AF_INET, ips[i], bin) != 1) {
+      blen = 16;
+      if (inet_pton(AF_INET6, ips[i], bin) != 1) {
+        snprintf(err, errlen, "not an IP address: '%s'", ips[i]);
+        goto out;
+      }
+    }
+    TRY(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, bin,
+                                             blen, GNUTLS_FSAN_APPEND),
+        "IP SAN");
+  }
+  TRY(gnutls_x509_crt_get_subject_key_id(ca_crt, kid, &kidlen, NULL),
+      "CA key id");
+  TRY(gnutls_x509_crt_set_authority_key_id(crt, kid, kidlen),
+      "authority key id");
+  TRY(gnutls_x509_crt_sign2(crt, ca_crt, ca_key, GNUTLS_DIG_SHA256, 0), "sign");
+  rv = export_pem(crt, key, out, err, errlen);
+out:
+  if (crt)
+    gnutls_x509_crt_deinit(crt);
+  if (ca_crt)
+    gnutls_x509_crt_deinit(ca_crt);
+  if (key)
+    gnutls_x509_privkey_deinit(key);
+  if (ca_key)
+    gnutls_x509_privkey_deinit(ca_key);
+  return rv;
+}

@@ -1,0 +1,31 @@
+/*
+ * Certificates for a deployment, made with GnuTLS: a self-signed CA, and
+ * leaf certificates for the Intermediate, connectors and agents that carry
+ * their identity as a ztna://role/name URI SAN (identity.h). ECDSA P-256,
+ * SHA-256, usable as both TLS client and server (each party is one or the
+ * other depending on the connection).
+ */
+#ifndef ZTNA_CERTGEN_H
+#define ZTNA_CERTGEN_H
+
+#include <stddef.h>
+
+#include "identity.h"
+
+struct zt_pem {
+  char *cert; /* PEM, NUL-terminated, malloc'd */
+  char *key;
+};
+void zt_pem_free(struct zt_pem *p);
+
+int zt_cert_make_ca(const char *cn, unsigned days, struct zt_pem *out,
+                    char *err, size_t errlen);
+
+/* dns and ips: NULL-terminated lists (or NULL) of extra SANs, useful when
+ * other TLS tools look at the Intermediate's certificate. */
+int zt_cert_issue(const struct zt_pem *ca, enum zt_role role, const char *name,
+                  unsigned days, const char *const *dns,
+                  const char *const *ips, struct zt_pem *out, char *err,
+                  size_t errlen);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * The three daemons' JSON configuration files. Parsing is strict: an
+ * unknown key, a wrong type or a bad value is refused with the file, the
+ * line and the key's path ("connector.json:7: services[0].backend: ...").
+ * Defaults are filled by *_defaults(); a file only overrides what it names,
+ * and command-line flags override the file (the daemons do that part).
+ */
+#ifndef ZTNA_CONFIG_H
+#define ZTNA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "portrule.h"
+#include "wire.h"
+
+#define ZT_PATH_MAX 256
+#define ZT_MAX_POLICY 64
+
+struct zt_tls_paths {
+  char ca[ZT_PATH_MAX], cert[ZT_PATH_MAX], key[ZT_PATH_MAX];
+};
+
+struct zt_intermediate_config {
+  struct sockaddr_storage listen;
+  socklen_t listen_len;
+  struct zt_tls_paths tls;
+  uint32_t agent_pool;    /* host order network address */
+  uint8_t agent_pool_len; /* prefix length */
+  size_t n_services;
+  struct {
+    char name[ZT_NAME_MAX + 1];
+    uint32_t address; /* virtual IPv4, host order */
+    char connector[ZT_NAME_MAX + 1];
+  } services[ZT_MAX_SERVICES];
+  size_t n_policy;
+  struct {
+    char agent[ZT_NAME_MAX + 1]; /* agent name, or "*" */
+    size_t n_services;
+    char services[ZT_MAX_SERVICES][ZT_NAME_MAX + 1];
+  } policy[ZT_MAX_POLICY];
+  int log_level; /* enum zt_log_level */
+};
+
+struct zt_connector_config {
+  struct sockaddr_storage intermediate;
+  socklen_t intermediate_len; /* 0: not set */
+  char intermediate_name[ZT_NAME_MAX + 1];
+  struct zt_tls_paths tls;
+  char tun[16];
+  size_t n_services;
+  struct {
+    char name[ZT_NAME_MAX + 1];
+    uint32_t backend; /* IPv4, host order */
+    size_t n_rules;
+    struct zt_port_rule rules[ZT_MAX_PORT_RULES];
+  } services[ZT_MAX_SERVICES];
+  int log_level;
+};
+
+struct zt_agent_config {
+  struct sockaddr_storage intermediate;
+  socklen_t intermediate_len;
+  char intermediate_name[ZT_NAME_MAX + 1];
+  struct zt_tls_paths tls;
+  char tun[16];
+  int log_level;
+};
+
+void zt_intermediate_config_defaults(struct zt_intermediate_config *c);
+void zt_connector_config_defaults(struct zt_connector_config *c);
+void zt_agent_config_defaults(struct zt_agent_config *c);
+
+/* Parse `text` (len bytes, need not be NUL-terminated) on top of what `c`
+ * holds. `path` only labels errors. 0 on success; -1 with "path:line: key:
+ * reason" in err. On error `c` may be partly updated. */
+int zt_intermediate_config_parse(struct zt_intermediate_config *c,
+                                 const char *path, const char *text,
+                                 size_t len, char *err, size_t errlen);
+int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
+                              const char *text, size_t len, char *err,
+                              size_t errlen);
+int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
+                          const char *text, size_t len, char *err,
+                          size_t errlen);
+
+/* Read the file and parse it; a file that cannot be read is an error that
+ * names it. */
+int zt_intermediate_config_load(struct zt_intermediate_config *c,
+                                const char *path, char *err, size_t errlen);
+int zt_connector_config_load(struct zt_connector_config *c, const char *path,
+                             char *err, size_t errlen);
+int zt_agent_config_load(struct zt_agent_config *c, const char *path,
+                         char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * Who a certificate says its holder is. Identity lives in the subject
+ * alternative name as a URI, ztna://<role>/<name>, e.g.
+ * ztna://connector/conn-a. The CA signs it; nothing else in the certificate
+ * (CN, DNS names) is trusted for identity.
+ */
+#ifndef ZTNA_IDENTITY_H
+#define ZTNA_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "wire.h"
+
+enum zt_role {
+  ZT_ROLE_NONE = 0,
+  ZT_ROLE_INTERMEDIATE = 1,
+  ZT_ROLE_CONNECTOR = 2,
+  ZT_ROLE_AGENT = 3,
+};
+
+const char *zt_role_name(enum zt_role r); /* "intermediate", ..., "none" */
+/* 0 on success, -1 for an unknown name. */
+int zt_role_parse(const char *s, enum zt_role *out);
+
+/* 1..ZT_NAME_MAX characters of [A-Za-z0-9._-], not starting with '.' or
+ * '-'. */
+bool zt_name_valid(const char *s);
+
+/* Parses "ztna://role/name" (len bytes, not NUL-terminated necessarily).
+ * name has room for ZT_NAME_MAX + 1. */
+int zt_identity_parse_uri(const char *uri, size_t len, enum zt_role *role,
+                          char *name);
+
+/* The identity of a DER certificate: exactly one ztna:// URI SAN. */
+int zt_identity_from_der(const unsigned char *der, size_t len,
+                         enum zt_role *role, char *name, char *err,
+                         size_t errlen);
+
+#endif

@@ -1,0 +1,28 @@
+/* The daemons' one UDP socket: non-blocking, batched receive. */
+#ifndef ZTNA_UDP_H
+#define ZTNA_UDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Non-blocking socket bound to `sa`; IPv6 sockets are dual-stack. Sets
+ * IP_MTU_DISCOVER to "do" (DF set, so the path limit is ours to respect, not
+ * fragmented away) and larger buffers. fd, or -1 with err. */
+int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
+                size_t errlen);
+
+/* Up to n datagrams with recvmmsg. Datagrams longer than cap are dropped.
+ * Returns the count (0 when nothing is waiting), -1 on error. */
+int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,
+                      struct sockaddr_storage *peers, socklen_t *peerlens,
+                      int n);
+
+/* 0 sent, 1 would block (dropped: QUIC recovers), -1 error. */
+int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
+                const uint8_t *data, size_t len);
+
+/* The bound local address. */
+int zt_udp_local(int fd, struct sockaddr_storage *out, socklen_t *outlen);
+
+#endif

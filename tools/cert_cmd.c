@@ -1,0 +1,367 @@
+/*
+ * The certificate commands. A deployment's CA lives in a directory as
+ * ca.pem (public, given to every party) and ca.key (secret, stays with the
+ * operator); leaves are PREFIX.pem and PREFIX.key.
+ */
+#include "cert_cmd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "certgen.h"
+#include "identity.h"
+#include "pemfile.h"
+
+#define MAX_SANS 16
+
+static const char ca_usage[] =
+    "usage: ztna ca init --dir DIR [--name CN] [--days N] [--force]\n"
+    "  Creates the deployment CA: DIR/ca.pem (give it to every party) and\n"
+    "  DIR/ca.key (keep it with the operator). Default name ztna-ca, 3650 "
+    "days.\n";
+
+static const char cert_usage[] =
+    "usage: ztna cert issue --ca-dir DIR --role ROLE --name NAME [--out "
+    "PREFIX]\n"
+    "                       [--days N] [--dns NAME]... [--ip ADDR]... "
+    "[--force]\n"
+    "         ROLE is intermediate, connector or agent; writes PREFIX.pem and\n"
+    "         PREFIX.key (default PREFIX: ./NAME), valid 825 days by "
+    "default.\n"
+    "       ztna cert show FILE.pem\n"
+    "       ztna cert verify --ca CA.pem FILE.pem\n";
+
+static int parse_days(const char *s, unsigned *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno || *end || end == s || v == 0 || v > 36500)
+    return -1;
+  *out = (unsigned)v;
+  return 0;
+}
+
+static int join(char *buf, size_t len, const char *a, const char *b) {
+  return (size_t)snprintf(buf, len, "%s%s", a, b) < len ? 0 : -1;
+}
+
+static int ca_init(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"dir", required_argument, NULL, 'd'},
+      {"name", required_argument, NULL, 'n'},
+      {"days", required_argument, NULL, 'D'},
+      {"force", no_argument, NULL, 'f'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *dir = NULL, *cn = "ztna-ca";
+  unsigned days = 3650;
+  bool force = false;
+  int ch;
+  char err[512], cert_path[4096], key_path[4096];
+
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'd': dir = optarg; break;
+    case 'n': cn = optarg; break;
+    case 'f': force = true; break;
+    case 'D':
+      if (parse_days(optarg, &days) != 0) {
+        fprintf(stderr, "ztna ca init: --days: expected 1..36500, got '%s'\n",
+                optarg);
+        return 2;
+      }
+      break;
+    case 'h': fputs(ca_usage, stdout); return 0;
+    default: fputs(ca_usage, stderr); return 2;
+    }
+  }
+  if (!dir || optind < argc) {
+    fputs(ca_usage, stderr);
+    return 2;
+  }
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "ztna ca init: %s: %s\n", dir, strerror(errno));
+    return 1;
+  }
+  if (join(cert_path, sizeof(cert_path), dir, "/ca.pem") ||
+      join(key_path, sizeof(key_path), dir, "/ca.key")) {
+    fprintf(stderr, "ztna ca init: %s: path too long\n", dir);
+    return 1;
+  }
+  struct zt_pem pem;
+  if (zt_cert_make_ca(cn, days, &pem, err, sizeof(err)) != 0) {
+    fprintf(stderr, "ztna ca init: %s\n", err);
+    return 1;
+  }
+  int rv = zt_write_file(key_path, pem.key, 0600, force, err, sizeof(err)) ||
+           zt_write_file(cert_path, pem.cert, 0644, force, err, sizeof(err));
+  zt_pem_free(&pem);
+  if (rv) {
+    fprintf(stderr, "ztna ca init: %s\n", err);
+    return 1;
+  }
+  printf("CA '%s' created: %s (public) and %s (secret)\n", cn, cert_path,
+         key_path);
+  return 0;
+}
+
+static int cert_issue(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"ca-dir", required_argument, NULL, 'c'},
+      {"role", required_argument, NULL, 'r'},
+      {"name", required_argument, NULL, 'n'},
+      {"out", required_argument, NULL, 'o'},
+      {"days", required_argument, NULL, 'D'},
+      {"dns", required_argument, NULL, 'd'},
+      {"ip", required_argument, NULL, 'i'},
+      {"force", no_argument, NULL, 'f'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *ca_dir = NULL, *role_s = NULL, *name = NULL, *out = NULL;
+  const char *dns[MAX_SANS + 1] = {0}, *ips[MAX_SANS + 1] = {0};
+  size_t n_dns = 0, n_ips = 0;
+  unsigned days = 825;
+  bool force = false;
+  int ch, rv = 1;
+  char err[512], path[4096], cert_path[4096], key_path[4096];
+  enum zt_role role;
+
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'c': ca_dir = optarg; break;
+    case 'r': role_s = optarg; break;
+    case 'n': name = optarg; break;
+    case 'o': out = optarg; break;
+    case 'f': force = true; break;
+    case 'D':
+      if (parse_days(optarg, &days) != 0) {
+        fprintf(stderr, "ztna cert issue: --days: expected 1..36500\n");
+        return 2;
+      }
+      break;
+    case 'd':
+    case 'i':
+      if ((ch == 'd' ? n_dns : n_ips) == MAX_SANS) {
+        fprintf(stderr, "ztna cert issue: at most %d --dns and --ip each\n",
+                MAX_SANS);
+        return 2;
+      }
+      if (ch == 'd')
+        dns[n_dns++] = optarg;
+      else
+        ips[n_ips++] = optarg;
+      break;
+    case 'h': fputs(cert_usage, stdout); return 0;
+    default: fputs(cert_usage, stderr); return 2;
+    }
+  }
+  if (!ca_dir || !role_s || !name || optind < argc) {
+    fputs(cert_usage, stderr);
+    return 2;
+  }
+  if (zt_role_parse(role_s, &role) != 0) {
+    fprintf(stderr,
+            "ztna cert issue: --role: '%s' is not intermediate, connector or "
+            "agent\n",
+            role_s);
+    return 2;
+  }
+  if (!zt_name_valid(name)) {
+    fprintf(stderr,
+            "ztna cert issue: --name: '%s' is not a valid name (1-63 of "
+            "A-Z a-z 0-9 . _ -, not starting with . or -)\n",
+            name);
+    return 2;
+  }
+  if (!out)
+    out = name;
+  struct zt_pem ca = {0}, leaf = {0};
+  if (join(path, sizeof(path), ca_dir, "/ca.pem") ||
+      !(ca.cert = zt_read_file(path, err, sizeof(err))) ||
+      join(path, sizeof(path), ca_dir, "/ca.key") ||
+      !(ca.key = zt_read_file(path, err, sizeof(err))))
+    goto out;
+  if (join(cert_path, sizeof(cert_path), out, ".pem") ||
+      join(key_path, sizeof(key_path), out, ".key")) {
+    snprintf(err, sizeof(err), "%s: path too long", out);
+    goto out;
+  }
+  if (zt_cert_issue(&ca, role, name, days, dns, ips, &leaf, err,
+                    sizeof(err)) != 0 ||
+      zt_write_file(key_path, leaf.key, 0600, force, err, sizeof(err)) != 0 ||
+      zt_write_file(cert_path, leaf.cert, 0644, force, err, sizeof(err)) != 0)
+    goto out;
+  printf("issued ztna://%s/%s: %s and %s\n", zt_role_name(role), name,
+         cert_path, key_path);
+  rv = 0;
+out:
+  if (rv)
+    fprintf(stderr, "ztna cert issue: %s\n", err);
+  zt_pem_free(&ca);
+  zt_pem_free(&leaf);
+  return rv;
+}
+
+static int load_crt(const char *path, gnutls_x509_crt_t *crt, char *err,
+                    size_t errlen) {
+  char *pem = zt_read_file(path, err, errlen);
+  if (!pem)
+    return -1;
+  gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
+  int rv = gnutls_x509_crt_init(crt);
+  if (rv >= 0)
+    rv = gnutls_x509_crt_import(*crt, &d, GNUTLS_X509_FMT_PEM);
+  free(pem);
+  if (rv < 0) {
+    snprintf(err, errlen, "%s: %s", path, gnutls_strerror(rv));
+    return -1;
+  }
+  return 0;
+}
+
+static void print_identity(gnutls_x509_crt_t crt) {
+  gnutls_datum_t der = {NULL, 0};
+  enum zt_role role;
+  char name[ZT_NAME_MAX + 1], why[256];
+  if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) < 0)
+    return;
+  if (zt_identity_from_der(der.data, der.size, &role, name, why,
+                           sizeof(why)) == 0)
+    printf("identity:   ztna://%s/%s\n", zt_role_name(role), name);
+  else
+    printf("identity:   none (%s)\n", why);
+  gnutls_free(der.data);
+}
+
+static void print_time(const char *label, time_t t) {
+  char buf[64];
+  struct tm tm;
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+  printf("%s%s\n", label, buf);
+}
+
+static int cert_show(int argc, char **argv) {
+  gnutls_x509_crt_t crt;
+  gnutls_datum_t dn = {NULL, 0};
+  char err[512];
+  if (argc != 2) {
+    fputs(cert_usage, stderr);
+    return 2;
+  }
+  if (load_crt(argv[1], &crt, err, sizeof(err)) != 0) {
+    fprintf(stderr, "ztna cert show: %s\n", err);
+    return 1;
+  }
+  print_identity(crt);
+  if (gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
+    printf("subject:    %.*s\n", (int)dn.size, dn.data);
+    gnutls_free(dn.data);
+  }
+  if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) >= 0) {
+    printf("issuer:     %.*s\n", (int)dn.size, dn.data);
+    gnutls_free(dn.data);
+  }
+  print_time("not before: ", gnutls_x509_crt_get_activation_time(crt));
+  print_time("not after:  ", gnutls_x509_crt_get_expiration_time(crt));
+  for (unsigned i = 0;; i++) {
+    char san[512];
+    size_t len = sizeof(san);
+    unsigned type;
+    int rv = gnutls_x509_crt_get_subject_alt_name2(crt, i, san, &len, &type,
+                                                   NULL);
+    if (rv < 0)
+      break;
+    if (type == GNUTLS_SAN_IPADDRESS) {
+      char ip[INET6_ADDRSTRLEN] = "?";
+      inet_ntop(len == 4 ? AF_INET : AF_INET6, san, ip, sizeof(ip));
+      printf("san:        IP %s\n", ip);
+    } else {
+      printf("san:        %s %.*s\n",
+             type == GNUTLS_SAN_URI       ? "URI"
+             : type == GNUTLS_SAN_DNSNAME ? "DNS"
+                                          : "other",
+             (int)len, san);
+    }
+  }
+  gnutls_x509_crt_deinit(crt);
+  return 0;
+}
+
+static int cert_verify(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"ca", required_argument, NULL, 'c'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *ca_path = NULL;
+  int ch;
+  char err[512];
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'c': ca_path = optarg; break;
+    case 'h': fputs(cert_usage, stdout); return 0;
+    default: fputs(cert_usage, stderr); return 2;
+    }
+  }
+  if (!ca_path || optind != argc - 1) {
+    fputs(cert_usage, stderr);
+    return 2;
+  }
+  gnutls_x509_crt_t ca, crt;
+  if (load_crt(ca_path, &ca, err, sizeof(err)) != 0 ||
+      load_crt(argv[optind], &crt, err, sizeof(err)) != 0) {
+    fprintf(stderr, "ztna cert verify: %s\n", err);
+    return 1;
+  }
+  unsigned status = 0;
+  int rv = gnutls_x509_crt_verify(crt, &ca, 1, 0, &status);
+  int ok = rv >= 0 && status == 0;
+  if (ok) {
+    printf("%s: OK, signed by %s\n", argv[optind], ca_path);
+    print_identity(crt);
+  } else {
+    gnutls_datum_t why = {NULL, 0};
+    if (rv >= 0 && gnutls_certificate_verification_status_print(
+                       status, GNUTLS_CRT_X509, &why, 0) >= 0) {
+      fprintf(stderr, "%s: NOT valid: %s\n", argv[optind], why.data);
+      gnutls_free(why.data);
+    } else {
+      fprintf(stderr, "%s: NOT valid: %s\n", argv[optind],
+              gnutls_strerror(rv));
+    }
+  }
+  gnutls_x509_crt_deinit(crt);
+  gnutls_x509_crt_deinit(ca);
+  return ok ? 0 : 1;
+}
+
+int zt_cmd_ca(int argc, char **argv) {
+  if (argc >= 1 && strcmp(argv[0], "init") == 0)
+    return ca_init(argc, argv);
+  fputs(ca_usage, argc >= 1 && !strcmp(argv[0], "--help") ? stdout : stderr);
+  return argc >= 1 && !strcmp(argv[0], "--help") ? 0 : 2;
+}
+
+int zt_cmd_cert(int argc, char **argv) {
+  if (argc >= 1 && strcmp(argv[0], "issue") == 0)
+    return cert_issue(argc, argv);
+  if (argc >= 1 && strcmp(argv[0], "show") == 0)
+    return cert_show(argc, argv);
+  if (argc >= 1 && strcmp(argv[0], "verify") == 0)
+    return cert_verify(argc, argv);
+  fputs(cert_usage, argc >= 1 && !strcmp(argv[0], "--help") ? stdout : stderr);
+  return argc >= 1 && !strcmp(argv[0], "--help") ? 0 : 2;
+}

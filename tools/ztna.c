@@ -1,0 +1,48 @@
+/*
+ * ztna: the operator's command. Today it makes certificates; the daemons
+ * are ztna-intermediate, ztna-connector and ztna-agent.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cert_cmd.h"
+
+#ifndef ZTNA_VERSION
+#define ZTNA_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+    "usage: ztna <command> [args]\n"
+    "  ca init --dir DIR [--name CN] [--days N] [--force]\n"
+    "                      create the deployment CA (DIR/ca.pem, DIR/ca.key)\n"
+    "  cert issue --ca-dir DIR --role ROLE --name NAME [--out PREFIX] ...\n"
+    "                      issue a certificate for an intermediate, connector "
+    "or agent\n"
+    "  cert show FILE      print a certificate's identity and validity\n"
+    "  cert verify --ca CA FILE\n"
+    "                      check that FILE was issued by CA\n"
+    "  version             print the version\n"
+    "Run 'ztna ca --help' or 'ztna cert --help' for details.\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "ca"))
+    return zt_cmd_ca(argc - 2, argv + 2);
+  if (!strcmp(cmd, "cert"))
+    return zt_cmd_cert(argc - 2, argv + 2);
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("ztna %s\n", ZTNA_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  fprintf(stderr, "ztna: unknown command '%s'\n", cmd);
+  fputs(usage, stderr);
+  return 2;
+}
