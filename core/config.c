@@ -1,0 +1,839 @@
+/*
+ * The three daemons' JSON configuration files. See config.h.
+ *
+ * Every refusal names the file, the line and the key's path. The line is
+ * the key's for key problems (unknown, duplicate), the value's for value
+ * problems, and the enclosing object's for a missing member. Values and keys
+ * are quoted through show(), so a hostile file cannot put control
+ * characters or kilobytes of text into a log line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "log.h"
+#include "netaddr.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define KP_MAX 256   /* key paths: "policy[63].services[63]", or a shown key */
+#define SHOW_MAX 200 /* a shown value: 48 bytes, each up to 4 characters */
+#define SHOW_BYTES 48
+#define TUN_NAME_MAX 15 /* IFNAMSIZ - 1 */
+
+struct ctx {
+  const char *path;
+  char *err;
+  size_t errlen;
+};
+
+/* "path:line: keypath: reason", or "path:line: reason" without a key. */
+static int cfail(const struct ctx *cx, int line, const char *kp,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int cfail(const struct ctx *cx, int line, const char *kp,
+                 const char *fmt, ...) {
+  char reason[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(reason, sizeof reason, fmt, ap);
+  va_end(ap);
+  if (!cx->err || !cx->errlen)
+    return -1;
+  if (kp)
+    snprintf(cx->err, cx->errlen, "%s:%d: %s: %s", cx->path, line, kp, reason);
+  else
+    snprintf(cx->err, cx->errlen, "%s:%d: %s", cx->path, line, reason);
+  return -1;
+}
+
+/* Key paths are bounded (KP_MAX); a cut one still names the place. */
+static void kp_printf(char kp[KP_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void kp_printf(char kp[KP_MAX], const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(kp, KP_MAX, fmt, ap);
+  va_end(ap);
+}
+
+/* n bytes of s as printable ASCII: other bytes as \xNN, long text cut. */
+static const char *show(const char *s, size_t n, char *buf) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && i < SHOW_BYTES; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      buf[o++] = (char)c;
+    else
+      o += (size_t)snprintf(buf + o, SHOW_MAX - o, "\\x%02x", c);
+  }
+  if (n > SHOW_BYTES) {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+/* The key path of member m of an object at `prefix` ("" at the top). */
+static const char *member_path(const char *prefix, const struct zt_json *m,
+                               char *kp) {
+  char key[SHOW_MAX + 4];
+  if (m->key_len == 0)
+    strcpy(key, "\"\""); /* an empty key must still be visible */
+  else
+    show(m->key, m->key_len, key);
+  kp_printf(kp, "%s%s%s", prefix, *prefix ? "." : "", key);
+  return kp;
+}
+
+static bool key_is(const struct zt_json *m, const char *k) {
+  return m->key_len == strlen(k) && memcmp(m->key, k, m->key_len) == 0;
+}
+
+/* Member i of obj repeats an earlier key. Checked before the key is known
+ * to be valid, so the scan is short: it stops at the first unknown key. */
+static int check_dup(const struct ctx *cx, const struct zt_json *obj, size_t i,
+                     const char *kp) {
+  const struct zt_json *m = &obj->items[i];
+  for (size_t j = 0; j < i; j++)
+    if (obj->items[j].key_len == m->key_len &&
+        memcmp(obj->items[j].key, m->key, m->key_len) == 0)
+      return cfail(cx, m->key_line, kp, "duplicate key (first on line %d)",
+                   obj->items[j].key_line);
+  return 0;
+}
+
+static int unknown(const struct ctx *cx, const struct zt_json *m,
+                   const char *kp) {
+  return cfail(cx, m->key_line, kp, "unknown key");
+}
+
+static int want(const struct ctx *cx, const struct zt_json *v, const char *kp,
+                enum zt_json_type t) {
+  if (v->type == t)
+    return 0;
+  return cfail(cx, v->line, kp, "expected %s, got %s", zt_json_type_name(t),
+               zt_json_type_name(v->type));
+}
+
+/* A string without NUL bytes, so C string functions see all of it; NULL
+ * after an error. */
+static const char *get_str(const struct ctx *cx, const struct zt_json *v,
+                           const char *kp) {
+  if (want(cx, v, kp, ZT_JSON_STRING) != 0)
+    return NULL;
+  if (memchr(v->str, '\0', v->len)) {
+    cfail(cx, v->line, kp, "contains a NUL character");
+    return NULL;
+  }
+  return v->str;
+}
+
+/* ---- value types -------------------------------------------------------- */
+
+static int set_path(const struct ctx *cx, const struct zt_json *v,
+                    const char *kp, char dst[ZT_PATH_MAX]) {
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  if (v->len == 0)
+    return cfail(cx, v->line, kp, "empty path");
+  if (v->len >= ZT_PATH_MAX)
+    return cfail(cx, v->line, kp, "path too long (%zu bytes, max %d)", v->len,
+                 ZT_PATH_MAX - 1);
+  memcpy(dst, s, v->len + 1);
+  return 0;
+}
+
+/* Names of services, connectors, agents and the Intermediate travel in
+ * str8 fields and identities, so they keep to a small safe alphabet. */
+static bool valid_name(const char *s, size_t len, size_t max) {
+  if (len < 1 || len > max || s[0] == '.' || s[0] == '-')
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+static int set_name(const struct ctx *cx, const struct zt_json *v,
+                    const char *kp, char dst[ZT_NAME_MAX + 1]) {
+  char shown[SHOW_MAX];
+  if (want(cx, v, kp, ZT_JSON_STRING) != 0)
+    return -1;
+  if (!valid_name(v->str, v->len, ZT_NAME_MAX))
+    return cfail(cx, v->line, kp,
+                 "not a valid name: '%s' (1-%d of A-Z a-z 0-9 . _ -, not "
+                 "starting with . or -)",
+                 show(v->str, v->len, shown), ZT_NAME_MAX);
+  memcpy(dst, v->str, v->len + 1);
+  return 0;
+}
+
+static int set_tun(const struct ctx *cx, const struct zt_json *v,
+                   const char *kp, char dst[TUN_NAME_MAX + 1]) {
+  char shown[SHOW_MAX];
+  if (want(cx, v, kp, ZT_JSON_STRING) != 0)
+    return -1;
+  if (!valid_name(v->str, v->len, TUN_NAME_MAX))
+    return cfail(cx, v->line, kp,
+                 "not a valid interface name: '%s' (1-%d of A-Z a-z 0-9 . _ "
+                 "-, not starting with . or -)",
+                 show(v->str, v->len, shown), TUN_NAME_MAX);
+  memcpy(dst, v->str, v->len + 1);
+  return 0;
+}
+
+static int set_addr(const struct ctx *cx, const struct zt_json *v,
+                    const char *kp, struct sockaddr_storage *ss,
+                    socklen_t *len) {
+  char shown[SHOW_MAX];
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  if (zt_netaddr_parse(s, ZT_DEFAULT_PORT, ss, len) != 0)
+    return cfail(cx, v->line, kp,
+                 "not an address (\"IP\", \"IP:PORT\" or \"[IPv6]:PORT\", "
+                 "port 1-65535): '%s'",
+                 show(v->str, v->len, shown));
+  return 0;
+}
+
+/* An IPv4 address a packet can be routed to. Loopback is refused for
+ * virtual addresses (a route to it would capture the host's own traffic)
+ * but allowed for backends (the service may listen on the connector's
+ * host). */
+static int get_ip4(const struct ctx *cx, const struct zt_json *v,
+                   const char *kp, bool allow_loopback, uint32_t *ip) {
+  char shown[SHOW_MAX];
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  if (zt_ip4_parse(s, ip) != 0)
+    return cfail(cx, v->line, kp, "not an IPv4 address: '%s'",
+                 show(v->str, v->len, shown));
+  uint8_t first = (uint8_t)(*ip >> 24);
+  if (first == 0 || first >= 224 || (first == 127 && !allow_loopback))
+    return cfail(cx, v->line, kp, "not a usable unicast address: '%s'", s);
+  return 0;
+}
+
+static int set_log_level(const struct ctx *cx, const struct zt_json *v,
+                         const char *kp, int *out) {
+  char shown[SHOW_MAX];
+  enum zt_log_level level;
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  if (zt_log_level_parse(s, &level) != 0)
+    return cfail(cx, v->line, kp,
+                 "unknown log level '%s' (error, warn, info, debug)",
+                 show(v->str, v->len, shown));
+  *out = (int)level;
+  return 0;
+}
+
+static int set_prefix(const struct ctx *cx, const struct zt_json *v,
+                      const char *kp, uint32_t *net, uint8_t *plen) {
+  char shown[SHOW_MAX];
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  uint32_t n;
+  uint8_t l;
+  if (zt_prefix4_parse(s, &n, &l) != 0)
+    return cfail(cx, v->line, kp,
+                 "not an IPv4 prefix with zero host bits (like "
+                 "\"100.64.0.0/16\"): '%s'",
+                 show(v->str, v->len, shown));
+  /* Shorter than /8 would swallow whole networks' routes; longer than /30
+   * leaves no room for agents. */
+  if (l < 8 || l > 30)
+    return cfail(cx, v->line, kp, "prefix length must be 8-30: '%s'", s);
+  *net = n;
+  *plen = l;
+  return 0;
+}
+
+/* ---- members every role shares ------------------------------------------ */
+
+/* Which of the shared keys a role has; NULL fields are not its keys. */
+struct common {
+  struct sockaddr_storage *intermediate;
+  socklen_t *intermediate_len;
+  char *intermediate_name;
+  struct zt_tls_paths *tls;
+  char *tun;
+  int *log_level;
+};
+
+/* 1 when m is a shared key and was set, 0 when it is not one, -1 on error. */
+static int common_member(const struct ctx *cx, const struct common *f,
+                         const struct zt_json *m, const char *kp) {
+  int r = -2;
+  if (f->intermediate && key_is(m, "intermediate"))
+    r = set_addr(cx, m, kp, f->intermediate, f->intermediate_len);
+  else if (f->intermediate_name && key_is(m, "intermediate_name"))
+    r = set_name(cx, m, kp, f->intermediate_name);
+  else if (f->tls && key_is(m, "ca"))
+    r = set_path(cx, m, kp, f->tls->ca);
+  else if (f->tls && key_is(m, "cert"))
+    r = set_path(cx, m, kp, f->tls->cert);
+  else if (f->tls && key_is(m, "key"))
+    r = set_path(cx, m, kp, f->tls->key);
+  else if (f->tun && key_is(m, "tun"))
+    r = set_tun(cx, m, kp, f->tun);
+  else if (f->log_level && key_is(m, "log_level"))
+    r = set_log_level(cx, m, kp, f->log_level);
+  if (r == -2)
+    return 0;
+  return r == 0 ? 1 : -1;
+}
+
+/* ---- objects inside arrays ---------------------------------------------- */
+
+/* The elements of an array member, at most max of them. */
+static int want_array(const struct ctx *cx, const struct zt_json *v,
+                      const char *kp, size_t max, const char *what) {
+  if (want(cx, v, kp, ZT_JSON_ARRAY) != 0)
+    return -1;
+  if (v->n > max)
+    return cfail(cx, v->items[max].line, kp, "too many %s (max %zu)", what,
+                 max);
+  return 0;
+}
+
+/* The first member named in `need` (bit i for names[i]) that obj lacks. */
+static int check_missing(const struct ctx *cx, const struct zt_json *obj,
+                         const char *prefix, const char *const *names,
+                         unsigned need, unsigned seen) {
+  char kp[KP_MAX];
+  for (unsigned i = 0; names[i]; i++)
+    if ((need & 1u << i) && !(seen & 1u << i)) {
+      kp_printf(kp, "%s.%s", prefix, names[i]);
+      return cfail(cx, obj->line, kp, "missing");
+    }
+  return 0;
+}
+
+#define ALL_REQUIRED (~0u)
+#define NONE_REQUIRED 0u
+
+/* Walks the members of obj: duplicate and unknown keys are refused here,
+ * known ones handed to fn with their index in names[]. */
+typedef int (*member_fn)(const struct ctx *cx, void *ud, unsigned which,
+                         const struct zt_json *v, const char *kp);
+
+static int walk_object(const struct ctx *cx, const struct zt_json *obj,
+                       const char *prefix, const char *const *names,
+                       unsigned need, member_fn fn, void *ud) {
+  char kp[KP_MAX];
+  unsigned seen = 0;
+  if (want(cx, obj, prefix, ZT_JSON_OBJECT) != 0)
+    return -1;
+  for (size_t i = 0; i < obj->n; i++) {
+    const struct zt_json *m = &obj->items[i];
+    member_path(prefix, m, kp);
+    if (check_dup(cx, obj, i, kp) != 0)
+      return -1;
+    unsigned which = 0;
+    while (names[which] && !key_is(m, names[which]))
+      which++;
+    if (!names[which])
+      return unknown(cx, m, kp);
+    if (fn(cx, ud, which, m, kp) != 0)
+      return -1;
+    seen |= 1u << which;
+  }
+  return check_missing(cx, obj, prefix, names, need, seen);
+}
+
+/* ---- intermediate ------------------------------------------------------- */
+
+static const char *const im_service_keys[] = {"name", "address", "connector",
+                                              NULL};
+
+static int im_service_member(const struct ctx *cx, void *ud, unsigned which,
+                             const struct zt_json *v, const char *kp) {
+  struct zt_intermediate_config *c = ud;
+  size_t i = c->n_services;
+  switch (which) {
+  case 0:
+    if (set_name(cx, v, kp, c->services[i].name) != 0)
+      return -1;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(c->services[j].name, v->str) == 0)
+        return cfail(cx, v->line, kp, "service '%s' is configured twice",
+                     v->str);
+    return 0;
+  case 1:
+    if (get_ip4(cx, v, kp, false, &c->services[i].address) != 0)
+      return -1;
+    for (size_t j = 0; j < i; j++)
+      if (c->services[j].address == c->services[i].address)
+        return cfail(cx, v->line, kp,
+                     "%s is already the address of service '%s'", v->str,
+                     c->services[j].name);
+    return 0;
+  default:
+    return set_name(cx, v, kp, c->services[i].connector);
+  }
+}
+
+static int im_services(const struct ctx *cx, struct zt_intermediate_config *c,
+                       const struct zt_json *v, const char *kp) {
+  char ekp[KP_MAX];
+  if (want_array(cx, v, kp, ZT_MAX_SERVICES, "services") != 0)
+    return -1;
+  c->n_services = 0;
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    memset(&c->services[i], 0, sizeof c->services[i]);
+    if (walk_object(cx, &v->items[i], ekp, im_service_keys, ALL_REQUIRED,
+                    im_service_member, c) != 0)
+      return -1;
+    c->n_services++;
+  }
+  return 0;
+}
+
+static int find_service(const struct zt_intermediate_config *c,
+                        const char *name) {
+  for (size_t i = 0; i < c->n_services; i++)
+    if (strcmp(c->services[i].name, name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static const char *const policy_keys[] = {"agent", "services", NULL};
+
+static int policy_member(const struct ctx *cx, void *ud, unsigned which,
+                         const struct zt_json *v, const char *kp) {
+  struct zt_intermediate_config *c = ud;
+  __typeof__(c->policy[0]) *p = &c->policy[c->n_policy];
+  char ekp[KP_MAX];
+  if (which == 0) {
+    if (v->type == ZT_JSON_STRING && strcmp(v->str, "*") == 0 && v->len == 1) {
+      strcpy(p->agent, "*");
+      return 0;
+    }
+    return set_name(cx, v, kp, p->agent);
+  }
+  if (want_array(cx, v, kp, ZT_MAX_SERVICES, "services") != 0)
+    return -1;
+  if (v->n == 0)
+    return cfail(cx, v->line, kp, "empty: list the services it may reach");
+  p->n_services = 0;
+  for (size_t i = 0; i < v->n; i++) {
+    const struct zt_json *s = &v->items[i];
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    if (set_name(cx, s, ekp, p->services[i]) != 0)
+      return -1;
+    if (find_service(c, s->str) < 0)
+      return cfail(cx, s->line, ekp, "no service named '%s'", s->str);
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(p->services[j], s->str) == 0)
+        return cfail(cx, s->line, ekp, "service '%s' is listed twice", s->str);
+    p->n_services++;
+  }
+  return 0;
+}
+
+static int im_policy(const struct ctx *cx, struct zt_intermediate_config *c,
+                     const struct zt_json *v, const char *kp) {
+  char ekp[KP_MAX];
+  if (want_array(cx, v, kp, ZT_MAX_POLICY, "policy entries") != 0)
+    return -1;
+  c->n_policy = 0;
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    memset(&c->policy[i], 0, sizeof c->policy[i]);
+    if (walk_object(cx, &v->items[i], ekp, policy_keys, ALL_REQUIRED,
+                    policy_member, c) != 0)
+      return -1;
+    c->n_policy++;
+  }
+  return 0;
+}
+
+/* Virtual addresses inside the agent pool would collide with agents'
+ * tunnel addresses. Blamed on the services when the file lists them,
+ * otherwise on the pool. */
+static int im_check_pool(const struct ctx *cx,
+                         const struct zt_intermediate_config *c,
+                         const struct zt_json *services,
+                         const struct zt_json *pool) {
+  uint32_t mask = c->agent_pool_len ? ~0u << (32 - c->agent_pool_len) : 0;
+  char kp[KP_MAX];
+  for (size_t i = 0; i < c->n_services; i++) {
+    if ((c->services[i].address & mask) != c->agent_pool)
+      continue;
+    const struct zt_json *at = pool;
+    kp_printf(kp, "agent_pool");
+    if (services) {
+      at = zt_json_get(&services->items[i], "address");
+      kp_printf(kp, "services[%zu].address", i);
+    }
+    return cfail(
+        cx, at->line, kp,
+        "%u.%u.%u.%u (service '%s') is inside agent_pool "
+        "%u.%u.%u.%u/%u",
+        c->services[i].address >> 24, c->services[i].address >> 16 & 255,
+        c->services[i].address >> 8 & 255, c->services[i].address & 255,
+        c->services[i].name, c->agent_pool >> 24, c->agent_pool >> 16 & 255,
+        c->agent_pool >> 8 & 255, c->agent_pool & 255, c->agent_pool_len);
+  }
+  return 0;
+}
+
+/* ---- connector ---------------------------------------------------------- */
+
+static const char *const conn_service_keys[] = {"name", "backend", "ports",
+                                                NULL};
+
+static int conn_service_member(const struct ctx *cx, void *ud, unsigned which,
+                               const struct zt_json *v, const char *kp) {
+  struct zt_connector_config *c = ud;
+  size_t i = c->n_services;
+  char ekp[KP_MAX], shown[SHOW_MAX], why[128];
+  switch (which) {
+  case 0:
+    if (set_name(cx, v, kp, c->services[i].name) != 0)
+      return -1;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(c->services[j].name, v->str) == 0)
+        return cfail(cx, v->line, kp, "service '%s' is configured twice",
+                     v->str);
+    return 0;
+  case 1:
+    return get_ip4(cx, v, kp, true, &c->services[i].backend);
+  default:
+    break;
+  }
+  if (want_array(cx, v, kp, ZT_MAX_PORT_RULES, "port rules") != 0)
+    return -1;
+  if (v->n == 0)
+    return cfail(cx, v->line, kp,
+                 "empty: list at least one rule (\"tcp/443\", \"icmp\", ...)");
+  c->services[i].n_rules = 0;
+  for (size_t k = 0; k < v->n; k++) {
+    const struct zt_json *r = &v->items[k];
+    kp_printf(ekp, "%s[%zu]", kp, k);
+    const char *s = get_str(cx, r, ekp);
+    if (!s)
+      return -1;
+    if (zt_port_rule_parse(s, &c->services[i].rules[k], why, sizeof why) != 0)
+      return cfail(cx, r->line, ekp, "%s: '%s'", why,
+                   show(r->str, r->len, shown));
+    c->services[i].n_rules++;
+  }
+  return 0;
+}
+
+static int conn_services(const struct ctx *cx, struct zt_connector_config *c,
+                         const struct zt_json *v, const char *kp) {
+  char ekp[KP_MAX];
+  if (want_array(cx, v, kp, ZT_MAX_SERVICES, "services") != 0)
+    return -1;
+  c->n_services = 0;
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    memset(&c->services[i], 0, sizeof c->services[i]);
+    if (walk_object(cx, &v->items[i], ekp, conn_service_keys, ALL_REQUIRED,
+                    conn_service_member, c) != 0)
+      return -1;
+    c->n_services++;
+  }
+  return 0;
+}
+
+/* ---- top level ---------------------------------------------------------- */
+
+static struct zt_json *parse_root(const struct ctx *cx, const char *text,
+                                  size_t len) {
+  char reason[256];
+  int line;
+  struct zt_json *root =
+      zt_json_parse_detail(text, len, &line, reason, sizeof reason);
+  if (!root) {
+    cfail(cx, line, NULL, "%s", reason);
+    return NULL;
+  }
+  if (root->type != ZT_JSON_OBJECT) {
+    cfail(cx, root->line, NULL, "expected an object at the top level, got %s",
+          zt_json_type_name(root->type));
+    zt_json_free(root);
+    return NULL;
+  }
+  return root;
+}
+
+static void ctx_init(struct ctx *cx, const char *path, char *err,
+                     size_t errlen) {
+  cx->path = path ? path : "(config)";
+  cx->err = err;
+  cx->errlen = errlen;
+  if (err && errlen)
+    err[0] = '\0';
+}
+
+/* Top-level members. The shared keys come first in each list; the
+ * callbacks hand those to common_member. */
+struct top {
+  struct common f;
+  void *c;
+  const struct zt_json *services, *policy, *pool;
+};
+
+static int shared_member(const struct ctx *cx, void *ud, unsigned which,
+                         const struct zt_json *v, const char *kp) {
+  struct top *t = ud;
+  (void)which;
+  return common_member(cx, &t->f, v, kp) > 0 ? 0 : -1;
+}
+
+static const char *const im_keys[] = {"ca",        "cert",   "key",
+                                      "log_level", "listen", "agent_pool",
+                                      "services",  "policy", NULL};
+
+static int im_member(const struct ctx *cx, void *ud, unsigned which,
+                     const struct zt_json *v, const char *kp) {
+  struct top *t = ud;
+  struct zt_intermediate_config *c = t->c;
+  switch (which) {
+  case 4:
+    return set_addr(cx, v, kp, &c->listen, &c->listen_len);
+  case 5:
+    t->pool = v;
+    return set_prefix(cx, v, kp, &c->agent_pool, &c->agent_pool_len);
+  case 6:
+    t->services = v;
+    return im_services(cx, c, v, kp);
+  case 7:
+    t->policy = v; /* after the others: it names services listed anywhere */
+    return 0;
+  default:
+    return shared_member(cx, ud, which, v, kp);
+  }
+}
+
+int zt_intermediate_config_parse(struct zt_intermediate_config *c,
+                                 const char *path, const char *text, size_t len,
+                                 char *err, size_t errlen) {
+  struct ctx cx;
+  ctx_init(&cx, path, err, errlen);
+  struct zt_json *root = parse_root(&cx, text, len);
+  if (!root)
+    return -1;
+  struct top t = {.f = {.tls = &c->tls, .log_level = &c->log_level}, .c = c};
+  int r = walk_object(&cx, root, "", im_keys, NONE_REQUIRED, im_member, &t);
+  if (r == 0 && t.policy)
+    r = im_policy(&cx, c, t.policy, "policy");
+  if (r == 0 && (t.services || t.pool))
+    r = im_check_pool(&cx, c, t.services, t.pool);
+  zt_json_free(root);
+  return r;
+}
+
+static const char *const conn_keys[] = {
+    "intermediate", "intermediate_name", "ca",       "cert", "key",
+    "tun",          "log_level",         "services", NULL};
+
+static int conn_member(const struct ctx *cx, void *ud, unsigned which,
+                       const struct zt_json *v, const char *kp) {
+  struct top *t = ud;
+  if (which == 7)
+    return conn_services(cx, t->c, v, kp);
+  return shared_member(cx, ud, which, v, kp);
+}
+
+int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
+                              const char *text, size_t len, char *err,
+                              size_t errlen) {
+  struct ctx cx;
+  ctx_init(&cx, path, err, errlen);
+  struct zt_json *root = parse_root(&cx, text, len);
+  if (!root)
+    return -1;
+  struct top t = {.f = {.intermediate = &c->intermediate,
+                        .intermediate_len = &c->intermediate_len,
+                        .intermediate_name = c->intermediate_name,
+                        .tls = &c->tls,
+                        .tun = c->tun,
+                        .log_level = &c->log_level},
+                  .c = c};
+  int r = walk_object(&cx, root, "", conn_keys, NONE_REQUIRED, conn_member, &t);
+  zt_json_free(root);
+  return r;
+}
+
+static const char *const agent_keys[] = {
+    "intermediate", "intermediate_name", "ca", "cert", "key",
+    "tun",          "log_level",         NULL};
+
+int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
+                          const char *text, size_t len, char *err,
+                          size_t errlen) {
+  struct ctx cx;
+  ctx_init(&cx, path, err, errlen);
+  struct zt_json *root = parse_root(&cx, text, len);
+  if (!root)
+    return -1;
+  struct top t = {.f = {.intermediate = &c->intermediate,
+                        .intermediate_len = &c->intermediate_len,
+                        .intermediate_name = c->intermediate_name,
+                        .tls = &c->tls,
+                        .tun = c->tun,
+                        .log_level = &c->log_level},
+                  .c = c};
+  int r =
+      walk_object(&cx, root, "", agent_keys, NONE_REQUIRED, shared_member, &t);
+  zt_json_free(root);
+  return r;
+}
+
+/* ---- defaults ----------------------------------------------------------- */
+
+static void tls_defaults(struct zt_tls_paths *t, const char *role) {
+  snprintf(t->ca, sizeof t->ca, "/etc/ztna/ca.pem");
+  snprintf(t->cert, sizeof t->cert, "/etc/ztna/%s.pem", role);
+  snprintf(t->key, sizeof t->key, "/etc/ztna/%s.key", role);
+}
+
+void zt_intermediate_config_defaults(struct zt_intermediate_config *c) {
+  memset(c, 0, sizeof *c);
+  zt_netaddr_parse("0.0.0.0", ZT_DEFAULT_PORT, &c->listen, &c->listen_len);
+  tls_defaults(&c->tls, "intermediate");
+  c->agent_pool = 0x64400000; /* 100.64.0.0/16, in RFC 6598 shared space */
+  c->agent_pool_len = 16;
+  c->log_level = ZT_LOG_INFO;
+}
+
+void zt_connector_config_defaults(struct zt_connector_config *c) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->intermediate_name, sizeof c->intermediate_name, "intermediate");
+  tls_defaults(&c->tls, "connector");
+  snprintf(c->tun, sizeof c->tun, "ztna-c0");
+  c->log_level = ZT_LOG_INFO;
+}
+
+void zt_agent_config_defaults(struct zt_agent_config *c) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->intermediate_name, sizeof c->intermediate_name, "intermediate");
+  tls_defaults(&c->tls, "agent");
+  snprintf(c->tun, sizeof c->tun, "ztna0");
+  c->log_level = ZT_LOG_INFO;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* The whole file into a malloc'd buffer, refusing anything over
+ * CONFIG_FILE_MAX: a config file is a few kilobytes, and a mistaken path to
+ * a log or a device must not be slurped. */
+static char *read_file(const char *path, size_t *len, char *err,
+                       size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "%s: %s", path, strerror(EISDIR));
+    close(fd);
+    return NULL;
+  }
+  char *buf = malloc(CONFIG_FILE_MAX + 1);
+  size_t n = 0;
+  if (!buf) {
+    snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+    close(fd);
+    return NULL;
+  }
+  for (;;) {
+    ssize_t r = read(fd, buf + n, CONFIG_FILE_MAX + 1 - n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      snprintf(err, errlen, "%s: %s", path, strerror(errno));
+      free(buf);
+      close(fd);
+      return NULL;
+    }
+    if (r == 0)
+      break;
+    n += (size_t)r;
+    if (n > CONFIG_FILE_MAX) {
+      snprintf(err, errlen, "%s: file too large (max %d bytes)", path,
+               CONFIG_FILE_MAX);
+      free(buf);
+      close(fd);
+      return NULL;
+    }
+  }
+  close(fd);
+  *len = n;
+  return buf;
+}
+
+typedef int (*parse_fn)(void *c, const char *path, const char *text, size_t len,
+                        char *err, size_t errlen);
+
+static int load(void *c, parse_fn parse, const char *path, char *err,
+                size_t errlen) {
+  char dummy[1];
+  if (!err || !errlen) {
+    err = dummy;
+    errlen = sizeof dummy;
+  }
+  size_t len;
+  char *text = read_file(path, &len, err, errlen);
+  if (!text)
+    return -1;
+  int r = parse(c, path, text, len, err, errlen);
+  free(text);
+  return r;
+}
+
+static int im_parse(void *c, const char *path, const char *text, size_t len,
+                    char *err, size_t errlen) {
+  return zt_intermediate_config_parse(c, path, text, len, err, errlen);
+}
+
+static int conn_parse(void *c, const char *path, const char *text, size_t len,
+                      char *err, size_t errlen) {
+  return zt_connector_config_parse(c, path, text, len, err, errlen);
+}
+
+static int agent_parse(void *c, const char *path, const char *text, size_t len,
+                       char *err, size_t errlen) {
+  return zt_agent_config_parse(c, path, text, len, err, errlen);
+}
+
+int zt_intermediate_config_load(struct zt_intermediate_config *c,
+                                const char *path, char *err, size_t errlen) {
+  return load(c, im_parse, path, err, errlen);
+}
+
+int zt_connector_config_load(struct zt_connector_config *c, const char *path,
+                             char *err, size_t errlen) {
+  return load(c, conn_parse, path, err, errlen);
+}
+
+int zt_agent_config_load(struct zt_agent_config *c, const char *path, char *err,
+                         size_t errlen) {
+  return load(c, agent_parse, path, err, errlen);
+}

@@ -1,0 +1,794 @@
+/*
+ * Configuration files: a full valid file for each role sets every field,
+ * a file only overrides what it names, and every class of mistake is
+ * refused with the file, the line and the key's path. Runs from the repo
+ * root (it loads the examples in deploy/config/).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "netaddr.h"
+#include "test.h"
+
+static struct zt_intermediate_config icfg;
+static struct zt_connector_config ccfg;
+static struct zt_agent_config acfg;
+static char err[512];
+static char abuf[64];
+
+/* Parse text on top of fresh defaults. */
+static int im(const char *text) {
+  zt_intermediate_config_defaults(&icfg);
+  return zt_intermediate_config_parse(&icfg, "im.json", text, strlen(text), err,
+                                      sizeof err);
+}
+
+static int conn(const char *text) {
+  zt_connector_config_defaults(&ccfg);
+  return zt_connector_config_parse(&ccfg, "conn.json", text, strlen(text), err,
+                                   sizeof err);
+}
+
+static int agent(const char *text) {
+  zt_agent_config_defaults(&acfg);
+  return zt_agent_config_parse(&acfg, "agent.json", text, strlen(text), err,
+                               sizeof err);
+}
+
+static const char *addr_str(const struct sockaddr_storage *ss) {
+  return zt_netaddr_str((const struct sockaddr *)ss, abuf, sizeof abuf);
+}
+
+/* ---- valid files -------------------------------------------------------- */
+
+static const char im_full[] =
+    "{\n"
+    "  \"listen\": \"198.51.100.1:5555\",\n"
+    "  \"ca\": \"/pki/ca.pem\", \"cert\": \"/pki/i.pem\", \"key\": "
+    "\"/pki/i.key\",\n"
+    "  \"agent_pool\": \"100.80.0.0/12\",\n"
+    "  \"log_level\": \"debug\",\n"
+    "  \"services\": [\n"
+    "    {\"name\": \"web\", \"address\": \"10.100.0.1\", \"connector\": "
+    "\"conn-a\"},\n"
+    "    {\"name\": \"echo\", \"address\": \"10.100.0.2\", \"connector\": "
+    "\"conn_b.x\"}\n"
+    "  ],\n"
+    "  \"policy\": [\n"
+    "    {\"agent\": \"alice\", \"services\": [\"web\", \"echo\"]},\n"
+    "    {\"agent\": \"*\", \"services\": [\"echo\"]}\n"
+    "  ]\n"
+    "}\n";
+
+static void test_intermediate_full(void) {
+  CHECK_EQ_INT(im(im_full), 0);
+  CHECK_STR(addr_str(&icfg.listen), "198.51.100.1:5555");
+  CHECK_EQ_INT(icfg.listen_len, sizeof(struct sockaddr_in));
+  CHECK_STR(icfg.tls.ca, "/pki/ca.pem");
+  CHECK_STR(icfg.tls.cert, "/pki/i.pem");
+  CHECK_STR(icfg.tls.key, "/pki/i.key");
+  CHECK_EQ_INT(icfg.agent_pool, 0x64500000);
+  CHECK_EQ_INT(icfg.agent_pool_len, 12);
+  CHECK_EQ_INT(icfg.log_level, ZT_LOG_DEBUG);
+  CHECK_EQ_INT(icfg.n_services, 2);
+  CHECK_STR(icfg.services[0].name, "web");
+  CHECK_EQ_INT(icfg.services[0].address, 0x0a640001);
+  CHECK_STR(icfg.services[0].connector, "conn-a");
+  CHECK_STR(icfg.services[1].name, "echo");
+  CHECK_EQ_INT(icfg.services[1].address, 0x0a640002);
+  CHECK_STR(icfg.services[1].connector, "conn_b.x");
+  CHECK_EQ_INT(icfg.n_policy, 2);
+  CHECK_STR(icfg.policy[0].agent, "alice");
+  CHECK_EQ_INT(icfg.policy[0].n_services, 2);
+  CHECK_STR(icfg.policy[0].services[0], "web");
+  CHECK_STR(icfg.policy[0].services[1], "echo");
+  CHECK_STR(icfg.policy[1].agent, "*");
+  CHECK_EQ_INT(icfg.policy[1].n_services, 1);
+  CHECK_STR(icfg.policy[1].services[0], "echo");
+}
+
+static void test_intermediate_policy_before_services(void) {
+  /* Policy may come first: it is checked against the final services. */
+  CHECK_EQ_INT(
+      im("{\"policy\": [{\"agent\": \"bob\", \"services\": [\"db\"]}],\n"
+         " \"services\": [{\"name\": \"db\", \"address\": "
+         "\"10.1.0.1\", \"connector\": \"c\"}]}"),
+      0);
+  CHECK_EQ_INT(icfg.n_policy, 1);
+  CHECK_STR(icfg.policy[0].services[0], "db");
+}
+
+static const char conn_full[] =
+    "{\n"
+    "  \"intermediate\": \"[2001:db8::1]\",\n"
+    "  \"intermediate_name\": \"hub.example\",\n"
+    "  \"ca\": \"ca.pem\", \"cert\": \"c.pem\", \"key\": \"c.key\",\n"
+    "  \"tun\": \"tun-conn-15chr\",\n"
+    "  \"log_level\": \"warn\",\n"
+    "  \"services\": [\n"
+    "    {\"name\": \"web\", \"backend\": \"10.30.0.2\",\n"
+    "     \"ports\": [\"tcp/80\", \"tcp/8000-8080\", \"icmp\"]},\n"
+    "    {\"name\": \"dns\", \"backend\": \"127.0.0.1\", \"ports\": "
+    "[\"udp/*\"]}\n"
+    "  ]\n"
+    "}\n";
+
+static void test_connector_full(void) {
+  CHECK_EQ_INT(conn(conn_full), 0);
+  CHECK_STR(addr_str(&ccfg.intermediate), "[2001:db8::1]:4433");
+  CHECK_EQ_INT(ccfg.intermediate_len, sizeof(struct sockaddr_in6));
+  CHECK_STR(ccfg.intermediate_name, "hub.example");
+  CHECK_STR(ccfg.tls.ca, "ca.pem");
+  CHECK_STR(ccfg.tls.cert, "c.pem");
+  CHECK_STR(ccfg.tls.key, "c.key");
+  CHECK_STR(ccfg.tun, "tun-conn-15chr");
+  CHECK_EQ_INT(ccfg.log_level, ZT_LOG_WARN);
+  CHECK_EQ_INT(ccfg.n_services, 2);
+  CHECK_STR(ccfg.services[0].name, "web");
+  CHECK_EQ_INT(ccfg.services[0].backend, 0x0a1e0002);
+  CHECK_EQ_INT(ccfg.services[0].n_rules, 3);
+  CHECK_EQ_INT(ccfg.services[0].rules[1].proto, IPPROTO_TCP);
+  CHECK_EQ_INT(ccfg.services[0].rules[1].lo, 8000);
+  CHECK_EQ_INT(ccfg.services[0].rules[1].hi, 8080);
+  CHECK_EQ_INT(ccfg.services[0].rules[2].proto, IPPROTO_ICMP);
+  CHECK_STR(ccfg.services[1].name, "dns");
+  CHECK_EQ_INT(ccfg.services[1].backend, 0x7f000001);
+  CHECK_EQ_INT(ccfg.services[1].n_rules, 1);
+  CHECK_EQ_INT(ccfg.services[1].rules[0].proto, IPPROTO_UDP);
+  CHECK_EQ_INT(ccfg.services[1].rules[0].hi, 65535);
+}
+
+static void test_agent_full(void) {
+  CHECK_EQ_INT(agent("{\"intermediate\": \"203.0.113.10:4000\",\n"
+                     " \"intermediate_name\": \"edge-1\",\n"
+                     " \"ca\": \"a\", \"cert\": \"b\", \"key\": \"c\",\n"
+                     " \"tun\": \"zt7\", \"log_level\": \"error\"}"),
+               0);
+  CHECK_STR(addr_str(&acfg.intermediate), "203.0.113.10:4000");
+  CHECK_EQ_INT(acfg.intermediate_len, sizeof(struct sockaddr_in));
+  CHECK_STR(acfg.intermediate_name, "edge-1");
+  CHECK_STR(acfg.tls.ca, "a");
+  CHECK_STR(acfg.tls.cert, "b");
+  CHECK_STR(acfg.tls.key, "c");
+  CHECK_STR(acfg.tun, "zt7");
+  CHECK_EQ_INT(acfg.log_level, ZT_LOG_ERROR);
+}
+
+/* ---- defaults ----------------------------------------------------------- */
+
+static void test_defaults(void) {
+  zt_intermediate_config_defaults(&icfg);
+  CHECK_STR(addr_str(&icfg.listen), "0.0.0.0:4433");
+  CHECK_EQ_INT(icfg.listen_len, sizeof(struct sockaddr_in));
+  CHECK_STR(icfg.tls.ca, "/etc/ztna/ca.pem");
+  CHECK_STR(icfg.tls.cert, "/etc/ztna/intermediate.pem");
+  CHECK_STR(icfg.tls.key, "/etc/ztna/intermediate.key");
+  CHECK_EQ_INT(icfg.agent_pool, 0x64400000);
+  CHECK_EQ_INT(icfg.agent_pool_len, 16);
+  CHECK_EQ_INT(icfg.n_services, 0);
+  CHECK_EQ_INT(icfg.n_policy, 0);
+  CHECK_EQ_INT(icfg.log_level, ZT_LOG_INFO);
+
+  zt_connector_config_defaults(&ccfg);
+  CHECK_EQ_INT(ccfg.intermediate_len, 0);
+  CHECK_STR(ccfg.intermediate_name, "intermediate");
+  CHECK_STR(ccfg.tls.ca, "/etc/ztna/ca.pem");
+  CHECK_STR(ccfg.tls.cert, "/etc/ztna/connector.pem");
+  CHECK_STR(ccfg.tls.key, "/etc/ztna/connector.key");
+  CHECK_STR(ccfg.tun, "ztna-c0");
+  CHECK_EQ_INT(ccfg.n_services, 0);
+  CHECK_EQ_INT(ccfg.log_level, ZT_LOG_INFO);
+
+  zt_agent_config_defaults(&acfg);
+  CHECK_EQ_INT(acfg.intermediate_len, 0);
+  CHECK_STR(acfg.intermediate_name, "intermediate");
+  CHECK_STR(acfg.tls.cert, "/etc/ztna/agent.pem");
+  CHECK_STR(acfg.tls.key, "/etc/ztna/agent.key");
+  CHECK_STR(acfg.tun, "ztna0");
+  CHECK_EQ_INT(acfg.log_level, ZT_LOG_INFO);
+}
+
+static void test_defaults_kept(void) {
+  CHECK_EQ_INT(agent("{}"), 0);
+  CHECK_EQ_INT(acfg.intermediate_len, 0);
+  CHECK_STR(acfg.tun, "ztna0");
+
+  CHECK_EQ_INT(agent("{\"cert\": \"/x/alice.pem\"}"), 0);
+  CHECK_STR(acfg.tls.cert, "/x/alice.pem");
+  CHECK_STR(acfg.tls.ca, "/etc/ztna/ca.pem");
+  CHECK_STR(acfg.tls.key, "/etc/ztna/agent.key");
+  CHECK_STR(acfg.intermediate_name, "intermediate");
+  CHECK_EQ_INT(acfg.log_level, ZT_LOG_INFO);
+
+  CHECK_EQ_INT(conn("{\"intermediate\": \"192.0.2.1\"}"), 0);
+  CHECK_STR(addr_str(&ccfg.intermediate), "192.0.2.1:4433");
+  CHECK_STR(ccfg.tun, "ztna-c0");
+  CHECK_EQ_INT(ccfg.n_services, 0);
+
+  CHECK_EQ_INT(im("{\"log_level\": \"warn\"}"), 0);
+  CHECK_STR(addr_str(&icfg.listen), "0.0.0.0:4433");
+  CHECK_EQ_INT(icfg.agent_pool_len, 16);
+  CHECK_EQ_INT(icfg.log_level, ZT_LOG_WARN);
+}
+
+static void test_parse_on_top(void) {
+  /* A second file (or the same twice) overrides only what it names. */
+  CHECK_EQ_INT(conn(conn_full), 0);
+  const char *tun = "{\"tun\": \"t2\"}";
+  CHECK_EQ_INT(zt_connector_config_parse(&ccfg, "b.json", tun, strlen(tun), err,
+                                         sizeof err),
+               0);
+  CHECK_STR(ccfg.tun, "t2");
+  CHECK_EQ_INT(ccfg.n_services, 2);
+  CHECK_STR(ccfg.intermediate_name, "hub.example");
+  /* Naming "services" replaces the list rather than appending. */
+  const char *one = "{\"services\": [{\"name\": \"x\", \"backend\": "
+                    "\"10.0.0.9\", \"ports\": [\"tcp/1\"]}]}";
+  CHECK_EQ_INT(zt_connector_config_parse(&ccfg, "b.json", one, strlen(one), err,
+                                         sizeof err),
+               0);
+  CHECK_EQ_INT(ccfg.n_services, 1);
+  CHECK_STR(ccfg.services[0].name, "x");
+}
+
+static void test_not_nul_terminated(void) {
+  const char text[] = "{\"tun\": \"abc\"}garbage";
+  zt_agent_config_defaults(&acfg);
+  CHECK_EQ_INT(
+      zt_agent_config_parse(&acfg, "a.json", text, 14, err, sizeof err), 0);
+  CHECK_STR(acfg.tun, "abc");
+}
+
+/* ---- refusals ----------------------------------------------------------- */
+
+static void test_exact_format(void) {
+  const char *text = "{\n"
+                     "  \"services\": [\n"
+                     "    {\"name\": \"a\", \"backend\": \"10.0.0.1\",\n"
+                     "     \"ports\": [\"tcp/1\"]},\n"
+                     "    {\"name\": \"b\",\n"
+                     "     \"ports\": [\"tcp/1\"],\n"
+                     "     \"backend\": \"10.0.0.x\"}\n"
+                     "  ]\n"
+                     "}\n";
+  CHECK_EQ_INT(conn(text), -1);
+  CHECK_STR(err, "conn.json:7: services[1].backend: not an IPv4 address: "
+                 "'10.0.0.x'");
+
+  CHECK_EQ_INT(conn("{\n\"tun\": \"x\",\n  \"colour\": 1}"), -1);
+  CHECK_STR(err, "conn.json:3: colour: unknown key");
+
+  CHECK_EQ_INT(conn("{\"services\": [\n  {\"backend\": \"10.0.0.1\",\n"
+                    "   \"ports\": [\"icmp\"]}]}"),
+               -1);
+  CHECK_STR(err, "conn.json:2: services[0].name: missing");
+
+  CHECK_EQ_INT(conn("{\n\n  \"tun\": \"x\" \"y\"}"), -1);
+  CHECK_STR(err, "conn.json:3: expected ',' or '}' after an object member, "
+                 "got '\"'");
+}
+
+static void test_syntax_errors(void) {
+  CHECK_EQ_INT(agent(""), -1);
+  CHECK_CONTAINS(err, "agent.json:1: unexpected end of input");
+  CHECK_EQ_INT(agent("{\n\"tun\": \"x\",\n}"), -1);
+  CHECK_CONTAINS(err, "agent.json:3: expected a string key");
+  CHECK_EQ_INT(im("{\"services\": [\n\n  01]}"), -1);
+  CHECK_CONTAINS(err, "im.json:3: leading zeros");
+  CHECK_EQ_INT(agent("{} {}"), -1);
+  CHECK_CONTAINS(err, "agent.json:1: ");
+  CHECK_CONTAINS(err, "after the document");
+  CHECK_EQ_INT(agent("\n[]"), -1);
+  CHECK_STR(err, "agent.json:2: expected an object at the top level, got an "
+                 "array");
+}
+
+static void test_unknown_keys(void) {
+  CHECK_EQ_INT(agent("{\"services\": []}"), -1); /* a connector's key */
+  CHECK_STR(err, "agent.json:1: services: unknown key");
+  CHECK_EQ_INT(agent("{\"Tun\": \"x\"}"), -1); /* case matters */
+  CHECK_STR(err, "agent.json:1: Tun: unknown key");
+  CHECK_EQ_INT(im("{\"listen\": \"0.0.0.0\", \"tun\": \"x\"}"), -1);
+  CHECK_STR(err, "im.json:1: tun: unknown key");
+  CHECK_EQ_INT(im("{\"services\": [{\"name\": \"w\", \"address\": "
+                  "\"10.0.0.1\",\n \"connector\": \"c\", \"port\": 80}]}"),
+               -1);
+  CHECK_STR(err, "im.json:2: services[0].port: unknown key");
+  CHECK_EQ_INT(im("{\"policy\": [{\"agent\": \"a\",\n \"service\": []}]}"), -1);
+  CHECK_STR(err, "im.json:2: policy[0].service: unknown key");
+  /* Unprintable bytes in a key are shown escaped, a long key cut. */
+  CHECK_EQ_INT(agent("{\"a\\u0001\\n\\\\b\": 1}"), -1);
+  CHECK_STR(err, "agent.json:1: a\\x01\\x0a\\x5cb: unknown key");
+  CHECK_EQ_INT(agent("{\"\": 1}"), -1);
+  CHECK_STR(err, "agent.json:1: \"\": unknown key");
+  char text[400];
+  snprintf(text, sizeof text, "{\"%0300d\": 1}", 0);
+  CHECK_EQ_INT(agent(text), -1);
+  CHECK_CONTAINS(err, "agent.json:1: 000000000000");
+  CHECK_CONTAINS(err, "...: unknown key");
+  CHECK(strlen(err) < 120);
+}
+
+static void test_duplicate_keys(void) {
+  CHECK_EQ_INT(agent("{\"tun\": \"a\",\n \"tun\": \"b\"}"), -1);
+  CHECK_STR(err, "agent.json:2: tun: duplicate key (first on line 1)");
+  CHECK_EQ_INT(conn("{\"services\": [{\"name\": \"a\", \"name\": \"b\"}]}"),
+               -1);
+  CHECK_CONTAINS(err, "conn.json:1: services[0].name: duplicate key");
+}
+
+static void test_wrong_types(void) {
+  CHECK_EQ_INT(agent("{\"tun\": 5}"), -1);
+  CHECK_STR(err, "agent.json:1: tun: expected a string, got a number");
+  CHECK_EQ_INT(agent("{\"ca\": null}"), -1);
+  CHECK_STR(err, "agent.json:1: ca: expected a string, got null");
+  CHECK_EQ_INT(conn("{\"services\": {}}"), -1);
+  CHECK_STR(err, "conn.json:1: services: expected an array, got an object");
+  CHECK_EQ_INT(conn("{\"services\": [\n\"web\"]}"), -1);
+  CHECK_STR(err, "conn.json:2: services[0]: expected an object, got a string");
+  CHECK_EQ_INT(conn("{\"services\": [{\"name\": \"w\", \"backend\": "
+                    "\"10.0.0.1\",\n \"ports\": [80]}]}"),
+               -1);
+  CHECK_STR(err, "conn.json:2: services[0].ports[0]: expected a string, got "
+                 "a number");
+  CHECK_EQ_INT(im("{\"policy\": [{\"agent\": true}]}"), -1);
+  CHECK_STR(err, "im.json:1: policy[0].agent: expected a string, got a "
+                 "boolean");
+  CHECK_EQ_INT(agent("{\"ca\": \"a\\u0000b\"}"), -1);
+  CHECK_STR(err, "agent.json:1: ca: contains a NUL character");
+}
+
+static void test_missing_members(void) {
+  const char *text = "{\"services\": [\n"
+                     "  {\"name\": \"w\", \"address\": \"10.0.0.1\",\n"
+                     "   \"connector\": \"c\"},\n"
+                     "  {\"name\": \"v\",\n"
+                     "   \"connector\": \"c\"}]}";
+  CHECK_EQ_INT(im(text), -1);
+  CHECK_STR(err, "im.json:4: services[1].address: missing");
+  CHECK_EQ_INT(im("{\"policy\": [{}]}"), -1);
+  CHECK_STR(err, "im.json:1: policy[0].agent: missing");
+  CHECK_EQ_INT(im("{\"policy\": [{\"agent\": \"*\"}]}"), -1);
+  CHECK_STR(err, "im.json:1: policy[0].services: missing");
+  CHECK_EQ_INT(conn("{\"services\": [{\"name\": \"w\", \"backend\": "
+                    "\"10.0.0.1\"}]}"),
+               -1);
+  CHECK_STR(err, "conn.json:1: services[0].ports: missing");
+}
+
+static void test_bad_addresses(void) {
+  CHECK_EQ_INT(agent("{\"intermediate\": \"ztna.example.com:4433\"}"), -1);
+  CHECK_CONTAINS(err, "agent.json:1: intermediate: not an address");
+  CHECK_CONTAINS(err, "'ztna.example.com:4433'");
+  CHECK_EQ_INT(agent("{\"intermediate\": \"192.0.2.1:0\"}"), -1);
+  CHECK_CONTAINS(err, "agent.json:1: intermediate: not an address");
+  CHECK_EQ_INT(agent("{\"intermediate\": \"192.0.2.1:65536\"}"), -1);
+  CHECK_CONTAINS(err, "agent.json:1: intermediate: not an address");
+  CHECK_EQ_INT(im("{\n\"listen\": \"0.0.0.0:x\"}"), -1);
+  CHECK_CONTAINS(err, "im.json:2: listen: not an address");
+  CHECK_EQ_INT(im("{\"listen\": \"[::]:4433\"}"), 0);
+  CHECK_STR(addr_str(&icfg.listen), "[::]:4433");
+
+  CHECK_EQ_INT(im("{\"services\": [{\"name\": \"w\", \"connector\": \"c\",\n"
+                  " \"address\": \"10.0.0.300\"}]}"),
+               -1);
+  CHECK_STR(err, "im.json:2: services[0].address: not an IPv4 address: "
+                 "'10.0.0.300'");
+  static const char *const unusable[] = {"0.0.0.0", "127.0.0.1", "224.0.0.1",
+                                         "255.255.255.255"};
+  char text[200];
+  for (size_t i = 0; i < sizeof unusable / sizeof unusable[0]; i++) {
+    snprintf(text, sizeof text,
+             "{\"services\": [{\"name\": \"w\", \"connector\": \"c\", "
+             "\"address\": \"%s\"}]}",
+             unusable[i]);
+    CHECK_EQ_INT(im(text), -1);
+    CHECK_CONTAINS(err, "im.json:1: services[0].address: not a usable "
+                        "unicast address");
+  }
+  CHECK_EQ_INT(conn("{\"services\": [{\"name\": \"w\", \"ports\": "
+                    "[\"icmp\"],\n \"backend\": \"::1\"}]}"),
+               -1);
+  CHECK_STR(err, "conn.json:2: services[0].backend: not an IPv4 address: "
+                 "'::1'");
+}
+
+static void test_bad_names(void) {
+  static const char *const bad[] = {"",      "-web",      ".web", "we b",
+                                    "web/1", "w\xc3\xa9", "web:1"};
+  char text[200];
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(text, sizeof text,
+             "{\"services\": [{\"name\": \"%s\", \"backend\": \"10.0.0.1\", "
+             "\"ports\": [\"icmp\"]}]}",
+             bad[i]);
+    CHECK_EQ_INT(conn(text), -1);
+    CHECK_CONTAINS(err, "conn.json:1: services[0].name: not a valid name");
+  }
+  char name[ZT_NAME_MAX + 2];
+  memset(name, 'n', sizeof name - 1);
+  name[sizeof name - 1] = '\0';
+  snprintf(text, sizeof text, "{\"intermediate_name\": \"%s\"}", name);
+  CHECK_EQ_INT(agent(text), -1); /* 64 characters */
+  CHECK_CONTAINS(err, "agent.json:1: intermediate_name: not a valid name");
+  name[ZT_NAME_MAX] = '\0';
+  snprintf(text, sizeof text, "{\"intermediate_name\": \"%s\"}", name);
+  CHECK_EQ_INT(agent(text), 0); /* 63 */
+  CHECK_STR(acfg.intermediate_name, name);
+
+  CHECK_EQ_INT(im("{\"services\": [{\"name\": \"w\", \"address\": "
+                  "\"10.0.0.1\",\n \"connector\": \"conn a\"}]}"),
+               -1);
+  CHECK_STR(err, "im.json:2: services[0].connector: not a valid name: "
+                 "'conn a' (1-63 of A-Z a-z 0-9 . _ -, not starting with . "
+                 "or -)");
+  CHECK_EQ_INT(im("{\"services\": [{\"name\": \"w\", \"address\": "
+                  "\"10.0.0.1\", \"connector\": \"c\"}],\n"
+                  " \"policy\": [{\"agent\": \"**\", \"services\": "
+                  "[\"w\"]}]}"),
+               -1);
+  CHECK_CONTAINS(err, "im.json:2: policy[0].agent: not a valid name: '**'");
+}
+
+static void test_duplicate_services(void) {
+  CHECK_EQ_INT(im("{\"services\": [\n"
+                  " {\"name\": \"w\", \"address\": \"10.0.0.1\", "
+                  "\"connector\": \"c\"},\n"
+                  " {\"name\": \"w\", \"address\": \"10.0.0.2\", "
+                  "\"connector\": \"c\"}]}"),
+               -1);
+  CHECK_STR(err, "im.json:3: services[1].name: service 'w' is configured "
+                 "twice");
+  CHECK_EQ_INT(im("{\"services\": [\n"
+                  " {\"name\": \"w\", \"address\": \"10.0.0.1\", "
+                  "\"connector\": \"c\"},\n"
+                  " {\"name\": \"v\",\n \"address\": \"10.0.0.1\", "
+                  "\"connector\": \"c\"}]}"),
+               -1);
+  CHECK_STR(err, "im.json:4: services[1].address: 10.0.0.1 is already the "
+                 "address of service 'w'");
+  CHECK_EQ_INT(conn("{\"services\": [\n"
+                    " {\"name\": \"w\", \"backend\": \"10.0.0.1\", "
+                    "\"ports\": [\"icmp\"]},\n"
+                    " {\"name\": \"w\", \"backend\": \"10.0.0.1\", "
+                    "\"ports\": [\"icmp\"]}]}"),
+               -1);
+  CHECK_STR(err, "conn.json:3: services[1].name: service 'w' is configured "
+                 "twice");
+}
+
+static void test_policy_errors(void) {
+  const char *svc = "\"services\": [{\"name\": \"w\", \"address\": "
+                    "\"10.0.0.1\", \"connector\": \"c\"}]";
+  char text[400];
+  snprintf(text, sizeof text,
+           "{%s,\n \"policy\": [{\"agent\": \"a\", \"services\": [\"w\",\n"
+           "  \"nope\"]}]}",
+           svc);
+  CHECK_EQ_INT(im(text), -1);
+  CHECK_STR(err, "im.json:3: policy[0].services[1]: no service named 'nope'");
+  snprintf(text, sizeof text,
+           "{%s,\n \"policy\": [{\"agent\": \"a\", \"services\": [\"w\", "
+           "\"w\"]}]}",
+           svc);
+  CHECK_EQ_INT(im(text), -1);
+  CHECK_STR(err, "im.json:2: policy[0].services[1]: service 'w' is listed "
+                 "twice");
+  snprintf(text, sizeof text,
+           "{%s,\n \"policy\": [{\"agent\": \"a\", \"services\": []}]}", svc);
+  CHECK_EQ_INT(im(text), -1);
+  CHECK_CONTAINS(err, "im.json:2: policy[0].services: empty");
+  /* No services configured at all. */
+  CHECK_EQ_INT(im("{\"policy\": [{\"agent\": \"a\", \"services\": [\"w\"]}]}"),
+               -1);
+  CHECK_STR(err, "im.json:1: policy[0].services[0]: no service named 'w'");
+}
+
+static void test_agent_pool(void) {
+  CHECK_EQ_INT(im("{\"agent_pool\": \"10.0.0.0/8\"}"), 0);
+  CHECK_EQ_INT(im("{\"agent_pool\": \"10.0.0.0/30\"}"), 0);
+  CHECK_EQ_INT(im("{\"agent_pool\": \"11.0.0.0/8\"}"), 0);
+  CHECK_EQ_INT(im("{\"agent_pool\": \"11.0.0.0/7\"}"), -1); /* host bit */
+  CHECK_STR(err, "im.json:1: agent_pool: not an IPv4 prefix with zero host "
+                 "bits (like \"100.64.0.0/16\"): '11.0.0.0/7'");
+  CHECK_EQ_INT(im("{\"agent_pool\": \"10.0.0.0/7\"}"), -1);
+  CHECK_STR(err, "im.json:1: agent_pool: prefix length must be 8-30: "
+                 "'10.0.0.0/7'");
+  CHECK_EQ_INT(im("{\"agent_pool\": \"10.0.0.0/31\"}"), -1);
+  CHECK_CONTAINS(err, "im.json:1: agent_pool: prefix length must be 8-30");
+  CHECK_EQ_INT(im("{\"agent_pool\": \"100.64.0.1/16\"}"), -1);
+  CHECK_CONTAINS(err, "im.json:1: agent_pool: not an IPv4 prefix");
+  CHECK_EQ_INT(im("{\"agent_pool\": \"100.64.0.0\"}"), -1);
+  CHECK_CONTAINS(err, "im.json:1: agent_pool: not an IPv4 prefix");
+
+  /* A virtual address inside the pool would collide with an agent's. */
+  CHECK_EQ_INT(im("{\"agent_pool\": \"10.0.0.0/8\",\n \"services\": [{\"name\":"
+                  " \"w\", \"connector\": \"c\",\n \"address\": "
+                  "\"10.1.2.3\"}]}"),
+               -1);
+  CHECK_STR(err, "im.json:3: services[0].address: 10.1.2.3 (service 'w') is "
+                 "inside agent_pool 10.0.0.0/8");
+  CHECK_EQ_INT(im("{\"services\": [{\"name\": \"w\", \"connector\": \"c\", "
+                  "\"address\": \"100.64.0.9\"}]}"),
+               -1);
+  CHECK_CONTAINS(err, "services[0].address: 100.64.0.9 (service 'w') is "
+                      "inside agent_pool 100.64.0.0/16");
+  /* Services from an earlier file, pool from this one: the pool is blamed. */
+  CHECK_EQ_INT(im("{\"services\": [{\"name\": \"w\", \"connector\": \"c\", "
+                  "\"address\": \"10.1.2.3\"}]}"),
+               0);
+  const char *pool = "{\n\"agent_pool\": \"10.1.0.0/16\"}";
+  CHECK_EQ_INT(zt_intermediate_config_parse(&icfg, "b.json", pool, strlen(pool),
+                                            err, sizeof err),
+               -1);
+  CHECK_STR(err, "b.json:2: agent_pool: 10.1.2.3 (service 'w') is inside "
+                 "agent_pool 10.1.0.0/16");
+}
+
+static void test_log_level(void) {
+  CHECK_EQ_INT(agent("{\"log_level\": \"verbose\"}"), -1);
+  CHECK_STR(err, "agent.json:1: log_level: unknown log level 'verbose' "
+                 "(error, warn, info, debug)");
+  CHECK_EQ_INT(agent("{\"log_level\": \"INFO\"}"), -1);
+  CHECK_EQ_INT(agent("{\"log_level\": 3}"), -1);
+  CHECK_CONTAINS(err, "expected a string, got a number");
+}
+
+static void test_tun(void) {
+  CHECK_EQ_INT(agent("{\"tun\": \"0123456789abcdef\"}"), -1); /* 16 */
+  CHECK_CONTAINS(err, "agent.json:1: tun: not a valid interface name: "
+                      "'0123456789abcdef' (1-15");
+  CHECK_EQ_INT(agent("{\"tun\": \"\"}"), -1);
+  CHECK_CONTAINS(err, "agent.json:1: tun: not a valid interface name");
+  CHECK_EQ_INT(agent("{\"tun\": \"a/b\"}"), -1);
+  CHECK_CONTAINS(err, "agent.json:1: tun: not a valid interface name");
+  CHECK_EQ_INT(agent("{\"tun\": \"..\"}"), -1);
+  CHECK_EQ_INT(agent("{\"tun\": \"0123456789abcde\"}"), 0); /* 15 */
+  CHECK_STR(acfg.tun, "0123456789abcde");
+}
+
+static void test_paths(void) {
+  char text[ZT_PATH_MAX + 64];
+  char path[ZT_PATH_MAX + 1];
+  memset(path, 'p', ZT_PATH_MAX);
+  path[0] = '/';
+  path[ZT_PATH_MAX] = '\0'; /* 256 bytes: one too many */
+  snprintf(text, sizeof text, "{\n\"key\": \"%s\"}", path);
+  CHECK_EQ_INT(conn(text), -1);
+  CHECK_STR(err, "conn.json:2: key: path too long (256 bytes, max 255)");
+  CHECK_STR(ccfg.tls.key, "/etc/ztna/connector.key"); /* not truncated */
+  path[ZT_PATH_MAX - 1] = '\0';
+  snprintf(text, sizeof text, "{\n\"key\": \"%s\"}", path);
+  CHECK_EQ_INT(conn(text), 0);
+  CHECK_STR(ccfg.tls.key, path);
+  CHECK_EQ_INT(conn("{\"ca\": \"\"}"), -1);
+  CHECK_STR(err, "conn.json:1: ca: empty path");
+  CHECK_EQ_INT(im("{\"cert\": \"/tmp/\\u00e9.pem\"}"), 0); /* UTF-8 is fine */
+  CHECK_STR(icfg.tls.cert, "/tmp/\xc3\xa9.pem");
+}
+
+static void test_port_rules(void) {
+  const char *fmt = "{\"services\": [{\"name\": \"w\", \"backend\": "
+                    "\"10.0.0.1\",\n \"ports\": [%s]}]}";
+  char text[1024];
+  snprintf(text, sizeof text, fmt, "\"tcp/80\",\n \"tcp/x\"");
+  CHECK_EQ_INT(conn(text), -1);
+  CHECK_STR(err, "conn.json:3: services[0].ports[1]: bad port in rule: ports "
+                 "are 1..65535: 'tcp/x'");
+  snprintf(text, sizeof text, fmt, "\"http\"");
+  CHECK_EQ_INT(conn(text), -1);
+  CHECK_CONTAINS(err, "conn.json:2: services[0].ports[0]: not a port rule");
+  CHECK_CONTAINS(err, "'http'");
+  snprintf(text, sizeof text, fmt, "\"udp/10-5\"");
+  CHECK_EQ_INT(conn(text), -1);
+  CHECK_CONTAINS(err, "conn.json:2: services[0].ports[0]: port range 10-5 is "
+                      "backwards");
+  snprintf(text, sizeof text, fmt, "");
+  CHECK_EQ_INT(conn(text), -1);
+  CHECK_CONTAINS(err, "conn.json:2: services[0].ports: empty");
+
+  char rules[512] = "";
+  for (int i = 1; i <= ZT_MAX_PORT_RULES; i++) {
+    char one[16];
+    snprintf(one, sizeof one, "%s\"tcp/%d\"", i > 1 ? ",\n" : "", i);
+    strcat(rules, one);
+  }
+  snprintf(text, sizeof text, fmt, rules);
+  CHECK_EQ_INT(conn(text), 0);
+  CHECK_EQ_INT(ccfg.services[0].n_rules, ZT_MAX_PORT_RULES);
+  CHECK_EQ_INT(ccfg.services[0].rules[15].lo, 16);
+  strcat(rules, ",\n\"tcp/17\"");
+  snprintf(text, sizeof text, fmt, rules);
+  CHECK_EQ_INT(conn(text), -1);
+  /* Blamed on the first rule too many, on its own line. */
+  CHECK_STR(err, "conn.json:18: services[0].ports: too many port rules (max "
+                 "16)");
+}
+
+/* A services array of n entries, one per line, for the limit tests. */
+static char *many_services(size_t n, int intermediate) {
+  char *text = malloc(n * 120 + 64);
+  if (!text)
+    abort();
+  size_t o = (size_t)sprintf(text, "{\"services\": [\n");
+  for (size_t i = 0; i < n; i++)
+    o += (size_t)sprintf(
+        text + o,
+        intermediate ? "%s{\"name\": \"s%zu\", \"address\": \"10.9.%zu.1\", "
+                       "\"connector\": \"c\"}\n"
+                     : "%s{\"name\": \"s%zu\", \"backend\": \"10.9.%zu.1\", "
+                       "\"ports\": [\"icmp\"]}\n",
+        i ? "," : "", i, i);
+  sprintf(text + o, "]}");
+  return text;
+}
+
+static void test_limits(void) {
+  char *text = many_services(ZT_MAX_SERVICES, 1);
+  int r = im(text);
+  free(text);
+  CHECK_EQ_INT(r, 0);
+  CHECK_EQ_INT(icfg.n_services, ZT_MAX_SERVICES);
+  text = many_services(ZT_MAX_SERVICES + 1, 1);
+  r = im(text);
+  free(text);
+  CHECK_EQ_INT(r, -1);
+  CHECK_STR(err, "im.json:66: services: too many services (max 64)");
+
+  text = many_services(ZT_MAX_SERVICES, 0);
+  r = conn(text);
+  free(text);
+  CHECK_EQ_INT(r, 0);
+  CHECK_EQ_INT(ccfg.n_services, ZT_MAX_SERVICES);
+  text = many_services(ZT_MAX_SERVICES + 1, 0);
+  r = conn(text);
+  free(text);
+  CHECK_EQ_INT(r, -1);
+  CHECK_STR(err, "conn.json:66: services: too many services (max 64)");
+
+  /* Policy: ZT_MAX_POLICY entries, then one more. */
+  size_t cap = (ZT_MAX_POLICY + 1) * 64 + 256;
+  text = malloc(cap);
+  CHECK(text);
+  size_t o = (size_t)sprintf(text, "{\"services\": [{\"name\": \"w\", "
+                                   "\"address\": \"10.0.0.1\", \"connector\":"
+                                   " \"c\"}],\n\"policy\": [\n");
+  for (int i = 0; i < ZT_MAX_POLICY; i++)
+    o += (size_t)sprintf(text + o,
+                         "%s{\"agent\": \"a%d\", \"services\": [\"w\"]}\n",
+                         i ? "," : "", i);
+  strcpy(text + o, "]}");
+  r = im(text);
+  size_t n = icfg.n_policy;
+  strcpy(text + o, ",{\"agent\": \"z\", \"services\": [\"w\"]}]}");
+  int r2 = im(text);
+  free(text);
+  CHECK_EQ_INT(r, 0);
+  CHECK_EQ_INT(n, ZT_MAX_POLICY);
+  CHECK_EQ_INT(r2, -1);
+  CHECK_STR(err, "im.json:67: policy: too many policy entries (max 64)");
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static void test_load_examples(void) {
+  zt_intermediate_config_defaults(&icfg);
+  CHECK_EQ_INT(zt_intermediate_config_load(
+                   &icfg, "deploy/config/intermediate.json", err, sizeof err),
+               0);
+  CHECK_EQ_INT(icfg.n_services, 2);
+  CHECK_STR(icfg.services[0].name, "web");
+  CHECK_EQ_INT(icfg.services[0].address, 0x0a640001);
+  CHECK_STR(icfg.services[1].name, "echo");
+  CHECK_EQ_INT(icfg.services[1].address, 0x0a640002);
+  CHECK_STR(icfg.services[1].connector, "conn-a");
+  CHECK_EQ_INT(icfg.n_policy, 1);
+  CHECK_STR(icfg.policy[0].agent, "alice");
+
+  zt_connector_config_defaults(&ccfg);
+  CHECK_EQ_INT(zt_connector_config_load(&ccfg, "deploy/config/connector.json",
+                                        err, sizeof err),
+               0);
+  CHECK_STR(addr_str(&ccfg.intermediate), "203.0.113.10:4433");
+  CHECK_EQ_INT(ccfg.n_services, 2);
+  CHECK_STR(ccfg.services[0].name, "web");
+  CHECK_STR(ccfg.services[1].name, "echo");
+
+  zt_agent_config_defaults(&acfg);
+  CHECK_EQ_INT(
+      zt_agent_config_load(&acfg, "deploy/config/agent.json", err, sizeof err),
+      0);
+  CHECK_STR(addr_str(&acfg.intermediate), "203.0.113.10:4433");
+  CHECK_STR(acfg.tun, "ztna0");
+}
+
+static void test_load_missing(void) {
+  zt_agent_config_defaults(&acfg);
+  CHECK_EQ_INT(
+      zt_agent_config_load(&acfg, "/nonexistent/agent.json", err, sizeof err),
+      -1);
+  CHECK_STR(err, "/nonexistent/agent.json: No such file or directory");
+  CHECK_EQ_INT(zt_intermediate_config_load(&icfg, "/", err, sizeof err), -1);
+  CHECK_STR(err, "/: Is a directory");
+  /* No error buffer is allowed too. */
+  CHECK_EQ_INT(zt_connector_config_load(&ccfg, "/nonexistent", NULL, 0), -1);
+}
+
+static void test_load_file(void) {
+  char path[] = "/tmp/test_config_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  const char *bad = "{\n  \"tun\": \"ok\",\n  \"tunn\": \"x\"\n}\n";
+  int w = (int)write(fd, bad, strlen(bad));
+  close(fd);
+  zt_agent_config_defaults(&acfg);
+  int r = zt_agent_config_load(&acfg, path, err, sizeof err);
+  char want[128];
+  snprintf(want, sizeof want, "%s:3: tunn: unknown key", path);
+  int same = strcmp(err, want) == 0;
+
+  /* 1 MiB is the cap: a file one byte over is refused unread. */
+  FILE *f = fopen(path, "w");
+  int big_ok = f != NULL;
+  if (f) {
+    fputc('{', f);
+    for (int i = 1; i < 1024 * 1024 - 1; i++)
+      fputc(' ', f);
+    fputc('}', f);
+    fclose(f);
+  }
+  int r_max = zt_agent_config_load(&acfg, path, err, sizeof err);
+  if (big_ok && (f = fopen(path, "a")) != NULL) {
+    fputc('\n', f);
+    fclose(f);
+  }
+  int r_over = zt_agent_config_load(&acfg, path, err, sizeof err);
+  char want_big[128];
+  snprintf(want_big, sizeof want_big, "%s: file too large", path);
+  int big_msg = strncmp(err, want_big, strlen(want_big)) == 0;
+  unlink(path);
+
+  CHECK_EQ_INT(w, (int)strlen(bad));
+  CHECK_EQ_INT(r, -1);
+  CHECK(same);
+  CHECK(big_ok);
+  CHECK_EQ_INT(r_max, 0);
+  CHECK_EQ_INT(r_over, -1);
+  CHECK(big_msg);
+}
+
+int main(void) {
+  RUN(test_intermediate_full);
+  RUN(test_intermediate_policy_before_services);
+  RUN(test_connector_full);
+  RUN(test_agent_full);
+  RUN(test_defaults);
+  RUN(test_defaults_kept);
+  RUN(test_parse_on_top);
+  RUN(test_not_nul_terminated);
+  RUN(test_exact_format);
+  RUN(test_syntax_errors);
+  RUN(test_unknown_keys);
+  RUN(test_duplicate_keys);
+  RUN(test_wrong_types);
+  RUN(test_missing_members);
+  RUN(test_bad_addresses);
+  RUN(test_bad_names);
+  RUN(test_duplicate_services);
+  RUN(test_policy_errors);
+  RUN(test_agent_pool);
+  RUN(test_log_level);
+  RUN(test_tun);
+  RUN(test_paths);
+  RUN(test_port_rules);
+  RUN(test_limits);
+  RUN(test_load_examples);
+  RUN(test_load_missing);
+  RUN(test_load_file);
+  return TEST_EXIT();
+}
