@@ -1,0 +1,176 @@
+/* The daemons' UDP socket. See udp.h. */
+#include "udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SOCK_BUF_BYTES (4 * 1024 * 1024)
+#define MAX_BATCH 64
+
+/* "a.b.c.d:port" / "[v6]:port" for error messages. Local (not netaddr.c) so
+ * that the platform library stands on its own. */
+static const char *addr_str(const struct sockaddr *sa, char *buf,
+                            size_t len) {
+  char ip[INET6_ADDRSTRLEN];
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+    snprintf(buf, len, "%s:%u", ip, ntohs(in->sin_port));
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+    snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
+  } else {
+    snprintf(buf, len, "(address family %d)", sa->sa_family);
+  }
+  return buf;
+}
+
+/* Large buffers absorb bursts (a full congestion window arriving while the
+ * loop is busy) instead of dropping them. SO_*BUFFORCE goes past
+ * net.core.rmem_max/wmem_max but needs CAP_NET_ADMIN; without it the plain
+ * option is capped by the sysctl, which is the best an unprivileged process
+ * can do, so neither failure is reported. */
+static void set_buffer(int fd, int force_opt, int opt) {
+  int v = SOCK_BUF_BYTES;
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) != 0)
+    (void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
+                size_t errlen) {
+  char where[INET6_ADDRSTRLEN + 16];
+  int off = 0, pmtu;
+  addr_str(sa, where, sizeof(where));
+
+  int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(err, errlen, "socket for %s: %s", where, strerror(errno));
+    return -1;
+  }
+  if (sa->sa_family == AF_INET6) {
+    /* Dual-stack: one socket serves IPv4 peers too (as ::ffff:a.b.c.d),
+     * whatever net.ipv6.bindv6only says. */
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) != 0) {
+      snprintf(err, errlen, "IPV6_V6ONLY=0 on %s: %s", where, strerror(errno));
+      goto fail;
+    }
+    pmtu = IPV6_PMTUDISC_DO;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu,
+                   sizeof(pmtu)) != 0) {
+      snprintf(err, errlen, "IPV6_MTU_DISCOVER on %s: %s", where,
+               strerror(errno));
+      goto fail;
+    }
+  }
+  /* DF on every datagram: QUIC sizes its packets for the path itself, and a
+   * fragmented datagram is one lost fragment away from being lost whole. On
+   * a dual-stack socket this covers the IPv4-mapped traffic. */
+  pmtu = IP_PMTUDISC_DO;
+  if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu)) != 0 &&
+      sa->sa_family == AF_INET) {
+    snprintf(err, errlen, "IP_MTU_DISCOVER on %s: %s", where, strerror(errno));
+    goto fail;
+  }
+  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+
+  if (bind(fd, sa, len) != 0) {
+    snprintf(err, errlen, "bind %s: %s", where, strerror(errno));
+    goto fail;
+  }
+  return fd;
+
+fail:
+  close(fd);
+  return -1;
+}
+
+int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,
+                      struct sockaddr_storage *peers, socklen_t *peerlens,
+                      int n) {
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[MAX_BATCH];
+  int out = 0;
+
+  if (n > MAX_BATCH)
+    n = MAX_BATCH;
+  /* Repeats only when every datagram of a batch was dropped as oversized:
+   * 0 must keep meaning "nothing is waiting". */
+  while (out == 0) {
+    int want = n;
+    memset(msgs, 0, sizeof(msgs[0]) * (size_t)want);
+    for (int i = 0; i < want; i++) {
+      iov[i].iov_base = bufs[i];
+      iov[i].iov_len = cap;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &peers[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(peers[i]);
+    }
+    int got = recvmmsg(fd, msgs, (unsigned)want, MSG_DONTWAIT, NULL);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+      if (errno == EINTR)
+        continue;
+      /* An ICMP error queued on the socket is reported once by the next
+       * receive; it concerns some earlier send, not this read. */
+      if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+          errno == ENETUNREACH)
+        continue;
+      return -1;
+    }
+    if (got == 0)
+      return 0;
+    for (int i = 0; i < got; i++) {
+      /* Longer than cap: not a datagram we could have sent or accept, and
+       * its tail is gone. Skipped; later ones move down over it. */
+      if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        zt_dbg("udp: dropped a datagram longer than %zu bytes", cap);
+        continue;
+      }
+      if (out != i) {
+        memmove(bufs[out], bufs[i], msgs[i].msg_len);
+        peers[out] = peers[i];
+      }
+      lens[out] = msgs[i].msg_len;
+      peerlens[out] = msgs[i].msg_hdr.msg_namelen;
+      out++;
+    }
+    if (got < want)
+      break;
+  }
+  return out;
+}
+
+int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
+                const uint8_t *data, size_t len) {
+  for (;;) {
+    if (sendto(fd, data, len, 0, to, tolen) >= 0)
+      return 0;
+    if (errno == EINTR)
+      continue;
+    /* A full socket buffer or qdisc: drop, QUIC's loss recovery resends. */
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+      return 1;
+    if (zt_log_get_level() >= ZT_LOG_DEBUG) {
+      char where[INET6_ADDRSTRLEN + 16];
+      zt_dbg("udp: sendto %s (%zu bytes): %s", addr_str(to, where,
+             sizeof(where)), len, strerror(errno));
+    }
+    return -1;
+  }
+}
+
+int zt_udp_local(int fd, struct sockaddr_storage *out, socklen_t *outlen) {
+  *outlen = sizeof(*out);
+  return getsockname(fd, (struct sockaddr *)out, outlen);
+}

@@ -1,0 +1,244 @@
+/* udp: loopback sockets, batched receive with peers, oversized datagrams
+ * skipped, bind errors that name the address, send results, dual-stack. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "udp.h"
+
+#define CAP 1500
+#define N 8
+
+static uint8_t store[N][CAP];
+static uint8_t *bufs[N];
+static size_t lens[N];
+static struct sockaddr_storage peers[N];
+static socklen_t peerlens[N];
+
+static struct sockaddr_in loopback(uint16_t port) {
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sin.sin_port = htons(port);
+  return sin;
+}
+
+static int open_loopback(char *err, size_t errlen) {
+  struct sockaddr_in sin = loopback(0);
+  return zt_udp_open((struct sockaddr *)&sin, sizeof(sin), err, errlen);
+}
+
+static void reset_bufs(void) {
+  for (int i = 0; i < N; i++)
+    bufs[i] = store[i];
+  memset(lens, 0, sizeof(lens));
+}
+
+static int wait_readable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  return poll(&p, 1, 1000);
+}
+
+static void test_batch_with_peers(void) {
+  char err[256] = "";
+  int a = open_loopback(err, sizeof(err));
+  int b = open_loopback(err, sizeof(err));
+  CHECK(a >= 0 && b >= 0);
+  struct sockaddr_storage la, lb;
+  socklen_t lal, lbl;
+  CHECK_EQ_INT(zt_udp_local(a, &la, &lal), 0);
+  CHECK_EQ_INT(zt_udp_local(b, &lb, &lbl), 0);
+  CHECK_EQ_INT(lal, sizeof(struct sockaddr_in));
+  CHECK(((struct sockaddr_in *)&lb)->sin_port != 0);
+
+  reset_bufs();
+  CHECK_EQ_INT(zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, N), 0);
+  for (int i = 0; i < 5; i++) {
+    uint8_t msg[32];
+    memset(msg, 'A' + i, sizeof(msg));
+    CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&lb, lbl, msg, 10 + i), 0);
+  }
+  CHECK(wait_readable(b) == 1);
+  int n = zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, N);
+  CHECK_EQ_INT(n, 5);
+  for (int i = 0; i < 5; i++) {
+    CHECK_EQ_INT(lens[i], 10 + i);
+    CHECK_EQ_INT(bufs[i][0], 'A' + i);
+    CHECK_EQ_INT(bufs[i][lens[i] - 1], 'A' + i);
+    CHECK_EQ_INT(peerlens[i], lal);
+    CHECK(memcmp(&peers[i], &la, lal) == 0);
+  }
+  CHECK_EQ_INT(zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, N), 0);
+  close(a);
+  close(b);
+}
+
+/* More waiting than n: n now, the rest on the next call. */
+static void test_batch_limit(void) {
+  char err[256] = "";
+  int a = open_loopback(err, sizeof(err));
+  int b = open_loopback(err, sizeof(err));
+  CHECK(a >= 0 && b >= 0);
+  struct sockaddr_storage lb;
+  socklen_t lbl;
+  CHECK_EQ_INT(zt_udp_local(b, &lb, &lbl), 0);
+  for (int i = 0; i < 5; i++) {
+    uint8_t c = (uint8_t)i;
+    CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&lb, lbl, &c, 1), 0);
+  }
+  CHECK(wait_readable(b) == 1);
+  reset_bufs();
+  CHECK_EQ_INT(zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, 3), 3);
+  CHECK_EQ_INT(bufs[2][0], 2);
+  reset_bufs();
+  CHECK_EQ_INT(zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, 3), 2);
+  CHECK_EQ_INT(bufs[0][0], 3);
+  CHECK_EQ_INT(bufs[1][0], 4);
+  close(a);
+  close(b);
+}
+
+/* small, too big, small: the big one is skipped and the second small one
+ * moves down into its slot. Then only big ones: 0, nothing left queued. */
+static void test_oversized_skipped(void) {
+  char err[256] = "";
+  static uint8_t big[CAP + 500];
+  int a = open_loopback(err, sizeof(err));
+  int b = open_loopback(err, sizeof(err));
+  CHECK(a >= 0 && b >= 0);
+  struct sockaddr_storage lb;
+  socklen_t lbl;
+  CHECK_EQ_INT(zt_udp_local(b, &lb, &lbl), 0);
+  memset(big, 'B', sizeof(big));
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&lb, lbl,
+                           (const uint8_t *)"first", 5), 0);
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&lb, lbl, big, sizeof(big)),
+               0);
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&lb, lbl,
+                           (const uint8_t *)"second!", 7), 0);
+  CHECK(wait_readable(b) == 1);
+  reset_bufs();
+  int n = zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, N);
+  CHECK_EQ_INT(n, 2);
+  CHECK_EQ_INT(lens[0], 5);
+  CHECK(memcmp(bufs[0], "first", 5) == 0);
+  CHECK_EQ_INT(lens[1], 7);
+  CHECK(memcmp(bufs[1], "second!", 7) == 0);
+
+  /* A datagram of exactly cap bytes is not truncated. */
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&lb, lbl, big, CAP), 0);
+  CHECK(wait_readable(b) == 1);
+  CHECK_EQ_INT(zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, N), 1);
+  CHECK_EQ_INT(lens[0], CAP);
+
+  /* A full batch of oversized ones followed by a good one: the good one is
+   * still returned by the same call. */
+  for (int i = 0; i < 3; i++)
+    CHECK_EQ_INT(
+        zt_udp_send(a, (struct sockaddr *)&lb, lbl, big, sizeof(big)), 0);
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&lb, lbl,
+                           (const uint8_t *)"ok", 2), 0);
+  CHECK(wait_readable(b) == 1);
+  reset_bufs();
+  CHECK_EQ_INT(zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, 2), 1);
+  CHECK_EQ_INT(lens[0], 2);
+  CHECK_EQ_INT(zt_udp_recv_batch(b, bufs, CAP, lens, peers, peerlens, N), 0);
+  close(a);
+  close(b);
+}
+
+static void test_bind_error_names_address(void) {
+  char err[256] = "";
+  int a = open_loopback(err, sizeof(err));
+  CHECK(a >= 0);
+  struct sockaddr_storage la;
+  socklen_t lal;
+  CHECK_EQ_INT(zt_udp_local(a, &la, &lal), 0);
+  uint16_t port = ntohs(((struct sockaddr_in *)&la)->sin_port);
+  struct sockaddr_in again = loopback(port);
+  CHECK_EQ_INT(zt_udp_open((struct sockaddr *)&again, sizeof(again), err,
+                           sizeof(err)),
+               -1);
+  char want[64];
+  snprintf(want, sizeof(want), "bind 127.0.0.1:%u: Address already in use",
+           port);
+  CHECK_STR(err, want);
+  close(a);
+}
+
+static void test_send_results(void) {
+  char err[256] = "";
+  int a = open_loopback(err, sizeof(err));
+  CHECK(a >= 0);
+  struct sockaddr_in to = loopback(9); /* nobody listens: still sent */
+  static uint8_t huge[70000];
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&to, sizeof(to),
+                           (const uint8_t *)"x", 1), 0);
+  /* Over the UDP maximum: EMSGSIZE is an error, not "would block". */
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&to, sizeof(to), huge,
+                           sizeof(huge)), -1);
+  CHECK_EQ_INT(errno, EMSGSIZE);
+  /* DF on: the socket never fragments. */
+  int pmtu = -1;
+  socklen_t ol = sizeof(pmtu);
+  CHECK_EQ_INT(getsockopt(a, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, &ol), 0);
+  CHECK_EQ_INT(pmtu, IP_PMTUDISC_DO);
+  /* Non-blocking, so a full buffer can only ever mean "would block". */
+  CHECK(fcntl(a, F_GETFL) & O_NONBLOCK);
+  close(a);
+}
+
+/* An IPv6 socket bound to :: also takes IPv4 peers. */
+static void test_dual_stack(void) {
+  char err[256] = "";
+  struct sockaddr_in6 any6;
+  memset(&any6, 0, sizeof(any6));
+  any6.sin6_family = AF_INET6;
+  any6.sin6_addr = in6addr_any;
+  int s6 = zt_udp_open((struct sockaddr *)&any6, sizeof(any6), err,
+                       sizeof(err));
+  if (s6 < 0) {
+    printf("     (no IPv6 here, skipped: %s)\n", err);
+    return;
+  }
+  int a = open_loopback(err, sizeof(err));
+  CHECK(a >= 0);
+  struct sockaddr_storage l6, la;
+  socklen_t l6l, lal;
+  CHECK_EQ_INT(zt_udp_local(s6, &l6, &l6l), 0);
+  CHECK_EQ_INT(zt_udp_local(a, &la, &lal), 0);
+  struct sockaddr_in to = loopback(ntohs(((struct sockaddr_in6 *)&l6)->sin6_port));
+  CHECK_EQ_INT(zt_udp_send(a, (struct sockaddr *)&to, sizeof(to),
+                           (const uint8_t *)"v4", 2), 0);
+  CHECK(wait_readable(s6) == 1);
+  reset_bufs();
+  CHECK_EQ_INT(zt_udp_recv_batch(s6, bufs, CAP, lens, peers, peerlens, N), 1);
+  CHECK_EQ_INT(peers[0].ss_family, AF_INET6);
+  struct sockaddr_in6 *p6 = (struct sockaddr_in6 *)&peers[0];
+  CHECK(IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr));
+  CHECK(p6->sin6_port == ((struct sockaddr_in *)&la)->sin_port);
+  /* And back: the v6 socket sends to a plain IPv4 address. */
+  CHECK_EQ_INT(zt_udp_send(s6, (struct sockaddr *)&la, lal,
+                           (const uint8_t *)"back", 4), 0);
+  CHECK(wait_readable(a) == 1);
+  CHECK_EQ_INT(zt_udp_recv_batch(a, bufs, CAP, lens, peers, peerlens, N), 1);
+  CHECK_EQ_INT(lens[0], 4);
+  close(a);
+  close(s6);
+}
+
+int main(void) {
+  RUN(test_batch_with_peers);
+  RUN(test_batch_limit);
+  RUN(test_oversized_skipped);
+  RUN(test_bind_error_names_address);
+  RUN(test_send_results);
+  RUN(test_dual_stack);
+  return TEST_EXIT();
+}
