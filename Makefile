@@ -60,9 +60,11 @@ $(LIBPLAT): $(PLAT_OBJ)
 	$(AR) rcs $@ $^
 
 # Each daemon is every .c file in its directory, linked with both libraries.
-.SECONDEXPANSION:
-$(BUILD)/ztna-%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard daemons/$$*/*.c)) $(LIBPLAT) $(LIBZTNA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+define daemon_rule
+$(BUILD)/ztna-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemons/$(1)/*.c)) $(LIBPLAT) $(LIBZTNA)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
 $(BUILD)/ztna: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c)) $(LIBPLAT) $(LIBZTNA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

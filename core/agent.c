@@ -400,7 +400,11 @@ static struct session *session_for(struct zt_agent *a, const char *connector) {
       s = &a->sessions[i];
       s->used = true;
       s->agent = a;
-      snprintf(s->connector, sizeof(s->connector), "%s", connector);
+      /* memcpy, not snprintf: gcc cannot tell that `connector` never points
+       * into this (free) slot and warns about overlap. */
+      size_t n = strnlen(connector, sizeof(s->connector) - 1);
+      memcpy(s->connector, connector, n);
+      s->connector[n] = 0;
       return s;
     }
   }

@@ -166,7 +166,8 @@ static void on_register(struct zt_intermediate *im, struct peer *p,
   ack->u.reg_ack.n = n;
   for (uint8_t i = 0; i < n; i++) {
     struct zt_ctrl_reg *r = &ack->u.reg_ack.items[i];
-    snprintf(r->name, sizeof(r->name), "%s", names[i]);
+    _Static_assert(sizeof(r->name) == sizeof(names[0]), "name sizes");
+    memcpy(r->name, names[i], sizeof(r->name)); /* decoder NUL-terminated */
     r->status = ZT_ERR_UNKNOWN_SERVICE;
     r->vip = 0;
     for (size_t j = 0; j < im->cfg->n_services; j++) {

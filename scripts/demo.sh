@@ -41,7 +41,7 @@ say "ping the web service's virtual address (answered by the real backend 10.30.
 run A ping -c 4 -i 0.3 "$WEB_VIP" || exit 1
 
 say "UDP echo through the tunnel"
-run A python3 tests/netns/udp_echo.py client "$ECHO_VIP" 9999 "hello through ztna" 5 || exit 1
+run A "$ZT_PY" tests/netns/udp_echo.py client "$ECHO_VIP" 9999 "hello through ztna" 5 || exit 1
 
 say "HTTP: a 20 MB file from the private web server, checksum compared"
 want=$(sha256sum <"$ZT_WORK/www/blob" | cut -d' ' -f1)

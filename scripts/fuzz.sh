@@ -6,15 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 make -s fuzz
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 for bin in build-fuzz/fuzz_*; do
   name=${bin#build-fuzz/fuzz_}
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  [ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$work/"
-  echo "fuzz $name: ${secs}s from $(ls "$work" | wc -l) seed(s)"
-  "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=build-fuzz/ \
-    "$work" 2>&1 | grep -E "stat::number_of_executed_units|ERROR|SUMMARY" || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz $name FAILED" >&2; exit 1; }
-  rm -rf "$work"
-  trap - EXIT
+  rm -rf "$work/corpus" && mkdir -p "$work/corpus"
+  [ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$work/corpus/"
+  echo "fuzz $name: ${secs}s from $(ls "$work/corpus" | wc -l) seed(s)"
+  if ! "$bin" -max_total_time="$secs" -print_final_stats=1 \
+      -artifact_prefix=build-fuzz/ "$work/corpus" >"$work/log" 2>&1; then
+    tail -40 "$work/log" >&2
+    echo "fuzz $name FAILED (reproducer in build-fuzz/)" >&2
+    exit 1
+  fi
+  grep -E "stat::number_of_executed_units" "$work/log" || true
 done

@@ -15,6 +15,9 @@ ZT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-build}
 ZT_BIN="$ZT_ROOT/$BUILD"
 ZT_LIFETIME=${ZT_LIFETIME:-900} # seconds any background process may live
+# Debian's python3, not a per-user shim (pyenv and the like start slowly
+# and differently inside namespaces).
+ZT_PY=$(command -v /usr/bin/python3 || command -v python3)
 WEB_VIP=10.100.0.1
 ECHO_VIP=10.100.0.2
 
@@ -46,6 +49,9 @@ zt_stop() { # NAME [SIGNAL]: stops a zt_bg process, returns its exit status
   local f="$ZT_WORK/pids/$1" pid rc
   [ -e "$f" ] || return 0
   pid=$(cat "$f")
+  # $pid is `timeout`, which forwards TERM and INT to the program it runs
+  # but cannot forward KILL: that one goes to the program directly.
+  [ "${2:-TERM}" = KILL ] && pkill -KILL -P "$pid" 2>/dev/null
   kill -"${2:-TERM}" "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   rc=$?
@@ -126,9 +132,19 @@ table inet ztcount {
 }
 EOF
   head -c 20000000 /dev/urandom >"$ZT_WORK/www/blob"
-  (cd "$ZT_WORK/www" && zt_bg http "$ZT_NS_B" python3 -m http.server 8080 --bind 10.30.0.2)
+  (cd "$ZT_WORK/www" && zt_bg http "$ZT_NS_B" "$ZT_PY" -u -m http.server 8080 --bind 10.30.0.2)
   zt_bg iperf "$ZT_NS_B" iperf3 -s -B 10.30.0.2 -p 5201
-  zt_bg udpecho "$ZT_NS_B" python3 "$ZT_ROOT/tests/netns/udp_echo.py" server 10.30.0.3 9999 "$ZT_LIFETIME"
+  zt_bg udpecho "$ZT_NS_B" "$ZT_PY" "$ZT_ROOT/tests/netns/udp_echo.py" server 10.30.0.3 9999 "$ZT_LIFETIME"
+  # Every backend listening before anyone measures anything.
+  local i
+  for i in $(seq 100); do
+    ss_out=$(ip netns exec "$ZT_NS_B" ss -Hlntu 2>/dev/null)
+    grep -q '10.30.0.2:8080' <<<"$ss_out" && grep -q '10.30.0.2:5201' <<<"$ss_out" &&
+      grep -q '10.30.0.3:9999' <<<"$ss_out" && return 0
+    sleep 0.1
+  done
+  echo "backends did not start: $(cat "$ZT_WORK"/http.log "$ZT_WORK"/iperf.log "$ZT_WORK"/udpecho.log)" >&2
+  return 1
 }
 
 zt_backend_pings() {
@@ -156,7 +172,7 @@ zt_env_up() {
   zt_topology_up || return 1
   zt_make_pki || return 1
   zt_write_configs
-  zt_start_backends
+  zt_start_backends || return 1
   zt_start_intermediate
   zt_wait_log intermediate "listening on udp" || return 1
   zt_start_connector
