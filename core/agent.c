@@ -205,6 +205,13 @@ static void session_ready(struct zt_agent *a, const struct zt_ctrl_msg *m,
 
 /* ---- uplink handlers ---------------------------------------------------- */
 
+static bool connector_online(const struct zt_agent *a, const char *name) {
+  for (size_t i = 0; i < a->n_services; i++)
+    if (a->services[i].online && strcmp(a->services[i].connector, name) == 0)
+      return true;
+  return false;
+}
+
 static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   char ipbuf[16];
   /* Routes stay for offline services too, so their packets die in the
@@ -230,6 +237,18 @@ static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   a->n_services = m->u.services.n;
   memcpy(a->services, m->u.services.items,
          a->n_services * sizeof(a->services[0]));
+  /* A connector that comes (back) online ends any wait after a refusal:
+   * after an Intermediate restart agents often reconnect before their
+   * connectors, and packets held meanwhile should not wait for a timer. */
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    struct session *s = &a->sessions[i];
+    if (s->used && !s->channel && !s->request_id &&
+        connector_online(a, s->connector)) {
+      s->retry_at = 0;
+      if (s->pend_count)
+        send_session_open(a, s);
+    }
+  }
 }
 
 static void on_up(struct zt_uplink *u, void *ud) {
@@ -314,6 +333,9 @@ static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
     if (a->sessions[i].used)
       session_close(a, &a->sessions[i], false);
+  /* Nothing is known to be online until the Intermediate says so again. */
+  for (size_t i = 0; i < a->n_services; i++)
+    a->services[i].online = false;
 }
 
 static const struct zt_uplink_handlers uplink_handlers = {
@@ -458,6 +480,12 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
   flush(a);
 }
 
+/* Refused earlier, packets held, no request in flight. */
+static bool waiting_to_retry(const struct session *s) {
+  return s->used && !s->channel && !s->request_id && s->pend_count &&
+         s->retry_at;
+}
+
 uint64_t zt_agent_expiry(const struct zt_agent *a) {
   uint64_t t = zt_uplink_expiry(&a->up);
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
@@ -467,6 +495,8 @@ uint64_t zt_agent_expiry(const struct zt_agent *a) {
       if (e < t)
         t = e;
     }
+    if (waiting_to_retry(s) && s->retry_at < t)
+      t = s->retry_at;
   }
   return t;
 }
@@ -477,6 +507,10 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
     struct session *s = &a->sessions[i];
     if (s->used && s->inner && zq_expiry(s->inner) <= now)
       zq_handle_expiry(s->inner, now);
+    /* Packets held after a refusal: ask again when the wait is over. */
+    if (waiting_to_retry(s) && s->retry_at <= now &&
+        zt_uplink_is_up(&a->up) && connector_online(a, s->connector))
+      send_session_open(a, s);
   }
   zt_uplink_handle_expiry(&a->up, now);
   flush(a);
@@ -490,6 +524,11 @@ uint32_t zt_agent_tunnel_addr(const struct zt_agent *a) { return a->tunnel_ip; }
 
 bool zt_agent_is_connected(const struct zt_agent *a) {
   return zt_uplink_is_up(&a->up);
+}
+
+bool zt_agent_service_online(const struct zt_agent *a, uint32_t vip) {
+  const struct zt_ctrl_service *svc = service_by_vip(a, vip);
+  return svc && svc->online;
 }
 
 bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip) {

@@ -46,6 +46,8 @@ uint32_t zt_agent_tunnel_addr(const struct zt_agent *a);
 bool zt_agent_is_connected(const struct zt_agent *a);
 /* Has an end-to-end session to the connector serving vip completed its
  * handshake? */
+/* The Intermediate lists the service at `vip` as online. */
+bool zt_agent_service_online(const struct zt_agent *a, uint32_t vip);
 bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip);
 /* Writes a human-readable status (services, sessions, counters). */
 int zt_agent_status(const struct zt_agent *a, char *buf, size_t len);

@@ -300,7 +300,8 @@ static bool run(struct world *w, bool (*done)(struct world *), uint64_t for_ns) 
 static bool ready(struct world *w) {
   return zt_agent_is_connected(w->agent) &&
          zt_connector_registered(w->conn) == 1 && w->n_routes == 1 &&
-         zt_agent_tunnel_addr(w->agent) != 0;
+         zt_agent_tunnel_addr(w->agent) != 0 &&
+         zt_agent_service_online(w->agent, VIP);
 }
 
 /* ---- packets ------------------------------------------------------------ */
