@@ -18,6 +18,7 @@
 #include "ippkt.h"
 #include "log.h"
 #include "netaddr.h"
+#include "strbuf.h"
 #include "uplink.h"
 #include "wire.h"
 
@@ -34,7 +35,7 @@ struct session {
   bool used;
   char connector[ZT_NAME_MAX + 1];
   uint32_t request_id;
-  uint32_t channel; /* 0 until SESSION_READY */
+  uint32_t channel;  /* 0 until SESSION_READY */
   uint64_t retry_at; /* refused: not before this time */
   struct zq_conn *inner;
   struct zt_agent *agent;
@@ -105,7 +106,8 @@ static void pending_push(struct zt_agent *a, struct session *s,
     s->pend_count--;
     a->stats.tun_pending_drops++;
   }
-  struct pending_pkt *p = &s->pending[(s->pend_head + s->pend_count) % PENDING_MAX];
+  struct pending_pkt *p =
+      &s->pending[(s->pend_head + s->pend_count) % PENDING_MAX];
   memcpy(p->data, pkt, len);
   p->len = (uint16_t)len;
   s->pend_count++;
@@ -191,12 +193,11 @@ static void session_ready(struct zt_agent *a, const struct zt_ctrl_msg *m,
   }
   s->channel = m->u.session_ready.channel;
   zt_e2e_config(&cfg, a->creds, ZT_ROLE_CONNECTOR, s->connector);
-  s->inner = zq_client_new(&cfg, &inner_handlers, s,
-                           (const struct sockaddr *)&zt_e2e_agent_addr,
-                           sizeof(zt_e2e_agent_addr),
-                           (const struct sockaddr *)&zt_e2e_connector_addr,
-                           sizeof(zt_e2e_connector_addr), now, err,
-                           sizeof(err));
+  s->inner = zq_client_new(
+      &cfg, &inner_handlers, s, (const struct sockaddr *)&zt_e2e_agent_addr,
+      sizeof(zt_e2e_agent_addr),
+      (const struct sockaddr *)&zt_e2e_connector_addr,
+      sizeof(zt_e2e_connector_addr), now, err, sizeof(err));
   if (!s->inner) {
     zt_err("cannot start session to %s: %s", s->connector, err);
     session_close(a, s, true);
@@ -273,8 +274,7 @@ static void on_welcome(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   }
 }
 
-static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m,
-                   void *ud) {
+static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
   struct zt_agent *a = ud;
   char addr[64];
   (void)u;
@@ -508,8 +508,8 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
     if (s->used && s->inner && zq_expiry(s->inner) <= now)
       zq_handle_expiry(s->inner, now);
     /* Packets held after a refusal: ask again when the wait is over. */
-    if (waiting_to_retry(s) && s->retry_at <= now &&
-        zt_uplink_is_up(&a->up) && connector_online(a, s->connector))
+    if (waiting_to_retry(s) && s->retry_at <= now && zt_uplink_is_up(&a->up) &&
+        connector_online(a, s->connector))
       send_session_open(a, s);
   }
   zt_uplink_handle_expiry(&a->up, now);
@@ -547,40 +547,49 @@ bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip) {
 int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
   const struct zt_agent_stats *st = &a->stats;
   char ipbuf[16];
-  size_t off = 0;
-#define OUT(...)                                                             \
-  do {                                                                       \
-    int n_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);    \
-    if (n_ > 0)                                                              \
-      off += (size_t)n_;                                                     \
-  } while (0)
-  OUT("uplink %s, tunnel address %s, rtt %.1f ms\n",
-      zt_uplink_is_up(&a->up) ? "up" : "down",
-      zt_ip4_str(a->tunnel_ip, ipbuf),
-      (double)zt_uplink_rtt_ns(&a->up) / 1e6);
+  char qbuf[256];
+  struct zt_strbuf sb;
+  zt_strbuf_init(&sb, buf, len);
+  zt_strbuf_printf(&sb, "uplink %s, tunnel address %s, rtt %.1f ms\n",
+                   zt_uplink_is_up(&a->up) ? "up" : "down",
+                   zt_ip4_str(a->tunnel_ip, ipbuf),
+                   (double)zt_uplink_rtt_ns(&a->up) / 1e6);
+  zt_uplink_status(&a->up, &sb);
   for (size_t i = 0; i < a->n_services; i++)
-    OUT("service %s %s via %s %s\n", a->services[i].name,
-        zt_ip4_str(a->services[i].vip, ipbuf), a->services[i].connector,
-        a->services[i].online ? "online" : "offline");
+    zt_strbuf_printf(&sb, "service %s %s via %s %s\n", a->services[i].name,
+                     zt_ip4_str(a->services[i].vip, ipbuf),
+                     a->services[i].connector,
+                     a->services[i].online ? "online" : "offline");
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
-    if (s->used)
-      OUT("session %s channel %u %s path relay\n", s->connector, s->channel,
-          s->inner && zq_is_ready(s->inner) ? "ready" : "opening");
+    if (s->used) {
+      zt_strbuf_printf(&sb, "session %s channel %u %s path relay\n",
+                       s->connector, s->channel,
+                       s->inner && zq_is_ready(s->inner) ? "ready" : "opening");
+      if (s->inner) {
+        zq_format_stats(s->inner, qbuf, sizeof(qbuf));
+        zt_strbuf_printf(&sb, "session %s quic: %s\n", s->connector, qbuf);
+      }
+    }
   }
-  OUT("tun: packets %llu malformed %llu bad_source %llu no_service %llu "
+  zt_strbuf_printf(
+      &sb,
+      "tun: packets %llu malformed %llu bad_source %llu no_service %llu "
       "offline %llu no_uplink %llu pending_drops %llu too_big %llu\n",
-      (unsigned long long)st->tun_packets, (unsigned long long)st->tun_malformed,
+      (unsigned long long)st->tun_packets,
+      (unsigned long long)st->tun_malformed,
       (unsigned long long)st->tun_bad_source,
       (unsigned long long)st->tun_no_service,
       (unsigned long long)st->tun_service_offline,
       (unsigned long long)st->tun_no_uplink,
       (unsigned long long)st->tun_pending_drops,
       (unsigned long long)st->tun_too_big);
-  OUT("rx: packets %llu malformed %llu policy_drops %llu unknown_channel %llu\n",
-      (unsigned long long)st->rx_packets, (unsigned long long)st->rx_malformed,
-      (unsigned long long)st->rx_policy_drops,
-      (unsigned long long)st->relay_unknown_channel);
-#undef OUT
-  return (int)off;
+  zt_strbuf_printf(&sb,
+                   "rx: packets %llu malformed %llu policy_drops %llu "
+                   "unknown_channel %llu\n",
+                   (unsigned long long)st->rx_packets,
+                   (unsigned long long)st->rx_malformed,
+                   (unsigned long long)st->rx_policy_drops,
+                   (unsigned long long)st->relay_unknown_channel);
+  return (int)sb.off;
 }

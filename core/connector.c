@@ -21,6 +21,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "portrule.h"
+#include "strbuf.h"
 #include "uplink.h"
 #include "wire.h"
 
@@ -89,8 +90,8 @@ static void push_nat_rules(struct zt_connector *c) {
   size_t n = 0;
   for (size_t i = 0; i < c->n_services; i++)
     if (c->services[i].vip)
-      rules[n++] = (struct zt_nat_rule){c->services[i].vip,
-                                        c->services[i].backend};
+      rules[n++] =
+          (struct zt_nat_rule){c->services[i].vip, c->services[i].backend};
   if (c->io->nat)
     c->io->nat(c->io->ud, rules, n);
 }
@@ -173,11 +174,12 @@ static void session_feed(struct zt_connector *c, struct session *s,
     struct zq_config cfg;
     char err[256];
     zt_e2e_config(&cfg, c->creds, ZT_ROLE_AGENT, s->agent);
-    s->inner = zq_server_accept(
-        &cfg, &inner_handlers, s, (const struct sockaddr *)&zt_e2e_connector_addr,
-        sizeof(zt_e2e_connector_addr),
-        (const struct sockaddr *)&zt_e2e_agent_addr, sizeof(zt_e2e_agent_addr),
-        pkt, len, c->now, err, sizeof(err));
+    s->inner = zq_server_accept(&cfg, &inner_handlers, s,
+                                (const struct sockaddr *)&zt_e2e_connector_addr,
+                                sizeof(zt_e2e_connector_addr),
+                                (const struct sockaddr *)&zt_e2e_agent_addr,
+                                sizeof(zt_e2e_agent_addr), pkt, len, c->now,
+                                err, sizeof(err));
     if (!s->inner)
       zt_dbg("channel %u: %s", s->channel, err);
     return;
@@ -211,7 +213,8 @@ static void early_replay(struct zt_connector *c, struct session *s) {
   }
 }
 
-static void on_session_new(struct zt_connector *c, const struct zt_ctrl_msg *m) {
+static void on_session_new(struct zt_connector *c,
+                           const struct zt_ctrl_msg *m) {
   struct session *s = calloc(1, sizeof(*s));
   struct session *old;
   char ipbuf[16];
@@ -254,8 +257,8 @@ static void on_up(struct zt_uplink *u, void *ud) {
   c->scratch.type = ZT_MSG_REGISTER;
   c->scratch.u.reg.n = (uint8_t)c->n_services;
   for (size_t i = 0; i < c->n_services; i++)
-    snprintf(c->scratch.u.reg.names[i], sizeof(c->scratch.u.reg.names[i]),
-             "%s", c->services[i].name);
+    snprintf(c->scratch.u.reg.names[i], sizeof(c->scratch.u.reg.names[i]), "%s",
+             c->services[i].name);
   zt_uplink_send_msg(u, &c->scratch);
 }
 
@@ -280,8 +283,7 @@ static void on_register_ack(struct zt_connector *c,
   push_nat_rules(c);
 }
 
-static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m,
-                   void *ud) {
+static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
   struct zt_connector *c = ud;
   char addr[64];
   (void)u;
@@ -302,9 +304,11 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m,
     on_session_new(c, m);
     break;
   case ZT_MSG_SESSION_CLOSE: {
-    struct session *s = zt_keymap_get(&c->by_channel, m->u.session_close.channel);
+    struct session *s =
+        zt_keymap_get(&c->by_channel, m->u.session_close.channel);
     if (s) {
-      zt_info("session with agent %s closed (channel %u)", s->agent, s->channel);
+      zt_info("session with agent %s closed (channel %u)", s->agent,
+              s->channel);
       session_free(c, s);
     }
     break;
@@ -494,27 +498,36 @@ size_t zt_connector_registered(const struct zt_connector *c) {
 
 int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
   const struct zt_connector_stats *st = &c->stats;
-  char a[16], b[16];
-  size_t off = 0;
-#define OUT(...)                                                             \
-  do {                                                                       \
-    int n_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);    \
-    if (n_ > 0)                                                              \
-      off += (size_t)n_;                                                     \
-  } while (0)
-  OUT("uplink %s, %zu session(s)\n", zt_uplink_is_up(&c->up) ? "up" : "down",
-      c->by_channel.count);
+  char a[16], b[16], qbuf[256];
+  struct zt_strbuf sb;
+  zt_strbuf_init(&sb, buf, len);
+  zt_strbuf_printf(&sb, "uplink %s, %zu session(s)\n",
+                   zt_uplink_is_up(&c->up) ? "up" : "down",
+                   c->by_channel.count);
+  zt_uplink_status(&c->up, &sb);
+  for (size_t i = 0; i < c->by_channel.cap; i++) {
+    const struct session *se = c->by_channel.slots[i].val;
+    if (!c->by_channel.slots[i].key || !se || !se->inner)
+      continue;
+    zq_format_stats(se->inner, qbuf, sizeof(qbuf));
+    zt_strbuf_printf(&sb, "session %s channel %u quic: %s\n", se->agent,
+                     se->channel, qbuf);
+  }
   for (size_t i = 0; i < c->n_services; i++)
-    OUT("service %s %s -> %s\n", c->services[i].name,
-        c->services[i].vip ? zt_ip4_str(c->services[i].vip, a) : "unregistered",
-        zt_ip4_str(c->services[i].backend, b));
-  OUT("rx: packets %llu malformed %llu bad_source %llu not_allowed %llu\n",
+    zt_strbuf_printf(&sb, "service %s %s -> %s\n", c->services[i].name,
+                     c->services[i].vip ? zt_ip4_str(c->services[i].vip, a)
+                                        : "unregistered",
+                     zt_ip4_str(c->services[i].backend, b));
+  zt_strbuf_printf(
+      &sb, "rx: packets %llu malformed %llu bad_source %llu not_allowed %llu\n",
       (unsigned long long)st->rx_packets, (unsigned long long)st->rx_malformed,
       (unsigned long long)st->rx_bad_source,
       (unsigned long long)st->rx_not_allowed);
-  OUT("tun: packets %llu malformed %llu no_session %llu drops %llu\n",
-      (unsigned long long)st->tun_packets, (unsigned long long)st->tun_malformed,
-      (unsigned long long)st->tun_no_session, (unsigned long long)st->tun_drops);
-#undef OUT
-  return (int)off;
+  zt_strbuf_printf(
+      &sb, "tun: packets %llu malformed %llu no_session %llu drops %llu\n",
+      (unsigned long long)st->tun_packets,
+      (unsigned long long)st->tun_malformed,
+      (unsigned long long)st->tun_no_session,
+      (unsigned long long)st->tun_drops);
+  return (int)sb.off;
 }

@@ -22,6 +22,7 @@
 #include "netaddr.h"
 #include "quic.h"
 #include "relay.h"
+#include "strbuf.h"
 #include "wire.h"
 
 struct peer {
@@ -51,8 +52,8 @@ struct zt_intermediate {
   struct zq_config qcfg;
   struct peer *peers, *dirty;
   size_t n_peers;
-  struct zt_keymap by_key;     /* connection key -> peer */
-  struct zt_keymap channels;   /* channel id -> channel */
+  struct zt_keymap by_key;                    /* connection key -> peer */
+  struct zt_keymap channels;                  /* channel id -> channel */
   struct peer *service_conn[ZT_MAX_SERVICES]; /* registered connector */
   struct zt_addrpool pool;
   struct zt_intermediate_stats stats;
@@ -122,8 +123,7 @@ static void push_services_to_agents(struct zt_intermediate *im) {
 static void send_welcome(struct zt_intermediate *im, struct peer *p) {
   struct zt_ctrl_msg *m = &im->scratch;
   m->type = ZT_MSG_WELCOME;
-  snprintf(m->u.welcome.identity, sizeof(m->u.welcome.identity), "%s",
-           p->name);
+  snprintf(m->u.welcome.identity, sizeof(m->u.welcome.identity), "%s", p->name);
   memcpy(&m->u.welcome.observed, &p->observed, p->observedlen);
   m->u.welcome.tunnel_ip = p->tunnel_ip;
   send_msg(p, m);
@@ -135,8 +135,8 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
   if (p->hello)
     return;
   if (p->role == ZT_ROLE_AGENT) {
-    p->tunnel_ip = zt_addrpool_alloc(&im->pool, p->name,
-                                     m->u.hello.prev_tunnel_ip, p);
+    p->tunnel_ip =
+        zt_addrpool_alloc(&im->pool, p->name, m->u.hello.prev_tunnel_ip, p);
     if (!p->tunnel_ip) {
       zt_warn("agent %s: address pool exhausted", p->name);
       zq_close(p->q, ZT_ERR_NO_RESOURCES, "address pool exhausted");
@@ -537,7 +537,8 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
   im->stats.packets_in++;
   if (zq_packet_key(pkt, len, &key) == 0)
     p = zt_keymap_get(&im->by_key, key);
-  if (!p && zq_packet_is_initial(pkt, len) && !(p = peer_by_initial(im, from))) {
+  if (!p && zq_packet_is_initial(pkt, len) &&
+      !(p = peer_by_initial(im, from))) {
     /* zq_server_accept() has read the packet; its answer is pending. */
     if ((p = peer_accept(im, from, fromlen, pkt, len)))
       mark_dirty(p);
@@ -623,34 +624,41 @@ size_t zt_intermediate_peer_count(const struct zt_intermediate *im) {
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len) {
   const struct zt_intermediate_stats *st = &im->stats;
-  char addr[64], ipbuf[16];
-  size_t off = 0;
-#define OUT(...)                                                             \
-  do {                                                                       \
-    int n_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);    \
-    if (n_ > 0)                                                              \
-      off += (size_t)n_;                                                     \
-  } while (0)
-  OUT("%zu peer(s), %zu channel(s)\n", im->n_peers, im->channels.count);
+  char addr[64], ipbuf[16], qbuf[256];
+  struct zt_strbuf sb;
+  zt_strbuf_init(&sb, buf, len);
+  zt_strbuf_printf(&sb, "%zu peer(s), %zu channel(s)\n", im->n_peers,
+                   im->channels.count);
   for (const struct peer *p = im->peers; p; p = p->next)
-    OUT("%s %s at %s%s%s\n", zt_role_name(p->role),
-        p->name[0] ? p->name : "(handshaking)",
-        zt_netaddr_str((const struct sockaddr *)&p->observed, addr, sizeof(addr)),
-        p->tunnel_ip ? " tunnel " : "",
-        p->tunnel_ip ? zt_ip4_str(p->tunnel_ip, ipbuf) : "");
-  OUT("relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "
+    zt_strbuf_printf(&sb, "%s %s at %s%s%s\n", zt_role_name(p->role),
+                     p->name[0] ? p->name : "(handshaking)",
+                     zt_netaddr_str((const struct sockaddr *)&p->observed, addr,
+                                    sizeof(addr)),
+                     p->tunnel_ip ? " tunnel " : "",
+                     p->tunnel_ip ? zt_ip4_str(p->tunnel_ip, ipbuf) : "");
+  for (const struct peer *p = im->peers; p; p = p->next) {
+    if (!p->q || !p->name[0])
+      continue;
+    zq_format_stats(p->q, qbuf, sizeof(qbuf));
+    zt_strbuf_printf(&sb, "%s %s quic: %s\n", zt_role_name(p->role), p->name,
+                     qbuf);
+  }
+  zt_strbuf_printf(
+      &sb,
+      "relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "
       "wrong_peer %llu queue_drops %llu\n",
       (unsigned long long)st->relay_frames, (unsigned long long)st->relay_bytes,
       (unsigned long long)st->relay_malformed,
       (unsigned long long)st->relay_unknown_channel,
       (unsigned long long)st->relay_wrong_peer,
       (unsigned long long)st->relay_queue_drops);
-  OUT("ctrl: unexpected %llu; handshakes refused %llu; sessions opened %llu "
+  zt_strbuf_printf(
+      &sb,
+      "ctrl: unexpected %llu; handshakes refused %llu; sessions opened %llu "
       "denied %llu\n",
       (unsigned long long)st->ctrl_unexpected,
       (unsigned long long)st->handshakes_refused,
       (unsigned long long)st->sessions_opened,
       (unsigned long long)st->sessions_denied);
-#undef OUT
-  return (int)off;
+  return (int)sb.off;
 }

@@ -52,8 +52,10 @@ struct zq_config {
 
 struct zq_stats {
   uint64_t dgram_sent, dgram_recv;
+  uint64_t dgram_lost;             /* in packets declared lost */
   uint64_t dgram_drop_queue_full;  /* queue bound reached */
   uint64_t dgram_drop_too_big;     /* would never fit a packet */
+  uint64_t dgram_drop_unplaced;    /* skipped in DGRAM_MAX_TRIES packets */
   uint64_t dgram_drop_state;       /* peer did not allow datagrams */
   uint64_t stream_bytes_sent, stream_bytes_recv;
 };
@@ -131,6 +133,8 @@ const char *zq_close_reason(const struct zq_conn *c);
 enum zt_role zq_peer_role(const struct zq_conn *c);
 const char *zq_peer_name(const struct zq_conn *c);
 const struct zq_stats *zq_get_stats(const struct zq_conn *c);
+/* One line for operators: RTT, congestion window, datagram counters. */
+int zq_format_stats(const struct zq_conn *c, char *buf, size_t len);
 void *zq_user_data(const struct zq_conn *c);
 /* The remote address of the current path (the observed address, on a
  * server). */

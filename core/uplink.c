@@ -8,6 +8,8 @@
  */
 #include "uplink.h"
 
+#include "strbuf.h"
+
 #include <gnutls/crypto.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +27,8 @@ static void on_ready(struct zq_conn *q, void *ud) {
   (void)q;
   u->was_up = true;
   u->stats.connects++;
-  zt_info("connected to intermediate %s/%s at %s", zt_role_name(zq_peer_role(q)),
-          zq_peer_name(q),
+  zt_info("connected to intermediate %s/%s at %s",
+          zt_role_name(zq_peer_role(q)), zq_peer_name(q),
           zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
   if (u->h.on_up)
     u->h.on_up(u, u->ud);
@@ -107,10 +109,9 @@ void zt_uplink_start(struct zt_uplink *u, uint64_t now) {
   u->reconnect_at = 0;
   u->was_up = false;
   zt_ctrl_reader_init(&u->reader);
-  u->q = zq_client_new(&u->qcfg, &uplink_handlers, u,
-                       (struct sockaddr *)&u->local, u->locallen,
-                       (struct sockaddr *)&u->server, u->serverlen, now, err,
-                       sizeof(err));
+  u->q = zq_client_new(
+      &u->qcfg, &uplink_handlers, u, (struct sockaddr *)&u->local, u->locallen,
+      (struct sockaddr *)&u->server, u->serverlen, now, err, sizeof(err));
   if (!u->q) {
     zt_err("cannot dial intermediate: %s", err);
     schedule_reconnect(u, now);
@@ -120,8 +121,7 @@ void zt_uplink_start(struct zt_uplink *u, uint64_t now) {
           zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
 }
 
-bool zt_uplink_owns(const struct zt_uplink *u, const uint8_t *pkt,
-                    size_t len) {
+bool zt_uplink_owns(const struct zt_uplink *u, const uint8_t *pkt, size_t len) {
   uint32_t key;
   return u->q && zq_packet_key(pkt, len, &key) == 0 && key == zq_key(u->q);
 }
@@ -219,4 +219,12 @@ void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now) {
 
 uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u) {
   return u->q ? zq_rtt_ns(u->q) : 0;
+}
+
+void zt_uplink_status(const struct zt_uplink *u, struct zt_strbuf *sb) {
+  char q[256];
+  if (!u->q || !zt_uplink_is_up(u))
+    return;
+  zq_format_stats(u->q, q, sizeof(q));
+  zt_strbuf_printf(sb, "uplink quic: %s\n", q);
 }

@@ -70,5 +70,8 @@ uint64_t zt_uplink_expiry(const struct zt_uplink *u);
 void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now);
 /* RTT to the Intermediate in ns (0 if unknown). */
 uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u);
+/* "uplink quic: ..." for status reports; nothing while down. */
+struct zt_strbuf;
+void zt_uplink_status(const struct zt_uplink *u, struct zt_strbuf *sb);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
@@ -16,11 +17,26 @@
 #define BATCH 32
 #define TUN_BATCH 64
 
+static void rearm(struct zt_driver *d);
+
 static void driver_udp_send(void *ud, const struct sockaddr *to,
                             socklen_t tolen, const uint8_t *data, size_t len) {
   struct zt_driver *d = ud;
-  if (zt_udp_send(d->udp_fd, to, tolen, data, len) != 0)
+  if (d->batching && d->batch)
+    d->udp_send_errors += (uint64_t)zt_udp_batch_add(d->batch, to, tolen,
+                                                     data, len);
+  else if (zt_udp_send(d->udp_fd, to, tolen, data, len) != 0)
     d->udp_send_errors++;
+}
+
+static void begin(struct zt_driver *d) { d->batching = d->batch != NULL; }
+
+/* Everything the callback produced goes out, then the timer is re-armed. */
+static void end(struct zt_driver *d) {
+  if (d->batch)
+    d->udp_send_errors += (uint64_t)zt_udp_batch_flush(d->batch);
+  d->batching = false;
+  rearm(d);
 }
 
 static void driver_tun_write(void *ud, const uint8_t *pkt, size_t len) {
@@ -46,8 +62,9 @@ static void rearm(struct zt_driver *d) {
 static void on_timer(struct zt_loop *l, void *ud) {
   struct zt_driver *d = ud;
   (void)l;
+  begin(d);
   d->handle_expiry(d->node, zt_now_ns());
-  rearm(d);
+  end(d);
 }
 
 static void on_udp(struct zt_loop *l, int fd, uint32_t events, void *ud) {
@@ -60,6 +77,7 @@ static void on_udp(struct zt_loop *l, int fd, uint32_t events, void *ud) {
   (void)l;
   (void)events;
 
+  begin(d);
   for (int i = 0; i < BATCH; i++)
     bufs[i] = store[i];
   /* Bounded: a flood cannot starve the TUN device or the timer. */
@@ -75,7 +93,7 @@ static void on_udp(struct zt_loop *l, int fd, uint32_t events, void *ud) {
     if (n < BATCH)
       break;
   }
-  rearm(d);
+  end(d);
 }
 
 static void on_tun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
@@ -83,13 +101,14 @@ static void on_tun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
   static uint8_t pkt[65536];
   (void)l;
   (void)events;
+  begin(d);
   for (int i = 0; i < TUN_BATCH; i++) {
     ssize_t n = zt_tun_read(fd, pkt, sizeof(pkt));
     if (n <= 0)
       break;
     d->feed_tun(d->node, pkt, (size_t)n, zt_now_ns());
   }
-  rearm(d);
+  end(d);
 }
 
 void zt_driver_log_status(struct zt_driver *d) {
@@ -97,15 +116,23 @@ void zt_driver_log_status(struct zt_driver *d) {
   if (!d->status)
     return;
   d->status(d->node, buf, sizeof(buf));
-  for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+  char *save = NULL;
+  for (char *line = strtok_r(buf, "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save))
     zt_info("status: %s", line);
   zt_info("status: driver udp_send_errors %llu tun_write_errors %llu",
           (unsigned long long)d->udp_send_errors,
           (unsigned long long)d->tun_write_errors);
 }
 
+static void status_hook(void *ud) { zt_driver_log_status(ud); }
+
 int zt_driver_run(struct zt_driver *d) {
   zt_timer_init(&d->timer, on_timer, d);
+  /* Without the batch (out of memory) every send is a sendto(): slower,
+   * still correct. */
+  if ((d->batch = calloc(1, sizeof(*d->batch))))
+    d->batch->fd = d->udp_fd;
   if (zt_loop_add_fd(d->loop, d->udp_fd, EPOLLIN, on_udp, d) != 0) {
     zt_err("epoll: cannot watch the UDP socket: %s", strerror(errno));
     return -1;
@@ -116,7 +143,10 @@ int zt_driver_run(struct zt_driver *d) {
     return -1;
   }
   rearm(d);
+  zt_loop_set_status_hook(d->loop, status_hook, d);
   int rv = zt_loop_run(d->loop);
+  free(d->batch);
+  d->batch = NULL;
   zt_info("stopping (signal %d)", zt_loop_signal_received(d->loop));
   zt_driver_log_status(d);
   return rv;

@@ -7,10 +7,12 @@
 #ifndef ZTNA_DRIVER_H
 #define ZTNA_DRIVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "loop.h"
+#include "udp.h"
 #include "node_io.h"
 
 struct zt_driver {
@@ -26,6 +28,10 @@ struct zt_driver {
   /* Statistics for the operator: called on SIGUSR1 and at exit. */
   int (*status)(void *node, char *buf, size_t len);
   uint64_t udp_send_errors, tun_write_errors;
+  /* Inside a loop callback sends are batched and flushed before the
+   * callback returns; outside (start-up, shutdown) they go out at once. */
+  struct zt_udp_batch *batch;
+  bool batching;
 };
 
 /* Fills io's udp_send and tun_write with the driver's socket and TUN. */

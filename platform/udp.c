@@ -174,3 +174,49 @@ int zt_udp_local(int fd, struct sockaddr_storage *out, socklen_t *outlen) {
   *outlen = sizeof(*out);
   return getsockname(fd, (struct sockaddr *)out, outlen);
 }
+
+int zt_udp_batch_flush(struct zt_udp_batch *b) {
+  unsigned done = 0;
+  int dropped = 0;
+  while (done < b->n) {
+    int n = sendmmsg(b->fd, b->msgs + done, b->n - done, 0);
+    if (n > 0) {
+      done += (unsigned)n;
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    /* The first remaining datagram failed (full buffer, unreachable
+     * destination...): drop it, QUIC's loss recovery resends, and go on
+     * with the others, which may be for other peers. */
+    if (zt_log_get_level() >= ZT_LOG_DEBUG && n < 0) {
+      char where[INET6_ADDRSTRLEN + 16];
+      zt_dbg("udp: sendmmsg to %s: %s",
+             addr_str((struct sockaddr *)&b->to[done], where, sizeof(where)),
+             strerror(errno));
+    }
+    done++;
+    dropped++;
+  }
+  b->n = 0;
+  return dropped;
+}
+
+int zt_udp_batch_add(struct zt_udp_batch *b, const struct sockaddr *to,
+                     socklen_t tolen, const uint8_t *data, size_t len) {
+  int dropped = 0;
+  if (len > sizeof(b->data[0]) || tolen > sizeof(b->to[0]))
+    return 1;
+  if (b->n == ZT_UDP_BATCH)
+    dropped = zt_udp_batch_flush(b);
+  unsigned i = b->n++;
+  memcpy(b->data[i], data, len);
+  memcpy(&b->to[i], to, tolen);
+  b->iov[i] = (struct iovec){b->data[i], len};
+  b->msgs[i] = (struct mmsghdr){0};
+  b->msgs[i].msg_hdr.msg_name = &b->to[i];
+  b->msgs[i].msg_hdr.msg_namelen = tolen;
+  b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
+  b->msgs[i].msg_hdr.msg_iovlen = 1;
+  return dropped;
+}

@@ -22,6 +22,26 @@ int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,
 int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
                 const uint8_t *data, size_t len);
 
+/* Outgoing datagrams collected during one event-loop callback and sent
+ * with one sendmmsg(2): on this kind of machine the per-syscall cost is a
+ * large part of a packet's cost. */
+#define ZT_UDP_BATCH 64
+struct zt_udp_batch {
+  int fd;
+  unsigned n;
+  struct mmsghdr msgs[ZT_UDP_BATCH];
+  struct iovec iov[ZT_UDP_BATCH];
+  struct sockaddr_storage to[ZT_UDP_BATCH];
+  uint8_t data[ZT_UDP_BATCH][1500];
+};
+/* Queues a copy (sending the batch first when it is full). Returns how
+ * many datagrams failed to go out, as zt_udp_batch_flush(). */
+int zt_udp_batch_add(struct zt_udp_batch *b, const struct sockaddr *to,
+                     socklen_t tolen, const uint8_t *data, size_t len);
+/* Sends what is queued. Returns the number of datagrams dropped (a full
+ * socket buffer or an error), 0 when all went out. */
+int zt_udp_batch_flush(struct zt_udp_batch *b);
+
 /* The bound local address. */
 int zt_udp_local(int fd, struct sockaddr_storage *out, socklen_t *outlen);
 
