@@ -441,8 +441,14 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
 
   a->now = now;
   a->stats.tun_packets++;
-  if (zt_ip_parse(pkt, len, &ip) != 0) {
-    a->stats.tun_malformed++;
+  int perr = zt_ip_parse(pkt, len, &ip);
+  if (perr != 0) {
+    /* IPv6 is not carried yet; the kernel sends some (router and multicast
+     * listener solicitations) as soon as the device is up. */
+    if (perr == ZT_IP_EVERSION)
+      a->stats.tun_not_ipv4++;
+    else
+      a->stats.tun_malformed++;
     return;
   }
   if (len > ZT_TUN_MTU) {
@@ -574,9 +580,10 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
   }
   zt_strbuf_printf(
       &sb,
-      "tun: packets %llu malformed %llu bad_source %llu no_service %llu "
+      "tun: packets %llu not_ipv4 %llu malformed %llu bad_source %llu "
+      "no_service %llu "
       "offline %llu no_uplink %llu pending_drops %llu too_big %llu\n",
-      (unsigned long long)st->tun_packets,
+      (unsigned long long)st->tun_packets, (unsigned long long)st->tun_not_ipv4,
       (unsigned long long)st->tun_malformed,
       (unsigned long long)st->tun_bad_source,
       (unsigned long long)st->tun_no_service,

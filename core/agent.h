@@ -23,8 +23,9 @@ struct zt_agent_options {
 };
 
 struct zt_agent_stats {
-  uint64_t tun_packets, tun_malformed, tun_bad_source, tun_no_service,
-      tun_service_offline, tun_no_uplink, tun_pending_drops, tun_too_big;
+  uint64_t tun_packets, tun_not_ipv4, tun_malformed, tun_bad_source,
+      tun_no_service, tun_service_offline, tun_no_uplink, tun_pending_drops,
+      tun_too_big;
   uint64_t rx_packets, rx_malformed, rx_policy_drops;
   uint64_t relay_unknown_channel;
   uint64_t sessions_opened, sessions_refused;

@@ -440,8 +440,14 @@ void zt_connector_feed_tun(struct zt_connector *c, const uint8_t *pkt,
 
   c->now = now;
   c->stats.tun_packets++;
-  if (zt_ip_parse(pkt, len, &ip) != 0) {
-    c->stats.tun_malformed++;
+  int perr = zt_ip_parse(pkt, len, &ip);
+  if (perr != 0) {
+    /* IPv6 is not carried yet; the kernel sends some (router and multicast
+     * listener solicitations) as soon as the device is up. */
+    if (perr == ZT_IP_EVERSION)
+      c->stats.tun_not_ipv4++;
+    else
+      c->stats.tun_malformed++;
     return;
   }
   s = zt_keymap_get(&c->by_agent_ip, ip.dst);
@@ -523,11 +529,13 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
       (unsigned long long)st->rx_packets, (unsigned long long)st->rx_malformed,
       (unsigned long long)st->rx_bad_source,
       (unsigned long long)st->rx_not_allowed);
-  zt_strbuf_printf(
-      &sb, "tun: packets %llu malformed %llu no_session %llu drops %llu\n",
-      (unsigned long long)st->tun_packets,
-      (unsigned long long)st->tun_malformed,
-      (unsigned long long)st->tun_no_session,
-      (unsigned long long)st->tun_drops);
+  zt_strbuf_printf(&sb,
+                   "tun: packets %llu not_ipv4 %llu malformed %llu no_session "
+                   "%llu drops %llu\n",
+                   (unsigned long long)st->tun_packets,
+                   (unsigned long long)st->tun_not_ipv4,
+                   (unsigned long long)st->tun_malformed,
+                   (unsigned long long)st->tun_no_session,
+                   (unsigned long long)st->tun_drops);
   return (int)sb.off;
 }
