@@ -643,6 +643,13 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
     zt_strbuf_printf(&sb, "%s %s quic: %s\n", zt_role_name(p->role), p->name,
                      qbuf);
   }
+  zt_strbuf_printf(&sb,
+                   "udp: packets %llu unknown %llu; handshakes accepted %llu "
+                   "failed %llu\n",
+                   (unsigned long long)st->packets_in,
+                   (unsigned long long)st->packets_unknown,
+                   (unsigned long long)st->peers_accepted,
+                   (unsigned long long)st->accept_failures);
   zt_strbuf_printf(
       &sb,
       "relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "
