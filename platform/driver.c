@@ -115,14 +115,21 @@ void zt_driver_log_status(struct zt_driver *d) {
   char buf[8192];
   if (!d->status)
     return;
+  if (d->batch) {
+    d->gso_messages = d->batch->gso_messages;
+    d->gso_segments = d->batch->gso_segments;
+  }
   d->status(d->node, buf, sizeof(buf));
   char *save = NULL;
   for (char *line = strtok_r(buf, "\n", &save); line;
        line = strtok_r(NULL, "\n", &save))
     zt_info("status: %s", line);
-  zt_info("status: driver udp_send_errors %llu tun_write_errors %llu",
+  zt_info("status: driver udp_send_errors %llu tun_write_errors %llu "
+          "gso_messages %llu gso_segments %llu",
           (unsigned long long)d->udp_send_errors,
-          (unsigned long long)d->tun_write_errors);
+          (unsigned long long)d->tun_write_errors,
+          (unsigned long long)d->gso_messages,
+          (unsigned long long)d->gso_segments);
 }
 
 static void status_hook(void *ud) { zt_driver_log_status(ud); }
@@ -145,6 +152,10 @@ int zt_driver_run(struct zt_driver *d) {
   rearm(d);
   zt_loop_set_status_hook(d->loop, status_hook, d);
   int rv = zt_loop_run(d->loop);
+  if (d->batch) {
+    d->gso_messages = d->batch->gso_messages;
+    d->gso_segments = d->batch->gso_segments;
+  }
   free(d->batch);
   d->batch = NULL;
   zt_info("stopping (signal %d)", zt_loop_signal_received(d->loop));

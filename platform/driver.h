@@ -28,6 +28,7 @@ struct zt_driver {
   /* Statistics for the operator: called on SIGUSR1 and at exit. */
   int (*status)(void *node, char *buf, size_t len);
   uint64_t udp_send_errors, tun_write_errors;
+  uint64_t gso_messages, gso_segments;
   /* Inside a loop callback sends are batched and flushed before the
    * callback returns; outside (start-up, shutdown) they go out at once. */
   struct zt_udp_batch *batch;

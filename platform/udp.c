@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,28 +176,110 @@ int zt_udp_local(int fd, struct sockaddr_storage *out, socklen_t *outlen) {
   return getsockname(fd, (struct sockaddr *)out, outlen);
 }
 
-int zt_udp_batch_flush(struct zt_udp_batch *b) {
-  unsigned done = 0;
+static bool same_dest(const struct sockaddr_storage *a,
+                      const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family)
+    return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port &&
+           x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return x->sin6_port == y->sin6_port &&
+         memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+/* Groups the queued datagrams into messages: a run of datagrams to one
+ * destination, all of one size except a shorter last one, becomes one GSO
+ * message. A run never skips over a datagram of its destination, so each
+ * destination sees its datagrams in the order they were queued. Returns
+ * the number of messages. */
+static unsigned build_messages(struct zt_udp_batch *b) {
+  bool taken[ZT_UDP_BATCH] = {false};
+  unsigned k = 0, v = 0;
+  for (unsigned i = 0; i < b->n; i++) {
+    if (taken[i])
+      continue;
+    taken[i] = true;
+    unsigned first = v, count = 1, seg = b->len[i];
+    b->iov[v++] = (struct iovec){b->data[i], b->len[i]};
+    /* The kernel takes at most 64 KiB per message. */
+    unsigned max = b->no_gso ? 1 : 65000 / seg;
+    for (unsigned j = i + 1; j < b->n && count < max; j++) {
+      if (taken[j] || !same_dest(&b->to[i], &b->to[j]))
+        continue;
+      if (b->len[j] > seg)
+        break;
+      taken[j] = true;
+      b->iov[v++] = (struct iovec){b->data[j], b->len[j]};
+      count++;
+      if (b->len[j] < seg)
+        break;
+    }
+    struct msghdr *h = &b->msgs[k].msg_hdr;
+    *h = (struct msghdr){.msg_name = &b->to[i],
+                         .msg_namelen = b->tolen[i],
+                         .msg_iov = &b->iov[first],
+                         .msg_iovlen = count};
+    if (count > 1) {
+      h->msg_control = b->cmsg[k].buf;
+      h->msg_controllen = sizeof(b->cmsg[k].buf);
+      struct cmsghdr *c = CMSG_FIRSTHDR(h);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t gso = (uint16_t)seg;
+      memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+      b->gso_messages++;
+      b->gso_segments += count;
+    }
+    k++;
+  }
+  return k;
+}
+
+/* A GSO message the kernel refused: switch GSO off and send its datagrams
+ * one by one. Returns how many of them failed. */
+static int resend_plain(struct zt_udp_batch *b, const struct msghdr *h) {
   int dropped = 0;
-  while (done < b->n) {
-    int n = sendmmsg(b->fd, b->msgs + done, b->n - done, 0);
+  b->no_gso = true;
+  zt_warn("udp: the kernel refused UDP GSO (%s); sending datagrams singly",
+          strerror(errno));
+  for (size_t i = 0; i < h->msg_iovlen; i++)
+    if (zt_udp_send(b->fd, h->msg_name, h->msg_namelen, h->msg_iov[i].iov_base,
+                    h->msg_iov[i].iov_len) != 0)
+      dropped++;
+  return dropped;
+}
+
+int zt_udp_batch_flush(struct zt_udp_batch *b) {
+  unsigned k = build_messages(b), done = 0;
+  int dropped = 0;
+  while (done < k) {
+    int n = sendmmsg(b->fd, b->msgs + done, k - done, 0);
     if (n > 0) {
       done += (unsigned)n;
       continue;
     }
     if (n < 0 && errno == EINTR)
       continue;
-    /* The first remaining datagram failed (full buffer, unreachable
-     * destination...): drop it, QUIC's loss recovery resends, and go on
-     * with the others, which may be for other peers. */
-    if (zt_log_get_level() >= ZT_LOG_DEBUG && n < 0) {
-      char where[INET6_ADDRSTRLEN + 16];
-      zt_dbg("udp: sendmmsg to %s: %s",
-             addr_str((struct sockaddr *)&b->to[done], where, sizeof(where)),
-             strerror(errno));
+    struct msghdr *h = &b->msgs[done].msg_hdr;
+    if (h->msg_iovlen > 1 && (errno == EIO || errno == EINVAL ||
+                              errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
+      dropped += resend_plain(b, h);
+    } else {
+      /* Full buffer, unreachable destination...: drop this message (QUIC's
+       * loss recovery resends) and go on with the others, which may be for
+       * other peers. */
+      if (zt_log_get_level() >= ZT_LOG_DEBUG && n < 0) {
+        char where[INET6_ADDRSTRLEN + 16];
+        zt_dbg("udp: sendmmsg to %s: %s",
+               addr_str(h->msg_name, where, sizeof(where)), strerror(errno));
+      }
+      dropped += (int)h->msg_iovlen;
     }
     done++;
-    dropped++;
   }
   b->n = 0;
   return dropped;
@@ -205,18 +288,15 @@ int zt_udp_batch_flush(struct zt_udp_batch *b) {
 int zt_udp_batch_add(struct zt_udp_batch *b, const struct sockaddr *to,
                      socklen_t tolen, const uint8_t *data, size_t len) {
   int dropped = 0;
-  if (len > sizeof(b->data[0]) || tolen > sizeof(b->to[0]))
+  if (len == 0 || len > sizeof(b->data[0]) || tolen > sizeof(b->to[0]))
     return 1;
   if (b->n == ZT_UDP_BATCH)
     dropped = zt_udp_batch_flush(b);
   unsigned i = b->n++;
   memcpy(b->data[i], data, len);
+  memset(&b->to[i], 0, sizeof(b->to[i]));
   memcpy(&b->to[i], to, tolen);
-  b->iov[i] = (struct iovec){b->data[i], len};
-  b->msgs[i] = (struct mmsghdr){0};
-  b->msgs[i].msg_hdr.msg_name = &b->to[i];
-  b->msgs[i].msg_hdr.msg_namelen = tolen;
-  b->msgs[i].msg_hdr.msg_iov = &b->iov[i];
-  b->msgs[i].msg_hdr.msg_iovlen = 1;
+  b->tolen[i] = tolen;
+  b->len[i] = (uint16_t)len;
   return dropped;
 }

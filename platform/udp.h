@@ -2,9 +2,11 @@
 #ifndef ZTNA_UDP_H
 #define ZTNA_UDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 /* Non-blocking socket bound to `sa`; IPv6 sockets are dual-stack. Sets
  * IP_MTU_DISCOVER to "do" (DF set, so the path limit is ours to respect, not
@@ -24,15 +26,26 @@ int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
 
 /* Outgoing datagrams collected during one event-loop callback and sent
  * with one sendmmsg(2): on this kind of machine the per-syscall cost is a
- * large part of a packet's cost. */
+ * large part of a packet's cost. Consecutive datagrams to one destination
+ * with the same size go out as one UDP GSO message (UDP_SEGMENT), which
+ * crosses the kernel's stack once; per destination the order is kept. */
 #define ZT_UDP_BATCH 64
 struct zt_udp_batch {
   int fd;
+  bool no_gso; /* the kernel refused GSO once: plain datagrams from then on */
   unsigned n;
+  uint16_t len[ZT_UDP_BATCH];
+  struct sockaddr_storage to[ZT_UDP_BATCH];
+  socklen_t tolen[ZT_UDP_BATCH];
+  uint8_t data[ZT_UDP_BATCH][1500];
+  /* scratch for zt_udp_batch_flush() */
   struct mmsghdr msgs[ZT_UDP_BATCH];
   struct iovec iov[ZT_UDP_BATCH];
-  struct sockaddr_storage to[ZT_UDP_BATCH];
-  uint8_t data[ZT_UDP_BATCH][1500];
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } cmsg[ZT_UDP_BATCH];
+  uint64_t gso_messages, gso_segments; /* for status and tests */
 };
 /* Queues a copy (sending the batch first when it is full). Returns how
  * many datagrams failed to go out, as zt_udp_batch_flush(). */
