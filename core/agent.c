@@ -400,7 +400,7 @@ void zt_agent_feed_udp(struct zt_agent *a, const struct sockaddr *from,
                        socklen_t fromlen, const uint8_t *pkt, size_t len,
                        uint64_t now) {
   a->now = now;
-  if (zt_uplink_owns(&a->up, pkt, len))
+  if (zt_uplink_owns(&a->up, from, pkt, len))
     zt_uplink_feed(&a->up, from, fromlen, pkt, len, now);
   flush(a);
 }

@@ -428,7 +428,7 @@ void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
                            socklen_t fromlen, const uint8_t *pkt, size_t len,
                            uint64_t now) {
   c->now = now;
-  if (zt_uplink_owns(&c->up, pkt, len))
+  if (zt_uplink_owns(&c->up, from, pkt, len))
     zt_uplink_feed(&c->up, from, fromlen, pkt, len, now);
   flush(c);
 }

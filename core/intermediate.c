@@ -58,6 +58,8 @@ struct zt_intermediate {
   struct zt_addrpool pool;
   struct zt_intermediate_stats stats;
   uint64_t now;
+  unsigned reset_budget;   /* stateless resets we may still send */
+  uint64_t reset_refilled; /* when the budget was last topped up */
   struct zt_ctrl_msg scratch;
 };
 
@@ -527,6 +529,34 @@ static struct peer *peer_by_initial(struct zt_intermediate *im,
   return NULL;
 }
 
+/* A packet for a connection we do not know, typically one from before a
+ * restart: a Stateless Reset makes its sender reconnect at once instead of
+ * after its idle timeout. Rate-limited (a token bucket, RESETS_PER_SEC), as
+ * resets answer unauthenticated packets. */
+#define RESETS_PER_SEC 100
+static void send_reset(struct zt_intermediate *im, const struct sockaddr *to,
+                       socklen_t tolen, const uint8_t *pkt, size_t len) {
+  uint8_t out[64];
+  uint64_t refill =
+      (im->now - im->reset_refilled) / (1000000000ULL / RESETS_PER_SEC);
+  if (refill) {
+    im->reset_budget = im->reset_budget + refill > RESETS_PER_SEC
+                           ? RESETS_PER_SEC
+                           : im->reset_budget + (unsigned)refill;
+    im->reset_refilled = im->now;
+  }
+  if (im->reset_budget == 0) {
+    im->stats.resets_limited++;
+    return;
+  }
+  size_t n = zq_stateless_reset(&im->qcfg, pkt, len, out, sizeof(out));
+  if (n == 0)
+    return;
+  im->reset_budget--;
+  im->stats.resets_sent++;
+  im->io->udp_send(im->io->ud, to, tolen, out, n);
+}
+
 void zt_intermediate_feed_udp(struct zt_intermediate *im,
                               const struct sockaddr *from, socklen_t fromlen,
                               const uint8_t *pkt, size_t len, uint64_t now) {
@@ -544,6 +574,7 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
       mark_dirty(p);
   } else if (!p) {
     im->stats.packets_unknown++;
+    send_reset(im, from, fromlen, pkt, len);
     return;
   } else {
     zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
@@ -573,6 +604,15 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
   im->qcfg.creds = creds;
   im->qcfg.alpn = ZT_ALPN_OUTER;
   im->qcfg.expect.roles = 1u << ZT_ROLE_AGENT | 1u << ZT_ROLE_CONNECTOR;
+  /* Derived from our key, the reset secret survives restarts: that is its
+   * whole point. Without it resets are simply not sent. */
+  if (zt_tls_derive_secret(creds, "ztna stateless reset v1",
+                           im->qcfg.reset_secret) == 0)
+    im->qcfg.has_reset_secret = true;
+  else
+    zt_warn("cannot derive a stateless reset secret from our key: peers "
+            "will notice a restart only by their idle timeout");
+  im->reset_budget = RESETS_PER_SEC;
   zt_keymap_init(&im->by_key);
   zt_keymap_init(&im->channels);
   zt_addrpool_init(&im->pool, cfg->agent_pool, cfg->agent_pool_len);
@@ -644,10 +684,12 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                      qbuf);
   }
   zt_strbuf_printf(&sb,
-                   "udp: packets %llu unknown %llu; handshakes accepted %llu "
-                   "failed %llu\n",
+                   "udp: packets %llu unknown %llu (resets sent %llu "
+                   "limited %llu); handshakes accepted %llu failed %llu\n",
                    (unsigned long long)st->packets_in,
                    (unsigned long long)st->packets_unknown,
+                   (unsigned long long)st->resets_sent,
+                   (unsigned long long)st->resets_limited,
                    (unsigned long long)st->peers_accepted,
                    (unsigned long long)st->accept_failures);
   zt_strbuf_printf(

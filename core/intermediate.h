@@ -16,7 +16,7 @@ struct zt_intermediate;
 
 struct zt_intermediate_stats {
   uint64_t packets_in, packets_unknown, handshakes_refused, accept_failures;
-  uint64_t peers_accepted;
+  uint64_t peers_accepted, resets_sent, resets_limited;
   uint64_t relay_frames, relay_bytes, relay_malformed, relay_unknown_channel,
       relay_wrong_peer, relay_queue_drops;
   uint64_t ctrl_malformed, ctrl_unknown, ctrl_oversized, ctrl_unexpected;

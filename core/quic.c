@@ -54,6 +54,7 @@ struct zq_conn {
   size_t max_dgram;
 
   bool ready, dead, closing_requested, close_sent;
+  bool got_reset; /* the peer sent a Stateless Reset */
   uint64_t app_error;
   char reason[256];
 
@@ -134,6 +135,18 @@ static void rand_cb(uint8_t *dest, size_t destlen,
   gnutls_rnd(GNUTLS_RND_RANDOM, dest, destlen);
 }
 
+/* The stateless reset token of one of our connection IDs: derived from the
+ * server's secret when it has one, random otherwise. */
+static int reset_token(const struct zq_config *cfg, const ngtcp2_cid *cid,
+                       uint8_t *token) {
+  if (cfg->has_reset_secret)
+    return ngtcp2_crypto_generate_stateless_reset_token(
+        token, cfg->reset_secret, sizeof(cfg->reset_secret), cid);
+  return gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN)
+             ? -1
+             : 0;
+}
+
 static int get_new_connection_id_cb(ngtcp2_conn *conn, ngtcp2_cid *cid,
                                     uint8_t *token, size_t cidlen,
                                     void *user_data) {
@@ -141,8 +154,18 @@ static int get_new_connection_id_cb(ngtcp2_conn *conn, ngtcp2_cid *cid,
   (void)conn;
   (void)cidlen;
   fill_cid(c, cid);
-  if (gnutls_rnd(GNUTLS_RND_RANDOM, token, NGTCP2_STATELESS_RESET_TOKENLEN))
+  if (reset_token(&c->cfg, cid, token) != 0)
     return NGTCP2_ERR_CALLBACK_FAILURE;
+  return 0;
+}
+
+static int recv_stateless_reset_cb(ngtcp2_conn *conn,
+                                   const ngtcp2_pkt_stateless_reset *sr,
+                                   void *user_data) {
+  struct zq_conn *c = user_data;
+  (void)conn;
+  (void)sr;
+  c->got_reset = true;
   return 0;
 }
 
@@ -234,6 +257,7 @@ static const ngtcp2_callbacks base_callbacks = {
     .delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
     .recv_datagram = recv_datagram_cb,
     .lost_datagram = lost_datagram_cb,
+    .recv_stateless_reset = recv_stateless_reset_cb,
     .get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
     .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
 };
@@ -434,10 +458,13 @@ zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
   fill_settings(cfg, &settings, now);
   fill_params(cfg, &params, true);
   params.original_dcid = hd.dcid;
-  params.stateless_reset_token_present = 1;
-  gnutls_rnd(GNUTLS_RND_RANDOM, params.stateless_reset_token,
-             sizeof(params.stateless_reset_token));
   fill_cid(c, &scid);
+  params.stateless_reset_token_present = 1;
+  if (reset_token(cfg, &scid, params.stateless_reset_token) != 0) {
+    snprintf(err, errlen, "cannot make a stateless reset token");
+    zq_free(c);
+    return NULL;
+  }
   ngtcp2_path path = {
       {(struct sockaddr *)&c->local, c->locallen},
       {(struct sockaddr *)&c->remote, c->remotelen},
@@ -478,6 +505,13 @@ void zq_free(struct zq_conn *c) {
 
 static void note_read_error(struct zq_conn *c, int rv) {
   ngtcp2_connection_close_error ccerr;
+
+  if (c->got_reset) {
+    set_dead(c, "stateless reset: the peer no longer knows this connection "
+                "(restarted?)");
+    c->close_sent = true; /* nothing to tell a peer that forgot us */
+    return;
+  }
 
   if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
     ngtcp2_conn_get_connection_close_error(c->conn, &ccerr);
@@ -741,6 +775,32 @@ int zq_format_stats(const struct zq_conn *c, char *buf, size_t len) {
       (unsigned long long)st->dgram_drop_too_big,
       (unsigned long long)st->dgram_drop_unplaced,
       (unsigned long long)st->dgram_drop_state);
+}
+
+size_t zq_stateless_reset(const struct zq_config *cfg, const uint8_t *pkt,
+                          size_t len, uint8_t *out, size_t cap) {
+  /* Short header: first bit 0 (the fixed bit may be greased), then our
+   * ZT_SCID_LEN-byte connection ID. The
+   * answer is one byte shorter than the packet, at most 64 bytes. */
+  size_t size = len - 1;
+  if (!cfg->has_reset_secret || len < 1 + ZT_SCID_LEN + 17 ||
+      (pkt[0] & 0x80) != 0)
+    return 0;
+  if (size > 64)
+    size = 64;
+  if (size > cap)
+    return 0;
+  ngtcp2_cid dcid;
+  ngtcp2_cid_init(&dcid, pkt + 1, ZT_SCID_LEN);
+  uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN], rand[64];
+  size_t randlen = size - 1 - sizeof(token);
+  if (randlen < NGTCP2_MIN_STATELESS_RESET_RANDLEN ||
+      reset_token(cfg, &dcid, token) != 0 ||
+      gnutls_rnd(GNUTLS_RND_NONCE, rand, randlen) != 0)
+    return 0;
+  ngtcp2_ssize n =
+      ngtcp2_pkt_write_stateless_reset(out, size, token, rand, randlen);
+  return n > 0 ? (size_t)n : 0;
 }
 
 const struct zq_stats *zq_get_stats(const struct zq_conn *c) {

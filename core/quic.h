@@ -42,21 +42,27 @@ struct zq_handlers {
 struct zq_config {
   struct zt_tls_creds *creds;
   const char *alpn;
-  struct zt_tls_expect expect;  /* who the peer must be */
-  size_t max_udp_payload;       /* largest UDP payload we send */
+  struct zt_tls_expect expect; /* who the peer must be */
+  size_t max_udp_payload;      /* largest UDP payload we send */
   uint64_t idle_timeout_ms;
-  uint64_t keepalive_ms;        /* 0: none */
+  uint64_t keepalive_ms; /* 0: none */
   uint64_t handshake_timeout_ms;
-  size_t dgram_queue_max;       /* datagrams waiting for ngtcp2 */
+  size_t dgram_queue_max; /* datagrams waiting for ngtcp2 */
+  /* Servers: stateless reset tokens derived from this secret (RFC 9000
+   * 10.3) instead of random ones, so that after a restart the server can
+   * still reset connections it no longer knows and their clients reconnect
+   * at once instead of waiting out the idle timeout. */
+  bool has_reset_secret;
+  uint8_t reset_secret[32];
 };
 
 struct zq_stats {
   uint64_t dgram_sent, dgram_recv;
-  uint64_t dgram_lost;             /* in packets declared lost */
-  uint64_t dgram_drop_queue_full;  /* queue bound reached */
-  uint64_t dgram_drop_too_big;     /* would never fit a packet */
-  uint64_t dgram_drop_unplaced;    /* skipped in DGRAM_MAX_TRIES packets */
-  uint64_t dgram_drop_state;       /* peer did not allow datagrams */
+  uint64_t dgram_lost;            /* in packets declared lost */
+  uint64_t dgram_drop_queue_full; /* queue bound reached */
+  uint64_t dgram_drop_too_big;    /* would never fit a packet */
+  uint64_t dgram_drop_unplaced;   /* skipped in DGRAM_MAX_TRIES packets */
+  uint64_t dgram_drop_state;      /* peer did not allow datagrams */
   uint64_t stream_bytes_sent, stream_bytes_recv;
 };
 
@@ -81,14 +87,12 @@ struct zq_conn *zq_client_new(const struct zq_config *cfg,
 
 /* A server connection for the client Initial packet pkt (then fed to it).
  * NULL if the packet does not start a connection (err says why). */
-struct zq_conn *zq_server_accept(const struct zq_config *cfg,
-                                 const struct zq_handlers *h, void *ud,
-                                 const struct sockaddr *local,
-                                 socklen_t locallen,
-                                 const struct sockaddr *remote,
-                                 socklen_t remotelen, const uint8_t *pkt,
-                                 size_t len, uint64_t now, char *err,
-                                 size_t errlen);
+struct zq_conn *
+zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
+                 void *ud, const struct sockaddr *local, socklen_t locallen,
+                 const struct sockaddr *remote, socklen_t remotelen,
+                 const uint8_t *pkt, size_t len, uint64_t now, char *err,
+                 size_t errlen);
 
 void zq_free(struct zq_conn *c);
 
@@ -102,10 +106,9 @@ bool zq_packet_is_initial(const uint8_t *pkt, size_t len);
 
 /* Feeds one received packet. 0, or -1 when the connection is now dead (the
  * reason is in zq_close_reason()). */
-int zq_read(struct zq_conn *c, const struct sockaddr *local,
-            socklen_t locallen, const struct sockaddr *remote,
-            socklen_t remotelen, const uint8_t *pkt, size_t len,
-            uint64_t now);
+int zq_read(struct zq_conn *c, const struct sockaddr *local, socklen_t locallen,
+            const struct sockaddr *remote, socklen_t remotelen,
+            const uint8_t *pkt, size_t len, uint64_t now);
 
 /* Writes the next packet into buf and its destination into to/tolen.
  * Returns its length, 0 when there is nothing (more) to send now, or -1
@@ -132,6 +135,14 @@ bool zq_is_dead(const struct zq_conn *c);
 const char *zq_close_reason(const struct zq_conn *c);
 enum zt_role zq_peer_role(const struct zq_conn *c);
 const char *zq_peer_name(const struct zq_conn *c);
+/* A Stateless Reset for a short-header packet `pkt` that matches no
+ * connection, with the token cfg's reset secret gives its destination
+ * connection ID. Smaller than `pkt`, as RFC 9000 requires, so resets cannot
+ * loop. Bytes written to out, or 0 when none may be sent (no secret, a long
+ * header, too short a packet). */
+size_t zq_stateless_reset(const struct zq_config *cfg, const uint8_t *pkt,
+                          size_t len, uint8_t *out, size_t cap);
+
 const struct zq_stats *zq_get_stats(const struct zq_conn *c);
 /* One line for operators: RTT, congestion window, datagram counters. */
 int zq_format_stats(const struct zq_conn *c, char *buf, size_t len);

@@ -1,6 +1,7 @@
 /* TLS credentials and peer verification. See tls.h. */
 #include "tls.h"
 
+#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,9 +122,9 @@ void zt_tls_creds_free(struct zt_tls_creds *c) {
 }
 
 int zt_tls_verify_peer(gnutls_session_t session,
-                       const struct zt_tls_expect *expect,
-                       enum zt_role *role, char name[ZT_NAME_MAX + 1],
-                       char *reason, size_t reasonlen) {
+                       const struct zt_tls_expect *expect, enum zt_role *role,
+                       char name[ZT_NAME_MAX + 1], char *reason,
+                       size_t reasonlen) {
   unsigned status = 0;
   const gnutls_datum_t *chain;
   unsigned chain_len = 0;
@@ -144,13 +145,12 @@ int zt_tls_verify_peer(gnutls_session_t session,
   }
   if (status != 0) {
     gnutls_datum_t out = {NULL, 0};
-    if (gnutls_certificate_verification_status_print(
-            status, GNUTLS_CRT_X509, &out, 0) == 0) {
+    if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+                                                     &out, 0) == 0) {
       snprintf(reason, reasonlen, "certificate rejected: %s", out.data);
       gnutls_free(out.data);
     } else {
-      snprintf(reason, reasonlen, "certificate rejected (status 0x%x)",
-               status);
+      snprintf(reason, reasonlen, "certificate rejected (status 0x%x)", status);
     }
     return -1;
   }
@@ -170,4 +170,23 @@ int zt_tls_verify_peer(gnutls_session_t session,
     return -1;
   }
   return 0;
+}
+
+int zt_tls_derive_secret(const struct zt_tls_creds *c, const char *label,
+                         uint8_t out[32]) {
+  gnutls_x509_privkey_t key;
+  gnutls_datum_t der = {NULL, 0};
+  int rv = -1;
+  if (gnutls_certificate_get_x509_key(c->cred, 0, &key) < 0)
+    return -1;
+  if (gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_DER, &der) >= 0 &&
+      gnutls_hmac_fast(GNUTLS_MAC_SHA256, der.data, der.size, label,
+                       strlen(label), out) >= 0)
+    rv = 0;
+  if (der.data) {
+    gnutls_memset(der.data, 0, der.size);
+    gnutls_free(der.data);
+  }
+  gnutls_x509_privkey_deinit(key);
+  return rv;
 }

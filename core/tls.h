@@ -15,6 +15,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "identity.h"
 
@@ -36,17 +37,23 @@ struct zt_tls_creds *zt_tls_creds_from_pem(const char *ca_pem,
                                            size_t errlen);
 void zt_tls_creds_free(struct zt_tls_creds *c);
 
+/* A 32-byte secret derived from our private key (HMAC-SHA256 over the key
+ * with a fixed label): the same on every start with the same key, and
+ * worthless without it. The Intermediate's stateless reset secret. */
+int zt_tls_derive_secret(const struct zt_tls_creds *c, const char *label,
+                         uint8_t out[32]);
+
 /* What a session expects of its peer. */
 struct zt_tls_expect {
-  unsigned roles;        /* bit (1u << role) for each acceptable role */
-  const char *name;      /* exact peer name, or NULL for any */
+  unsigned roles;   /* bit (1u << role) for each acceptable role */
+  const char *name; /* exact peer name, or NULL for any */
 };
 
 /* Called by the verify function with the session's expectations; fills the
  * peer's identity or a reason. 0 accept, -1 refuse. Exposed for tests. */
 int zt_tls_verify_peer(gnutls_session_t session,
-                       const struct zt_tls_expect *expect,
-                       enum zt_role *role, char name[ZT_NAME_MAX + 1],
-                       char *reason, size_t reasonlen);
+                       const struct zt_tls_expect *expect, enum zt_role *role,
+                       char name[ZT_NAME_MAX + 1], char *reason,
+                       size_t reasonlen);
 
 #endif

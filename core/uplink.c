@@ -121,9 +121,14 @@ void zt_uplink_start(struct zt_uplink *u, uint64_t now) {
           zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
 }
 
-bool zt_uplink_owns(const struct zt_uplink *u, const uint8_t *pkt, size_t len) {
+bool zt_uplink_owns(const struct zt_uplink *u, const struct sockaddr *from,
+                    const uint8_t *pkt, size_t len) {
   uint32_t key;
-  return u->q && zq_packet_key(pkt, len, &key) == 0 && key == zq_key(u->q);
+  if (!u->q)
+    return false;
+  if (zq_packet_key(pkt, len, &key) == 0 && key == zq_key(u->q))
+    return true;
+  return zt_netaddr_equal(from, (const struct sockaddr *)&u->server);
 }
 
 void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,

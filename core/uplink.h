@@ -51,8 +51,11 @@ void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,
 void zt_uplink_free(struct zt_uplink *u);
 /* Dials now (or schedules a retry if the dial itself fails). */
 void zt_uplink_start(struct zt_uplink *u, uint64_t now);
-/* Is this packet for the uplink (from the server, our connection IDs)? */
-bool zt_uplink_owns(const struct zt_uplink *u, const uint8_t *pkt, size_t len);
+/* Is this packet for the uplink? Ours by connection ID, or any packet from
+ * the server's address: a Stateless Reset carries no connection ID of ours
+ * (its first bytes are random), and nothing else talks to this socket. */
+bool zt_uplink_owns(const struct zt_uplink *u, const struct sockaddr *from,
+                    const uint8_t *pkt, size_t len);
 void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,
                     socklen_t fromlen, const uint8_t *pkt, size_t len,
                     uint64_t now);

@@ -469,6 +469,30 @@ static void test_intermediate_restart(void) {
   world_free(w);
 }
 
+/* Restarted at once, the Intermediate answers packets of connections it no
+ * longer knows with Stateless Resets (its reset secret comes from its key,
+ * the same after a restart): agent and connector reconnect within a
+ * keepalive interval instead of waiting out the 30 s idle timeout. */
+static void test_restart_stateless_reset(void) {
+  struct world *w = world_new(&pem_alice);
+  CHECK(run(w, ready, 10 * SEC));
+  send_pings(w, 3, 20 * MS);
+  run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->agent_rx, 3);
+  zt_intermediate_free(w->im);
+  start_intermediate(w);
+  uint64_t t0 = w->net.now;
+  CHECK(run(w, agent_down, 15 * SEC));
+  CHECK(w->net.now - t0 < ZT_IDLE_TIMEOUT_MS * MS / 2);
+  CHECK(zt_intermediate_get_stats(w->im)->resets_sent >= 1);
+  CHECK(run(w, ready, 20 * SEC));
+  size_t before = w->agent_rx;
+  send_pings(w, 5, 20 * MS);
+  run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->agent_rx - before, 5);
+  world_free(w);
+}
+
 static void test_foreign_ca_refused(void) {
   struct world *w = world_new(&pem_evil); /* "alice", but from another CA */
   CHECK(!run(w, ready, 5 * SEC));
@@ -623,6 +647,7 @@ int main(void) {
   RUN(test_largest_packet_fits);
   RUN(test_nat_rebinding);
   RUN(test_intermediate_restart);
+  RUN(test_restart_stateless_reset);
   RUN(test_foreign_ca_refused);
   RUN(test_policy_default_deny);
   RUN(test_bad_input_counted_and_survived);

@@ -293,6 +293,55 @@ static void test_packet_key(void) {
   CHECK(!zq_packet_is_initial(shorthdr, sizeof(shorthdr)));
 }
 
+/* A server that lost the connection (restarted) resets it statelessly:
+ * the token comes from the secret, so the client recognises it. A reset
+ * made with another secret is ignored. */
+static void test_stateless_reset(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  uint8_t buf[2048], reset[64];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  CHECK_EQ_INT(zt_tls_derive_secret(cs, "test", p.scfg.reset_secret), 0);
+  p.scfg.has_reset_secret = true;
+  pump(&p);
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  /* The server forgets the connection; the client sends something. */
+  zq_free(p.s.q);
+  p.s.q = NULL;
+  CHECK_EQ_INT(zq_send_datagram(p.c.q, (const uint8_t *)"hello", 5), 0);
+  ssize_t n = zq_write(p.c.q, buf, sizeof(buf), &to, &tolen, p.now);
+  CHECK(n > 40);
+  /* Not without the secret, and never for a long-header packet. */
+  struct zq_config none = p.scfg;
+  none.has_reset_secret = false;
+  CHECK_EQ_INT(zq_stateless_reset(&none, buf, (size_t)n, reset, sizeof(reset)),
+               0);
+  uint8_t initial[64] = {0xc0};
+  CHECK_EQ_INT(zq_stateless_reset(&p.scfg, initial, sizeof(initial), reset,
+                                  sizeof(reset)),
+               0);
+  /* Another secret: the client ignores the reset. */
+  struct zq_config other = p.scfg;
+  other.reset_secret[0] ^= 1;
+  size_t rn = zq_stateless_reset(&other, buf, (size_t)n, reset, sizeof(reset));
+  CHECK(rn > 0 && rn < (size_t)n);
+  zq_read(p.c.q, (struct sockaddr *)&p.ca, sizeof(p.ca),
+          (struct sockaddr *)&p.sa, sizeof(p.sa), reset, rn, p.now);
+  CHECK(!zq_is_dead(p.c.q));
+  /* The right one closes it at once, with a reason that says so. */
+  rn = zq_stateless_reset(&p.scfg, buf, (size_t)n, reset, sizeof(reset));
+  CHECK(rn > 0 && rn < (size_t)n);
+  zq_read(p.c.q, (struct sockaddr *)&p.ca, sizeof(p.ca),
+          (struct sockaddr *)&p.sa, sizeof(p.sa), reset, rn, p.now);
+  CHECK(zq_is_dead(p.c.q));
+  CHECK_CONTAINS(zq_close_reason(p.c.q), "stateless reset");
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
 int main(void) {
   char err[256];
   if (getenv("QUIC_VERBOSE") == NULL)
@@ -316,6 +365,7 @@ int main(void) {
   RUN(test_foreign_ca_refused);
   RUN(test_wrong_role_refused);
   RUN(test_keepalive_and_idle_timeout);
+  RUN(test_stateless_reset);
   zt_pem_free(&ca);
   zt_pem_free(&ca2);
   zt_pem_free(&p_im);
