@@ -39,6 +39,11 @@ void zt_log(enum zt_log_level level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
+  /* Lines quote what peers send (error reasons, names): a control character
+   * must not start a forged log line or move a terminal's cursor. */
+  for (char *c = line; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = '?';
 
   if (log_sink) {
     log_sink(level, line, log_sink_ud);
