@@ -10,15 +10,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "file.h"
+#include "identity.h"
 #include "json.h"
 #include "log.h"
 #include "netaddr.h"
@@ -156,17 +155,10 @@ static int set_path(const struct ctx *cx, const struct zt_json *v,
 }
 
 /* Names of services, connectors, agents and the Intermediate travel in
- * str8 fields and identities, so they keep to a small safe alphabet. */
+ * str8 fields and identities: the rule of identity.h. Interface names keep
+ * to the same alphabet, within the kernel's IFNAMSIZ. */
 static bool valid_name(const char *s, size_t len, size_t max) {
-  if (len < 1 || len > max || s[0] == '.' || s[0] == '-')
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return false;
-  }
-  return true;
+  return len <= max && zt_name_valid_n(s, len);
 }
 
 static int set_name(const struct ctx *cx, const struct zt_json *v,
@@ -740,55 +732,6 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
 
 /* ---- files -------------------------------------------------------------- */
 
-/* The whole file into a malloc'd buffer, refusing anything over
- * CONFIG_FILE_MAX: a config file is a few kilobytes, and a mistaken path to
- * a log or a device must not be slurped. */
-static char *read_file(const char *path, size_t *len, char *err,
-                       size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "%s: %s", path, strerror(EISDIR));
-    close(fd);
-    return NULL;
-  }
-  char *buf = malloc(CONFIG_FILE_MAX + 1);
-  size_t n = 0;
-  if (!buf) {
-    snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
-    close(fd);
-    return NULL;
-  }
-  for (;;) {
-    ssize_t r = read(fd, buf + n, CONFIG_FILE_MAX + 1 - n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      snprintf(err, errlen, "%s: %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return NULL;
-    }
-    if (r == 0)
-      break;
-    n += (size_t)r;
-    if (n > CONFIG_FILE_MAX) {
-      snprintf(err, errlen, "%s: file too large (max %d bytes)", path,
-               CONFIG_FILE_MAX);
-      free(buf);
-      close(fd);
-      return NULL;
-    }
-  }
-  close(fd);
-  *len = n;
-  return buf;
-}
-
 typedef int (*parse_fn)(void *c, const char *path, const char *text, size_t len,
                         char *err, size_t errlen);
 
@@ -800,7 +743,7 @@ static int load(void *c, parse_fn parse, const char *path, char *err,
     errlen = sizeof dummy;
   }
   size_t len;
-  char *text = read_file(path, &len, err, errlen);
+  char *text = zt_file_read(path, CONFIG_FILE_MAX, &len, err, errlen);
   if (!text)
     return -1;
   int r = parse(c, path, text, len, err, errlen);

@@ -37,7 +37,7 @@ static bool name_char(char c) {
 
 /* Names end up in log lines, control messages and nftables comments, so the
  * alphabet is deliberately small. */
-static bool name_valid_n(const char *s, size_t n) {
+bool zt_name_valid_n(const char *s, size_t n) {
   if (n == 0 || n > ZT_NAME_MAX || s[0] == '.' || s[0] == '-')
     return false;
   for (size_t i = 0; i < n; i++)
@@ -46,7 +46,7 @@ static bool name_valid_n(const char *s, size_t n) {
   return true;
 }
 
-bool zt_name_valid(const char *s) { return name_valid_n(s, strlen(s)); }
+bool zt_name_valid(const char *s) { return zt_name_valid_n(s, strlen(s)); }
 
 int zt_identity_parse_uri(const char *uri, size_t len, enum zt_role *role,
                           char *name) {
@@ -67,7 +67,7 @@ int zt_identity_parse_uri(const char *uri, size_t len, enum zt_role *role,
     return -1;
   const char *n = slash + 1;
   size_t nlen = (size_t)(end - n);
-  if (!name_valid_n(n, nlen))
+  if (!zt_name_valid_n(n, nlen))
     return -1;
   memcpy(name, n, nlen);
   name[nlen] = 0;

@@ -26,6 +26,8 @@ int zt_role_parse(const char *s, enum zt_role *out);
 /* 1..ZT_NAME_MAX characters of [A-Za-z0-9._-], not starting with '.' or
  * '-'. */
 bool zt_name_valid(const char *s);
+/* The same for len bytes (not NUL-terminated). */
+bool zt_name_valid_n(const char *s, size_t len);
 
 /* Parses "ztna://role/name" (len bytes, not NUL-terminated necessarily).
  * name has room for ZT_NAME_MAX + 1. */

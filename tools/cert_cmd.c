@@ -17,10 +17,12 @@
 #include <time.h>
 
 #include "certgen.h"
+#include "file.h"
 #include "identity.h"
 #include "pemfile.h"
 
 #define MAX_SANS 16
+#define PEM_MAX (1u << 20) /* a certificate or key is a few kB */
 
 static const char ca_usage[] =
     "usage: ztna ca init --dir DIR [--name CN] [--days N] [--force]\n"
@@ -189,9 +191,9 @@ static int cert_issue(int argc, char **argv) {
     out = name;
   struct zt_pem ca = {0}, leaf = {0};
   if (join(path, sizeof(path), ca_dir, "/ca.pem") ||
-      !(ca.cert = zt_read_file(path, err, sizeof(err))) ||
+      !(ca.cert = zt_file_read(path, PEM_MAX, NULL, err, sizeof(err))) ||
       join(path, sizeof(path), ca_dir, "/ca.key") ||
-      !(ca.key = zt_read_file(path, err, sizeof(err))))
+      !(ca.key = zt_file_read(path, PEM_MAX, NULL, err, sizeof(err))))
     goto out;
   if (join(cert_path, sizeof(cert_path), out, ".pem") ||
       join(key_path, sizeof(key_path), out, ".key")) {
@@ -216,7 +218,7 @@ out:
 
 static int load_crt(const char *path, gnutls_x509_crt_t *crt, char *err,
                     size_t errlen) {
-  char *pem = zt_read_file(path, err, errlen);
+  char *pem = zt_file_read(path, PEM_MAX, NULL, err, errlen);
   if (!pem)
     return -1;
   gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};

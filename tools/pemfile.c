@@ -9,46 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *zt_read_file(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    size_t n = fread(buf + len, 1, cap - len - 1, f);
-    len += n;
-    if (n == 0)
-      break;
-    if (len + 1 == cap) {
-      if (cap >= (1u << 20)) { /* a certificate is a few kB */
-        snprintf(err, errlen, "%s: larger than 1 MiB", path);
-        free(buf);
-        fclose(f);
-        return NULL;
-      }
-      char *nb = realloc(buf, cap *= 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-      } else {
-        buf = nb;
-      }
-    }
-  }
-  if (!buf || ferror(f)) {
-    snprintf(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
-    free(buf);
-    fclose(f);
-    return NULL;
-  }
-  fclose(f);
-  buf[len] = 0;
-  return buf;
-}
-
 int zt_write_file(const char *path, const char *data, mode_t mode, bool force,
                   char *err, size_t errlen) {
   char tmp[4096];

@@ -1,13 +1,10 @@
-/* Reading and writing the PEM files of the ztna tool. */
+/* Writing the PEM files of the ztna tool (reading is core/file.h). */
 #ifndef ZTNA_TOOLS_PEMFILE_H
 #define ZTNA_TOOLS_PEMFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-
-/* The whole file as a NUL-terminated malloc'd string, or NULL with err. */
-char *zt_read_file(const char *path, char *err, size_t errlen);
 
 /* Writes through a temporary file and rename(2), so a crash never leaves a
  * half-written key. Without `force`, an existing file is an error. */
