@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ippkt.h"
+
 #define ZT_NFT_MARK "0x7a74" /* "zt" */
 
 /* The name is spliced into nft syntax: a quoted string for iifname and an
@@ -83,11 +85,6 @@ static void put(struct out *o, const char *fmt, ...) {
   o->used += (size_t)n;
 }
 
-static const char *ip_str(uint32_t addr, char buf[INET_ADDRSTRLEN]) {
-  struct in_addr in = {.s_addr = htonl(addr)};
-  return inet_ntop(AF_INET, &in, buf, INET_ADDRSTRLEN);
-}
-
 int zt_nft_render(const char *tun, const struct zt_nft_service *s, size_t n,
                   char *buf, size_t len) {
   char table[8 + IFNAMSIZ], vip[INET_ADDRSTRLEN], be[INET_ADDRSTRLEN];
@@ -108,16 +105,17 @@ int zt_nft_render(const char *tun, const struct zt_nft_service *s, size_t n,
     put(&o,
         "    iifname \"%s\" ip daddr %s ct mark set " ZT_NFT_MARK
         " dnat ip to %s\n",
-        tun, ip_str(s[i].vip, vip), ip_str(s[i].backend, be));
+        tun, zt_ip4_str(s[i].vip, vip), zt_ip4_str(s[i].backend, be));
   put(&o, "  }\n");
   put(&o, "  chain postrouting {\n"
           "    type nat hook postrouting priority srcnat; policy accept;\n"
           "    ct mark " ZT_NFT_MARK " masquerade\n"
           "  }\n");
-  put(&o, "  chain forward {\n"
-          "    type filter hook forward priority filter; policy accept;\n"
-          "    iifname \"%s\" ct mark != " ZT_NFT_MARK " drop\n"
-          "  }\n",
+  put(&o,
+      "  chain forward {\n"
+      "    type filter hook forward priority filter; policy accept;\n"
+      "    iifname \"%s\" ct mark != " ZT_NFT_MARK " drop\n"
+      "  }\n",
       tun);
   put(&o, "}\n");
   return o.overflow ? -1 : (int)o.used;
@@ -311,8 +309,8 @@ int zt_nft_remove(const char *tun, char *err, size_t errlen) {
   }
   table_name(tun, table);
   /* Create-then-delete: succeeds whether or not the table exists. */
-  int len = snprintf(rules, sizeof(rules), "table inet %s\ndelete table inet %s\n",
-                     table, table);
+  int len = snprintf(rules, sizeof(rules),
+                     "table inet %s\ndelete table inet %s\n", table, table);
   return run_nft(rules, (size_t)len, err, errlen);
 }
 

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ippkt.h"
+
 static int name_ok(const char *ifname, char *err, size_t errlen) {
   if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
     snprintf(err, errlen, "interface name \"%s\": must be 1 to %d characters",
@@ -50,13 +52,7 @@ static uint32_t prefix_mask(uint8_t len) {
   return len == 0 ? 0 : 0xffffffffu << (32 - len);
 }
 
-static const char *ip_str(uint32_t addr, char buf[INET_ADDRSTRLEN]) {
-  struct in_addr in = {.s_addr = htonl(addr)};
-  return inet_ntop(AF_INET, &in, buf, INET_ADDRSTRLEN);
-}
-
-int zt_tun_open(const char *name, char actual[16], char *err,
-                size_t errlen) {
+int zt_tun_open(const char *name, char actual[16], char *err, size_t errlen) {
   struct ifreq ifr;
   /* An empty name lets the kernel pick tunN. */
   if (name && *name && name_ok(name, err, errlen) != 0)
@@ -103,8 +99,7 @@ int zt_tun_set_addr(const char *ifname, uint32_t addr, uint8_t prefix,
   if (name_ok(ifname, err, errlen) != 0)
     return -1;
   if (prefix > 32) {
-    snprintf(err, errlen, "%s: prefix length %u out of range", ifname,
-             prefix);
+    snprintf(err, errlen, "%s: prefix length %u out of range", ifname, prefix);
     return -1;
   }
   int s = ctl_socket(ifname, err, errlen);
@@ -114,8 +109,8 @@ int zt_tun_set_addr(const char *ifname, uint32_t addr, uint8_t prefix,
   ifreq_for(&ifr, ifname);
   sin_set(&ifr.ifr_addr, addr);
   if (ioctl(s, SIOCSIFADDR, &ifr) != 0) {
-    snprintf(err, errlen, "%s: set address %s: %s", ifname, ip_str(addr, ip),
-             strerror(errno));
+    snprintf(err, errlen, "%s: set address %s: %s", ifname,
+             zt_ip4_str(addr, ip), strerror(errno));
     goto out;
   }
   /* SIOCSIFADDR installs the classful default mask; the real one next. */
@@ -197,7 +192,7 @@ static int route_ioctl(unsigned long req, const char *ifname, uint32_t dst,
   if (req == SIOCDELRT && (e == ESRCH || e == ENODEV))
     return 0;
   snprintf(err, errlen, "%s: %s route %s/%u: %s", ifname, what,
-           ip_str(dst & mask, ip), len, strerror(e));
+           zt_ip4_str(dst & mask, ip), len, strerror(e));
   return -1;
 }
 

@@ -11,29 +11,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "netaddr.h"
 
 #define SOCK_BUF_BYTES (4 * 1024 * 1024)
 #define MAX_BATCH 64
 
 /* "a.b.c.d:port" / "[v6]:port" for error messages. Local (not netaddr.c) so
  * that the platform library stands on its own. */
-static const char *addr_str(const struct sockaddr *sa, char *buf,
-                            size_t len) {
-  char ip[INET6_ADDRSTRLEN];
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-    snprintf(buf, len, "%s:%u", ip, ntohs(in->sin_port));
-  } else if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-    snprintf(buf, len, "[%s]:%u", ip, ntohs(in6->sin6_port));
-  } else {
-    snprintf(buf, len, "(address family %d)", sa->sa_family);
-  }
-  return buf;
-}
-
 /* Large buffers absorb bursts (a full congestion window arriving while the
  * loop is busy) instead of dropping them. SO_*BUFFORCE goes past
  * net.core.rmem_max/wmem_max but needs CAP_NET_ADMIN; without it the plain
@@ -49,7 +33,7 @@ int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
                 size_t errlen) {
   char where[INET6_ADDRSTRLEN + 16];
   int off = 0, pmtu;
-  addr_str(sa, where, sizeof(where));
+  zt_netaddr_str(sa, where, sizeof(where));
 
   int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -64,8 +48,8 @@ int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
       goto fail;
     }
     pmtu = IPV6_PMTUDISC_DO;
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu,
-                   sizeof(pmtu)) != 0) {
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu)) !=
+        0) {
       snprintf(err, errlen, "IPV6_MTU_DISCOVER on %s: %s", where,
                strerror(errno));
       goto fail;
@@ -164,8 +148,8 @@ int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
       return 1;
     if (zt_log_get_level() >= ZT_LOG_DEBUG) {
       char where[INET6_ADDRSTRLEN + 16];
-      zt_dbg("udp: sendto %s (%zu bytes): %s", addr_str(to, where,
-             sizeof(where)), len, strerror(errno));
+      zt_dbg("udp: sendto %s (%zu bytes): %s",
+             zt_netaddr_str(to, where, sizeof(where)), len, strerror(errno));
     }
     return -1;
   }
@@ -174,20 +158,6 @@ int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
 int zt_udp_local(int fd, struct sockaddr_storage *out, socklen_t *outlen) {
   *outlen = sizeof(*out);
   return getsockname(fd, (struct sockaddr *)out, outlen);
-}
-
-static bool same_dest(const struct sockaddr_storage *a,
-                      const struct sockaddr_storage *b) {
-  if (a->ss_family != b->ss_family)
-    return false;
-  if (a->ss_family == AF_INET) {
-    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-    return x->sin_port == y->sin_port &&
-           x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-  return x->sin6_port == y->sin6_port &&
-         memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
 /* Groups the queued datagrams into messages: a run of datagrams to one
@@ -207,7 +177,8 @@ static unsigned build_messages(struct zt_udp_batch *b) {
     /* The kernel takes at most 64 KiB per message. */
     unsigned max = b->no_gso ? 1 : 65000 / seg;
     for (unsigned j = i + 1; j < b->n && count < max; j++) {
-      if (taken[j] || !same_dest(&b->to[i], &b->to[j]))
+      if (taken[j] || !zt_netaddr_equal((struct sockaddr *)&b->to[i],
+                                        (struct sockaddr *)&b->to[j]))
         continue;
       if (b->len[j] > seg)
         break;
@@ -275,7 +246,8 @@ int zt_udp_batch_flush(struct zt_udp_batch *b) {
       if (zt_log_get_level() >= ZT_LOG_DEBUG && n < 0) {
         char where[INET6_ADDRSTRLEN + 16];
         zt_dbg("udp: sendmmsg to %s: %s",
-               addr_str(h->msg_name, where, sizeof(where)), strerror(errno));
+               zt_netaddr_str(h->msg_name, where, sizeof(where)),
+               strerror(errno));
       }
       dropped += (int)h->msg_iovlen;
     }
