@@ -7,7 +7,8 @@
 #                   plain and sanitized (scripts/test.sh)
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
+#                   systemd units)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -99,10 +100,17 @@ demo:
 bench:
 	bash bench/run.sh
 
+# systemd units go where systemd looks for a PREFIX's units, with the
+# binaries' real path filled in.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/ztna/examples
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/ztna/examples $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 deploy/config/*.json $(DESTDIR)/etc/ztna/examples/
+	for u in deploy/systemd/*.service; do \
+	  sed 's|@BINDIR@|$(PREFIX)/bin|' $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz
