@@ -353,6 +353,27 @@ static int walk_object(const struct ctx *cx, const struct zt_json *obj,
   return check_missing(cx, obj, prefix, names, need, seen);
 }
 
+/* An array of objects, each walked with `keys`: elements are cleared before
+ * they are filled, and *count is the number filled so far (member functions
+ * use it as the index of the element being filled). */
+static int walk_array(const struct ctx *cx, const struct zt_json *v,
+                      const char *kp, size_t max, const char *what,
+                      const char *const *keys, member_fn fn, void *ud,
+                      void *elems, size_t elem_size, size_t *count) {
+  char ekp[KP_MAX];
+  if (want_array(cx, v, kp, max, what) != 0)
+    return -1;
+  *count = 0;
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    memset((char *)elems + i * elem_size, 0, elem_size);
+    if (walk_object(cx, &v->items[i], ekp, keys, ALL_REQUIRED, fn, ud) != 0)
+      return -1;
+    (*count)++;
+  }
+  return 0;
+}
+
 /* ---- intermediate ------------------------------------------------------- */
 
 static const char *const im_service_keys[] = {"name", "address", "connector",
@@ -387,19 +408,9 @@ static int im_service_member(const struct ctx *cx, void *ud, unsigned which,
 
 static int im_services(const struct ctx *cx, struct zt_intermediate_config *c,
                        const struct zt_json *v, const char *kp) {
-  char ekp[KP_MAX];
-  if (want_array(cx, v, kp, ZT_MAX_SERVICES, "services") != 0)
-    return -1;
-  c->n_services = 0;
-  for (size_t i = 0; i < v->n; i++) {
-    kp_printf(ekp, "%s[%zu]", kp, i);
-    memset(&c->services[i], 0, sizeof c->services[i]);
-    if (walk_object(cx, &v->items[i], ekp, im_service_keys, ALL_REQUIRED,
-                    im_service_member, c) != 0)
-      return -1;
-    c->n_services++;
-  }
-  return 0;
+  return walk_array(cx, v, kp, ZT_MAX_SERVICES, "services", im_service_keys,
+                    im_service_member, c, c->services, sizeof c->services[0],
+                    &c->n_services);
 }
 
 static int find_service(const struct zt_intermediate_config *c,
@@ -446,19 +457,9 @@ static int policy_member(const struct ctx *cx, void *ud, unsigned which,
 
 static int im_policy(const struct ctx *cx, struct zt_intermediate_config *c,
                      const struct zt_json *v, const char *kp) {
-  char ekp[KP_MAX];
-  if (want_array(cx, v, kp, ZT_MAX_POLICY, "policy entries") != 0)
-    return -1;
-  c->n_policy = 0;
-  for (size_t i = 0; i < v->n; i++) {
-    kp_printf(ekp, "%s[%zu]", kp, i);
-    memset(&c->policy[i], 0, sizeof c->policy[i]);
-    if (walk_object(cx, &v->items[i], ekp, policy_keys, ALL_REQUIRED,
-                    policy_member, c) != 0)
-      return -1;
-    c->n_policy++;
-  }
-  return 0;
+  return walk_array(cx, v, kp, ZT_MAX_POLICY, "policy entries", policy_keys,
+                    policy_member, c, c->policy, sizeof c->policy[0],
+                    &c->n_policy);
 }
 
 /* Virtual addresses inside the agent pool would collide with agents'
@@ -537,19 +538,9 @@ static int conn_service_member(const struct ctx *cx, void *ud, unsigned which,
 
 static int conn_services(const struct ctx *cx, struct zt_connector_config *c,
                          const struct zt_json *v, const char *kp) {
-  char ekp[KP_MAX];
-  if (want_array(cx, v, kp, ZT_MAX_SERVICES, "services") != 0)
-    return -1;
-  c->n_services = 0;
-  for (size_t i = 0; i < v->n; i++) {
-    kp_printf(ekp, "%s[%zu]", kp, i);
-    memset(&c->services[i], 0, sizeof c->services[i]);
-    if (walk_object(cx, &v->items[i], ekp, conn_service_keys, ALL_REQUIRED,
-                    conn_service_member, c) != 0)
-      return -1;
-    c->n_services++;
-  }
-  return 0;
+  return walk_array(cx, v, kp, ZT_MAX_SERVICES, "services",
+                    conn_service_keys, conn_service_member, c, c->services,
+                    sizeof c->services[0], &c->n_services);
 }
 
 /* ---- top level ---------------------------------------------------------- */
