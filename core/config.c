@@ -161,32 +161,30 @@ static bool valid_name(const char *s, size_t len, size_t max) {
   return len <= max && zt_name_valid_n(s, len);
 }
 
-static int set_name(const struct ctx *cx, const struct zt_json *v,
-                    const char *kp, char dst[ZT_NAME_MAX + 1]) {
+/* A name (or interface name, up to `max`) into dst, which has room for
+ * max + 1. */
+static int set_ident(const struct ctx *cx, const struct zt_json *v,
+                     const char *kp, char *dst, size_t max, const char *what) {
   char shown[SHOW_MAX];
   if (want(cx, v, kp, ZT_JSON_STRING) != 0)
     return -1;
-  if (!valid_name(v->str, v->len, ZT_NAME_MAX))
+  if (!valid_name(v->str, v->len, max))
     return cfail(cx, v->line, kp,
-                 "not a valid name: '%s' (1-%d of A-Z a-z 0-9 . _ -, not "
+                 "not a valid %s: '%s' (1-%zu of A-Z a-z 0-9 . _ -, not "
                  "starting with . or -)",
-                 show(v->str, v->len, shown), ZT_NAME_MAX);
+                 what, show(v->str, v->len, shown), max);
   memcpy(dst, v->str, v->len + 1);
   return 0;
 }
 
+static int set_name(const struct ctx *cx, const struct zt_json *v,
+                    const char *kp, char dst[ZT_NAME_MAX + 1]) {
+  return set_ident(cx, v, kp, dst, ZT_NAME_MAX, "name");
+}
+
 static int set_tun(const struct ctx *cx, const struct zt_json *v,
                    const char *kp, char dst[TUN_NAME_MAX + 1]) {
-  char shown[SHOW_MAX];
-  if (want(cx, v, kp, ZT_JSON_STRING) != 0)
-    return -1;
-  if (!valid_name(v->str, v->len, TUN_NAME_MAX))
-    return cfail(cx, v->line, kp,
-                 "not a valid interface name: '%s' (1-%d of A-Z a-z 0-9 . _ "
-                 "-, not starting with . or -)",
-                 show(v->str, v->len, shown), TUN_NAME_MAX);
-  memcpy(dst, v->str, v->len + 1);
-  return 0;
+  return set_ident(cx, v, kp, dst, TUN_NAME_MAX, "interface name");
 }
 
 static int set_addr(const struct ctx *cx, const struct zt_json *v,

@@ -12,8 +12,8 @@
 
 #include "nft.h"
 #include "test.h"
+#include "netns_child.h"
 
-#define SKIP 77
 
 static const struct zt_nft_service two[] = {
     {0x0a640001u, 0x0a1e0002u}, /* 10.100.0.1 -> 10.30.0.2 */
@@ -189,6 +189,12 @@ static void nft_refused_in_namespace(void) {
   CHECK_CONTAINS(err, "/proc/sys/net/ipv4/ip_forward");
 }
 
+static void nft_child(void) {
+  nft_in_namespace();
+  if (!test_case_failed)
+    nft_refused_in_namespace();
+}
+
 static void test_nft_apply_in_netns(void) {
   if (geteuid() != 0) {
     printf("     (not root: nft apply test skipped)\n");
@@ -199,29 +205,12 @@ static void test_nft_apply_in_netns(void) {
     printf("     (nft not installed: nft apply test skipped)\n");
     return;
   }
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    if (unshare(CLONE_NEWNET) != 0) {
-      fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));
-      _exit(SKIP);
-    }
-    nft_in_namespace();
-    if (!test_case_failed)
-      nft_refused_in_namespace();
-    fflush(stdout);
-    _exit(test_case_failed ? 1 : 0);
-  }
-  int status;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFEXITED(status));
-  if (WEXITSTATUS(status) == SKIP) {
+  int st = run_in_new_netns(nft_child);
+  if (st == SKIP) {
     printf("     (no network namespaces here: nft apply test skipped)\n");
     return;
   }
-  CHECK_EQ_INT(WEXITSTATUS(status), 0);
+  CHECK_EQ_INT(st, 0);
 }
 
 int main(void) {

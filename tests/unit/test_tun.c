@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "netns_child.h"
 #include "tun.h"
 
-#define SKIP 77
 #define TUN_ADDR 0x64400002u /* 100.64.0.2 */
 #define VIP 0x0a640001u      /* 10.100.0.1 */
 
@@ -210,47 +210,26 @@ static void test_tun_in_netns(void) {
     printf("     (not root: TUN test skipped)\n");
     return;
   }
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    if (unshare(CLONE_NEWNET) != 0) {
-      fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));
-      _exit(SKIP);
-    }
-    tun_in_namespace();
-    fflush(stdout);
-    _exit(test_case_failed ? 1 : 0);
-  }
-  int status;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFEXITED(status));
-  if (WEXITSTATUS(status) == SKIP) {
+  int st = run_in_new_netns(tun_in_namespace);
+  if (st == SKIP) {
     printf("     (no network namespaces here: TUN test skipped)\n");
     return;
   }
-  CHECK_EQ_INT(WEXITSTATUS(status), 0);
+  CHECK_EQ_INT(st, 0);
 }
 
-/* Without a name the kernel picks one. Also in a namespace of its own. */
+/* Without a name the kernel picks one. */
+static void kernel_name_in_namespace(void) {
+  char err[256], name[16];
+  CHECK(zt_tun_open("", name, err, sizeof(err)) >= 0);
+  CHECK(strncmp(name, "tun", 3) == 0);
+}
+
 static void test_tun_kernel_name(void) {
   if (geteuid() != 0)
     return;
-  fflush(stdout);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    char err[256], name[16];
-    if (unshare(CLONE_NEWNET) != 0)
-      _exit(SKIP);
-    int fd = zt_tun_open("", name, err, sizeof(err));
-    _exit(fd >= 0 && strncmp(name, "tun", 3) == 0 ? 0 : 1);
-  }
-  int status;
-  CHECK(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == SKIP);
+  int st = run_in_new_netns(kernel_name_in_namespace);
+  CHECK(st == 0 || st == SKIP);
 }
 
 int main(void) {
