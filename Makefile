@@ -74,7 +74,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_sim%: $(BUILD)/tests/sim/test_sim%.o $(BUILD)/tests/sim/simnet.o $(LIBPLAT) $(LIBZTNA)
+$(BUILD)/tests/test_sim%: $(BUILD)/tests/sim/test_sim%.o $(BUILD)/tests/sim/simnet.o $(BUILD)/tests/sim/world.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

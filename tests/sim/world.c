@@ -1,0 +1,605 @@
+/* The simulated deployment. See world.h. */
+#include "world.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ippkt.h"
+#include "log.h"
+#include "relay.h"
+#include "wire.h"
+
+/* ---- certificates ------------------------------------------------------- */
+
+struct sim_pki pki;
+
+void sim_pki_init(void) {
+  char err[256];
+  if (pki.ca.cert)
+    return;
+  struct {
+    struct zt_pem *out;
+    struct zt_pem *ca;
+    enum zt_role role;
+    const char *name;
+  } certs[] = {
+      {&pki.im, &pki.ca, ZT_ROLE_INTERMEDIATE, "intermediate"},
+      {&pki.conn, &pki.ca, ZT_ROLE_CONNECTOR, "conn-a"},
+      {&pki.conn_b, &pki.ca, ZT_ROLE_CONNECTOR, "conn-b"},
+      {&pki.alice, &pki.ca, ZT_ROLE_AGENT, "alice"},
+      {&pki.bob, &pki.ca, ZT_ROLE_AGENT, "bob"},
+      {&pki.carol, &pki.ca, ZT_ROLE_AGENT, "carol"},
+      {&pki.evil, &pki.ca2, ZT_ROLE_AGENT, "alice"},
+  };
+  if (zt_cert_make_ca("sim-ca", 1, &pki.ca, err, sizeof(err)) ||
+      zt_cert_make_ca("other-ca", 1, &pki.ca2, err, sizeof(err)))
+    goto fail;
+  for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
+    if (zt_cert_issue(certs[i].ca, certs[i].role, certs[i].name, 1, NULL, NULL,
+                      certs[i].out, err, sizeof(err)))
+      goto fail;
+  return;
+fail:
+  fprintf(stderr, "certgen: %s\n", err);
+  exit(1);
+}
+
+void sim_pki_free(void) {
+  struct zt_pem *all[] = {&pki.ca,    &pki.ca2,   &pki.im,  &pki.conn,
+                          &pki.conn_b, &pki.alice, &pki.bob, &pki.carol,
+                          &pki.evil};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+    zt_pem_free(all[i]);
+}
+
+struct zt_tls_creds *sim_creds(const struct zt_pem *p) {
+  char err[256];
+  struct zt_tls_creds *c = zt_tls_creds_from_pem(pki.ca.cert, p->cert, p->key,
+                                                 err, sizeof(err));
+  if (!c) {
+    fprintf(stderr, "creds: %s\n", err);
+    exit(1);
+  }
+  return c;
+}
+
+/* ---- node I/O ----------------------------------------------------------- */
+
+static void intermediate_udp(void *ud, const struct sockaddr *to,
+                             socklen_t tolen, const uint8_t *d, size_t n) {
+  sim_udp_send(ud, to, tolen, d, n);
+}
+
+static void agent_udp(void *ud, const struct sockaddr *to, socklen_t tolen,
+                      const uint8_t *d, size_t n) {
+  sim_udp_send(((struct sim_agent *)ud)->h, to, tolen, d, n);
+}
+
+static void conn_udp(void *ud, const struct sockaddr *to, socklen_t tolen,
+                     const uint8_t *d, size_t n) {
+  sim_udp_send(((struct sim_conn *)ud)->h, to, tolen, d, n);
+}
+
+/* Answers like the backend host behind NAT would: echo replies from the
+ * service address back to the agent. */
+static void conn_tun_write(void *ud, const uint8_t *pkt, size_t len) {
+  struct sim_conn *c = ud;
+  struct zt_ip_info ip;
+  if (zt_ip_parse(pkt, len, &ip) != 0 || c->kq_n == MAX_REPLIES)
+    return;
+  c->delivered++;
+  uint8_t *r = malloc(len);
+  memcpy(r, pkt, len);
+  memcpy(r + 12, pkt + 16, 4); /* swap addresses */
+  memcpy(r + 16, pkt + 12, 4);
+  if (ip.proto == 1 && ip.icmp_type == 8) {
+    r[ip.hdr_len] = 0; /* echo reply */
+    r[ip.hdr_len + 2] = r[ip.hdr_len + 3] = 0;
+    uint16_t ck = zt_ip_checksum(r + ip.hdr_len, len - ip.hdr_len);
+    memcpy(r + ip.hdr_len + 2, &ck, 2);
+  } else if (ip.proto == 17) {
+    memcpy(r + ip.hdr_len, pkt + ip.hdr_len + 2, 2); /* swap ports */
+    memcpy(r + ip.hdr_len + 2, pkt + ip.hdr_len, 2);
+    r[ip.hdr_len + 6] = r[ip.hdr_len + 7] = 0; /* no UDP checksum */
+  } else {
+    free(r);
+    return;
+  }
+  c->kq[c->kq_n] = r;
+  c->kq_len[c->kq_n++] = len;
+}
+
+static void conn_route(void *ud, uint32_t addr, bool add) {
+  (void)addr;
+  (void)add;
+  ((struct sim_conn *)ud)->route_changes++;
+}
+
+/* The agent's TUN: only packets from a service address are good. */
+static void agent_tun_write(void *ud, const uint8_t *pkt, size_t len) {
+  struct sim_agent *a = ud;
+  struct zt_ip_info ip;
+  if (zt_ip_parse(pkt, len, &ip) != 0 ||
+      (ip.src != SIM_VIP && ip.src != SIM_VIP2)) {
+    a->rx_bad++;
+    return;
+  }
+  a->rx++;
+  a->rx_bytes += len;
+}
+
+static void agent_route(void *ud, uint32_t vip, bool add) {
+  struct sim_agent *a = ud;
+  if (add) {
+    a->route_adds++;
+    for (size_t i = 0; i < a->n_routes; i++)
+      if (a->routes[i] == vip)
+        return;
+    if (a->n_routes < sizeof(a->routes) / sizeof(a->routes[0]))
+      a->routes[a->n_routes++] = vip;
+    return;
+  }
+  for (size_t i = 0; i < a->n_routes; i++)
+    if (a->routes[i] == vip)
+      a->routes[i] = a->routes[--a->n_routes];
+}
+
+static void deliver_i(void *n, const struct sockaddr *f, socklen_t fl,
+                      const uint8_t *p, size_t l, uint64_t now) {
+  zt_intermediate_feed_udp(n, f, fl, p, l, now);
+}
+static void deliver_c(void *n, const struct sockaddr *f, socklen_t fl,
+                      const uint8_t *p, size_t l, uint64_t now) {
+  zt_connector_feed_udp(((struct sim_conn *)n)->conn, f, fl, p, l, now);
+}
+static void deliver_a(void *n, const struct sockaddr *f, socklen_t fl,
+                      const uint8_t *p, size_t l, uint64_t now) {
+  zt_agent_feed_udp(((struct sim_agent *)n)->agent, f, fl, p, l, now);
+}
+
+/* ---- the deployment ----------------------------------------------------- */
+
+void world_start_intermediate(struct world *w) {
+  w->im = zt_intermediate_new(&w->icfg, w->ci, &w->io_i,
+                              (struct sockaddr *)&w->hi->priv,
+                              sizeof(w->hi->priv));
+  w->hi->node = w->im;
+}
+
+void world_stop_intermediate(struct world *w) {
+  zt_intermediate_free(w->im);
+  w->im = NULL;
+  w->hi->node = NULL;
+}
+
+struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
+                                  uint16_t pub_port) {
+  char priv[32];
+  struct sim_agent *a = &w->a[w->n_agents];
+  snprintf(priv, sizeof(priv), "10.10.%zu.2", w->n_agents + 1);
+  memset(a, 0, sizeof(*a));
+  a->w = w;
+  a->h = sim_add_host(&w->net, priv, 40000, "198.51.100.2", pub_port);
+  a->h->deliver = deliver_a;
+  a->creds = sim_creds(pem);
+  a->io = (struct zt_io){.ud = a,
+                         .udp_send = agent_udp,
+                         .tun_write = agent_tun_write,
+                         .route = agent_route};
+  struct zt_agent_options ao = {
+      .creds = a->creds,
+      .intermediate_name = "intermediate",
+      .local = (struct sockaddr *)&a->h->priv,
+      .locallen = sizeof(a->h->priv),
+      .server = (struct sockaddr *)&w->hi->pub,
+      .serverlen = sizeof(w->hi->pub),
+  };
+  a->agent = zt_agent_new(&ao, &a->io, w->net.now);
+  a->h->node = a;
+  w->n_agents++;
+  return a;
+}
+
+void world_stop_agent(struct sim_agent *a) {
+  zt_agent_free(a->agent);
+  a->agent = NULL;
+  a->h->node = NULL;
+}
+
+struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
+                                     const struct zt_connector_config *cfg,
+                                     uint16_t pub_port) {
+  char priv[32];
+  struct sim_conn *c = &w->c[w->n_conns];
+  snprintf(priv, sizeof(priv), "10.20.%zu.2", w->n_conns + 1);
+  memset(c, 0, sizeof(*c));
+  c->w = w;
+  c->cfg = *cfg;
+  c->h = sim_add_host(&w->net, priv, 40000, "198.51.100.3", pub_port);
+  c->h->deliver = deliver_c;
+  c->creds = sim_creds(pem);
+  c->io = (struct zt_io){.ud = c,
+                         .udp_send = conn_udp,
+                         .tun_write = conn_tun_write,
+                         .route = conn_route};
+  struct zt_connector_options co = {
+      .creds = c->creds,
+      .intermediate_name = "intermediate",
+      .local = (struct sockaddr *)&c->h->priv,
+      .locallen = sizeof(c->h->priv),
+      .server = (struct sockaddr *)&w->hi->pub,
+      .serverlen = sizeof(w->hi->pub),
+      .cfg = &c->cfg,
+  };
+  c->conn = zt_connector_new(&co, &c->io, w->net.now);
+  c->h->node = c;
+  w->n_conns++;
+  return c;
+}
+
+static void default_config(struct world *w) {
+  zt_intermediate_config_defaults(&w->icfg);
+  w->icfg.n_services = 1;
+  snprintf(w->icfg.services[0].name, sizeof(w->icfg.services[0].name), "echo");
+  snprintf(w->icfg.services[0].connector, sizeof(w->icfg.services[0].connector),
+           "conn-a");
+  w->icfg.services[0].address = SIM_VIP;
+  w->icfg.n_policy = 1;
+  snprintf(w->icfg.policy[0].agent, sizeof(w->icfg.policy[0].agent), "alice");
+  w->icfg.policy[0].n_services = 1;
+  snprintf(w->icfg.policy[0].services[0], sizeof(w->icfg.policy[0].services[0]),
+           "echo");
+
+  struct zt_connector_config *cc = &w->c[0].cfg;
+  zt_connector_config_defaults(cc);
+  cc->n_services = 1;
+  snprintf(cc->services[0].name, sizeof(cc->services[0].name), "echo");
+  cc->services[0].backend = SIM_BACKEND;
+  cc->services[0].n_rules = 2;
+  cc->services[0].rules[0] = (struct zt_port_rule){17, 7, 7};
+  cc->services[0].rules[1] = (struct zt_port_rule){1, 0, 0};
+}
+
+struct world *world_new_with(const struct zt_pem *agent_pem,
+                             void (*edit)(struct world *w)) {
+  struct world *w = calloc(1, sizeof(*w));
+  sim_pki_init();
+  sim_init(&w->net, 42);
+  w->hi = sim_add_host(&w->net, "198.51.100.1", 4433, NULL, 0);
+  w->hi->deliver = deliver_i;
+  w->io_i = (struct zt_io){.ud = w->hi, .udp_send = intermediate_udp};
+  default_config(w);
+  if (edit)
+    edit(w);
+  w->ci = sim_creds(&pki.im);
+  world_start_intermediate(w);
+  struct zt_connector_config cc = w->c[0].cfg;
+  world_add_connector(w, &pki.conn, &cc, 50000);
+  w->conn = w->c[0].conn;
+  w->hc = w->c[0].h;
+  if (agent_pem) {
+    world_add_agent(w, agent_pem, 50001);
+    w->agent = w->a[0].agent;
+    w->ha = w->a[0].h;
+  }
+  return w;
+}
+
+struct world *world_new(const struct zt_pem *agent_pem) {
+  return world_new_with(agent_pem, NULL);
+}
+
+void world_free(struct world *w) {
+  while (w->n_raw)
+    raw_peer_free(w->raw[w->n_raw - 1]);
+  for (size_t i = 0; i < w->n_agents; i++) {
+    zt_agent_free(w->a[i].agent);
+    zt_tls_creds_free(w->a[i].creds);
+  }
+  for (size_t i = 0; i < w->n_conns; i++) {
+    zt_connector_free(w->c[i].conn);
+    zt_tls_creds_free(w->c[i].creds);
+    for (size_t k = 0; k < w->c[i].kq_n; k++)
+      free(w->c[i].kq[k]);
+  }
+  zt_intermediate_free(w->im);
+  zt_tls_creds_free(w->ci);
+  sim_free(&w->net);
+  free(w);
+}
+
+/* ---- raw peers ---------------------------------------------------------- */
+
+static void raw_msg(void *ud, const struct zt_ctrl_msg *m) {
+  struct raw_peer *r = ud;
+  r->got[m->type]++;
+  r->last[m->type] = *m;
+}
+
+static void raw_stream(struct zq_conn *q, const uint8_t *d, size_t n,
+                       void *ud) {
+  (void)q;
+  zt_ctrl_reader_feed(&((struct raw_peer *)ud)->reader, d, n, raw_msg, ud);
+}
+
+static void raw_datagram(struct zq_conn *q, const uint8_t *d, size_t n,
+                         void *ud) {
+  (void)q;
+  (void)d;
+  (void)n;
+  ((struct raw_peer *)ud)->dgrams++;
+}
+
+static void raw_deliver(void *n, const struct sockaddr *f, socklen_t fl,
+                        const uint8_t *p, size_t l, uint64_t now) {
+  struct raw_peer *r = n;
+  zq_read(r->q, (struct sockaddr *)&r->h->priv, sizeof(r->h->priv), f, fl, p,
+          l, now);
+}
+
+static void raw_flush(struct raw_peer *r) {
+  uint8_t buf[1500];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+  while ((n = zq_write(r->q, buf, sizeof(buf), &to, &tolen, r->w->net.now)) >
+         0)
+    sim_udp_send(r->h, (struct sockaddr *)&to, tolen, buf, (size_t)n);
+}
+
+struct raw_peer *raw_peer_new(struct world *w, const struct zt_pem *pem,
+                              uint16_t pub_port) {
+  static const struct zq_handlers rh = {.on_stream = raw_stream,
+                                        .on_datagram = raw_datagram};
+  struct raw_peer *r = calloc(1, sizeof(*r));
+  struct zq_config cfg;
+  char err[256], priv[32];
+  snprintf(priv, sizeof(priv), "10.40.%zu.2", w->n_raw + 1);
+  r->w = w;
+  r->last = calloc(256, sizeof(*r->last));
+  r->h = sim_add_host(&w->net, priv, 40000, "198.51.100.4", pub_port);
+  r->h->deliver = raw_deliver;
+  r->creds = sim_creds(pem);
+  zq_config_defaults(&cfg);
+  cfg.creds = r->creds;
+  cfg.alpn = ZT_ALPN_OUTER;
+  cfg.expect.roles = 1u << ZT_ROLE_INTERMEDIATE;
+  zt_ctrl_reader_init(&r->reader);
+  r->q = zq_client_new(&cfg, &rh, r, (struct sockaddr *)&r->h->priv,
+                       sizeof(r->h->priv), (struct sockaddr *)&w->hi->pub,
+                       sizeof(w->hi->pub), w->net.now, err, sizeof(err));
+  if (!r->q) {
+    fprintf(stderr, "raw peer: %s\n", err);
+    free(r->last);
+    zt_tls_creds_free(r->creds);
+    free(r);
+    return NULL;
+  }
+  r->h->node = r;
+  w->raw[w->n_raw++] = r;
+  raw_flush(r);
+  return r;
+}
+
+int raw_send_msg(struct raw_peer *r, const struct zt_ctrl_msg *m) {
+  uint8_t buf[ZT_CTRL_HDR_LEN + ZT_CTRL_BODY_MAX];
+  int n = zt_ctrl_encode(m, buf, sizeof(buf));
+  if (n < 0)
+    return -1;
+  int rv = zq_send_stream(r->q, buf, (size_t)n);
+  raw_flush(r);
+  return rv;
+}
+
+int raw_send_relay(struct raw_peer *r, uint32_t channel, const uint8_t *p,
+                   size_t len) {
+  uint8_t buf[ZT_OUTER_DGRAM_MAX];
+  if (len + ZT_RELAY_HDR_LEN > sizeof(buf))
+    return -1;
+  zt_relay_write_hdr(buf, channel);
+  memcpy(buf + ZT_RELAY_HDR_LEN, p, len);
+  int rv = zq_send_datagram(r->q, buf, len + ZT_RELAY_HDR_LEN);
+  raw_flush(r);
+  return rv;
+}
+
+void raw_peer_free(struct raw_peer *r) {
+  struct world *w = r->w;
+  for (size_t i = 0; i < w->n_raw; i++)
+    if (w->raw[i] == r)
+      w->raw[i] = w->raw[--w->n_raw];
+  r->h->node = NULL;
+  zq_free(r->q);
+  zt_tls_creds_free(r->creds);
+  free(r->last);
+  free(r);
+}
+
+bool raw_ready(const struct raw_peer *r) {
+  return zq_is_ready(r->q) && !zq_is_dead(r->q);
+}
+bool raw_dead(const struct raw_peer *r) { return zq_is_dead(r->q); }
+
+/* ---- running ------------------------------------------------------------ */
+
+static uint64_t world_next(struct world *w) {
+  uint64_t t = sim_next(&w->net);
+#define EARLIER(x)                                                             \
+  do {                                                                         \
+    uint64_t e_ = (x);                                                         \
+    if (e_ < t)                                                                \
+      t = e_;                                                                  \
+  } while (0)
+  if (w->im)
+    EARLIER(zt_intermediate_expiry(w->im));
+  for (size_t i = 0; i < w->n_conns; i++)
+    if (w->c[i].conn)
+      EARLIER(zt_connector_expiry(w->c[i].conn));
+  for (size_t i = 0; i < w->n_agents; i++)
+    if (w->a[i].agent)
+      EARLIER(zt_agent_expiry(w->a[i].agent));
+  for (size_t i = 0; i < w->n_raw; i++)
+    EARLIER(zq_expiry(w->raw[i]->q));
+#undef EARLIER
+  return t;
+}
+
+static void world_expire(struct world *w) {
+  uint64_t now = w->net.now;
+  if (w->im && zt_intermediate_expiry(w->im) <= now)
+    zt_intermediate_handle_expiry(w->im, now);
+  for (size_t i = 0; i < w->n_conns; i++)
+    if (w->c[i].conn && zt_connector_expiry(w->c[i].conn) <= now)
+      zt_connector_handle_expiry(w->c[i].conn, now);
+  for (size_t i = 0; i < w->n_agents; i++)
+    if (w->a[i].agent && zt_agent_expiry(w->a[i].agent) <= now)
+      zt_agent_handle_expiry(w->a[i].agent, now);
+  for (size_t i = 0; i < w->n_raw; i++) {
+    struct raw_peer *r = w->raw[i];
+    if (zq_expiry(r->q) <= now)
+      zq_handle_expiry(r->q, now);
+    raw_flush(r);
+  }
+}
+
+bool world_run(struct world *w, bool (*done)(struct world *),
+               uint64_t for_ns) {
+  uint64_t deadline = w->net.now + for_ns;
+  for (size_t i = 0; i < w->n_raw; i++)
+    raw_flush(w->raw[i]);
+  while (w->net.now < deadline) {
+    /* Each "kernel" answers; its replies are read from the TUN device. */
+    for (size_t i = 0; i < w->n_conns; i++) {
+      struct sim_conn *c = &w->c[i];
+      for (size_t k = 0; k < c->kq_n; k++) {
+        if (c->conn)
+          zt_connector_feed_tun(c->conn, c->kq[k], c->kq_len[k], w->net.now);
+        free(c->kq[k]);
+      }
+      c->kq_n = 0;
+    }
+    if (done && done(w))
+      return true;
+    uint64_t t = world_next(w);
+    if (t > deadline)
+      t = deadline;
+    if (t > w->net.now)
+      w->net.now = t;
+    sim_deliver_until(&w->net, w->net.now);
+    for (size_t i = 0; i < w->n_raw; i++)
+      raw_flush(w->raw[i]);
+    world_expire(w);
+  }
+  return done ? done(w) : true;
+}
+
+bool world_ready(struct world *w) {
+  struct sim_agent *a = &w->a[0];
+  return a->agent && zt_agent_is_connected(a->agent) &&
+         zt_connector_registered(w->c[0].conn) == 1 && a->n_routes >= 1 &&
+         zt_agent_tunnel_addr(a->agent) != 0 &&
+         zt_agent_service_online(a->agent, SIM_VIP);
+}
+
+/* ---- packets ------------------------------------------------------------ */
+
+static size_t build_ip(uint8_t *p, uint8_t proto, uint32_t src, uint32_t dst,
+                       size_t payload) {
+  size_t len = 20 + payload;
+  memset(p, 0, 20);
+  p[0] = 0x45;
+  p[2] = (uint8_t)(len >> 8);
+  p[3] = (uint8_t)len;
+  p[8] = 64;
+  p[9] = proto;
+  uint32_t s = htonl(src), d = htonl(dst);
+  memcpy(p + 12, &s, 4);
+  memcpy(p + 16, &d, 4);
+  uint16_t ck = zt_ip_checksum(p, 20);
+  memcpy(p + 10, &ck, 2);
+  return len;
+}
+
+size_t sim_build_ping(uint8_t *p, uint32_t src, uint32_t dst, uint16_t seq,
+                      size_t size) {
+  size_t len = build_ip(p, 1, src, dst, size - 20);
+  uint8_t *icmp = p + 20;
+  memset(icmp, 0xab, size - 20);
+  icmp[0] = 8;
+  icmp[1] = 0;
+  icmp[2] = icmp[3] = 0;
+  icmp[4] = 0x12;
+  icmp[5] = 0x34;
+  icmp[6] = (uint8_t)(seq >> 8);
+  icmp[7] = (uint8_t)seq;
+  uint16_t ck = zt_ip_checksum(icmp, size - 20);
+  memcpy(icmp + 2, &ck, 2);
+  return len;
+}
+
+size_t sim_build_udp(uint8_t *p, uint32_t src, uint32_t dst, uint16_t dport,
+                     size_t payload) {
+  size_t len = build_ip(p, 17, src, dst, 8 + payload);
+  uint8_t *u = p + 20;
+  u[0] = 0x9c;
+  u[1] = 0x40; /* 40000 */
+  u[2] = (uint8_t)(dport >> 8);
+  u[3] = (uint8_t)dport;
+  u[4] = (uint8_t)((8 + payload) >> 8);
+  u[5] = (uint8_t)(8 + payload);
+  u[6] = u[7] = 0;
+  memset(u + 8, 0x5a, payload);
+  return len;
+}
+
+void sim_send_pings(struct sim_agent *a, uint32_t dst, int n, uint64_t gap) {
+  uint8_t p[1500];
+  for (int i = 0; i < n; i++) {
+    size_t len =
+        sim_build_ping(p, zt_agent_tunnel_addr(a->agent), dst, (uint16_t)i, 84);
+    zt_agent_feed_tun(a->agent, p, len, a->w->net.now);
+    world_run(a->w, NULL, gap);
+  }
+}
+
+/* ---- logs --------------------------------------------------------------- */
+
+#define LOG_KEEP 512
+static char *captured[LOG_KEEP];
+static size_t n_captured;
+static bool capturing;
+
+static void sink(enum zt_log_level level, const char *line, void *ud) {
+  (void)ud;
+  if (getenv("SIM_VERBOSE") || level == ZT_LOG_ERROR)
+    fprintf(stderr, "  [log] %s\n", line);
+  if (capturing && n_captured < LOG_KEEP)
+    captured[n_captured++] = strdup(line);
+}
+
+void sim_log_init(void) {
+  zt_log_set_sink(sink, NULL);
+  if (getenv("SIM_VERBOSE"))
+    zt_log_set_level(ZT_LOG_DEBUG);
+}
+
+void sim_log_clear(void) {
+  for (size_t i = 0; i < n_captured; i++)
+    free(captured[i]);
+  n_captured = 0;
+}
+
+void sim_log_capture(bool on) {
+  capturing = on;
+  if (!on)
+    sim_log_clear();
+}
+
+bool sim_log_seen(const char *needle) {
+  for (size_t i = 0; i < n_captured; i++)
+    if (strstr(captured[i], needle))
+      return true;
+  return false;
+}

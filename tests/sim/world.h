@@ -1,0 +1,168 @@
+/*
+ * A whole ztna deployment in one process, for the simulator tests: a real
+ * Intermediate, connectors and agents (core/) with their real QUIC and TLS,
+ * on a simnet with simulated time. Each connector's "kernel" is a tiny
+ * responder that answers ICMP echo and UDP echo for any service address, so
+ * packets make the full round trip:
+ *
+ *   agent TUN -> agent -> relay -> connector -> "kernel" -> connector ->
+ *   relay -> agent -> agent TUN
+ *
+ * Beside the real nodes, a test may add "raw peers": authenticated outer
+ * QUIC clients with any certificate of the deployment, which send whatever
+ * control messages and relay frames an attacker would, and record what the
+ * Intermediate answers.
+ *
+ * world_new() builds the default deployment: Intermediate "intermediate",
+ * connector "conn-a" serving "echo" at SIM_VIP (udp/7 and icmp), and one
+ * agent (a[0]) with the certificate given; policy lets alice reach echo.
+ */
+#ifndef ZTNA_SIM_WORLD_H
+#define ZTNA_SIM_WORLD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "certgen.h"
+#include "config.h"
+#include "connector.h"
+#include "ctrl.h"
+#include "intermediate.h"
+#include "quic.h"
+#include "simnet.h"
+
+#define MS 1000000ULL
+#define SEC 1000000000ULL
+#define SIM_VIP 0x0a640001u     /* 10.100.0.1: echo */
+#define SIM_VIP2 0x0a640002u    /* 10.100.0.2: a second service, if used */
+#define SIM_BACKEND 0x0a1e0002u /* 10.30.0.2 */
+
+/* The deployment's certificates, made once per process. */
+struct sim_pki {
+  struct zt_pem ca, ca2;          /* ca2: a foreign CA */
+  struct zt_pem im;               /* intermediate/intermediate */
+  struct zt_pem conn, conn_b;     /* connector/conn-a, connector/conn-b */
+  struct zt_pem alice, bob, carol;
+  struct zt_pem evil;             /* agent/alice, issued by ca2 */
+};
+extern struct sim_pki pki;
+void sim_pki_init(void);
+void sim_pki_free(void);
+struct zt_tls_creds *sim_creds(const struct zt_pem *p);
+
+#define WORLD_MAX_AGENTS 4
+#define WORLD_MAX_CONNS 3
+#define WORLD_MAX_RAW 6
+#define MAX_REPLIES 4096
+
+struct world;
+
+struct sim_agent {
+  struct world *w;
+  struct sim_host *h;
+  struct zt_agent *agent;
+  struct zt_tls_creds *creds;
+  struct zt_io io;
+  size_t rx, rx_bytes, rx_bad; /* what its TUN received */
+  uint32_t routes[16];         /* routes currently installed */
+  size_t n_routes;
+  size_t route_adds;
+};
+
+struct sim_conn {
+  struct world *w;
+  struct sim_host *h;
+  struct zt_connector *conn;
+  struct zt_tls_creds *creds;
+  struct zt_connector_config cfg;
+  struct zt_io io;
+  /* the "kernel": replies waiting to be read from the TUN device */
+  uint8_t *kq[MAX_REPLIES];
+  size_t kq_len[MAX_REPLIES], kq_n;
+  size_t delivered;       /* packets handed to the kernel */
+  size_t route_changes;   /* agent routes added or removed */
+};
+
+struct raw_peer {
+  struct world *w;
+  struct sim_host *h;
+  struct zq_conn *q;
+  struct zt_tls_creds *creds;
+  struct zt_ctrl_reader reader;
+  unsigned got[256];             /* control messages received, by type */
+  struct zt_ctrl_msg *last;      /* the last one of each type [256] */
+  size_t dgrams;                 /* relay frames received */
+};
+
+struct world {
+  struct simnet net;
+  struct sim_host *hi;
+  struct zt_intermediate_config icfg;
+  struct zt_tls_creds *ci;
+  struct zt_intermediate *im;
+  struct zt_io io_i;
+  struct sim_agent a[WORLD_MAX_AGENTS];
+  size_t n_agents;
+  struct sim_conn c[WORLD_MAX_CONNS];
+  size_t n_conns;
+  struct raw_peer *raw[WORLD_MAX_RAW];
+  size_t n_raw;
+  /* shorthands for the default deployment: a[0] and c[0] */
+  struct zt_agent *agent;
+  struct zt_connector *conn;
+  struct sim_host *ha, *hc;
+};
+
+/* The default deployment, with agent_pem as a[0] (NULL: no agent). */
+struct world *world_new(const struct zt_pem *agent_pem);
+/* Like world_new, but lets the test edit the Intermediate's and the first
+ * connector's configuration before anything starts. */
+struct world *world_new_with(const struct zt_pem *agent_pem,
+                             void (*edit)(struct world *w));
+void world_free(struct world *w);
+void world_start_intermediate(struct world *w);
+void world_stop_intermediate(struct world *w);
+/* Another agent or connector, behind its own NAT (public port pub_port). */
+struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
+                                  uint16_t pub_port);
+struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
+                                     const struct zt_connector_config *cfg,
+                                     uint16_t pub_port);
+void world_stop_agent(struct sim_agent *a);
+
+/* Advances simulated time until `done` holds or `for_ns` has passed. */
+bool world_run(struct world *w, bool (*done)(struct world *), uint64_t for_ns);
+/* The default deployment is up: a[0] connected with its tunnel address,
+ * c[0] registered, echo online and routed. */
+bool world_ready(struct world *w);
+
+/* Packets as the agent's TUN would carry them. */
+size_t sim_build_ping(uint8_t *p, uint32_t src, uint32_t dst, uint16_t seq,
+                      size_t size);
+size_t sim_build_udp(uint8_t *p, uint32_t src, uint32_t dst, uint16_t dport,
+                     size_t payload);
+/* n pings from agent a to dst, gap apart. */
+void sim_send_pings(struct sim_agent *a, uint32_t dst, int n, uint64_t gap);
+
+/* An authenticated outer QUIC client with certificate pem (NULL on a
+ * failed dial); world_run() drives it. */
+struct raw_peer *raw_peer_new(struct world *w, const struct zt_pem *pem,
+                              uint16_t pub_port);
+int raw_send_msg(struct raw_peer *r, const struct zt_ctrl_msg *m);
+int raw_send_relay(struct raw_peer *r, uint32_t channel, const uint8_t *p,
+                   size_t len);
+void raw_peer_free(struct raw_peer *r);
+bool raw_ready(const struct raw_peer *r);
+bool raw_dead(const struct raw_peer *r);
+
+/* Log lines go to stderr only with SIM_VERBOSE (or at error level); a test
+ * can also capture them to assert what operators would read. */
+void sim_log_init(void);
+void sim_log_capture(bool on);
+/* Did a captured line contain needle? */
+bool sim_log_seen(const char *needle);
+void sim_log_clear(void);
+
+#endif
