@@ -1,27 +1,40 @@
-/* Agent tunnel addresses. See addrpool.h. */
+/* Agent tunnel addresses bound to identities. See addrpool.h. */
 #include "addrpool.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "identity.h"
+#include "ippkt.h"
+#include "netaddr.h"
+
 void zt_addrpool_init(struct zt_addrpool *p, uint32_t net, uint8_t len) {
+  memset(p, 0, sizeof(*p));
   p->net = net;
   p->len = len;
   zt_keymap_init(&p->used);
+  zt_keymap_init(&p->bound);
 }
 
-void zt_addrpool_free(struct zt_addrpool *p) { zt_keymap_free(&p->used); }
+void zt_addrpool_free(struct zt_addrpool *p) {
+  zt_keymap_free(&p->used);
+  zt_keymap_free(&p->bound);
+  free(p->bindings);
+  memset(p, 0, sizeof(*p));
+}
 
 static uint32_t pool_size(const struct zt_addrpool *p) {
   return p->len >= 32 ? 1 : (uint32_t)1 << (32 - p->len);
 }
 
-int zt_addrpool_contains(const struct zt_addrpool *p, uint32_t addr) {
+bool zt_addrpool_contains(const struct zt_addrpool *p, uint32_t addr) {
   uint32_t mask = p->len ? ~0u << (32 - p->len) : 0;
   return (addr & mask) == p->net;
 }
 
 /* Not the network or broadcast address of the pool. */
-static int usable(const struct zt_addrpool *p, uint32_t addr) {
+static bool usable(const struct zt_addrpool *p, uint32_t addr) {
   uint32_t off = addr - p->net;
   return zt_addrpool_contains(p, addr) && off != 0 && off != pool_size(p) - 1;
 }
@@ -33,25 +46,181 @@ static uint32_t fnv1a(const char *s) {
   return h;
 }
 
-uint32_t zt_addrpool_alloc(struct zt_addrpool *p, const char *name,
-                           uint32_t hint, void *owner) {
-  uint32_t size = pool_size(p);
-  if (hint && usable(p, hint) && !zt_keymap_get(&p->used, hint) &&
-      zt_keymap_put(&p->used, hint, owner) == 0)
-    return hint;
-  if (size < 4)
-    return 0;
-  uint32_t start = 1 + fnv1a(name) % (size - 2);
-  for (uint32_t i = 0; i < size - 2; i++) {
-    uint32_t addr = p->net + 1 + (start - 1 + i) % (size - 2);
-    if (!zt_keymap_get(&p->used, addr) &&
-        zt_keymap_put(&p->used, addr, owner) == 0)
-      return addr;
+static struct zt_addr_binding *binding_of_addr(const struct zt_addrpool *p,
+                                               uint32_t addr) {
+  uintptr_t i = (uintptr_t)zt_keymap_get(&p->bound, addr);
+  return i ? &p->bindings[i - 1] : NULL;
+}
+
+/* A linear scan: connects are rare next to packets, and a pool of
+ * thousands of bindings scans in microseconds. */
+static struct zt_addr_binding *binding_of_name(const struct zt_addrpool *p,
+                                               const char *name) {
+  for (size_t i = 0; i < p->n_bindings; i++)
+    if (strcmp(p->bindings[i].name, name) == 0)
+      return &p->bindings[i];
+  return NULL;
+}
+
+const char *zt_addrpool_bound_to(const struct zt_addrpool *p, uint32_t addr) {
+  const struct zt_addr_binding *b = binding_of_addr(p, addr);
+  return b ? b->name : NULL;
+}
+
+static struct zt_addr_binding *bind_name(struct zt_addrpool *p, const char *name,
+                                    uint32_t addr) {
+  if (p->n_bindings == p->cap_bindings) {
+    size_t cap = p->cap_bindings ? p->cap_bindings * 2 : 16;
+    struct zt_addr_binding *nb = realloc(p->bindings, cap * sizeof(*nb));
+    if (!nb)
+      return NULL;
+    p->bindings = nb;
+    p->cap_bindings = cap;
   }
-  return 0;
+  if (zt_keymap_put(&p->bound, addr, (void *)(uintptr_t)(p->n_bindings + 1)))
+    return NULL;
+  struct zt_addr_binding *b = &p->bindings[p->n_bindings++];
+  memset(b, 0, sizeof(*b));
+  snprintf(b->name, sizeof(b->name), "%s", name);
+  b->addr = addr;
+  p->changed = true;
+  return b;
+}
+
+/* The binding offline longest, for a new identity when all are bound. */
+static struct zt_addr_binding *oldest_offline(const struct zt_addrpool *p) {
+  struct zt_addr_binding *best = NULL;
+  for (size_t i = 0; i < p->n_bindings; i++) {
+    struct zt_addr_binding *b = &p->bindings[i];
+    if (!zt_keymap_get(&p->used, b->addr) &&
+        (!best || b->last_used < best->last_used))
+      best = b;
+  }
+  return best;
+}
+
+static bool take(struct zt_addrpool *p, uint32_t addr, void *owner) {
+  return zt_keymap_put(&p->used, addr, owner) == 0;
+}
+
+struct zt_addr_grant zt_addrpool_alloc(struct zt_addrpool *p, const char *name,
+                                       uint32_t hint, void *owner) {
+  struct zt_addr_grant g = {0};
+  struct zt_addr_binding *b = binding_of_name(p, name);
+  uint32_t size = pool_size(p);
+
+  if (b) {
+    /* Ours, whoever else asks; busy only if this identity is already live,
+     * which the Intermediate prevents by replacing the older connection. */
+    if (zt_keymap_get(&p->used, b->addr) || !take(p, b->addr, owner))
+      return g;
+    b->last_used = ++p->clock;
+    g.addr = b->addr;
+    return g;
+  }
+  uint32_t addr = 0;
+  if (hint && usable(p, hint) && !binding_of_addr(p, hint) &&
+      !zt_keymap_get(&p->used, hint))
+    addr = hint;
+  for (uint32_t i = 0, start = size >= 4 ? fnv1a(name) % (size - 2) : 0;
+       !addr && size >= 4 && i < size - 2; i++) {
+    uint32_t a = p->net + 1 + (start + i) % (size - 2);
+    if (!binding_of_addr(p, a) && !zt_keymap_get(&p->used, a))
+      addr = a;
+  }
+  if (addr) {
+    if (!take(p, addr, owner))
+      return g;
+    if (!(b = bind_name(p, name, addr))) {
+      zt_keymap_del(&p->used, addr);
+      return g;
+    }
+    g.new_binding = true;
+  } else {
+    /* Every address is bound: the identity offline longest gives its up. */
+    if (!(b = oldest_offline(p)) || !take(p, b->addr, owner))
+      return g;
+    snprintf(g.evicted, sizeof(g.evicted), "%s", b->name);
+    snprintf(b->name, sizeof(b->name), "%s", name);
+    p->changed = true;
+    g.new_binding = true;
+  }
+  b->last_used = ++p->clock;
+  g.addr = b->addr;
+  return g;
 }
 
 void zt_addrpool_release(struct zt_addrpool *p, uint32_t addr, void *owner) {
   if (zt_keymap_get(&p->used, addr) == owner)
     zt_keymap_del(&p->used, addr);
+}
+
+static int by_last_used(const void *a, const void *b) {
+  const struct zt_addr_binding *x = a, *y = b;
+  return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
+}
+
+size_t zt_addrpool_dump(struct zt_addrpool *p, char *buf, size_t cap) {
+  struct zt_addr_binding *sorted =
+      p->n_bindings ? malloc(p->n_bindings * sizeof(*sorted)) : NULL;
+  size_t off = 0;
+  char ip[16];
+  if (p->n_bindings && !sorted)
+    return (size_t)-1;
+  if (p->n_bindings)
+    memcpy(sorted, p->bindings, p->n_bindings * sizeof(*sorted));
+  qsort(sorted, p->n_bindings, sizeof(*sorted), by_last_used);
+  for (size_t i = 0; i < p->n_bindings; i++) {
+    int n = snprintf(off < cap ? buf + off : NULL, off < cap ? cap - off : 0,
+                     "%s %s\n", sorted[i].name,
+                     zt_ip4_str(sorted[i].addr, ip));
+    off += (size_t)n;
+  }
+  if (cap)
+    buf[off < cap ? off : cap - 1] = '\0';
+  free(sorted);
+  p->changed = false;
+  return off;
+}
+
+int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
+                     size_t *skipped, char *err, size_t errlen) {
+  size_t line = 0;
+  *skipped = 0;
+  for (size_t pos = 0; pos < len;) {
+    const char *s = text + pos;
+    const char *nl = memchr(s, '\n', len - pos);
+    size_t n = nl ? (size_t)(nl - s) : len - pos;
+    char buf[ZT_NAME_MAX + 32], name[ZT_NAME_MAX + 2], ip[32];
+    uint32_t addr;
+    pos += n + (nl ? 1 : 0);
+    line++;
+    if (n == 0)
+      continue;
+    if (n >= sizeof(buf)) {
+      snprintf(err, errlen, "line %zu: too long", line);
+      return -1;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char extra;
+    if (sscanf(buf, "%64s %31s %c", name, ip, &extra) != 2 ||
+        !zt_name_valid(name) || zt_ip4_parse(ip, &addr) != 0) {
+      snprintf(err, errlen, "line %zu: expected \"name address\"", line);
+      return -1;
+    }
+    if (!usable(p, addr) || binding_of_addr(p, addr) ||
+        binding_of_name(p, name)) {
+      (*skipped)++;
+      continue;
+    }
+    struct zt_addr_binding *b = bind_name(p, name, addr);
+    if (!b) {
+      snprintf(err, errlen, "line %zu: out of memory", line);
+      return -1;
+    }
+    b->last_used = ++p->clock;
+  }
+  p->changed = *skipped != 0; /* what we dropped should leave the file too */
+  return 0;
 }

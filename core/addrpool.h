@@ -1,30 +1,71 @@
 /*
  * Tunnel addresses for agents, from the Intermediate's agent_pool prefix.
- * Each agent gets a unique address while connected. An agent that asks for
- * the address it had (after a reconnect) gets it back if it is free; a new
- * one starts from a hash of its name, so an agent tends to keep its address
- * across Intermediate restarts too, and TCP connections through the tunnel
- * survive them.
+ *
+ * An address is bound to the identity that first got it, and stays bound
+ * while that identity is offline: nobody else can ask for it (a HELLO's
+ * "previous address" is only a hint, honoured when the address is bound to
+ * nobody), so a packet for an agent's address never reaches another agent.
+ * Bindings are the Intermediate's state: zt_addrpool_dump() writes them as
+ * text the driver stores on disk, and zt_addrpool_load() reads them back at
+ * start, so an agent keeps its address across Intermediate restarts and TCP
+ * connections through the tunnel survive them.
+ *
+ * When every address is bound, a new identity takes the binding of the
+ * identity that has been offline longest; the caller is told whose, logs
+ * it, and the connector clears state of the address when its holder
+ * changes. A new identity starts searching at a hash of its name.
  */
 #ifndef ZTNA_ADDRPOOL_H
 #define ZTNA_ADDRPOOL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "keymap.h"
+#include "wire.h"
+
+struct zt_addr_binding {
+  char name[ZT_NAME_MAX + 1];
+  uint32_t addr;
+  uint64_t last_used; /* a counter, not a time: order of last allocation */
+};
 
 struct zt_addrpool {
-  uint32_t net;   /* host order */
+  uint32_t net; /* host order */
   uint8_t len;
-  struct zt_keymap used; /* address -> owner */
+  struct zt_keymap used;  /* address -> live owner */
+  struct zt_keymap bound; /* address -> binding index + 1 */
+  struct zt_addr_binding *bindings;
+  size_t n_bindings, cap_bindings;
+  uint64_t clock;
+  bool changed; /* bindings changed since the last zt_addrpool_dump() */
 };
 
 void zt_addrpool_init(struct zt_addrpool *p, uint32_t net, uint8_t len);
 void zt_addrpool_free(struct zt_addrpool *p);
-/* An address for owner, or 0 when the pool is exhausted. */
-uint32_t zt_addrpool_alloc(struct zt_addrpool *p, const char *name,
-                           uint32_t hint, void *owner);
+
+struct zt_addr_grant {
+  uint32_t addr;                       /* 0: pool exhausted */
+  bool new_binding;                    /* bound to name just now */
+  char evicted[ZT_NAME_MAX + 1];       /* "": no one lost a binding */
+};
+/* The address of identity `name` for live `owner`. */
+struct zt_addr_grant zt_addrpool_alloc(struct zt_addrpool *p, const char *name,
+                                       uint32_t hint, void *owner);
+/* The owner went away; the binding stays. */
 void zt_addrpool_release(struct zt_addrpool *p, uint32_t addr, void *owner);
-int zt_addrpool_contains(const struct zt_addrpool *p, uint32_t addr);
+bool zt_addrpool_contains(const struct zt_addrpool *p, uint32_t addr);
+/* Who the address is bound to (NULL: nobody). */
+const char *zt_addrpool_bound_to(const struct zt_addrpool *p, uint32_t addr);
+
+/* Bindings as text, one "name address" line each, oldest use first.
+ * Returns the length written (or needed, like snprintf). Clears changed. */
+size_t zt_addrpool_dump(struct zt_addrpool *p, char *buf, size_t cap);
+/* Reads what zt_addrpool_dump() wrote. Lines for addresses outside the
+ * pool, duplicate names or addresses are skipped and counted in *skipped;
+ * a malformed line is an error naming its line number. 0 or -1. */
+int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
+                     size_t *skipped, char *err, size_t errlen);
 
 #endif

@@ -586,9 +586,9 @@ static int shared_member(const struct ctx *cx, void *ud, unsigned which,
   return common_member(cx, &t->f, v, kp) > 0 ? 0 : -1;
 }
 
-static const char *const im_keys[] = {"ca",        "cert",   "key",
-                                      "log_level", "listen", "agent_pool",
-                                      "services",  "policy", NULL};
+static const char *const im_keys[] = {
+    "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
+    "services", "policy", "state_dir", NULL};
 
 static int im_member(const struct ctx *cx, void *ud, unsigned which,
                      const struct zt_json *v, const char *kp) {
@@ -606,6 +606,8 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
   case 7:
     t->policy = v; /* after the others: it names services listed anywhere */
     return 0;
+  case 8:
+    return set_path(cx, v, kp, c->state_dir);
   default:
     return shared_member(cx, ud, which, v, kp);
   }
@@ -701,6 +703,8 @@ void zt_intermediate_config_defaults(struct zt_intermediate_config *c) {
   c->agent_pool = 0x64400000; /* 100.64.0.0/16, in RFC 6598 shared space */
   c->agent_pool_len = 16;
   c->log_level = ZT_LOG_INFO;
+  snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ztna");
+  c->ctrl_backlog_max = ZT_CTRL_BACKLOG_MAX;
 }
 
 void zt_connector_config_defaults(struct zt_connector_config *c) {

@@ -41,6 +41,11 @@ struct zt_intermediate_config {
     char services[ZT_MAX_SERVICES][ZT_NAME_MAX + 1];
   } policy[ZT_MAX_POLICY];
   int log_level; /* enum zt_log_level */
+  /* Where the Intermediate keeps agent address bindings ("" : nowhere). */
+  char state_dir[ZT_PATH_MAX];
+  /* Unacknowledged control bytes one peer may make us hold (not in the
+   * file: tests lower it). */
+  size_t ctrl_backlog_max;
 };
 
 struct zt_connector_config {

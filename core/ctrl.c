@@ -438,6 +438,21 @@ const char *zt_ctrl_type_name(uint8_t type) {
   return type_known(type) ? names[type] : "UNKNOWN";
 }
 
+const char *zt_status_name(uint8_t status) {
+  static const char *const names[] = {
+      [ZT_OK] = "ok",
+      [ZT_ERR_UNKNOWN_SERVICE] = "unknown service",
+      [ZT_ERR_NOT_ALLOWED] = "not allowed by policy",
+      [ZT_ERR_OFFLINE] = "offline",
+      [ZT_ERR_NO_RESOURCES] = "over a limit",
+      [ZT_ERR_PROTOCOL] = "protocol error",
+      [ZT_ERR_GONE] = "gone",
+      [ZT_ERR_REPLACED] = "replaced by a newer one",
+  };
+  return status < sizeof(names) / sizeof(names[0]) ? names[status]
+                                                    : "unknown status";
+}
+
 const char *zt_ctrl_strerror(int err) {
   switch (err) {
   case 0:

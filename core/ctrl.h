@@ -109,6 +109,8 @@ int zt_ctrl_decode(uint8_t type, const uint8_t *body, size_t len,
 
 /* "HELLO", "WELCOME", ... or "UNKNOWN". */
 const char *zt_ctrl_type_name(uint8_t type);
+/* "not allowed by policy" for ZT_ERR_NOT_ALLOWED, and so on. */
+const char *zt_status_name(uint8_t status);
 /* A short description of 0 or an enum zt_ctrl_err. */
 const char *zt_ctrl_strerror(int err);
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "quic.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "strbuf.h"
 #include "wire.h"
@@ -30,12 +31,16 @@ struct peer {
   struct zt_intermediate *im;
   struct peer *next, *next_dirty;
   bool dirty, hello;
+  bool detached; /* replaced: nothing it sends is acted on any more */
+  bool closing;  /* we closed it: nothing more is queued for it */
   enum zt_role role;
   char name[ZT_NAME_MAX + 1];
   uint32_t tunnel_ip; /* agents */
   struct sockaddr_storage observed;
   socklen_t observedlen;
   struct zt_ctrl_reader reader;
+  struct zt_bucket opens;    /* SESSION_OPEN rate */
+  struct zt_loglimit log;    /* lines this peer can make us write */
 };
 
 struct channel {
@@ -63,6 +68,28 @@ struct zt_intermediate {
   struct zt_ctrl_msg scratch;
 };
 
+/* A warning caused by what a peer sent: rate-limited per peer, so a peer
+ * cannot flood the log (or the disk) with lines about itself. */
+static void peer_warn(struct peer *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void peer_warn(struct peer *p, const char *fmt, ...) {
+  uint64_t suppressed;
+  char line[512];
+  va_list ap;
+  if (!zt_loglimit_allow(&p->log, p->im->now, &suppressed)) {
+    p->im->stats.log_suppressed++;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  if (suppressed)
+    zt_warn("%s (and %llu similar lines suppressed)", line,
+            (unsigned long long)suppressed);
+  else
+    zt_warn("%s", line);
+}
+
 static void mark_dirty(struct peer *p) {
   if (!p->dirty) {
     p->dirty = true;
@@ -78,8 +105,19 @@ static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
     zt_err("cannot encode %s for %s", zt_ctrl_type_name(m->type), p->name);
     return;
   }
-  zq_send_stream(p->q, buf, (size_t)n);
   mark_dirty(p);
+  if (p->closing || zq_is_dead(p->q))
+    return;
+  /* A peer that never grants stream credit, or never acknowledges, would
+   * make us hold every reply we queue for it: past the bound it goes. */
+  if (zq_send_stream(p->q, buf, (size_t)n) != 0 ||
+      zq_stream_backlog(p->q) > p->im->cfg->ctrl_backlog_max) {
+    p->im->stats.ctrl_backlog_closes++;
+    peer_warn(p, "%s %s: closing, %zu control bytes unacknowledged",
+              zt_role_name(p->role), p->name, zq_stream_backlog(p->q));
+    zq_close(p->q, ZT_ERR_NO_RESOURCES, "control backlog too large");
+    p->closing = true;
+  }
 }
 
 /* ---- policy ------------------------------------------------------------- */
@@ -131,16 +169,42 @@ static void send_welcome(struct zt_intermediate *im, struct peer *p) {
   send_msg(p, m);
 }
 
+/* Agent addresses are bound to identities for good: the driver keeps them
+ * on disk, so a restart hands every agent its own address again and no
+ * one else's. */
+static void save_bindings(struct zt_intermediate *im) {
+  if (!im->io->save_state || !im->pool.changed)
+    return;
+  size_t need = zt_addrpool_dump(&im->pool, NULL, 0);
+  char *text = need != (size_t)-1 ? malloc(need + 1) : NULL;
+  if (!text) {
+    zt_err("cannot save agent address bindings: out of memory");
+    return;
+  }
+  zt_addrpool_dump(&im->pool, text, need + 1);
+  im->io->save_state(im->io->ud, text, need);
+  free(text);
+}
+
 static void on_hello(struct zt_intermediate *im, struct peer *p,
                      const struct zt_ctrl_msg *m) {
   char ipbuf[16], addr[64];
   if (p->hello)
     return;
   if (p->role == ZT_ROLE_AGENT) {
-    p->tunnel_ip =
+    struct zt_addr_grant g =
         zt_addrpool_alloc(&im->pool, p->name, m->u.hello.prev_tunnel_ip, p);
+    p->tunnel_ip = g.addr;
+    if (g.evicted[0]) {
+      im->stats.addresses_reassigned++;
+      zt_warn("address %s of agent %s (offline longest) reassigned to agent "
+              "%s: the pool is full",
+              zt_ip4_str(g.addr, ipbuf), g.evicted, p->name);
+    }
+    if (g.new_binding)
+      save_bindings(im);
     if (!p->tunnel_ip) {
-      zt_warn("agent %s: address pool exhausted", p->name);
+      peer_warn(p, "agent %s: address pool exhausted", p->name);
       zq_close(p->q, ZT_ERR_NO_RESOURCES, "address pool exhausted");
       mark_dirty(p);
       return;
@@ -177,8 +241,8 @@ static void on_register(struct zt_intermediate *im, struct peer *p,
         continue;
       if (strcmp(im->cfg->services[j].connector, p->name) != 0) {
         r->status = ZT_ERR_NOT_ALLOWED;
-        zt_warn("connector %s may not serve %s (configured for %s)", p->name,
-                names[i], im->cfg->services[j].connector);
+        peer_warn(p, "connector %s may not serve %s (configured for %s)",
+                  p->name, names[i], im->cfg->services[j].connector);
         break;
       }
       r->status = ZT_OK;
@@ -188,7 +252,8 @@ static void on_register(struct zt_intermediate *im, struct peer *p,
       zt_info("connector %s serves %s", p->name, names[i]);
     }
     if (r->status == ZT_ERR_UNKNOWN_SERVICE)
-      zt_warn("connector %s registered unknown service %s", p->name, names[i]);
+      peer_warn(p, "connector %s registered unknown service %s", p->name,
+                names[i]);
   }
   send_msg(p, ack);
   if (changed)
@@ -211,6 +276,18 @@ static uint32_t new_channel_id(struct zt_intermediate *im) {
   return id;
 }
 
+static void channel_close(struct zt_intermediate *im, struct channel *ch,
+                          struct peer *notify, uint8_t status);
+static void close_channels(struct zt_intermediate *im, struct peer *p,
+                           struct peer *other, uint8_t status);
+
+static void close_channels_between(struct zt_intermediate *im,
+                                   struct peer *agent, struct peer *conn) {
+  size_t before = im->channels.count;
+  close_channels(im, agent, conn, ZT_ERR_REPLACED);
+  im->stats.channels_replaced += before - im->channels.count;
+}
+
 static void on_session_open(struct zt_intermediate *im, struct peer *agent,
                             const struct zt_ctrl_msg *m) {
   uint32_t request = m->u.session_open.request_id;
@@ -223,15 +300,25 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
 
   snprintf(connector_name, sizeof(connector_name), "%s",
            m->u.session_open.connector);
-  conn = connector_by_name(im, connector_name);
-  if (!conn)
+  if (!zt_bucket_take(&agent->opens, im->now, ZT_SESSION_OPEN_RATE,
+                      ZT_SESSION_OPEN_BURST)) {
+    im->stats.sessions_rate_limited++;
+    status = ZT_ERR_NO_RESOURCES;
+    conn = NULL;
+  } else if (!(conn = connector_by_name(im, connector_name))) {
     status = ZT_ERR_OFFLINE;
+  }
   for (size_t j = 0; conn && j < im->cfg->n_services; j++)
     if (im->service_conn[j] == conn &&
         policy_allows(im->cfg, agent->name, im->cfg->services[j].name))
       vips[n_vips++] = im->cfg->services[j].address;
   if (conn && n_vips == 0)
     status = ZT_ERR_NOT_ALLOWED;
+  /* One channel per agent and connector: a new one replaces the old, so
+   * an agent holds at most one channel per connector however often it
+   * asks, and the connector hears that the old one is gone. */
+  if (status == ZT_OK)
+    close_channels_between(im, agent, conn);
   ch = status == ZT_OK ? calloc(1, sizeof(*ch)) : NULL;
   if (status == ZT_OK && !ch)
     status = ZT_ERR_NO_RESOURCES;
@@ -247,8 +334,8 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
   }
   if (status != ZT_OK) {
     im->stats.sessions_denied++;
-    zt_warn("session from agent %s to connector %s denied (status %u)",
-            agent->name, connector_name, status);
+    peer_warn(agent, "session from agent %s to connector %s denied (%s)",
+              agent->name, connector_name, zt_status_name(status));
   } else {
     im->stats.sessions_opened++;
     struct zt_ctrl_msg *n = &im->scratch;
@@ -284,6 +371,26 @@ static void channel_close(struct zt_intermediate *im, struct channel *ch,
   free(ch);
 }
 
+/* Every channel of `p` (with `other` only, when not NULL); the other end
+ * is told why. The table reshapes on deletion, so rescan after each. */
+static void close_channels(struct zt_intermediate *im, struct peer *p,
+                           struct peer *other, uint8_t status) {
+  for (bool again = true; again;) {
+    again = false;
+    for (size_t i = 0; i < im->channels.cap && !again; i++) {
+      struct channel *ch = im->channels.slots[i].val;
+      if (!im->channels.slots[i].key || !ch ||
+          (ch->agent != p && ch->connector != p))
+        continue;
+      struct peer *far = ch->agent == p ? ch->connector : ch->agent;
+      if (other && far != other)
+        continue;
+      channel_close(im, ch, far, status);
+      again = true;
+    }
+  }
+}
+
 static void on_session_close(struct zt_intermediate *im, struct peer *p,
                              const struct zt_ctrl_msg *m) {
   struct channel *ch = zt_keymap_get(&im->channels, m->u.session_close.channel);
@@ -294,6 +401,8 @@ static void on_session_close(struct zt_intermediate *im, struct peer *p,
 }
 
 static bool expected(const struct peer *p, uint8_t type) {
+  if (p->detached)
+    return false;
   if (type == ZT_MSG_HELLO)
     return true;
   if (!p->hello)
@@ -316,8 +425,8 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
   struct zt_intermediate *im = p->im;
   if (!expected(p, m->type)) {
     im->stats.ctrl_unexpected++;
-    zt_dbg("%s %s: unexpected %s", zt_role_name(p->role), p->name,
-           zt_ctrl_type_name(m->type));
+    peer_warn(p, "%s %s: unexpected %s, ignored", zt_role_name(p->role),
+              p->name, zt_ctrl_type_name(m->type));
     return;
   }
   switch (m->type) {
@@ -334,13 +443,39 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
     on_session_close(im, p, m);
     break;
   case ZT_MSG_ERROR:
-    zt_warn("%s %s reports error %u: %s", zt_role_name(p->role), p->name,
-            m->u.error.status, m->u.error.reason);
+    peer_warn(p, "%s %s reports error %u: %s", zt_role_name(p->role),
+              p->name, m->u.error.status, m->u.error.reason);
     break;
   }
 }
 
 /* ---- QUIC handlers ------------------------------------------------------ */
+
+static void peer_detach(struct zt_intermediate *im, struct peer *p);
+
+/* One live connection per identity: the newer one replaces the older, and
+ * both sides say so. Two instances of one identity would otherwise fight
+ * over its tunnel address, sessions and services; the older is told with
+ * ZT_ERR_REPLACED and does not reconnect (see uplink.c). */
+static void replace_older(struct zt_intermediate *im, struct peer *p) {
+  char was[64], now_at[64], reason[200];
+  for (struct peer *o = im->peers; o; o = o->next) {
+    if (o == p || o->role != p->role || strcmp(o->name, p->name) != 0 ||
+        zq_is_dead(o->q))
+      continue;
+    zt_netaddr_str((struct sockaddr *)&o->observed, was, sizeof(was));
+    zt_netaddr_str((struct sockaddr *)&p->observed, now_at, sizeof(now_at));
+    im->stats.peers_replaced++;
+    peer_warn(p, "%s %s: new connection from %s replaces the one from %s",
+              zt_role_name(p->role), p->name, now_at, was);
+    peer_detach(im, o);
+    snprintf(reason, sizeof(reason),
+             "replaced by a newer connection of %s from %s", p->name, now_at);
+    zq_close(o->q, ZT_ERR_REPLACED, reason);
+    o->closing = true;
+    mark_dirty(o);
+  }
+}
 
 static void on_ready(struct zq_conn *q, void *ud) {
   struct peer *p = ud;
@@ -348,6 +483,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
+  replace_older(p->im, p);
 }
 
 static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
@@ -403,32 +539,12 @@ static const struct zq_handlers peer_handlers = {
 
 /* ---- peers -------------------------------------------------------------- */
 
-static void peer_remove(struct zt_intermediate *im, struct peer *p) {
+/* Everything the peer holds in the registry: its channels (the other ends
+ * are told), its services, its tunnel address. The connection itself
+ * stays until it is dead. */
+static void peer_detach(struct zt_intermediate *im, struct peer *p) {
   bool services_changed = false;
-
-  if (p->name[0])
-    zt_info("%s %s disconnected: %s", zt_role_name(p->role), p->name,
-            zq_close_reason(p->q));
-  else if (strstr(zq_close_reason(p->q), "refused")) {
-    char addr[64];
-    im->stats.handshakes_refused++;
-    zt_warn("refused peer at %s: %s",
-            zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
-            zq_close_reason(p->q));
-  }
-  /* Channels of this peer: tell the other ends. */
-  for (bool again = true; again;) {
-    again = false;
-    for (size_t i = 0; i < im->channels.cap && !again; i++) {
-      struct channel *ch = im->channels.slots[i].val;
-      if (!im->channels.slots[i].key || !ch ||
-          (ch->agent != p && ch->connector != p))
-        continue;
-      channel_close(im, ch, ch->agent == p ? ch->connector : ch->agent,
-                    ZT_ERR_GONE);
-      again = true;
-    }
-  }
+  close_channels(im, p, NULL, ZT_ERR_GONE);
   for (size_t j = 0; j < im->cfg->n_services; j++) {
     if (im->service_conn[j] == p) {
       im->service_conn[j] = NULL;
@@ -437,6 +553,24 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   }
   if (p->tunnel_ip)
     zt_addrpool_release(&im->pool, p->tunnel_ip, p);
+  p->tunnel_ip = 0;
+  p->detached = true;
+  if (services_changed)
+    push_services_to_agents(im);
+}
+
+static void peer_remove(struct zt_intermediate *im, struct peer *p) {
+  if (p->name[0]) {
+    zt_info("%s %s disconnected: %s", zt_role_name(p->role), p->name,
+            zq_close_reason(p->q));
+  } else if (zq_end_kind(p->q) == ZQ_END_REFUSED) {
+    char addr[64];
+    im->stats.handshakes_refused++;
+    zt_warn("refused peer at %s: %s",
+            zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
+            zq_close_reason(p->q));
+  }
+  peer_detach(im, p);
   zt_keymap_del(&im->by_key, zq_key(p->q));
   for (struct peer **pp = &im->peers; *pp; pp = &(*pp)->next) {
     if (*pp == p) {
@@ -447,8 +581,6 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   im->n_peers--;
   zq_free(p->q);
   free(p);
-  if (services_changed)
-    push_services_to_agents(im);
 }
 
 static void note_observed(struct zt_intermediate *im, struct peer *p) {
@@ -619,6 +751,20 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
   return im;
 }
 
+int zt_intermediate_load_state(struct zt_intermediate *im, const char *text,
+                               size_t len, char *err, size_t errlen) {
+  size_t skipped;
+  if (zt_addrpool_load(&im->pool, text, len, &skipped, err, errlen) != 0)
+    return -1;
+  if (skipped)
+    zt_warn("agent address bindings: %zu outside the pool %s/%u or "
+            "duplicated, dropped",
+            skipped, zt_ip4_str(im->cfg->agent_pool, (char[16]){0}),
+            im->cfg->agent_pool_len);
+  save_bindings(im);
+  return 0;
+}
+
 void zt_intermediate_free(struct zt_intermediate *im) {
   if (!im)
     return;
@@ -659,6 +805,10 @@ zt_intermediate_get_stats(const struct zt_intermediate *im) {
 
 size_t zt_intermediate_peer_count(const struct zt_intermediate *im) {
   return im->n_peers;
+}
+
+size_t zt_intermediate_channel_count(const struct zt_intermediate *im) {
+  return im->channels.count;
 }
 
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,

@@ -21,6 +21,13 @@ struct zt_intermediate_stats {
       relay_wrong_peer, relay_queue_drops;
   uint64_t ctrl_malformed, ctrl_unknown, ctrl_oversized, ctrl_unexpected;
   uint64_t sessions_opened, sessions_denied;
+  /* limits on what one identity can hold (see wire.h) */
+  uint64_t peers_replaced;        /* older connection of the same identity */
+  uint64_t channels_replaced;     /* older channel, same agent and connector */
+  uint64_t sessions_rate_limited; /* SESSION_OPEN over the agent's rate */
+  uint64_t ctrl_backlog_closes;   /* peers closed for unacknowledged bytes */
+  uint64_t addresses_reassigned;  /* a binding taken from an offline agent */
+  uint64_t log_suppressed;        /* peer-caused log lines over the limit */
 };
 
 struct zt_intermediate *
@@ -28,6 +35,10 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
                     struct zt_tls_creds *creds, const struct zt_io *io,
                     const struct sockaddr *local, socklen_t locallen);
 void zt_intermediate_free(struct zt_intermediate *im);
+/* Agent address bindings the driver kept (io->save_state), read back at
+ * start. 0, or -1 with err ("line N: ...") and nothing changed. */
+int zt_intermediate_load_state(struct zt_intermediate *im, const char *text,
+                               size_t len, char *err, size_t errlen);
 void zt_intermediate_feed_udp(struct zt_intermediate *im,
                               const struct sockaddr *from, socklen_t fromlen,
                               const uint8_t *pkt, size_t len, uint64_t now);
@@ -36,6 +47,7 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now);
 const struct zt_intermediate_stats *
 zt_intermediate_get_stats(const struct zt_intermediate *im);
 size_t zt_intermediate_peer_count(const struct zt_intermediate *im);
+size_t zt_intermediate_channel_count(const struct zt_intermediate *im);
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len);
 

@@ -30,6 +30,9 @@ struct zt_io {
   void (*route)(void *ud, uint32_t vip, bool add);
   /* Connector: the full set of DNAT rules, replacing the previous one. */
   void (*nat)(void *ud, const struct zt_nat_rule *rules, size_t n);
+  /* Intermediate: keep this state (agent address bindings, text) across
+   * restarts, replacing what was kept before; NULL: kept in memory only. */
+  void (*save_state)(void *ud, const char *text, size_t len);
 };
 
 #endif

@@ -55,6 +55,9 @@ struct zq_conn {
 
   bool ready, dead, closing_requested, close_sent;
   bool got_reset; /* the peer sent a Stateless Reset */
+  enum zq_end end;
+  bool peer_app_close;     /* the peer closed with an application error */
+  uint64_t peer_app_error; /* ...this one */
   uint64_t app_error;
   char reason[256];
 
@@ -67,12 +70,15 @@ struct zq_conn {
   struct zq_stats stats;
 };
 
-static void set_dead(struct zq_conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void set_dead(struct zq_conn *c, enum zq_end end, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void set_dead(struct zq_conn *c, const char *fmt, ...) {
+/* The first cause wins: it is what the operator needs to read. The reason
+ * text may quote the peer's own words; decisions use `end`, never the text. */
+static void set_dead(struct zq_conn *c, enum zq_end end, const char *fmt, ...) {
   if (!c->dead) {
     va_list ap;
+    c->end = end;
     va_start(ap, fmt);
     vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
     va_end(ap);
@@ -507,7 +513,7 @@ static void note_read_error(struct zq_conn *c, int rv) {
   ngtcp2_connection_close_error ccerr;
 
   if (c->got_reset) {
-    set_dead(c, "stateless reset: the peer no longer knows this connection "
+    set_dead(c, ZQ_END_RESET, "stateless reset: the peer no longer knows this connection "
                 "(restarted?)");
     c->close_sent = true; /* nothing to tell a peer that forgot us */
     return;
@@ -529,19 +535,23 @@ static void note_read_error(struct zq_conn *c, int rv) {
                    : "transport",
                (unsigned long long)ccerr.error_code);
     }
-    set_dead(c, "closed by peer: %s%s%.*s", what, ccerr.reasonlen ? ": " : "",
+    if (ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION) {
+      c->peer_app_error = ccerr.error_code;
+      c->peer_app_close = true;
+    }
+    set_dead(c, ZQ_END_PEER_CLOSED, "closed by peer: %s%s%.*s", what, ccerr.reasonlen ? ": " : "",
              (int)ccerr.reasonlen,
              ccerr.reason ? (const char *)ccerr.reason : "");
     return;
   }
   if (c->refuse_reason[0]) {
-    set_dead(c, "peer refused: %s", c->refuse_reason);
+    set_dead(c, ZQ_END_REFUSED, "peer refused: %s", c->refuse_reason);
   } else if (rv == NGTCP2_ERR_CRYPTO) {
     const char *a = gnutls_alert_get_strname(
         (gnutls_alert_description_t)ngtcp2_conn_get_tls_alert(c->conn));
-    set_dead(c, "TLS handshake failed: %s", a ? a : "unknown alert");
+    set_dead(c, ZQ_END_ERROR, "TLS handshake failed: %s", a ? a : "unknown alert");
   } else {
-    set_dead(c, "%s", ngtcp2_strerror(rv));
+    set_dead(c, ZQ_END_ERROR, "%s", ngtcp2_strerror(rv));
   }
   /* Our side failed: the next zq_write() tells the peer why. */
   c->closing_requested = true;
@@ -616,6 +626,8 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     n = write_close(c, buf, cap, &ps, now);
     if (n > 0)
       copy_to(&ps.path, to, tolen);
+    if (!c->dead)
+      c->end = ZQ_END_LOCAL; /* zq_close(); failures set theirs before */
     c->dead = true;
     return n;
   }
@@ -685,7 +697,7 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
   written:
     if (n < 0) {
       /* Fatal for the connection; the peer learns of it by idle timeout. */
-      set_dead(c, "write: %s", ngtcp2_strerror((int)n));
+      set_dead(c, ZQ_END_ERROR, "write: %s", ngtcp2_strerror((int)n));
       c->close_sent = true;
       return -1;
     }
@@ -708,9 +720,9 @@ int zq_handle_expiry(struct zq_conn *c, uint64_t now) {
   if (rv == 0)
     return 0;
   if (rv == NGTCP2_ERR_IDLE_CLOSE)
-    set_dead(c, c->ready ? "idle timeout" : "handshake timed out");
+    set_dead(c, ZQ_END_TIMEOUT, c->ready ? "idle timeout" : "handshake timed out");
   else
-    set_dead(c, "timer: %s", ngtcp2_strerror(rv));
+    set_dead(c, ZQ_END_ERROR, "timer: %s", ngtcp2_strerror(rv));
   c->close_sent = true; /* an idle connection closes silently (RFC 9000 10.1) */
   return -1;
 }
@@ -742,6 +754,10 @@ int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len) {
 
 size_t zq_max_datagram(const struct zq_conn *c) { return c->max_dgram; }
 
+size_t zq_stream_backlog(const struct zq_conn *c) {
+  return zt_sendbuf_unacked(&c->sbuf);
+}
+
 void zq_close(struct zq_conn *c, uint64_t app_error, const char *reason) {
   if (c->dead || c->closing_requested)
     return;
@@ -756,6 +772,15 @@ uint32_t zq_key(const struct zq_conn *c) { return c->key; }
 bool zq_is_ready(const struct zq_conn *c) { return c->ready && !c->dead; }
 bool zq_is_dead(const struct zq_conn *c) { return c->dead; }
 const char *zq_close_reason(const struct zq_conn *c) { return c->reason; }
+enum zq_end zq_end_kind(const struct zq_conn *c) {
+  return c->dead ? c->end : ZQ_END_NONE;
+}
+bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code) {
+  if (!c->peer_app_close)
+    return false;
+  *code = c->peer_app_error;
+  return true;
+}
 enum zt_role zq_peer_role(const struct zq_conn *c) { return c->peer_role; }
 const char *zq_peer_name(const struct zq_conn *c) { return c->peer_name; }
 int zq_format_stats(const struct zq_conn *c, char *buf, size_t len) {

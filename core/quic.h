@@ -122,6 +122,9 @@ int zq_handle_expiry(struct zq_conn *c, uint64_t now);
 
 /* Appends to the control stream. 0 or ZQ_ERR_*. Data is kept until acked. */
 int zq_send_stream(struct zq_conn *c, const uint8_t *data, size_t len);
+/* Control-stream bytes not yet acknowledged by the peer: what a peer that
+ * withholds flow control or ACKs makes us hold. */
+size_t zq_stream_backlog(const struct zq_conn *c);
 /* Queues one datagram. 0 or ZQ_ERR_* (counted in stats). */
 int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len);
 /* Largest datagram zq_send_datagram() takes on this connection. */
@@ -129,6 +132,22 @@ size_t zq_max_datagram(const struct zq_conn *c);
 
 /* Starts a graceful close (CONNECTION_CLOSE goes out on the next write). */
 void zq_close(struct zq_conn *c, uint64_t app_error, const char *reason);
+
+/* Why a dead connection ended. Decisions are made on this, never on the
+ * reason text, which can quote the peer's own bytes. */
+enum zq_end {
+  ZQ_END_NONE = 0,    /* not dead */
+  ZQ_END_LOCAL,       /* we closed it (zq_close) */
+  ZQ_END_REFUSED,     /* we refused the peer's certificate */
+  ZQ_END_PEER_CLOSED, /* the peer sent CONNECTION_CLOSE (zq_peer_app_error) */
+  ZQ_END_TIMEOUT,     /* idle or handshake timeout */
+  ZQ_END_RESET,       /* the peer sent a Stateless Reset */
+  ZQ_END_ERROR,       /* TLS or QUIC failure on our side */
+};
+enum zq_end zq_end_kind(const struct zq_conn *c);
+/* The application error code the peer closed with: true and *code, or
+ * false when it did not close with one. */
+bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code);
 
 bool zq_is_ready(const struct zq_conn *c);
 bool zq_is_dead(const struct zq_conn *c);

@@ -180,14 +180,27 @@ size_t zt_uplink_max_relay_payload(const struct zt_uplink *u) {
 
 static void go_down(struct zt_uplink *u, uint64_t now) {
   char reason[256];
+  uint64_t code;
   snprintf(reason, sizeof(reason), "%s", zq_close_reason(u->q));
-  zt_warn("connection to intermediate lost: %s", reason);
+  /* Another instance of our identity connected after us: reconnecting
+   * would throw it out in turn, and the two would take turns for ever. The
+   * newer one keeps the identity; this one stays down until restarted. */
+  u->replaced = zq_end_kind(u->q) == ZQ_END_PEER_CLOSED &&
+                zq_peer_app_error(u->q, &code) && code == ZT_ERR_REPLACED;
+  if (u->replaced)
+    zt_err("connection to intermediate closed: %s; another instance of this "
+           "identity is running, so this one will not reconnect (restart it "
+           "to take over)",
+           reason);
+  else
+    zt_warn("connection to intermediate lost: %s", reason);
   zq_free(u->q);
   u->q = NULL;
   if (u->was_up)
     u->stats.disconnects++;
   u->was_up = false;
-  schedule_reconnect(u, now);
+  if (!u->replaced)
+    schedule_reconnect(u, now);
   if (u->h.on_down)
     u->h.on_down(u, reason, u->ud);
 }
@@ -226,8 +239,13 @@ uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u) {
   return u->q ? zq_rtt_ns(u->q) : 0;
 }
 
+bool zt_uplink_is_replaced(const struct zt_uplink *u) { return u->replaced; }
+
 void zt_uplink_status(const struct zt_uplink *u, struct zt_strbuf *sb) {
   char q[256];
+  if (u->replaced)
+    zt_strbuf_printf(sb, "uplink replaced by another instance of this "
+                         "identity: not reconnecting\n");
   if (!u->q || !zt_uplink_is_up(u))
     return;
   zq_format_stats(u->q, q, sizeof(q));

@@ -39,6 +39,7 @@ struct zt_uplink {
   struct zt_backoff backoff;
   uint64_t reconnect_at; /* 0: no reconnect pending */
   bool was_up;
+  bool replaced; /* closed with ZT_ERR_REPLACED: stays down */
   struct zt_ctrl_reader reader;
   struct zt_uplink_stats stats;
 };
@@ -60,6 +61,9 @@ void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,
                     socklen_t fromlen, const uint8_t *pkt, size_t len,
                     uint64_t now);
 bool zt_uplink_is_up(const struct zt_uplink *u);
+/* A newer connection of our identity replaced ours at the Intermediate:
+ * the uplink stays down (no reconnect) until the node is restarted. */
+bool zt_uplink_is_replaced(const struct zt_uplink *u);
 /* 0 or -1 (not connected, or encoding failed). */
 int zt_uplink_send_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m);
 /* Queues a relay frame: header + payload (copied). 0 or -1 (counted). */

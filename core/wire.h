@@ -45,6 +45,17 @@
 #define ZT_BACKOFF_INITIAL_MS 1000    /* reconnect: 1, 2, 4, 8, 16, 30 s */
 #define ZT_BACKOFF_MAX_MS 30000
 
+/* ---- What one peer may hold at the Intermediate ------------------------ */
+
+/* Control bytes queued for a peer and not yet acknowledged. A SERVICES
+ * table is at most ~8.5 KB; a peer that withholds stream credit or ACKs
+ * past this is closed rather than allowed to grow our memory. */
+#define ZT_CTRL_BACKLOG_MAX (256 * 1024)
+/* SESSION_OPENs per agent: a burst, then a steady rate (per second). An
+ * agent opens one session per connector, again only after a failure. */
+#define ZT_SESSION_OPEN_BURST 20
+#define ZT_SESSION_OPEN_RATE 5
+
 /* ---- Relay frames (outer DATAGRAM payload) -------------------------------
  *
  *   0      1               5
@@ -110,6 +121,9 @@ enum zt_status {
   ZT_ERR_NO_RESOURCES = 4,
   ZT_ERR_PROTOCOL = 5,
   ZT_ERR_GONE = 6,
+  /* A newer connection of the same identity took this one's place (also
+   * the QUIC application error the older connection is closed with). */
+  ZT_ERR_REPLACED = 7,
 };
 
 #endif

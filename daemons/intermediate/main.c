@@ -12,9 +12,11 @@
 #include "config.h"
 #include "daemon.h"
 #include "driver.h"
+#include "file.h"
 #include "intermediate.h"
 #include "log.h"
 #include "netaddr.h"
+#include "statefile.h"
 #include "udp.h"
 
 static const char usage[] =
@@ -39,6 +41,38 @@ static void handle_expiry(void *n, uint64_t now) {
 }
 static int status(void *n, char *buf, size_t len) {
   return zt_intermediate_status(n, buf, len);
+}
+
+/* Agent address bindings: read at start, replaced atomically on change. */
+static char state_path[4200];
+
+static void save_state(void *ud, const char *text, size_t len) {
+  char err[512];
+  (void)ud;
+  if (zt_state_write(state_path, text, len, err, sizeof(err)) != 0)
+    zt_err("cannot save agent address bindings: %s", err);
+}
+
+static int load_state(struct zt_intermediate *im, const char *dir) {
+  char err[512];
+  size_t len;
+  if (zt_state_dir_ensure(dir, err, sizeof(err)) != 0) {
+    zt_err("state_dir: %s", err);
+    return -1;
+  }
+  snprintf(state_path, sizeof(state_path), "%s/agent-addresses", dir);
+  if (access(state_path, F_OK) != 0)
+    return 0; /* first start */
+  char *text = zt_file_read(state_path, 16 << 20, &len, err, sizeof(err));
+  if (!text) {
+    zt_err("%s", err);
+    return -1;
+  }
+  int rv = zt_intermediate_load_state(im, text, len, err, sizeof(err));
+  if (rv != 0)
+    zt_err("%s: %s", state_path, err);
+  free(text);
+  return rv;
 }
 
 int main(int argc, char **argv) {
@@ -87,9 +121,18 @@ int main(int argc, char **argv) {
     return 1;
   }
   zt_driver_io(&d, &io);
+  if (cfg.state_dir[0])
+    io.save_state = save_state;
+  else
+    zt_warn("no state_dir: agent address bindings last until a restart");
   struct zt_intermediate *im = zt_intermediate_new(
       &cfg, creds, &io, (struct sockaddr *)&cfg.listen, cfg.listen_len);
   if (!im)
+    return 1;
+  /* Bindings protect agents from each other: without them an offline
+   * agent's address could go to someone else, so a state we cannot read
+   * stops the start rather than being silently dropped. */
+  if (cfg.state_dir[0] && load_state(im, cfg.state_dir) != 0)
     return 1;
   d.node = im;
   d.feed_udp = feed_udp;

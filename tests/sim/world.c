@@ -161,10 +161,32 @@ static void deliver_a(void *n, const struct sockaddr *f, socklen_t fl,
 
 /* ---- the deployment ----------------------------------------------------- */
 
+/* The Intermediate's disk: what it saved survives world_stop_intermediate
+ * and is loaded again at the next start. */
+struct world *sim_world;
+
+/* The io's ud is the Intermediate's host, which knows no world: there is
+ * one world at a time, so the global does. */
+static void intermediate_save_state(void *ud, const char *text, size_t len) {
+  (void)ud;
+  free(sim_world->state);
+  sim_world->state = malloc(len + 1);
+  memcpy(sim_world->state, text, len);
+  sim_world->state[len] = '\0';
+  sim_world->state_len = len;
+  sim_world->state_saves++;
+}
+
 void world_start_intermediate(struct world *w) {
+  char err[128];
   w->im = zt_intermediate_new(&w->icfg, w->ci, &w->io_i,
                               (struct sockaddr *)&w->hi->priv,
                               sizeof(w->hi->priv));
+  if (w->state && zt_intermediate_load_state(w->im, w->state, w->state_len,
+                                             err, sizeof(err)) != 0) {
+    fprintf(stderr, "load state: %s\n", err);
+    exit(1);
+  }
   w->hi->node = w->im;
 }
 
@@ -269,7 +291,10 @@ struct world *world_new_with(const struct zt_pem *agent_pem,
   sim_init(&w->net, 42);
   w->hi = sim_add_host(&w->net, "198.51.100.1", 4433, NULL, 0);
   w->hi->deliver = deliver_i;
-  w->io_i = (struct zt_io){.ud = w->hi, .udp_send = intermediate_udp};
+  sim_world = w;
+  w->io_i = (struct zt_io){.ud = w->hi,
+                           .udp_send = intermediate_udp,
+                           .save_state = intermediate_save_state};
   default_config(w);
   if (edit)
     edit(w);
@@ -306,6 +331,7 @@ void world_free(struct world *w) {
   }
   zt_intermediate_free(w->im);
   zt_tls_creds_free(w->ci);
+  free(w->state);
   sim_free(&w->net);
   free(w);
 }

@@ -109,11 +109,16 @@ struct world {
   size_t n_conns;
   struct raw_peer *raw[WORLD_MAX_RAW];
   size_t n_raw;
+  /* the Intermediate's saved state (agent address bindings) */
+  char *state;
+  size_t state_len, state_saves;
   /* shorthands for the default deployment: a[0] and c[0] */
   struct zt_agent *agent;
   struct zt_connector *conn;
   struct sim_host *ha, *hc;
 };
+
+extern struct world *sim_world; /* the one world_new made last */
 
 /* The default deployment, with agent_pem as a[0] (NULL: no agent). */
 struct world *world_new(const struct zt_pem *agent_pem);

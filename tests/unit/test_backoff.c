@@ -1,5 +1,4 @@
-/* Reconnect backoff and agent address allocation. */
-#include "addrpool.h"
+/* Reconnect backoff. */
 #include "backoff.h"
 #include "test.h"
 
@@ -22,35 +21,7 @@ static void test_backoff_sequence(void) {
   CHECK_EQ_INT(zt_backoff_next_ms(&b, 0), 24000);
 }
 
-static void test_addrpool(void) {
-  struct zt_addrpool p;
-  int a, b, c;
-  zt_addrpool_init(&p, 0x64400000u, 30); /* 100.64.0.0/30: two usable */
-  uint32_t x = zt_addrpool_alloc(&p, "alice", 0, &a);
-  uint32_t y = zt_addrpool_alloc(&p, "bob", 0, &b);
-  CHECK(x == 0x64400001u || x == 0x64400002u);
-  CHECK(y == 0x64400001u || y == 0x64400002u);
-  CHECK(x != y);
-  CHECK_EQ_INT(zt_addrpool_alloc(&p, "carol", 0, &c), 0); /* exhausted */
-  zt_addrpool_release(&p, x, &b); /* not the owner: nothing happens */
-  CHECK_EQ_INT(zt_addrpool_alloc(&p, "carol", x, &c), 0);
-  zt_addrpool_release(&p, x, &a);
-  CHECK_EQ_INT(zt_addrpool_alloc(&p, "carol", x, &c), x); /* hint honoured */
-  zt_addrpool_free(&p);
-
-  /* The same name gets the same address from a fresh pool. */
-  zt_addrpool_init(&p, 0x64400000u, 16);
-  x = zt_addrpool_alloc(&p, "alice", 0, &a);
-  zt_addrpool_free(&p);
-  zt_addrpool_init(&p, 0x64400000u, 16);
-  CHECK_EQ_INT(zt_addrpool_alloc(&p, "alice", 0, &a), x);
-  CHECK_EQ_INT(zt_addrpool_alloc(&p, "x", 0x0a000001u, &b) != 0x0a000001u, 1);
-  CHECK(zt_addrpool_contains(&p, x));
-  zt_addrpool_free(&p);
-}
-
 int main(void) {
   RUN(test_backoff_sequence);
-  RUN(test_addrpool);
   return TEST_EXIT();
 }
