@@ -522,7 +522,7 @@ static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
     im->stats.relay_wrong_peer++;
     return;
   }
-  if (zq_send_datagram(to->q, data, len) != 0) {
+  if (zq_send_datagram_flow(to->q, id, data, len) != 0) {
     im->stats.relay_queue_drops++;
     return;
   }

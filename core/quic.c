@@ -738,9 +738,17 @@ int zq_send_stream(struct zq_conn *c, const uint8_t *data, size_t len) {
 }
 
 int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len) {
+  return zq_send_datagram_flow(c, 0, data, len);
+}
+
+int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
+                          const uint8_t *data, size_t len) {
   if (c->dead || c->closing_requested)
     return ZQ_ERR_CLOSED;
-  switch (zt_dgramq_push(&c->dq, data, len)) {
+  uint64_t evicted = c->dq.evicted;
+  int rv = zt_dgramq_push(&c->dq, flow, data, len);
+  c->stats.dgram_drop_fair += c->dq.evicted - evicted;
+  switch (rv) {
   case 0:
     return 0;
   case -2:
@@ -790,13 +798,14 @@ int zq_format_stats(const struct zq_conn *c, char *buf, size_t len) {
   return snprintf(
       buf, len,
       "rtt %.1f ms cwnd %llu inflight %llu; datagrams sent %llu recv %llu "
-      "lost %llu dropped: queue_full %llu too_big %llu unplaced %llu "
-      "refused %llu",
+      "lost %llu dropped: queue_full %llu fair_share %llu too_big %llu "
+      "unplaced %llu refused %llu",
       (double)cs.smoothed_rtt / 1e6, (unsigned long long)cs.cwnd,
       (unsigned long long)cs.bytes_in_flight,
       (unsigned long long)st->dgram_sent, (unsigned long long)st->dgram_recv,
       (unsigned long long)st->dgram_lost,
       (unsigned long long)st->dgram_drop_queue_full,
+      (unsigned long long)st->dgram_drop_fair,
       (unsigned long long)st->dgram_drop_too_big,
       (unsigned long long)st->dgram_drop_unplaced,
       (unsigned long long)st->dgram_drop_state);

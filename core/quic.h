@@ -60,6 +60,7 @@ struct zq_stats {
   uint64_t dgram_sent, dgram_recv;
   uint64_t dgram_lost;            /* in packets declared lost */
   uint64_t dgram_drop_queue_full; /* queue bound reached */
+  uint64_t dgram_drop_fair;       /* oldest of the longest flow, for room */
   uint64_t dgram_drop_too_big;    /* would never fit a packet */
   uint64_t dgram_drop_unplaced;   /* skipped in DGRAM_MAX_TRIES packets */
   uint64_t dgram_drop_state;      /* peer did not allow datagrams */
@@ -127,6 +128,10 @@ int zq_send_stream(struct zq_conn *c, const uint8_t *data, size_t len);
 size_t zq_stream_backlog(const struct zq_conn *c);
 /* Queues one datagram. 0 or ZQ_ERR_* (counted in stats). */
 int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len);
+/* The same, for one flow of several (a relay channel): flows share the
+ * queue fairly (dgramq.h), so one cannot crowd out the others. */
+int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
+                          const uint8_t *data, size_t len);
 /* Largest datagram zq_send_datagram() takes on this connection. */
 size_t zq_max_datagram(const struct zq_conn *c);
 

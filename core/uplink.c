@@ -166,7 +166,8 @@ int zt_uplink_send_relay(struct zt_uplink *u, uint32_t channel,
   }
   zt_relay_write_hdr(frame, channel);
   memcpy(frame + ZT_RELAY_HDR_LEN, payload, len);
-  if (zq_send_datagram(u->q, frame, len + ZT_RELAY_HDR_LEN) != 0) {
+  if (zq_send_datagram_flow(u->q, channel, frame, len + ZT_RELAY_HDR_LEN) !=
+      0) {
     u->stats.relay_send_drops++;
     return -1;
   }

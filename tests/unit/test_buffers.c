@@ -49,24 +49,80 @@ static void test_dgramq_bounds(void) {
   uint8_t d[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   CHECK_EQ_INT(zt_dgramq_init(&q, 3, 8), 0);
   CHECK(zt_dgramq_front(&q) == NULL);
-  CHECK_EQ_INT(zt_dgramq_push(&q, d, 9), -2); /* too big */
+  CHECK_EQ_INT(zt_dgramq_push(&q, 0, d, 9), -2); /* too big */
   for (int i = 0; i < 3; i++) {
     d[0] = (uint8_t)i;
-    CHECK_EQ_INT(zt_dgramq_push(&q, d, 8), 0);
+    CHECK_EQ_INT(zt_dgramq_push(&q, 0, d, 8), 0);
   }
-  CHECK_EQ_INT(zt_dgramq_push(&q, d, 8), -1); /* full */
+  CHECK_EQ_INT(zt_dgramq_push(&q, 0, d, 8), -1); /* full */
   for (int round = 0; round < 10; round++) { /* wraps around */
     struct zt_dgram_slot *s = zt_dgramq_front(&q);
     CHECK(s && s->len == 8 && s->data[0] == (uint8_t)round);
     zt_dgramq_pop(&q);
     d[0] = (uint8_t)(round + 3);
-    CHECK_EQ_INT(zt_dgramq_push(&q, d, 8), 0);
+    CHECK_EQ_INT(zt_dgramq_push(&q, 0, d, 8), 0);
   }
+  zt_dgramq_free(&q);
+}
+
+static uint32_t front_flow(struct zt_dgramq *q) {
+  struct zt_dgram_slot *s = zt_dgramq_front(q);
+  return s ? s->data[0] : 0;
+}
+
+/* Three flows queued in bursts come out interleaved, each in its order. */
+static void test_dgramq_flows_take_turns(void) {
+  struct zt_dgramq q;
+  uint8_t d[2];
+  CHECK_EQ_INT(zt_dgramq_init(&q, 16, 8), 0);
+  for (uint8_t f = 1; f <= 3; f++)
+    for (uint8_t i = 0; i < 3; i++) {
+      d[0] = f, d[1] = i;
+      CHECK_EQ_INT(zt_dgramq_push(&q, 100 + f, d, 2), 0);
+    }
+  static const uint8_t want[][2] = {{1, 0}, {2, 0}, {3, 0}, {1, 1}, {2, 1},
+                                    {3, 1}, {1, 2}, {2, 2}, {3, 2}};
+  for (size_t i = 0; i < 9; i++) {
+    struct zt_dgram_slot *s = zt_dgramq_front(&q);
+    CHECK(s != NULL);
+    CHECK_EQ_INT(s->data[0], want[i][0]);
+    CHECK_EQ_INT(s->data[1], want[i][1]);
+    zt_dgramq_pop(&q);
+  }
+  CHECK(zt_dgramq_front(&q) == NULL);
+  zt_dgramq_free(&q);
+}
+
+/* The attack from the review: one channel fills the queue, and another
+ * channel's datagrams used to be dropped. Now the flood loses its oldest,
+ * the other flow gets in and gets every other turn. */
+static void test_dgramq_flood_cannot_starve_others(void) {
+  struct zt_dgramq q;
+  uint8_t d[1] = {1};
+  CHECK_EQ_INT(zt_dgramq_init(&q, 8, 8), 0);
+  for (int i = 0; i < 8; i++)
+    CHECK_EQ_INT(zt_dgramq_push(&q, 1, d, 1), 0);
+  CHECK_EQ_INT(zt_dgramq_push(&q, 1, d, 1), -1); /* the flood: refused */
+  d[0] = 2;
+  for (int i = 0; i < 4; i++) /* the other channel: let in */
+    CHECK_EQ_INT(zt_dgramq_push(&q, 2, d, 1), 0);
+  CHECK_EQ_INT(q.evicted, 4);
+  CHECK_EQ_INT(q.count, 8);
+  /* Equal lengths now: neither may push the other out. */
+  CHECK_EQ_INT(zt_dgramq_push(&q, 2, d, 1), -1);
+  int seen2 = 0;
+  for (int i = 0; i < 4; i++) {
+    seen2 += front_flow(&q) == 2;
+    zt_dgramq_pop(&q);
+  }
+  CHECK_EQ_INT(seen2, 2);
   zt_dgramq_free(&q);
 }
 
 int main(void) {
   RUN(test_sendbuf_chunks_and_acks);
   RUN(test_dgramq_bounds);
+  RUN(test_dgramq_flows_take_turns);
+  RUN(test_dgramq_flood_cannot_starve_others);
   return TEST_EXIT();
 }
