@@ -225,8 +225,8 @@ static int cert_issue(int argc, char **argv) {
   }
   if (!zt_name_valid(name)) {
     fprintf(stderr,
-            "ztna cert issue: --name: '%s' is not a valid name (1-63 of "
-            "A-Z a-z 0-9 . _ -, not starting with . or -)\n",
+            "ztna cert issue: --name: '%s' is not a valid name ("
+            ZT_NAME_RULE_TEXT ")\n",
             name);
     return 2;
   }
