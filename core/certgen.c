@@ -10,11 +10,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "secret.h"
+
 void zt_pem_free(struct zt_pem *p) {
   if (!p)
     return;
   free(p->cert);
-  free(p->key);
+  zt_free_secret_str(p->key);
   p->cert = p->key = NULL;
 }
 
@@ -27,14 +29,14 @@ void zt_pem_free(struct zt_pem *p) {
     }                                                                        \
   } while (0)
 
+/* Used for private keys too, so the datum is wiped, not just freed. */
 static char *datum_to_str(gnutls_datum_t *d) {
   char *s = malloc(d->size + 1);
   if (s) {
     memcpy(s, d->data, d->size);
     s[d->size] = 0;
   }
-  gnutls_free(d->data);
-  d->data = NULL;
+  zt_free_secret_datum(d);
   return s;
 }
 

@@ -16,6 +16,7 @@ struct zt_pem {
   char *cert; /* PEM, NUL-terminated, malloc'd */
   char *key;
 };
+/* Frees both; the key is wiped first (secret.h). */
 void zt_pem_free(struct zt_pem *p);
 
 int zt_cert_make_ca(const char *cn, unsigned days, struct zt_pem *out,
