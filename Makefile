@@ -74,6 +74,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The ztna tool's commands are tested as functions, without a shell: its
+# objects other than main() link into that test.
+$(BUILD)/tests/test_cert_cmd: $(BUILD)/tests/unit/test_cert_cmd.o $(BUILD)/tools/cert_cmd.o $(BUILD)/tools/pemfile.o $(LIBPLAT) $(LIBZTNA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/test_sim%: $(BUILD)/tests/sim/test_sim%.o $(BUILD)/tests/sim/simnet.o $(BUILD)/tests/sim/world.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -10,11 +10,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "secret.h"
+
 void zt_pem_free(struct zt_pem *p) {
   if (!p)
     return;
   free(p->cert);
-  free(p->key);
+  zt_free_secret_str(p->key);
   p->cert = p->key = NULL;
 }
 
@@ -27,14 +29,14 @@ void zt_pem_free(struct zt_pem *p) {
     }                                                                        \
   } while (0)
 
+/* Used for private keys too, so the datum is wiped, not just freed. */
 static char *datum_to_str(gnutls_datum_t *d) {
   char *s = malloc(d->size + 1);
   if (s) {
     memcpy(s, d->data, d->size);
     s[d->size] = 0;
   }
-  gnutls_free(d->data);
-  d->data = NULL;
+  zt_free_secret_datum(d);
   return s;
 }
 
@@ -126,6 +128,28 @@ out:
   return rv;
 }
 
+/* The key is the private half of the certificate's public key: both key
+ * identifiers are hashes of the same public key. A CA key from another CA
+ * would sign leaves that verify against nothing. */
+static int key_matches(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+                       char *err, size_t errlen) {
+  unsigned char cid[64], kid[64];
+  size_t cidlen = sizeof(cid), kidlen = sizeof(kid);
+  TRY(gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, cid, &cidlen),
+      "CA certificate key id");
+  TRY(gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, kid,
+                                     &kidlen),
+      "CA key id");
+  if (cidlen != kidlen || memcmp(cid, kid, cidlen) != 0) {
+    snprintf(err, errlen,
+             "CA key does not match the CA certificate (it is another key)");
+    goto out;
+  }
+  return 0;
+out:
+  return -1;
+}
+
 static int load_ca(const struct zt_pem *ca, gnutls_x509_crt_t *crt,
                    gnutls_x509_privkey_t *key, char *err, size_t errlen) {
   gnutls_datum_t c = {(unsigned char *)ca->cert, (unsigned)strlen(ca->cert)};
@@ -141,9 +165,20 @@ static int load_ca(const struct zt_pem *ca, gnutls_x509_crt_t *crt,
     snprintf(err, errlen, "CA certificate is not a CA");
     goto out;
   }
-  return 0;
+  return key_matches(*crt, *key, err, errlen);
 out:
   return -1;
+}
+
+int zt_ca_check(const struct zt_pem *ca, char *err, size_t errlen) {
+  gnutls_x509_crt_t crt = NULL;
+  gnutls_x509_privkey_t key = NULL;
+  int rv = load_ca(ca, &crt, &key, err, errlen);
+  if (crt)
+    gnutls_x509_crt_deinit(crt);
+  if (key)
+    gnutls_x509_privkey_deinit(key);
+  return rv;
 }
 
 int zt_cert_issue(const struct zt_pem *ca, enum zt_role role, const char *name,

@@ -16,12 +16,18 @@ struct zt_pem {
   char *cert; /* PEM, NUL-terminated, malloc'd */
   char *key;
 };
+/* Frees both; the key is wiped first (secret.h). */
 void zt_pem_free(struct zt_pem *p);
 
 int zt_cert_make_ca(const char *cn, unsigned days, struct zt_pem *out,
                     char *err, size_t errlen);
 
-/* dns and ips: NULL-terminated lists (or NULL) of extra SANs, useful when
+/* 0 when ca is a usable CA: its certificate parses and is a CA, and its
+ * key is that certificate's private key. -1 with the reason in err. */
+int zt_ca_check(const struct zt_pem *ca, char *err, size_t errlen);
+
+/* Refuses a CA whose key does not match its certificate (zt_ca_check).
+ * dns and ips: NULL-terminated lists (or NULL) of extra SANs, useful when
  * other TLS tools look at the Intermediate's certificate. */
 int zt_cert_issue(const struct zt_pem *ca, enum zt_role role, const char *name,
                   unsigned days, const char *const *dns,

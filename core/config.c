@@ -155,8 +155,10 @@ static int set_path(const struct ctx *cx, const struct zt_json *v,
 }
 
 /* Names of services, connectors, agents and the Intermediate travel in
- * str8 fields and identities: the rule of identity.h. Interface names keep
- * to the same alphabet, within the kernel's IFNAMSIZ. */
+ * str8 fields and identities: the one name rule, zt_name_valid_n
+ * (identity.h); max is ZT_NAME_MAX for them. Interface names are a different
+ * thing with the kernel's own rule (platform/tun.c); config holds them to
+ * the name alphabet as well, within IFNAMSIZ (max TUN_NAME_MAX). */
 static bool valid_name(const char *s, size_t len, size_t max) {
   return len <= max && zt_name_valid_n(s, len);
 }

@@ -9,22 +9,16 @@
 
 #include <string.h>
 
+#include "identity.h"
+
 /* ---- Names ------------------------------------------------------------- */
 
-static int name_char_ok(uint8_t c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-/* Names must be 1..ZT_NAME_MAX characters of [A-Za-z0-9._-]: they end up in
- * logs, policy files and DNS-like lookups, so nothing else is let in. */
+/* Every name on the wire (services, connectors, agents, identities) is held
+ * to the one name rule, zt_name_valid_n (identity.h): the same rule as
+ * certificates and config files, so a name one part accepts no other part
+ * refuses. */
 static int name_ok(const uint8_t *s, size_t n) {
-  if (n == 0 || n > ZT_NAME_MAX)
-    return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!name_char_ok(s[i]))
-      return 0;
-  return 1;
+  return zt_name_valid_n((const char *)s, n);
 }
 
 /* Reasons are free text for humans but still go to logs: printable only. */
@@ -250,6 +244,8 @@ static void get_name(struct rcur *r, char *out) {
   uint8_t n = get_u8(r);
   if (r->err)
     return;
+  /* The length bound guards the copy into out on its own, whatever the
+   * name rule says. */
   if (n == 0 || n > ZT_NAME_MAX) {
     fail(r, ZT_CTRL_EBADNAME);
     return;

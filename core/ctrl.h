@@ -89,7 +89,7 @@ enum zt_ctrl_err {
   ZT_CTRL_ETRUNC = -1,    /* body too short */
   ZT_CTRL_ETRAILING = -2, /* bytes left over after the last field */
   ZT_CTRL_EUNKNOWN = -3,  /* unknown message type */
-  ZT_CTRL_EBADNAME = -4,  /* name empty, too long or not [A-Za-z0-9._-];
+  ZT_CTRL_EBADNAME = -4,  /* name not zt_name_valid_n (identity.h);
                              reason too long or not printable ASCII */
   ZT_CTRL_ECOUNT = -5,    /* n > ZT_MAX_SERVICES */
   ZT_CTRL_EADDR = -6,     /* address family neither 4 nor 6 */

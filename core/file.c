@@ -9,10 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *fail(int fd, char *buf, char *err, size_t errlen,
+#include "secret.h"
+
+/* buf may hold the first n bytes of a private key: wiped, not just freed. */
+static char *fail(int fd, char *buf, size_t n, char *err, size_t errlen,
                   const char *path, const char *why) {
   snprintf(err, errlen, "%s: %s", path, why);
-  free(buf);
+  zt_free_secret(buf, n);
   if (fd >= 0)
     close(fd);
   return NULL;
@@ -23,13 +26,13 @@ char *zt_file_read(const char *path, size_t max, size_t *len, char *err,
   char why[64];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return fail(-1, NULL, err, errlen, path, strerror(errno));
+    return fail(-1, NULL, 0, err, errlen, path, strerror(errno));
   struct stat st;
   if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
-    return fail(fd, NULL, err, errlen, path, strerror(EISDIR));
+    return fail(fd, NULL, 0, err, errlen, path, strerror(EISDIR));
   char *buf = malloc(max + 1);
   if (!buf)
-    return fail(fd, NULL, err, errlen, path, strerror(ENOMEM));
+    return fail(fd, NULL, 0, err, errlen, path, strerror(ENOMEM));
   size_t n = 0;
   for (;;) {
     /* Reading one byte past max tells "exactly max" from "too large". */
@@ -37,13 +40,13 @@ char *zt_file_read(const char *path, size_t max, size_t *len, char *err,
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)
-      return fail(fd, buf, err, errlen, path, strerror(errno));
+      return fail(fd, buf, n, err, errlen, path, strerror(errno));
     if (r == 0)
       break;
     n += (size_t)r;
     if (n > max) {
       snprintf(why, sizeof(why), "file too large (max %zu bytes)", max);
-      return fail(fd, buf, err, errlen, path, why);
+      return fail(fd, buf, n, err, errlen, path, why);
     }
   }
   close(fd);

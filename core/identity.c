@@ -36,7 +36,8 @@ static bool name_char(char c) {
 }
 
 /* Names end up in log lines, control messages and nftables comments, so the
- * alphabet is deliberately small. */
+ * alphabet is deliberately small; no leading '.' or '-' so that a name is
+ * never taken for a relative path or a command-line option. */
 bool zt_name_valid_n(const char *s, size_t n) {
   if (n == 0 || n > ZT_NAME_MAX || s[0] == '.' || s[0] == '-')
     return false;
@@ -47,6 +48,8 @@ bool zt_name_valid_n(const char *s, size_t n) {
 }
 
 bool zt_name_valid(const char *s) { return zt_name_valid_n(s, strlen(s)); }
+
+_Static_assert(ZT_NAME_MAX == 63, "ZT_NAME_RULE_TEXT in identity.h says 63");
 
 int zt_identity_parse_uri(const char *uri, size_t len, enum zt_role *role,
                           char *name) {

@@ -23,8 +23,13 @@ const char *zt_role_name(enum zt_role r); /* "intermediate", ..., "none" */
 /* 0 on success, -1 for an unknown name. */
 int zt_role_parse(const char *s, enum zt_role *out);
 
-/* 1..ZT_NAME_MAX characters of [A-Za-z0-9._-], not starting with '.' or
- * '-'. */
+/* The one name rule, for every name of a service, connector, agent or
+ * Intermediate wherever it appears (certificates, control messages, config
+ * files, the ztna tool): 1..ZT_NAME_MAX characters of [A-Za-z0-9._-], not
+ * starting with '.' or '-' (docs/protocol.md). Interface (TUN device) names
+ * are a different thing with the kernel's own rule (platform/tun.c,
+ * platform/nft.c), not this one. */
+#define ZT_NAME_RULE_TEXT "1-63 of A-Z a-z 0-9 . _ -, not starting with . or -"
 bool zt_name_valid(const char *s);
 /* The same for len bytes (not NUL-terminated). */
 bool zt_name_valid_n(const char *s, size_t len);

@@ -30,20 +30,41 @@ int zt_log_level_parse(const char *s, enum zt_log_level *out) {
   return -1;
 }
 
+/* Lines quote what peers send (error reasons, names): a control character
+ * must not start a forged log line or drive a terminal. That covers C0
+ * (0x00-0x1f), DEL, and C1 (0x80-0x9f: 0x9b alone is CSI to some terminals).
+ * Every byte outside printable ASCII becomes \xNN, UTF-8 included: decoding
+ * UTF-8 to let only safe code points through would still have to catch
+ * U+0080-U+009F (C2 80..C2 9F, which some UTF-8 terminals also obey),
+ * overlong forms and stray bytes, and nothing legitimate needs it: peer
+ * names are [A-Za-z0-9._-] and reasons printable ASCII (protocol.md). The
+ * escape keeps the byte's value for whoever investigates. out has room for
+ * 4 * strlen(in) + 1. */
+static void escape_line(const char *in, char *out) {
+  static const char hex[] = "0123456789abcdef";
+  for (const unsigned char *c = (const unsigned char *)in; *c; c++) {
+    if (*c >= 0x20 && *c < 0x7f) {
+      *out++ = (char)*c;
+    } else {
+      *out++ = '\\';
+      *out++ = 'x';
+      *out++ = hex[*c >> 4];
+      *out++ = hex[*c & 0xf];
+    }
+  }
+  *out = '\0';
+}
+
 void zt_log(enum zt_log_level level, const char *fmt, ...) {
-  char line[1024];
+  char raw[1024], line[4 * sizeof(raw)];
   va_list ap;
 
   if (level > log_level)
     return;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
+  vsnprintf(raw, sizeof(raw), fmt, ap);
   va_end(ap);
-  /* Lines quote what peers send (error reasons, names): a control character
-   * must not start a forged log line or move a terminal's cursor. */
-  for (char *c = line; *c; c++)
-    if ((unsigned char)*c < 0x20 || *c == 0x7f)
-      *c = '?';
+  escape_line(raw, line);
 
   if (log_sink) {
     log_sink(level, line, log_sink_ud);

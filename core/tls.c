@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
+
 static struct zt_tls_creds *creds_finish(struct zt_tls_creds *c, char *err,
                                          size_t errlen) {
   gnutls_x509_crt_t *crts = NULL;
@@ -183,10 +185,7 @@ int zt_tls_derive_secret(const struct zt_tls_creds *c, const char *label,
       gnutls_hmac_fast(GNUTLS_MAC_SHA256, der.data, der.size, label,
                        strlen(label), out) >= 0)
     rv = 0;
-  if (der.data) {
-    gnutls_memset(der.data, 0, der.size);
-    gnutls_free(der.data);
-  }
+  zt_free_secret_datum(&der);
   gnutls_x509_privkey_deinit(key);
   return rv;
 }

@@ -76,8 +76,9 @@
  *   +------+--------------+------------------+
  *
  * Integers are big-endian. A str8 is a u8 length and that many bytes (not
- * NUL-terminated on the wire, 1..ZT_NAME_MAX, printable ASCII). An addr is a
- * u8 family (4 or 6), 4 or 16 address bytes, u16 port. An ip4 is a u32.
+ * NUL-terminated on the wire); a name in a str8 follows the one name rule,
+ * zt_name_valid_n in identity.h. An addr is a u8 family (4 or 6), 4 or 16
+ * address bytes, u16 port. An ip4 is a u32.
  */
 #define ZT_CTRL_HDR_LEN 3
 #define ZT_CTRL_BODY_MAX 16384 /* a full SERVICES table is 8513 bytes */

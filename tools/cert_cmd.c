@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "certgen.h"
 #include "file.h"
@@ -28,7 +29,8 @@ static const char ca_usage[] =
     "usage: ztna ca init --dir DIR [--name CN] [--days N] [--force]\n"
     "  Creates the deployment CA: DIR/ca.pem (give it to every party) and\n"
     "  DIR/ca.key (keep it with the operator). Default name ztna-ca, 3650 "
-    "days.\n";
+    "days.\n"
+    "  Refuses if DIR already holds either file; --force replaces both.\n";
 
 static const char cert_usage[] =
     "usage: ztna cert issue --ca-dir DIR --role ROLE --name NAME [--out "
@@ -53,6 +55,45 @@ static int parse_days(const char *s, unsigned *out) {
 
 static int join(char *buf, size_t len, const char *a, const char *b) {
   return (size_t)snprintf(buf, len, "%s%s", a, b) < len ? 0 : -1;
+}
+
+/* An existing CA is replaced only on --force, and never half of it: a
+ * ca.pem whose ca.key is missing (or belongs to another CA) would otherwise
+ * get a fresh key that matches nothing, and every certificate issued with
+ * it would fail to verify. So any existing file refuses, with a message
+ * that says which state the directory is in (printed here: the paths may
+ * be long). */
+static int ca_dir_free(const char *dir, const char *cert_path,
+                       const char *key_path) {
+  bool have_cert = access(cert_path, F_OK) == 0;
+  bool have_key = access(key_path, F_OK) == 0;
+  if (!have_cert && !have_key)
+    return 0;
+  if (have_cert != have_key) {
+    fprintf(stderr,
+            "ztna ca init: %s exists but %s does not: refusing to make a CA "
+            "half of which would not match the other (restore the missing "
+            "file, or use --force to replace the CA, which invalidates every "
+            "certificate it issued)\n",
+            have_cert ? cert_path : key_path, have_cert ? key_path : cert_path);
+    return -1;
+  }
+  struct zt_pem ca = {0};
+  char why[256];
+  if (!(ca.cert = zt_file_read(cert_path, PEM_MAX, NULL, why, sizeof(why))) ||
+      !(ca.key = zt_file_read(key_path, PEM_MAX, NULL, why, sizeof(why))) ||
+      zt_ca_check(&ca, why, sizeof(why)) != 0)
+    fprintf(stderr,
+            "ztna ca init: %s and %s exist but are not a usable CA: %s; "
+            "refusing to touch them (use --force to replace both)\n",
+            cert_path, key_path, why);
+  else
+    fprintf(stderr,
+            "ztna ca init: a CA already exists in %s (use --force to replace "
+            "it)\n",
+            dir);
+  zt_pem_free(&ca);
+  return -1;
 }
 
 static int ca_init(int argc, char **argv) {
@@ -100,6 +141,8 @@ static int ca_init(int argc, char **argv) {
     fprintf(stderr, "ztna ca init: %s: path too long\n", dir);
     return 1;
   }
+  if (!force && ca_dir_free(dir, cert_path, key_path) != 0)
+    return 1;
   struct zt_pem pem;
   if (zt_cert_make_ca(cn, days, &pem, err, sizeof(err)) != 0) {
     fprintf(stderr, "ztna ca init: %s\n", err);
@@ -182,8 +225,8 @@ static int cert_issue(int argc, char **argv) {
   }
   if (!zt_name_valid(name)) {
     fprintf(stderr,
-            "ztna cert issue: --name: '%s' is not a valid name (1-63 of "
-            "A-Z a-z 0-9 . _ -, not starting with . or -)\n",
+            "ztna cert issue: --name: '%s' is not a valid name ("
+            ZT_NAME_RULE_TEXT ")\n",
             name);
     return 2;
   }
@@ -195,6 +238,12 @@ static int cert_issue(int argc, char **argv) {
       join(path, sizeof(path), ca_dir, "/ca.key") ||
       !(ca.key = zt_file_read(path, PEM_MAX, NULL, err, sizeof(err))))
     goto out;
+  /* zt_cert_issue checks too; here the message can name the directory. */
+  char why[256];
+  if (zt_ca_check(&ca, why, sizeof(why)) != 0) {
+    snprintf(err, sizeof(err), "--ca-dir %s: %s", ca_dir, why);
+    goto out;
+  }
   if (join(cert_path, sizeof(cert_path), out, ".pem") ||
       join(key_path, sizeof(key_path), out, ".key")) {
     snprintf(err, sizeof(err), "%s: path too long", out);

@@ -99,6 +99,27 @@ static void test_refusals(void) {
   zt_pem_free(&ca);
 }
 
+/* A CA key must be its certificate's private key: with another CA's key,
+ * issuing would sign leaves that verify against nothing. */
+static void test_ca_pair(void) {
+  struct zt_pem one, two, leaf = {0};
+  char err[256];
+  CHECK_EQ_INT(zt_cert_make_ca("one", 1, &one, err, sizeof(err)), 0);
+  CHECK_EQ_INT(zt_cert_make_ca("two", 1, &two, err, sizeof(err)), 0);
+  CHECK_EQ_INT(zt_ca_check(&one, err, sizeof(err)), 0);
+  struct zt_pem mixed = {one.cert, two.key};
+  CHECK_EQ_INT(zt_ca_check(&mixed, err, sizeof(err)), -1);
+  CHECK_CONTAINS(err, "CA key does not match the CA certificate");
+  err[0] = '\0';
+  CHECK_EQ_INT(zt_cert_issue(&mixed, ZT_ROLE_AGENT, "alice", 1, NULL, NULL,
+                             &leaf, err, sizeof(err)),
+               -1);
+  CHECK_CONTAINS(err, "CA key does not match the CA certificate");
+  CHECK(leaf.cert == NULL && leaf.key == NULL);
+  zt_pem_free(&one);
+  zt_pem_free(&two);
+}
+
 /* The credentials loader reads the identity of what certgen makes. */
 static void test_tls_creds(void) {
   struct zt_pem ca, leaf;
@@ -125,6 +146,7 @@ int main(void) {
   RUN(test_chain);
   RUN(test_extra_sans);
   RUN(test_refusals);
+  RUN(test_ca_pair);
   RUN(test_tls_creds);
   return TEST_EXIT();
 }

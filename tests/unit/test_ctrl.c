@@ -338,6 +338,29 @@ static void test_decode_bad_names(void) {
   CHECK_EQ_INT(dec(ZT_MSG_SESSION_NEW, snew, sizeof snew), ZT_CTRL_EBADNAME);
 }
 
+/* The codec holds names to the one name rule (identity.h), not a looser
+ * one of its own: a leading '.' or '-' is refused both ways, as in
+ * certificates and config files; the same bytes later in a name pass. */
+static void test_one_name_rule(void) {
+  uint8_t dash[] = {0, 0, 0, 7, 2, '-', 'x'}; /* SESSION_OPEN */
+  CHECK_EQ_INT(dec(ZT_MSG_SESSION_OPEN, dash, sizeof dash), ZT_CTRL_EBADNAME);
+  uint8_t dot[] = {1, 2, '.', 'x'}; /* REGISTER */
+  CHECK_EQ_INT(dec(ZT_MSG_REGISTER, dot, sizeof dot), ZT_CTRL_EBADNAME);
+  uint8_t space[] = {1, 3, 'a', ' ', 'b'};
+  CHECK_EQ_INT(dec(ZT_MSG_REGISTER, space, sizeof space), ZT_CTRL_EBADNAME);
+  uint8_t inner[] = {1, 3, 'x', '-', '.'};
+  CHECK_EQ_INT(dec(ZT_MSG_REGISTER, inner, sizeof inner), 0);
+  CHECK_STR(msg_b.u.reg.names[0], "x-.");
+
+  sample(ZT_MSG_SESSION_OPEN, 0, &msg_a);
+  strcpy(msg_a.u.session_open.connector, "-x");
+  CHECK_EQ_INT(zt_ctrl_encode(&msg_a, buf, sizeof buf), -1);
+  strcpy(msg_a.u.session_open.connector, ".x");
+  CHECK_EQ_INT(zt_ctrl_encode(&msg_a, buf, sizeof buf), -1);
+  strcpy(msg_a.u.session_open.connector, "x-.");
+  CHECK(zt_ctrl_encode(&msg_a, buf, sizeof buf) > 0);
+}
+
 static void test_decode_reasons(void) {
   uint8_t ok[] = {5, 3, 'a', ' ', '~'};
   CHECK_EQ_INT(dec(ZT_MSG_ERROR, ok, sizeof ok), 0);
@@ -605,6 +628,7 @@ int main(void) {
   RUN(test_decode_trunc_trailing);
   RUN(test_decode_unknown);
   RUN(test_decode_bad_names);
+  RUN(test_one_name_rule);
   RUN(test_decode_reasons);
   RUN(test_decode_count);
   RUN(test_decode_addr);

@@ -37,6 +37,29 @@ static void test_names(void) {
   CHECK(!zt_name_valid("caf\xc3\xa9"));
 }
 
+/* The one name rule, byte by byte: after the first byte exactly the 65 of
+ * [A-Za-z0-9._-] pass; as the first byte the same less '.' and '-'. Every
+ * other part (ctrl codec, config, certificates, the tool) calls this. */
+static void test_name_rule_every_byte(void) {
+  int inner = 0, first = 0;
+  for (int c = 0; c < 256; c++) {
+    char s[2] = {'a', (char)c};
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    CHECK_EQ_INT(zt_name_valid_n(s, 2), alpha);
+    inner += alpha;
+    s[0] = (char)c;
+    CHECK_EQ_INT(zt_name_valid_n(s, 1), alpha && c != '.' && c != '-');
+    first += zt_name_valid_n(s, 1);
+  }
+  CHECK_EQ_INT(inner, 65);
+  CHECK_EQ_INT(first, 63);
+  CHECK(zt_name_valid("_x"));
+  CHECK(zt_name_valid("x-."));
+  CHECK(!zt_name_valid_n("a\0b", 3)); /* the length counts, not a NUL */
+  CHECK(!zt_name_valid_n("ab", 0));
+}
+
 static void test_uri(void) {
   enum zt_role r;
   char name[ZT_NAME_MAX + 1];
@@ -98,6 +121,7 @@ static void test_from_certificate(void) {
 int main(void) {
   RUN(test_roles);
   RUN(test_names);
+  RUN(test_name_rule_every_byte);
   RUN(test_uri);
   RUN(test_from_certificate);
   return TEST_EXIT();

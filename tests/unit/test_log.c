@@ -1,11 +1,11 @@
 /* log.c: level names, the threshold, the sink, and control characters from
- * peers neutralised. */
+ * peers (C0, DEL, C1 and every other byte >= 0x7f) escaped as \xNN. */
 #include "log.h"
 #include "test.h"
 
 #include <stdio.h>
 
-static char last[1100];
+static char last[4200]; /* a 1023-byte line escaped is 4092 */
 static int calls;
 static enum zt_log_level last_level;
 
@@ -47,7 +47,37 @@ static void test_threshold_and_sink(void) {
 static void test_control_characters(void) {
   zt_log_set_sink(capture, NULL);
   zt_warn("reason: %s", "bad\n12:00:00.000 info  forged line\x1b[2J\x7f");
-  CHECK_STR(last, "reason: bad?12:00:00.000 info  forged line?[2J?");
+  CHECK_STR(last, "reason: bad\\x0a12:00:00.000 info  forged line\\x1b[2J"
+                  "\\x7f");
+  zt_log_set_sink(NULL, NULL);
+}
+
+/* C1 controls: 0x9b is CSI to some terminals, as ESC [ is. */
+static void test_c1_controls(void) {
+  zt_log_set_sink(capture, NULL);
+  zt_warn("name: %s", "a\x9b" "2Jb\x80\x9f\x85");
+  CHECK_STR(last, "name: a\\x9b2Jb\\x80\\x9f\\x85");
+  zt_log_set_sink(NULL, NULL);
+}
+
+/* Every byte >= 0x7f is escaped, UTF-8 too: U+009B encoded as C2 9B is
+ * what a UTF-8 terminal may take for CSI. Printable ASCII passes as is. */
+static void test_high_bytes(void) {
+  zt_log_set_sink(capture, NULL);
+  zt_warn("%s", "caf\xc3\xa9 \xc2\x9b \xff ~ok\\");
+  CHECK_STR(last, "caf\\xc3\\xa9 \\xc2\\x9b \\xff ~ok\\");
+  zt_log_set_sink(NULL, NULL);
+}
+
+/* The longest line, all escaped, arrives whole: 1023 bytes, 4 each. */
+static void test_escaped_length(void) {
+  char big[2000];
+  memset(big, 0x9b, sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  zt_log_set_sink(capture, NULL);
+  zt_warn("%s", big);
+  CHECK_EQ_INT(strlen(last), 4 * 1023);
+  CHECK(strncmp(last + 4 * 1022, "\\x9b", 4) == 0);
   zt_log_set_sink(NULL, NULL);
 }
 
@@ -55,5 +85,8 @@ int main(void) {
   RUN(test_levels);
   RUN(test_threshold_and_sink);
   RUN(test_control_characters);
+  RUN(test_c1_controls);
+  RUN(test_high_bytes);
+  RUN(test_escaped_length);
   return TEST_EXIT();
 }
