@@ -30,6 +30,11 @@ struct zt_io {
   void (*route)(void *ud, uint32_t vip, bool add);
   /* Connector: the full set of DNAT rules, replacing the previous one. */
   void (*nat)(void *ud, const struct zt_nat_rule *rules, size_t n);
+  /* Connector: an agent tunnel address (host order) now belongs to another
+   * agent identity; forget the kernel's state of the old holder's flows
+   * (conntrack entries whose original source is addr), so their replies
+   * cannot reach the new holder. */
+  void (*forget_addr)(void *ud, uint32_t addr);
 };
 
 #endif
