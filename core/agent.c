@@ -6,6 +6,10 @@
  * end-to-end session per connector, opened on the first packet for one of
  * its services. Packets that arrive before a session is ready wait in a
  * short queue; everything dropped is counted by reason.
+ *
+ * The Intermediate decides which services we may reach, but not where our
+ * routes point: a service address outside our own service_range (a
+ * gateway, a DNS server) is refused, logged and gets no route.
  */
 #include "agent.h"
 
@@ -49,10 +53,13 @@ struct zt_agent {
   struct zt_tls_creds *creds;
   char intermediate_name[ZT_NAME_MAX + 1];
   uint32_t tunnel_ip;
+  uint32_t service_range; /* SERVICES addresses must be inside */
+  uint8_t service_range_len;
   uint32_t next_request;
   size_t n_services;
   struct zt_ctrl_service services[ZT_MAX_SERVICES];
   struct session sessions[ZT_MAX_SERVICES];
+  struct zt_ctrl_service incoming[ZT_MAX_SERVICES]; /* SERVICES, filtered */
   struct zt_agent_stats stats;
   uint64_t now; /* time of the event being handled, for nested handlers */
   struct zt_ctrl_msg scratch; /* outgoing control message */
@@ -213,19 +220,45 @@ static bool connector_online(const struct zt_agent *a, const char *name) {
   return false;
 }
 
+static bool in_service_range(const struct zt_agent *a, uint32_t vip) {
+  uint32_t mask =
+      a->service_range_len ? ~0u << (32 - a->service_range_len) : 0;
+  return (vip & mask) == a->service_range;
+}
+
+/* The services of m that we accept, into a->incoming; their count. */
+static size_t filter_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
+  char ipbuf[16], rbuf[16];
+  size_t n = 0;
+  for (size_t j = 0; j < m->u.services.n; j++) {
+    const struct zt_ctrl_service *svc = &m->u.services.items[j];
+    if (!in_service_range(a, svc->vip)) {
+      a->stats.services_refused++;
+      zt_warn("refused service %s at %s from the intermediate: outside "
+              "service_range %s/%u, no route",
+              svc->name, zt_ip4_str(svc->vip, ipbuf),
+              zt_ip4_str(a->service_range, rbuf), a->service_range_len);
+      continue;
+    }
+    a->incoming[n++] = *svc;
+  }
+  return n;
+}
+
 static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   char ipbuf[16];
+  size_t n_new = filter_services(a, m);
   /* Routes stay for offline services too, so their packets die in the
    * tunnel (counted) instead of leaking out of the default route. */
   for (size_t i = 0; i < a->n_services; i++) {
     bool kept = false;
-    for (size_t j = 0; j < m->u.services.n && !kept; j++)
-      kept = m->u.services.items[j].vip == a->services[i].vip;
+    for (size_t j = 0; j < n_new && !kept; j++)
+      kept = a->incoming[j].vip == a->services[i].vip;
     if (!kept && a->io->route)
       a->io->route(a->io->ud, a->services[i].vip, false);
   }
-  for (size_t j = 0; j < m->u.services.n; j++) {
-    const struct zt_ctrl_service *n = &m->u.services.items[j];
+  for (size_t j = 0; j < n_new; j++) {
+    const struct zt_ctrl_service *n = &a->incoming[j];
     bool had = false;
     for (size_t i = 0; i < a->n_services && !had; i++)
       had = a->services[i].vip == n->vip;
@@ -235,9 +268,8 @@ static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
             zt_ip4_str(n->vip, ipbuf), n->connector,
             n->online ? "online" : "offline");
   }
-  a->n_services = m->u.services.n;
-  memcpy(a->services, m->u.services.items,
-         a->n_services * sizeof(a->services[0]));
+  a->n_services = n_new;
+  memcpy(a->services, a->incoming, n_new * sizeof(a->services[0]));
   /* A connector that comes (back) online ends any wait after a refusal:
    * after an Intermediate restart agents often reconnect before their
    * connectors, and packets held meanwhile should not wait for a timer. */
@@ -356,6 +388,8 @@ struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
   a->io = io;
   a->creds = opt->creds;
   a->now = now;
+  a->service_range = opt->service_range;
+  a->service_range_len = opt->service_range_len;
   snprintf(a->intermediate_name, sizeof(a->intermediate_name), "%s",
            opt->intermediate_name);
   zq_config_defaults(&cfg);
@@ -591,6 +625,8 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       (unsigned long long)st->tun_no_uplink,
       (unsigned long long)st->tun_pending_drops,
       (unsigned long long)st->tun_too_big);
+  zt_strbuf_printf(&sb, "services: refused %llu (outside service_range)\n",
+                   (unsigned long long)st->services_refused);
   zt_strbuf_printf(&sb,
                    "rx: packets %llu malformed %llu policy_drops %llu "
                    "unknown_channel %llu\n",

@@ -20,6 +20,10 @@ struct zt_agent_options {
   socklen_t locallen;
   const struct sockaddr *server; /* the Intermediate */
   socklen_t serverlen;
+  /* Service addresses we accept routes for (config service_range); a
+   * length of 0 accepts any address. */
+  uint32_t service_range;
+  uint8_t service_range_len;
 };
 
 struct zt_agent_stats {
@@ -29,6 +33,7 @@ struct zt_agent_stats {
   uint64_t rx_packets, rx_malformed, rx_policy_drops;
   uint64_t relay_unknown_channel;
   uint64_t sessions_opened, sessions_refused;
+  uint64_t services_refused; /* outside service_range: no route */
 };
 
 struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,

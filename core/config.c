@@ -260,6 +260,35 @@ static int set_prefix(const struct ctx *cx, const struct zt_json *v,
   return 0;
 }
 
+/* A range of addresses the Intermediate may steer routes into (agent:
+ * service_range; connector: agent_pool). Any length from /8 to /32 (one
+ * service is a /32), but never a range that holds "this network" (0/8),
+ * loopback or multicast and above: routes there would capture the host's
+ * own traffic. */
+static int set_pin_range(const struct ctx *cx, const struct zt_json *v,
+                         const char *kp, uint32_t *net, uint8_t *plen) {
+  char shown[SHOW_MAX];
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  uint32_t n;
+  uint8_t l;
+  if (zt_prefix4_parse(s, &n, &l) != 0)
+    return cfail(cx, v->line, kp,
+                 "not an IPv4 prefix with zero host bits (like "
+                 "\"10.100.0.0/16\"): '%s'",
+                 show(v->str, v->len, shown));
+  if (l < 8)
+    return cfail(cx, v->line, kp, "prefix length must be 8-32: '%s'", s);
+  uint8_t first = (uint8_t)(n >> 24);
+  if (first == 0 || first == 127 || first >= 224)
+    return cfail(cx, v->line, kp,
+                 "not a range of usable unicast addresses: '%s'", s);
+  *net = n;
+  *plen = l;
+  return 0;
+}
+
 /* ---- members every role shares ------------------------------------------ */
 
 /* Which of the shared keys a role has; NULL fields are not its keys. */
@@ -634,14 +663,17 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
 }
 
 static const char *const conn_keys[] = {
-    "intermediate", "intermediate_name", "ca",       "cert", "key",
-    "tun",          "log_level",         "services", NULL};
+    "intermediate", "intermediate_name", "ca",       "cert",       "key",
+    "tun",          "log_level",         "services", "agent_pool", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
   struct top *t = ud;
+  struct zt_connector_config *c = t->c;
   if (which == 7)
-    return conn_services(cx, t->c, v, kp);
+    return conn_services(cx, c, v, kp);
+  if (which == 8)
+    return set_pin_range(cx, v, kp, &c->agent_pool, &c->agent_pool_len);
   return shared_member(cx, ud, which, v, kp);
 }
 
@@ -666,8 +698,17 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
 }
 
 static const char *const agent_keys[] = {
-    "intermediate", "intermediate_name", "ca", "cert", "key",
-    "tun",          "log_level",         NULL};
+    "intermediate", "intermediate_name", "ca",           "cert", "key",
+    "tun",          "log_level",         "service_range", NULL};
+
+static int agent_member(const struct ctx *cx, void *ud, unsigned which,
+                        const struct zt_json *v, const char *kp) {
+  struct top *t = ud;
+  struct zt_agent_config *c = t->c;
+  if (which == 7)
+    return set_pin_range(cx, v, kp, &c->service_range, &c->service_range_len);
+  return shared_member(cx, ud, which, v, kp);
+}
 
 int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
                           const char *text, size_t len, char *err,
@@ -685,7 +726,7 @@ int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
                         .log_level = &c->log_level},
                   .c = c};
   int r =
-      walk_object(&cx, root, "", agent_keys, NONE_REQUIRED, shared_member, &t);
+      walk_object(&cx, root, "", agent_keys, NONE_REQUIRED, agent_member, &t);
   zt_json_free(root);
   return r;
 }
@@ -714,6 +755,8 @@ void zt_connector_config_defaults(struct zt_connector_config *c) {
   snprintf(c->intermediate_name, sizeof c->intermediate_name, "intermediate");
   tls_defaults(&c->tls, "connector");
   snprintf(c->tun, sizeof c->tun, "ztna-c0");
+  c->agent_pool = 0x64400000; /* 100.64.0.0/16: the Intermediate's default */
+  c->agent_pool_len = 16;
   c->log_level = ZT_LOG_INFO;
 }
 
@@ -722,6 +765,8 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
   snprintf(c->intermediate_name, sizeof c->intermediate_name, "intermediate");
   tls_defaults(&c->tls, "agent");
   snprintf(c->tun, sizeof c->tun, "ztna0");
+  c->service_range = 0x0a640000; /* 10.100.0.0/16: see config.h */
+  c->service_range_len = 16;
   c->log_level = ZT_LOG_INFO;
 }
 

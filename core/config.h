@@ -54,6 +54,11 @@ struct zt_connector_config {
   char intermediate_name[ZT_NAME_MAX + 1];
   struct zt_tls_paths tls;
   char tun[16];
+  /* Agent tunnel addresses the Intermediate may announce (SESSION_NEW):
+   * anything outside gets no session and no route. Default 100.64.0.0/16,
+   * the Intermediate's default agent_pool. */
+  uint32_t agent_pool;
+  uint8_t agent_pool_len;
   size_t n_services;
   struct {
     char name[ZT_NAME_MAX + 1];
@@ -70,6 +75,11 @@ struct zt_agent_config {
   char intermediate_name[ZT_NAME_MAX + 1];
   struct zt_tls_paths tls;
   char tun[16];
+  /* Service addresses the Intermediate may hand us (SERVICES): anything
+   * outside gets no route. Default 10.100.0.0/16, the range of the example
+   * deployment's services (the Intermediate has no default of its own). */
+  uint32_t service_range;
+  uint8_t service_range_len;
   int log_level;
 };
 

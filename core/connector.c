@@ -7,6 +7,13 @@
  * The announcement and the first packet travel separately (stream vs
  * datagram), so a few early packets for a channel not yet announced are
  * held briefly instead of being lost to a handshake retransmission timer.
+ *
+ * The Intermediate is trusted to say who may reach what, not to steer our
+ * routing table: an agent address outside our own agent_pool gets no
+ * session and no route. When an address passes from one agent identity to
+ * another, the kernel's conntrack entries of the old holder's flows are
+ * dropped (io->forget_addr), so replies meant for it cannot reach the new
+ * holder.
  */
 #include "connector.h"
 
@@ -25,8 +32,16 @@
 #include "uplink.h"
 #include "wire.h"
 
-#define EARLY_MAX 16
+/* Early packets: at most EARLY_PER_CHANNEL per channel and EARLY_MAX in
+ * all. A channel that is full drops its own oldest packet; when all slots
+ * are taken a new packet is dropped rather than evicting another channel's,
+ * so one busy (or hostile) channel cannot starve the handshakes of others.
+ * A handshake needs one or two packets: four per channel is plenty. */
+#define EARLY_MAX 32
+#define EARLY_PER_CHANNEL 4
 #define EARLY_TTL_NS (2000ULL * 1000000ULL)
+/* Addresses whose last holder we remember (see struct holder). */
+#define HOLDERS_MAX 65536
 
 struct service {
   char name[ZT_NAME_MAX + 1];
@@ -46,7 +61,8 @@ struct session {
 };
 
 struct early_pkt {
-  uint32_t channel;
+  uint32_t channel; /* 0: free */
+  uint64_t seq;     /* arrival order, for replay */
   uint64_t at;
   uint16_t len;
   uint8_t data[ZT_INNER_UDP_PAYLOAD];
@@ -61,8 +77,13 @@ struct zt_connector {
   struct service services[ZT_MAX_SERVICES];
   struct zt_keymap by_channel;  /* channel -> session */
   struct zt_keymap by_agent_ip; /* agent tunnel address -> session */
-  struct early_pkt *early;      /* ring of EARLY_MAX, allocated on use */
-  unsigned early_next;
+  /* agent tunnel address -> the identity that last held it (char *, kept
+   * after its session ends: conntrack entries outlive sessions) */
+  struct zt_keymap holders;
+  uint32_t agent_pool; /* SESSION_NEW addresses must be inside */
+  uint8_t agent_pool_len;
+  struct early_pkt *early;      /* EARLY_MAX slots, allocated on use */
+  uint64_t early_seq;
   struct zt_connector_stats stats;
   uint64_t now;
   struct zt_ctrl_msg scratch;
@@ -98,15 +119,65 @@ static void push_nat_rules(struct zt_connector *c) {
 
 /* ---- sessions ----------------------------------------------------------- */
 
-static void session_free(struct zt_connector *c, struct session *s) {
+/* keep_route: a newer session for the same address takes over, so the
+ * route stays (removing and re-adding it is two routing-table changes per
+ * SESSION_NEW, and a window in which replies have no way back). */
+static void session_free_keep(struct zt_connector *c, struct session *s,
+                              bool keep_route) {
   zt_keymap_del(&c->by_channel, s->channel);
   if (zt_keymap_get(&c->by_agent_ip, s->agent_ip) == s) {
     zt_keymap_del(&c->by_agent_ip, s->agent_ip);
-    if (c->io->route)
+    if (!keep_route && c->io->route)
       c->io->route(c->io->ud, s->agent_ip, false);
   }
   zq_free(s->inner);
   free(s);
+}
+
+static void session_free(struct zt_connector *c, struct session *s) {
+  session_free_keep(c, s, false);
+}
+
+static void send_session_close(struct zt_connector *c, uint32_t channel,
+                               uint8_t status) {
+  c->scratch.type = ZT_MSG_SESSION_CLOSE;
+  c->scratch.u.session_close.channel = channel;
+  c->scratch.u.session_close.status = status;
+  zt_uplink_send_msg(&c->up, &c->scratch);
+}
+
+static void free_holders(struct zt_connector *c) {
+  for (size_t i = 0; i < c->holders.cap; i++)
+    if (c->holders.slots[i].key)
+      free(c->holders.slots[i].val);
+  zt_keymap_free(&c->holders);
+}
+
+/* Records that `agent` now holds addr. True when a different identity held
+ * it before: the old holder's flows must be forgotten. An address we have
+ * no record of (never seen, or the table is full) had no holder we know
+ * of. */
+static bool holder_changed(struct zt_connector *c, uint32_t addr,
+                           const char *agent) {
+  char *prev = zt_keymap_get(&c->holders, addr);
+  if (prev && strcmp(prev, agent) == 0)
+    return false;
+  char *name = strdup(agent);
+  if (!name)
+    return prev != NULL;
+  if (prev) {
+    zt_keymap_del(&c->holders, addr);
+    free(prev);
+  }
+  if (c->holders.count >= HOLDERS_MAX ||
+      zt_keymap_put(&c->holders, addr, name) != 0)
+    free(name);
+  return prev != NULL;
+}
+
+static bool in_agent_pool(const struct zt_connector *c, uint32_t addr) {
+  uint32_t mask = c->agent_pool_len ? ~0u << (32 - c->agent_pool_len) : 0;
+  return (addr & mask) == c->agent_pool;
 }
 
 static void free_all_sessions(struct zt_connector *c) {
@@ -189,57 +260,124 @@ static void session_feed(struct zt_connector *c, struct session *s,
 
 static void early_hold(struct zt_connector *c, uint32_t channel,
                        const uint8_t *pkt, size_t len) {
-  if (len > ZT_INNER_UDP_PAYLOAD)
+  struct early_pkt *free_slot = NULL, *oldest = NULL;
+  unsigned mine = 0;
+  if (len > ZT_INNER_UDP_PAYLOAD || channel == 0) {
+    c->stats.relay_early_dropped++;
     return;
-  if (!c->early && !(c->early = calloc(EARLY_MAX, sizeof(*c->early))))
+  }
+  if (!c->early && !(c->early = calloc(EARLY_MAX, sizeof(*c->early)))) {
+    c->stats.relay_early_dropped++;
     return;
-  struct early_pkt *e = &c->early[c->early_next++ % EARLY_MAX];
+  }
+  for (unsigned i = 0; i < EARLY_MAX; i++) {
+    struct early_pkt *e = &c->early[i];
+    if (e->channel && c->now - e->at >= EARLY_TTL_NS)
+      e->channel = 0; /* stale: its SESSION_NEW never came */
+    if (!e->channel) {
+      if (!free_slot)
+        free_slot = e;
+    } else if (e->channel == channel) {
+      mine++;
+      if (!oldest || e->seq < oldest->seq)
+        oldest = e;
+    }
+  }
+  struct early_pkt *e = mine >= EARLY_PER_CHANNEL ? oldest : free_slot;
+  if (!e) {
+    c->stats.relay_early_dropped++; /* all full, with other channels' */
+    return;
+  }
+  if (e == oldest)
+    c->stats.relay_early_dropped++; /* its own oldest makes room */
   e->channel = channel;
+  e->seq = ++c->early_seq;
   e->at = c->now;
   e->len = (uint16_t)len;
   memcpy(e->data, pkt, len);
   c->stats.relay_early_buffered++;
 }
 
+/* The channel's held packets, oldest first. */
 static void early_replay(struct zt_connector *c, struct session *s) {
   if (!c->early)
     return;
-  for (unsigned i = 0; i < EARLY_MAX; i++) {
-    struct early_pkt *e = &c->early[(c->early_next + i) % EARLY_MAX];
-    if (e->channel == s->channel && c->now - e->at < EARLY_TTL_NS)
-      session_feed(c, s, e->data, e->len);
-    if (e->channel == s->channel)
-      e->channel = 0;
+  for (;;) {
+    struct early_pkt *next = NULL;
+    for (unsigned i = 0; i < EARLY_MAX; i++) {
+      struct early_pkt *e = &c->early[i];
+      if (e->channel == s->channel && (!next || e->seq < next->seq))
+        next = e;
+    }
+    if (!next)
+      return;
+    next->channel = 0;
+    if (c->now - next->at < EARLY_TTL_NS) {
+      c->stats.relay_early_replayed++;
+      session_feed(c, s, next->data, next->len);
+    }
   }
 }
 
 static void on_session_new(struct zt_connector *c,
                            const struct zt_ctrl_msg *m) {
-  struct session *s = calloc(1, sizeof(*s));
-  struct session *old;
-  char ipbuf[16];
+  uint32_t channel = m->u.session_new.channel;
+  uint32_t agent_ip = m->u.session_new.agent_ip;
+  struct session *s, *old;
+  bool routed;
+  char ipbuf[16], poolbuf[16];
 
-  if (!s)
+  /* The route this session would add must stay inside the pool: a
+   * compromised Intermediate must not be able to pull a gateway's or a DNS
+   * server's address into the tunnel. */
+  if (!in_agent_pool(c, agent_ip)) {
+    c->stats.sessions_bad_addr++;
+    zt_warn("refused session on channel %u for agent %s: its address %s is "
+            "outside agent_pool %s/%u",
+            channel, m->u.session_new.agent, zt_ip4_str(agent_ip, ipbuf),
+            zt_ip4_str(c->agent_pool, poolbuf), c->agent_pool_len);
+    send_session_close(c, channel, ZT_ERR_NOT_ALLOWED);
+    return;
+  }
+  if (!(s = calloc(1, sizeof(*s))))
     return;
   s->conn = c;
-  s->channel = m->u.session_new.channel;
+  s->channel = channel;
   snprintf(s->agent, sizeof(s->agent), "%s", m->u.session_new.agent);
-  s->agent_ip = m->u.session_new.agent_ip;
+  s->agent_ip = agent_ip;
   s->n_vips = m->u.session_new.n;
   memcpy(s->vips, m->u.session_new.vips, s->n_vips * sizeof(s->vips[0]));
   if ((old = zt_keymap_get(&c->by_channel, s->channel)))
     session_free(c, old);
-  /* One session per agent address: a newer one replaces a stale one. */
-  if ((old = zt_keymap_get(&c->by_agent_ip, s->agent_ip)))
-    session_free(c, old);
+  /* One session per agent address: a newer one replaces a stale one. Its
+   * channel is closed at the Intermediate too, or it would stay open there
+   * with nobody behind it; the route stays for the newcomer. */
+  routed = (old = zt_keymap_get(&c->by_agent_ip, s->agent_ip)) != NULL;
+  if (old) {
+    c->stats.sessions_replaced++;
+    zt_info("session with agent %s on channel %u replaced by channel %u",
+            old->agent, old->channel, s->channel);
+    send_session_close(c, old->channel, ZT_ERR_GONE);
+    session_free_keep(c, old, true);
+  }
   if (zt_keymap_put(&c->by_channel, s->channel, s) != 0 ||
       zt_keymap_put(&c->by_agent_ip, s->agent_ip, s) != 0) {
     zt_keymap_del(&c->by_channel, s->channel);
+    if (routed && c->io->route)
+      c->io->route(c->io->ud, s->agent_ip, false);
     free(s);
     return;
   }
+  if (holder_changed(c, s->agent_ip, s->agent)) {
+    c->stats.addr_handovers++;
+    zt_info("address %s changed hands: now agent %s; forgetting the old "
+            "holder's connections",
+            zt_ip4_str(s->agent_ip, ipbuf), s->agent);
+    if (c->io->forget_addr)
+      c->io->forget_addr(c->io->ud, s->agent_ip);
+  }
   /* Replies from backends find their way back into the tunnel. */
-  if (c->io->route)
+  if (!routed && c->io->route)
     c->io->route(c->io->ud, s->agent_ip, true);
   zt_info("session announced: agent %s at %s, channel %u, %u service(s)",
           s->agent, zt_ip4_str(s->agent_ip, ipbuf), s->channel, s->n_vips);
@@ -372,6 +510,9 @@ struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
   }
   zt_keymap_init(&c->by_channel);
   zt_keymap_init(&c->by_agent_ip);
+  zt_keymap_init(&c->holders);
+  c->agent_pool = opt->cfg->agent_pool;
+  c->agent_pool_len = opt->cfg->agent_pool_len;
   zq_config_defaults(&cfg);
   cfg.creds = opt->creds;
   cfg.alpn = ZT_ALPN_OUTER;
@@ -390,6 +531,7 @@ void zt_connector_free(struct zt_connector *c) {
   free_all_sessions(c);
   zt_keymap_free(&c->by_channel);
   zt_keymap_free(&c->by_agent_ip);
+  free_holders(c);
   zt_uplink_free(&c->up);
   free(c->early);
   free(c);
@@ -412,10 +554,7 @@ static void flush(struct zt_connector *c) {
         } else {
           zt_info("session with agent %s ended: %s", s->agent, why);
         }
-        c->scratch.type = ZT_MSG_SESSION_CLOSE;
-        c->scratch.u.session_close.channel = s->channel;
-        c->scratch.u.session_close.status = ZT_ERR_GONE;
-        zt_uplink_send_msg(&c->up, &c->scratch);
+        send_session_close(c, s->channel, ZT_ERR_GONE);
         session_free(c, s);
         again = true;
       }
@@ -537,5 +676,17 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
                    (unsigned long long)st->tun_malformed,
                    (unsigned long long)st->tun_no_session,
                    (unsigned long long)st->tun_drops);
+  zt_strbuf_printf(&sb,
+                   "sessions: accepted %llu refused %llu replaced %llu "
+                   "bad_addr %llu addr_handovers %llu; early: buffered %llu "
+                   "replayed %llu dropped %llu\n",
+                   (unsigned long long)st->sessions_accepted,
+                   (unsigned long long)st->sessions_refused,
+                   (unsigned long long)st->sessions_replaced,
+                   (unsigned long long)st->sessions_bad_addr,
+                   (unsigned long long)st->addr_handovers,
+                   (unsigned long long)st->relay_early_buffered,
+                   (unsigned long long)st->relay_early_replayed,
+                   (unsigned long long)st->relay_early_dropped);
   return (int)sb.off;
 }

@@ -23,14 +23,18 @@ struct zt_connector_options {
   socklen_t locallen;
   const struct sockaddr *server;
   socklen_t serverlen;
-  const struct zt_connector_config *cfg; /* services; copied */
+  const struct zt_connector_config *cfg; /* services, agent_pool; copied */
 };
 
 struct zt_connector_stats {
   uint64_t rx_packets, rx_malformed, rx_bad_source, rx_not_allowed;
   uint64_t tun_packets, tun_not_ipv4, tun_malformed, tun_no_session, tun_drops;
-  uint64_t relay_unknown_channel, relay_early_buffered;
+  uint64_t relay_unknown_channel, relay_early_buffered, relay_early_replayed,
+      relay_early_dropped;
   uint64_t sessions_accepted, sessions_refused;
+  uint64_t sessions_replaced; /* a newer SESSION_NEW for the same address */
+  uint64_t sessions_bad_addr; /* agent address outside agent_pool */
+  uint64_t addr_handovers;    /* an address passed to another identity */
 };
 
 struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,

@@ -33,6 +33,11 @@ struct zt_io {
   /* Intermediate: keep this state (agent address bindings, text) across
    * restarts, replacing what was kept before; NULL: kept in memory only. */
   void (*save_state)(void *ud, const char *text, size_t len);
+  /* Connector: an agent tunnel address (host order) now belongs to another
+   * agent identity; forget the kernel's state of the old holder's flows
+   * (conntrack entries whose original source is addr), so their replies
+   * cannot reach the new holder. */
+  void (*forget_addr)(void *ud, uint32_t addr);
 };
 
 #endif

@@ -7,12 +7,26 @@
  *   postrouting (nat): marked connections are masqueraded, so the backend
  *                      answers the connector, whose conntrack undoes both
  *                      translations and routes the reply into the tunnel;
- *   forward (filter):  nothing else from the TUN is forwarded: an agent
+ *   forward (filter):  into the TUN only replies of those DNATed flows;
+ *                      out of it only their original direction. An agent
  *                      reaches the service backends and not the rest of the
- *                      connector's networks.
+ *                      connector's networks, and a host on the connector's
+ *                      LAN that routes the agent pool via the connector
+ *                      cannot inject packets (say, from a service's virtual
+ *                      address) into an agent's tunnel.
  * The mark is on the conntrack entry, not the packet: NAT chains only see a
  * connection's first packet, the forward chain sees all of them, and the
  * packet mark stays free for whatever policy routing the host has.
+ *
+ * ip_forward is one switch for the whole host. When ztna had to turn it on
+ * (ZT_NFT_ONLY_OURS) the host was not meant to route, so the forward chain
+ * also drops every other forwarded IPv4 packet: a multi-homed connector does
+ * not become a router between its networks. When it was on already, the
+ * host routes on purpose and only traffic to and from the TUN is ours to
+ * restrict.
+ *
+ * The ruleset goes to the kernel through libnftables, in-process: one
+ * atomic transaction, nft's own parser and error text, no fork+exec.
  */
 #include "nft.h"
 
@@ -20,14 +34,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <signal.h>
+#include <nftables/libnftables.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ippkt.h"
@@ -86,7 +98,7 @@ static void put(struct out *o, const char *fmt, ...) {
 }
 
 int zt_nft_render(const char *tun, const struct zt_nft_service *s, size_t n,
-                  char *buf, size_t len) {
+                  unsigned flags, char *buf, size_t len) {
   char table[8 + IFNAMSIZ], vip[INET_ADDRSTRLEN], be[INET_ADDRSTRLEN];
   struct out o = {buf, len, 0, false};
   if (!tun_name_ok(tun) || len == 0)
@@ -111,26 +123,25 @@ int zt_nft_render(const char *tun, const struct zt_nft_service *s, size_t n,
           "    type nat hook postrouting priority srcnat; policy accept;\n"
           "    ct mark " ZT_NFT_MARK " masquerade\n"
           "  }\n");
+  /* Accepting here does not override other tables' drops; dropping is
+   * final. The policy stays accept so IPv6 (which ztna does not forward,
+   * and whose forwarding switch is another one) is left to the host. */
   put(&o,
       "  chain forward {\n"
       "    type filter hook forward priority filter; policy accept;\n"
-      "    iifname \"%s\" ct mark != " ZT_NFT_MARK " drop\n"
-      "  }\n",
-      tun);
+      "    iifname \"%s\" ct mark " ZT_NFT_MARK " ct direction original accept\n"
+      "    iifname \"%s\" counter drop\n"
+      "    oifname \"%s\" ct mark " ZT_NFT_MARK " ct direction reply accept\n"
+      "    oifname \"%s\" counter drop\n",
+      tun, tun, tun, tun);
+  if (flags & ZT_NFT_ONLY_OURS)
+    put(&o, "    meta nfproto ipv4 counter drop\n");
+  put(&o, "  }\n");
   put(&o, "}\n");
   return o.overflow ? -1 : (int)o.used;
 }
 
-/* ---- running nft ---- */
-
-static const char *nft_path(void) {
-  static const char *const known[] = {"/usr/sbin/nft", "/sbin/nft",
-                                      "/usr/bin/nft"};
-  for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-    if (access(known[i], X_OK) == 0)
-      return known[i];
-  return "nft"; /* execvp searches PATH */
-}
+/* ---- libnftables ---- */
 
 /* nft's diagnostics span lines (message, input line, caret marker): one
  * line for the log. */
@@ -150,152 +161,55 @@ static void flatten(char *s) {
   *w = '\0';
 }
 
-static int write_all(int fd, const char *p, size_t len) {
-  while (len > 0) {
-    ssize_t k = write(fd, p, len);
-    if (k < 0) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    p += k;
-    len -= (size_t)k;
-  }
-  return 0;
-}
-
-/* dup2 for the child's stdio; a pipe end that already is the target (the
- * daemon had closed its stdin) only needs its close-on-exec flag cleared. */
-static int onto(int fd, int target) {
-  if (fd == target)
-    return fcntl(fd, F_SETFD, 0);
-  return dup2(fd, target) < 0 ? -1 : 0;
-}
-
-/* Feeds `rules` to `nft -f -`. 0 when nft exits 0; otherwise -1 with what
- * nft said in err. */
-static int run_nft(const char *rules, size_t len, char *err, size_t errlen) {
-  int in[2], out[2];
-  const char *nft = nft_path();
-
-  if (pipe2(in, O_CLOEXEC) != 0) {
-    snprintf(err, errlen, "nft: pipe: %s", strerror(errno));
+/* Runs `rules` as one nft transaction. 0, or -1 with nft's own error text
+ * in err. */
+static int run_nft(const char *rules, char *err, size_t errlen) {
+  struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+  if (!nft) {
+    snprintf(err, errlen, "nft: cannot create a libnftables context");
     return -1;
   }
-  if (pipe2(out, O_CLOEXEC) != 0) {
-    snprintf(err, errlen, "nft: pipe: %s", strerror(errno));
-    close(in[0]);
-    close(in[1]);
+  /* Buffered, so nothing goes to our stdout/stderr and the error text can
+   * be logged as one line. */
+  if (nft_ctx_buffer_output(nft) != 0 || nft_ctx_buffer_error(nft) != 0) {
+    snprintf(err, errlen, "nft: cannot buffer libnftables output");
+    nft_ctx_free(nft);
     return -1;
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    snprintf(err, errlen, "nft: fork: %s", strerror(errno));
-    close(in[0]);
-    close(in[1]);
-    close(out[0]);
-    close(out[1]);
-    return -1;
+  int rv = nft_run_cmd_from_buffer(nft, rules) == 0 ? 0 : -1;
+  if (rv != 0) {
+    const char *said = nft_ctx_get_error_buffer(nft);
+    char *flat = strdup(said && *said ? said : "(no message)");
+    if (flat)
+      flatten(flat);
+    snprintf(err, errlen, "nft: %s", flat ? flat : "(out of memory)");
+    free(flat);
   }
-  if (pid == 0) {
-    /* A blocked mask survives exec. nft gets the default one except for
-     * SIGINT/SIGTERM, which stay blocked: a daemon being stopped often gets
-     * SIGTERM more than once (timeout(1) and systemd signal the whole
-     * process group), and the nft removing our table must still finish. */
-    sigset_t keep;
-    sigemptyset(&keep);
-    sigaddset(&keep, SIGINT);
-    sigaddset(&keep, SIGTERM);
-    sigprocmask(SIG_SETMASK, &keep, NULL);
-    if (onto(in[0], 0) != 0 || onto(out[1], 1) != 0 || onto(out[1], 2) != 0)
-      _exit(126);
-    execlp(nft, "nft", "-f", "-", (char *)NULL);
-    dprintf(2, "cannot run %s: %s", nft, strerror(errno));
-    _exit(127);
-  }
-  close(in[0]);
-  close(out[1]);
-
-  /* nft reads all of its input before it says anything, so writing first
-   * and reading after cannot deadlock. If nft dies early, the write fails
-   * with EPIPE: SIGPIPE is blocked meanwhile (and a pending one consumed)
-   * so that it does not kill the daemon. */
-  sigset_t pipeset, old;
-  sigemptyset(&pipeset);
-  sigaddset(&pipeset, SIGPIPE);
-  sigprocmask(SIG_BLOCK, &pipeset, &old);
-  int wrv = write_all(in[1], rules, len);
-  int werr = errno;
-  if (wrv != 0 && werr == EPIPE && !sigismember(&old, SIGPIPE)) {
-    struct timespec zero = {0, 0};
-    sigtimedwait(&pipeset, NULL, &zero);
-  }
-  sigprocmask(SIG_SETMASK, &old, NULL);
-  close(in[1]);
-
-  char said[1024];
-  size_t got = 0;
-  for (;;) {
-    char chunk[512];
-    ssize_t k = read(out[0], chunk, sizeof(chunk));
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      break;
-    size_t take = (size_t)k;
-    if (take > sizeof(said) - 1 - got)
-      take = sizeof(said) - 1 - got; /* keep the start: it says what failed */
-    memcpy(said + got, chunk, take);
-    got += take;
-  }
-  said[got] = '\0';
-  close(out[0]);
-  flatten(said);
-
-  int status;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      snprintf(err, errlen, "nft: waitpid: %s", strerror(errno));
-      return -1;
-    }
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    if (wrv == 0)
-      return 0;
-    snprintf(err, errlen, "nft: writing the ruleset: %s", strerror(werr));
-    return -1;
-  }
-  if (WIFEXITED(status))
-    snprintf(err, errlen, "%s -f - exited with status %d: %s", nft,
-             WEXITSTATUS(status), *said ? said : "(no message)");
-  else
-    snprintf(err, errlen, "%s -f - killed by signal %d: %s", nft,
-             WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-             *said ? said : "(no message)");
-  return -1;
+  nft_ctx_free(nft);
+  return rv;
 }
 
 int zt_nft_apply(const char *tun, const struct zt_nft_service *s, size_t n,
-                 char *err, size_t errlen) {
+                 unsigned flags, char *err, size_t errlen) {
   if (!tun_name_ok(tun)) {
     snprintf(err, errlen, "nft: interface name \"%s\" cannot name a table",
              tun);
     return -1;
   }
   /* ~130 bytes per service line; generous, and render checks anyway. */
-  size_t cap = 1024 + n * 192;
+  size_t cap = 2048 + n * 192;
   char *rules = malloc(cap);
   if (!rules) {
     snprintf(err, errlen, "nft: out of memory for %zu services", n);
     return -1;
   }
-  int len = zt_nft_render(tun, s, n, rules, cap);
+  int len = zt_nft_render(tun, s, n, flags, rules, cap);
   int rv = -1;
   if (len < 0)
     snprintf(err, errlen, "nft: ruleset for %s does not fit %zu bytes", tun,
              cap);
   else
-    rv = run_nft(rules, (size_t)len, err, errlen);
+    rv = run_nft(rules, err, errlen);
   free(rules);
   return rv;
 }
@@ -309,21 +223,53 @@ int zt_nft_remove(const char *tun, char *err, size_t errlen) {
   }
   table_name(tun, table);
   /* Create-then-delete: succeeds whether or not the table exists. */
-  int len = snprintf(rules, sizeof(rules),
-                     "table inet %s\ndelete table inet %s\n", table, table);
-  return run_nft(rules, (size_t)len, err, errlen);
+  snprintf(rules, sizeof(rules), "table inet %s\ndelete table inet %s\n",
+           table, table);
+  return run_nft(rules, err, errlen);
 }
 
-int zt_ip_forward_enable(char *err, size_t errlen) {
-  static const char path[] = "/proc/sys/net/ipv4/ip_forward";
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
+/* ---- ip_forward ---- */
+
+static const char forward_path[] = "/proc/sys/net/ipv4/ip_forward";
+
+int zt_ip_forward_get(bool *on, char *err, size_t errlen) {
+  char c = 0;
+  int fd = open(forward_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    snprintf(err, errlen, "%s: %s", forward_path, strerror(errno));
     return -1;
   }
-  int rv = write_all(fd, "1\n", 2);
-  if (rv != 0)
-    snprintf(err, errlen, "writing 1 to %s: %s", path, strerror(errno));
+  ssize_t k = read(fd, &c, 1);
+  int e = errno;
   close(fd);
-  return rv;
+  if (k != 1) {
+    snprintf(err, errlen, "reading %s: %s", forward_path,
+             k < 0 ? strerror(e) : "empty");
+    return -1;
+  }
+  *on = c != '0';
+  return 0;
+}
+
+int zt_ip_forward_set(bool on, char *err, size_t errlen) {
+  int fd = open(forward_path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(err, errlen, "%s: %s", forward_path, strerror(errno));
+    return -1;
+  }
+  ssize_t k = write(fd, on ? "1\n" : "0\n", 2);
+  int e = errno;
+  close(fd);
+  if (k != 2) {
+    snprintf(err, errlen, "writing %d to %s: %s", on, forward_path,
+             k < 0 ? strerror(e) : "short write");
+    return -1;
+  }
+  return 0;
+}
+
+int zt_ip_forward_enable(bool *was_on, char *err, size_t errlen) {
+  if (zt_ip_forward_get(was_on, err, errlen) != 0)
+    return -1;
+  return *was_on ? 0 : zt_ip_forward_set(true, err, errlen);
 }

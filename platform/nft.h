@@ -1,15 +1,17 @@
 /*
- * The connector's kernel NAT: for each service, packets arriving on the TUN
- * device for its virtual address get their destination rewritten to the
- * backend (DNAT), and are masqueraded on the way out so the backend's
- * replies come back through the connector and into the tunnel. One table,
- * `inet ztna_<tun>`, owned by the connector: replaced atomically on each
- * change, deleted at exit. Rules go through `nft -f -` (the nft tool from
- * Debian's nftables package).
+ * The connector's kernel NAT and forwarding filter: for each service,
+ * packets arriving on the TUN device for its virtual address get their
+ * destination rewritten to the backend (DNAT), and are masqueraded on the
+ * way out so the backend's replies come back through the connector and
+ * into the tunnel; the forward chain lets into the TUN only the replies of
+ * those flows (see nft.c). One table, `inet ztna_<tun>`, owned by the
+ * connector: replaced atomically on each change, deleted at exit. Rules go
+ * through libnftables (Debian's libnftables1).
  */
 #ifndef ZTNA_NFT_H
 #define ZTNA_NFT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,14 +19,24 @@ struct zt_nft_service {
   uint32_t vip, backend; /* host byte order */
 };
 
-/* The ruleset text for `nft -f`; length written or -1 if it did not fit. */
+/* ztna turned ip_forward on: drop all other forwarded IPv4 traffic too. */
+#define ZT_NFT_ONLY_OURS 1u
+
+/* The ruleset text for nft; length written or -1 if it did not fit. */
 int zt_nft_render(const char *tun, const struct zt_nft_service *s, size_t n,
-                  char *buf, size_t len);
+                  unsigned flags, char *buf, size_t len);
+/* Applies it; -1 with nft's error text (one line) in err. */
 int zt_nft_apply(const char *tun, const struct zt_nft_service *s, size_t n,
-                 char *err, size_t errlen);
+                 unsigned flags, char *err, size_t errlen);
 /* Deleting a table that is not there is not an error. */
 int zt_nft_remove(const char *tun, char *err, size_t errlen);
-/* net.ipv4.ip_forward=1 (the connector routes between TUN and LAN). */
-int zt_ip_forward_enable(char *err, size_t errlen);
+
+/* net.ipv4.ip_forward of the current network namespace. The connector
+ * routes between TUN and LAN: enable() turns it on and says whether it was
+ * on already (then the host is a router on purpose); set(false) at exit
+ * restores it when ztna was the one to turn it on. */
+int zt_ip_forward_get(bool *on, char *err, size_t errlen);
+int zt_ip_forward_set(bool on, char *err, size_t errlen);
+int zt_ip_forward_enable(bool *was_on, char *err, size_t errlen);
 
 #endif

@@ -6,7 +6,9 @@ set -euo pipefail
 pkgs=(
   make gcc clang libclang-rt-14-dev pkg-config
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev   # QUIC + TLS
+  libnftables-dev libnetfilter-conntrack-dev                  # connector: nft, conntrack
   iproute2 nftables iputils-ping iperf3 curl python3 tshark   # tests, demo
+  conntrack tcpdump                                           # tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -30,6 +30,7 @@ bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 if [ "${SKIP_NETNS:-0}" != 1 ]; then
   step "namespace end-to-end tests (plain)"
   BUILD=build bash tests/netns/e2e.sh
+  BUILD=build bash tests/netns/hostile_lan.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   BUILD=build-san QUICK=1 bash tests/netns/e2e.sh
 fi

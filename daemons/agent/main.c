@@ -160,6 +160,8 @@ int main(int argc, char **argv) {
       .locallen = locallen,
       .server = (struct sockaddr *)&cfg.intermediate,
       .serverlen = cfg.intermediate_len,
+      .service_range = cfg.service_range,
+      .service_range_len = cfg.service_range_len,
   };
   struct zt_agent *agent = zt_agent_new(&opt, &io, zt_now_ns());
   if (!agent)

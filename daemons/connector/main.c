@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "config.h"
 #include "connector.h"
+#include "conntrack.h"
 #include "daemon.h"
 #include "driver.h"
 #include "ippkt.h"
@@ -41,6 +42,10 @@ static const char usage[] =
     "Needs CAP_NET_ADMIN (TUN device, routes, nftables, ip_forward).\n";
 
 static char tun_name[16];
+/* ip_forward was off and we turned it on: the host is not a router, so the
+ * forward chain drops everything that is not ztna's, and ip_forward goes
+ * back off at exit (platform/nft.c). */
+static bool we_enabled_forwarding;
 
 static void feed_udp(void *n, const struct sockaddr *from, socklen_t fromlen,
                      const uint8_t *pkt, size_t len, uint64_t now) {
@@ -72,10 +77,24 @@ static void nat(void *ud, const struct zt_nat_rule *rules, size_t n) {
   (void)ud;
   for (size_t i = 0; i < n && i < 64; i++)
     svcs[i] = (struct zt_nft_service){rules[i].vip, rules[i].backend};
-  if (zt_nft_apply(tun_name, svcs, n, err, sizeof(err)) != 0)
+  if (zt_nft_apply(tun_name, svcs, n,
+                   we_enabled_forwarding ? ZT_NFT_ONLY_OURS : 0, err,
+                   sizeof(err)) != 0)
     zt_err("nftables: %s", err);
   else
-    zt_info("nftables: %zu service NAT rule(s) installed", n);
+    zt_info("nftables: %zu service NAT rule(s) installed%s", n,
+            we_enabled_forwarding ? "; other forwarding dropped" : "");
+}
+
+static void forget_addr(void *ud, uint32_t addr) {
+  char err[256], ip[16];
+  (void)ud;
+  int n = zt_conntrack_forget_src(addr, err, sizeof(err));
+  if (n < 0)
+    zt_err("%s", err);
+  else
+    zt_info("conntrack: %d entr%s from %s deleted", n, n == 1 ? "y" : "ies",
+            zt_ip4_str(addr, ip));
 }
 
 int main(int argc, char **argv) {
@@ -131,12 +150,20 @@ int main(int argc, char **argv) {
 
   struct zt_driver d = {0};
   struct zt_io io = {0};
+  bool forward_was_on = false;
   d.tun_fd = zt_tun_open(cfg.tun, tun_name, err, sizeof(err));
   if (d.tun_fd < 0 || zt_tun_set_mtu(tun_name, ZT_TUN_MTU, err, sizeof(err)) ||
-      zt_tun_up(tun_name, err, sizeof(err)) || zt_ip_forward_enable(err, sizeof(err))) {
+      zt_tun_up(tun_name, err, sizeof(err)) ||
+      zt_ip_forward_enable(&forward_was_on, err, sizeof(err))) {
     zt_err("%s", err);
     return 1;
   }
+  we_enabled_forwarding = !forward_was_on;
+  zt_info("ip_forward %s", forward_was_on
+                               ? "was on: this host routes on purpose; only "
+                                 "traffic to and from the tunnel is filtered"
+                               : "turned on: forwarding other than ztna's is "
+                                 "dropped; restored at exit");
   d.udp_fd = zt_udp_open((struct sockaddr *)&bind_addr, bind_len, err,
                          sizeof(err));
   if (d.udp_fd < 0) {
@@ -153,6 +180,7 @@ int main(int argc, char **argv) {
   zt_driver_io(&d, &io);
   io.route = route;
   io.nat = nat;
+  io.forget_addr = forget_addr;
   struct zt_connector_options opt = {
       .creds = creds,
       .intermediate_name = cfg.intermediate_name,
@@ -171,10 +199,14 @@ int main(int argc, char **argv) {
   d.expiry = expiry;
   d.handle_expiry = handle_expiry;
   d.status = status;
+  /* The forward filter from the start, before any service registers. */
+  nat(NULL, NULL, 0);
   int rv = zt_driver_run(&d);
   zt_connector_free(c);
   if (zt_nft_remove(tun_name, err, sizeof(err)) != 0)
     zt_warn("nftables: %s", err);
+  if (we_enabled_forwarding && zt_ip_forward_set(false, err, sizeof(err)) != 0)
+    zt_warn("%s", err);
   zt_loop_free(d.loop);
   close(d.udp_fd);
   close(d.tun_fd);

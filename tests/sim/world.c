@@ -117,6 +117,12 @@ static void conn_route(void *ud, uint32_t addr, bool add) {
   ((struct sim_conn *)ud)->route_changes++;
 }
 
+static void conn_forget(void *ud, uint32_t addr) {
+  struct sim_conn *c = ud;
+  c->forgets++;
+  c->last_forgot = addr;
+}
+
 /* The agent's TUN: only packets from a service address are good. */
 static void agent_tun_write(void *ud, const uint8_t *pkt, size_t len) {
   struct sim_agent *a = ud;
@@ -217,6 +223,9 @@ struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
       .locallen = sizeof(a->h->priv),
       .server = (struct sockaddr *)&w->hi->pub,
       .serverlen = sizeof(w->hi->pub),
+      /* the daemon's default service_range (config.c): 10.100.0.0/16 */
+      .service_range = 0x0a640000u,
+      .service_range_len = 16,
   };
   a->agent = zt_agent_new(&ao, &a->io, w->net.now);
   a->h->node = a;
@@ -245,7 +254,8 @@ struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
   c->io = (struct zt_io){.ud = c,
                          .udp_send = conn_udp,
                          .tun_write = conn_tun_write,
-                         .route = conn_route};
+                         .route = conn_route,
+                         .forget_addr = conn_forget};
   struct zt_connector_options co = {
       .creds = c->creds,
       .intermediate_name = "intermediate",
@@ -317,6 +327,8 @@ struct world *world_new(const struct zt_pem *agent_pem) {
 }
 
 void world_free(struct world *w) {
+  if (w->fake)
+    fake_im_free(w->fake);
   while (w->n_raw)
     raw_peer_free(w->raw[w->n_raw - 1]);
   for (size_t i = 0; i < w->n_agents; i++) {
@@ -448,6 +460,136 @@ bool raw_ready(const struct raw_peer *r) {
 }
 bool raw_dead(const struct raw_peer *r) { return zq_is_dead(r->q); }
 
+/* ---- a fake Intermediate ------------------------------------------------ */
+
+static void fake_msg(void *ud, const struct zt_ctrl_msg *m) {
+  struct fake_im *f = ((struct fake_im_peer *)ud)->f;
+  f->got[m->type]++;
+  if (m->type == ZT_MSG_SESSION_CLOSE && f->n_closed < 256) {
+    f->closed_status[f->n_closed] = m->u.session_close.status;
+    f->closed[f->n_closed++] = m->u.session_close.channel;
+  }
+}
+
+static void fake_stream(struct zq_conn *q, const uint8_t *d, size_t n,
+                        void *ud) {
+  (void)q;
+  zt_ctrl_reader_feed(&((struct fake_im_peer *)ud)->reader, d, n, fake_msg,
+                      ud);
+}
+
+static const struct zq_handlers fake_handlers = {.on_stream = fake_stream};
+
+static void fake_flush(struct fake_im *f) {
+  uint8_t buf[1500];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+  for (size_t i = 0; i < f->n_peers; i++)
+    while ((n = zq_write(f->peers[i].q, buf, sizeof(buf), &to, &tolen,
+                         f->w->net.now)) > 0)
+      sim_udp_send(f->w->hi, (struct sockaddr *)&to, tolen, buf, (size_t)n);
+}
+
+static void fake_deliver(void *n, const struct sockaddr *from, socklen_t fl,
+                         const uint8_t *p, size_t l, uint64_t now) {
+  struct fake_im *f = n;
+  const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+  struct sockaddr *local = (struct sockaddr *)&f->w->hi->priv;
+  for (size_t i = 0; i < f->n_peers; i++) {
+    struct fake_im_peer *pe = &f->peers[i];
+    if (pe->addr.sin_addr.s_addr == sin->sin_addr.s_addr &&
+        pe->addr.sin_port == sin->sin_port) {
+      zq_read(pe->q, local, sizeof(f->w->hi->priv), from, fl, p, l, now);
+      fake_flush(f);
+      return;
+    }
+  }
+  if (f->n_peers == FAKE_IM_MAX_PEERS || !zq_packet_is_initial(p, l))
+    return;
+  struct zq_config cfg;
+  char err[256];
+  zq_config_defaults(&cfg);
+  cfg.creds = f->creds;
+  cfg.alpn = ZT_ALPN_OUTER;
+  cfg.expect.roles = 1u << ZT_ROLE_AGENT | 1u << ZT_ROLE_CONNECTOR;
+  struct fake_im_peer *pe = &f->peers[f->n_peers];
+  memset(pe, 0, sizeof(*pe));
+  pe->f = f;
+  pe->addr = *sin;
+  zt_ctrl_reader_init(&pe->reader);
+  pe->q = zq_server_accept(&cfg, &fake_handlers, pe, local,
+                           sizeof(f->w->hi->priv), from, fl, p, l, now, err,
+                           sizeof(err));
+  if (!pe->q)
+    return;
+  f->n_peers++;
+  fake_flush(f);
+}
+
+struct fake_im *fake_im_new(struct world *w) {
+  struct fake_im *f = calloc(1, sizeof(*f));
+  if (w->im)
+    world_stop_intermediate(w);
+  f->w = w;
+  f->creds = sim_creds(&pki.im);
+  w->hi->deliver = fake_deliver;
+  w->hi->node = f;
+  w->fake = f;
+  return f;
+}
+
+void fake_im_free(struct fake_im *f) {
+  for (size_t i = 0; i < f->n_peers; i++)
+    zq_free(f->peers[i].q);
+  zt_tls_creds_free(f->creds);
+  f->w->fake = NULL;
+  f->w->hi->node = NULL;
+  f->w->hi->deliver = deliver_i;
+  free(f);
+}
+
+struct zq_conn *fake_im_peer(struct fake_im *f, enum zt_role role,
+                             const char *name) {
+  for (size_t i = 0; i < f->n_peers; i++) {
+    struct zq_conn *q = f->peers[i].q;
+    if (zq_is_ready(q) && !zq_is_dead(q) && zq_peer_role(q) == role &&
+        (!name || strcmp(zq_peer_name(q), name) == 0))
+      return q;
+  }
+  return NULL;
+}
+
+int fake_im_send(struct fake_im *f, struct zq_conn *q,
+                 const struct zt_ctrl_msg *m) {
+  uint8_t buf[ZT_CTRL_HDR_LEN + ZT_CTRL_BODY_MAX];
+  int n = zt_ctrl_encode(m, buf, sizeof(buf));
+  if (n < 0)
+    return -1;
+  int rv = zq_send_stream(q, buf, (size_t)n);
+  fake_flush(f);
+  return rv;
+}
+
+int fake_im_relay(struct fake_im *f, struct zq_conn *q, uint32_t channel,
+                  const uint8_t *p, size_t len) {
+  uint8_t buf[ZT_OUTER_DGRAM_MAX];
+  if (len + ZT_RELAY_HDR_LEN > sizeof(buf))
+    return -1;
+  zt_relay_write_hdr(buf, channel);
+  memcpy(buf + ZT_RELAY_HDR_LEN, p, len);
+  int rv = zq_send_datagram(q, buf, len + ZT_RELAY_HDR_LEN);
+  fake_flush(f);
+  return rv;
+}
+
+bool fake_im_closed(const struct fake_im *f, uint32_t channel) {
+  for (size_t i = 0; i < f->n_closed; i++)
+    if (f->closed[i] == channel)
+      return true;
+  return false;
+}
+
 /* ---- running ------------------------------------------------------------ */
 
 static uint64_t world_next(struct world *w) {
@@ -468,6 +610,9 @@ static uint64_t world_next(struct world *w) {
       EARLIER(zt_agent_expiry(w->a[i].agent));
   for (size_t i = 0; i < w->n_raw; i++)
     EARLIER(zq_expiry(w->raw[i]->q));
+  if (w->fake)
+    for (size_t i = 0; i < w->fake->n_peers; i++)
+      EARLIER(zq_expiry(w->fake->peers[i].q));
 #undef EARLIER
   return t;
 }
@@ -487,6 +632,12 @@ static void world_expire(struct world *w) {
     if (zq_expiry(r->q) <= now)
       zq_handle_expiry(r->q, now);
     raw_flush(r);
+  }
+  if (w->fake) {
+    for (size_t i = 0; i < w->fake->n_peers; i++)
+      if (zq_expiry(w->fake->peers[i].q) <= now)
+        zq_handle_expiry(w->fake->peers[i].q, now);
+    fake_flush(w->fake);
   }
 }
 

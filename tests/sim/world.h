@@ -83,6 +83,8 @@ struct sim_conn {
   size_t kq_len[MAX_REPLIES], kq_n;
   size_t delivered;       /* packets handed to the kernel */
   size_t route_changes;   /* agent routes added or removed */
+  size_t forgets;         /* io->forget_addr calls (conntrack flushes) */
+  uint32_t last_forgot;   /* the address of the last one */
 };
 
 struct raw_peer {
@@ -95,6 +97,8 @@ struct raw_peer {
   struct zt_ctrl_msg *last;      /* the last one of each type [256] */
   size_t dgrams;                 /* relay frames received */
 };
+
+struct fake_im;
 
 struct world {
   struct simnet net;
@@ -112,6 +116,7 @@ struct world {
   /* the Intermediate's saved state (agent address bindings) */
   char *state;
   size_t state_len, state_saves;
+  struct fake_im *fake; /* in place of the Intermediate, if any */
   /* shorthands for the default deployment: a[0] and c[0] */
   struct zt_agent *agent;
   struct zt_connector *conn;
@@ -161,6 +166,44 @@ int raw_send_relay(struct raw_peer *r, uint32_t channel, const uint8_t *p,
 void raw_peer_free(struct raw_peer *r);
 bool raw_ready(const struct raw_peer *r);
 bool raw_dead(const struct raw_peer *r);
+
+/* A fake Intermediate: a compromised one, which a raw peer cannot play
+ * (raw peers are clients; agents and connectors only talk to a server with
+ * the Intermediate's certificate). It takes the Intermediate's place in
+ * the world (the real one is stopped), accepts the outer connections of
+ * the world's agents and connectors with the Intermediate's certificate,
+ * records the control messages they send, and sends whatever a test tells
+ * it to, however hostile. Create it before the first world_run so the
+ * nodes' first Initial packets reach it. */
+#define FAKE_IM_MAX_PEERS 4
+struct fake_im_peer {
+  struct sockaddr_in addr;
+  struct zq_conn *q;
+  struct zt_ctrl_reader reader;
+  struct fake_im *f;
+};
+struct fake_im {
+  struct world *w;
+  struct zt_tls_creds *creds;
+  struct fake_im_peer peers[FAKE_IM_MAX_PEERS];
+  size_t n_peers;
+  unsigned got[256];        /* control messages received, by type */
+  uint32_t closed[256];     /* channels named in SESSION_CLOSEs received */
+  uint8_t closed_status[256];
+  size_t n_closed;
+};
+struct fake_im *fake_im_new(struct world *w);
+void fake_im_free(struct fake_im *f);
+/* The handshake-complete outer connection of a peer with that role and
+ * name (NULL: any name), or NULL. */
+struct zq_conn *fake_im_peer(struct fake_im *f, enum zt_role role,
+                             const char *name);
+int fake_im_send(struct fake_im *f, struct zq_conn *q,
+                 const struct zt_ctrl_msg *m);
+int fake_im_relay(struct fake_im *f, struct zq_conn *q, uint32_t channel,
+                  const uint8_t *p, size_t len);
+/* Did a SESSION_CLOSE for channel arrive? */
+bool fake_im_closed(const struct fake_im *f, uint32_t channel);
 
 /* Log lines go to stderr only with SIM_VERBOSE (or at error level); a test
  * can also capture them to assert what operators would read. */

@@ -530,6 +530,55 @@ static void test_agent_pool(void) {
                  "agent_pool 10.1.0.0/16");
 }
 
+/* The ranges a node pins locally against a compromised Intermediate:
+ * the connector's agent_pool (SESSION_NEW addresses), the agent's
+ * service_range (SERVICES addresses). */
+static void test_pinned_ranges(void) {
+  zt_connector_config_defaults(&ccfg);
+  CHECK_EQ_INT(ccfg.agent_pool, 0x64400000); /* the Intermediate's default */
+  CHECK_EQ_INT(ccfg.agent_pool_len, 16);
+  zt_agent_config_defaults(&acfg);
+  CHECK_EQ_INT(acfg.service_range, 0x0a640000); /* 10.100.0.0/16 */
+  CHECK_EQ_INT(acfg.service_range_len, 16);
+
+  CHECK_EQ_INT(conn("{\"agent_pool\": \"100.80.0.0/12\"}"), 0);
+  CHECK_EQ_INT(ccfg.agent_pool, 0x64500000);
+  CHECK_EQ_INT(ccfg.agent_pool_len, 12);
+  CHECK_EQ_INT(agent("{\"service_range\": \"172.16.5.0/24\"}"), 0);
+  CHECK_EQ_INT(acfg.service_range, 0xac100500);
+  CHECK_EQ_INT(acfg.service_range_len, 24);
+  CHECK_EQ_INT(agent("{\"service_range\": \"10.100.0.1/32\"}"), 0); /* one */
+  CHECK_EQ_INT(acfg.service_range_len, 32);
+
+  CHECK_EQ_INT(agent("{\n  \"service_range\": \"10.100.0.1/16\"}"), -1);
+  CHECK_STR(err, "agent.json:2: service_range: not an IPv4 prefix with zero "
+                 "host bits (like \"10.100.0.0/16\"): '10.100.0.1/16'");
+  CHECK_EQ_INT(agent("{\"service_range\": \"10.0.0.0/7\"}"), -1);
+  CHECK_STR(err, "agent.json:1: service_range: prefix length must be 8-32: "
+                 "'10.0.0.0/7'");
+  CHECK_EQ_INT(agent("{\"service_range\": \"127.0.0.0/8\"}"), -1);
+  CHECK_STR(err, "agent.json:1: service_range: not a range of usable unicast "
+                 "addresses: '127.0.0.0/8'");
+  CHECK_EQ_INT(agent("{\"service_range\": \"224.0.0.0/8\"}"), -1);
+  CHECK_CONTAINS(err, "not a range of usable unicast addresses");
+  CHECK_EQ_INT(agent("{\"service_range\": \"0.0.0.0/8\"}"), -1);
+  CHECK_CONTAINS(err, "not a range of usable unicast addresses");
+  CHECK_EQ_INT(agent("{\"service_range\": 16}"), -1);
+  CHECK_STR(err, "agent.json:1: service_range: expected a string, got a number");
+
+  CHECK_EQ_INT(conn("{\"tun\": \"t0\",\n\n \"agent_pool\": \"100.64.0.0\"}"),
+               -1);
+  CHECK_STR(err, "conn.json:3: agent_pool: not an IPv4 prefix with zero host "
+                 "bits (like \"10.100.0.0/16\"): '100.64.0.0'");
+  CHECK_EQ_INT(conn("{\"agent_pool\": \"255.255.0.0/16\"}"), -1);
+  CHECK_CONTAINS(err, "conn.json:1: agent_pool: not a range of usable");
+  /* Each key is its own role's: not the other's. */
+  CHECK_EQ_INT(conn("{\"service_range\": \"10.100.0.0/16\"}"), -1);
+  CHECK_STR(err, "conn.json:1: service_range: unknown key");
+  CHECK_EQ_INT(agent("{\"agent_pool\": \"100.64.0.0/16\"}"), -1);
+  CHECK_STR(err, "agent.json:1: agent_pool: unknown key");
+}
+
 static void test_log_level(void) {
   CHECK_EQ_INT(agent("{\"log_level\": \"verbose\"}"), -1);
   CHECK_STR(err, "agent.json:1: log_level: unknown log level 'verbose' "
@@ -698,6 +747,8 @@ static void test_load_examples(void) {
   CHECK_EQ_INT(ccfg.n_services, 2);
   CHECK_STR(ccfg.services[0].name, "web");
   CHECK_STR(ccfg.services[1].name, "echo");
+  CHECK_EQ_INT(ccfg.agent_pool, 0x64400000);
+  CHECK_EQ_INT(ccfg.agent_pool_len, 16);
 
   zt_agent_config_defaults(&acfg);
   CHECK_EQ_INT(
@@ -705,6 +756,8 @@ static void test_load_examples(void) {
       0);
   CHECK_STR(addr_str(&acfg.intermediate), "203.0.113.10:4433");
   CHECK_STR(acfg.tun, "ztna0");
+  CHECK_EQ_INT(acfg.service_range, 0x0a640000);
+  CHECK_EQ_INT(acfg.service_range_len, 16);
 }
 
 static void test_load_missing(void) {
@@ -782,6 +835,7 @@ int main(void) {
   RUN(test_duplicate_services);
   RUN(test_policy_errors);
   RUN(test_agent_pool);
+  RUN(test_pinned_ranges);
   RUN(test_log_level);
   RUN(test_tun);
   RUN(test_paths);
