@@ -548,7 +548,7 @@ static void flush(struct zt_connector *c) {
         continue;
       if (!zt_e2e_flush(s->inner, &c->up, s->channel, c->now)) {
         const char *why = zq_close_reason(s->inner);
-        if (!zq_is_ready(s->inner) && strstr(why, "refused")) {
+        if (zq_end_kind(s->inner) == ZQ_END_REFUSED) {
           c->stats.sessions_refused++;
           zt_warn("refused agent session on channel %u: %s", s->channel, why);
         } else {
