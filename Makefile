@@ -5,6 +5,10 @@
 #   make SAN=1      the same under ASan+UBSan (build-san/)
 #   make test       installs Debian deps, runs unit, sim, fuzz and netns tests,
 #                   plain and sanitized (scripts/test.sh)
+#   make check      the fast suites only, no apt: plain build, unit and
+#                   simulator tests, then make mutants
+#   make mutants    every mutant in tests/mutants.list must fail make unit
+#                   (scripts/mutants.sh)
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
@@ -57,7 +61,7 @@ SIM_BIN  := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/%)
 SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 	$(filter-out $(SIM_SRC),$(wildcard tests/sim/*.c)))
 
-.PHONY: all test unit demo bench install clean fuzz
+.PHONY: all test unit check mutants demo bench install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN)
 
 $(BUILD)/%.o: %.c
@@ -97,6 +101,15 @@ $(SIM_BIN): $(BUILD)/tests/%: $(BUILD)/tests/sim/%.o $(SIM_LIB_OBJ) $(LIBPLAT) $
 unit: $(UNIT_BIN) $(SIM_BIN)
 	@set -e; for t in $(UNIT_BIN) $(SIM_BIN); do echo "== $$t"; $$t; done
 
+# One after the other: unit must not start before the build is done, and
+# the mutants build a copy of the tree of their own.
+check:
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) mutants
+
+mutants:
+	bash scripts/mutants.sh
 
 # libFuzzer targets: clang, core sources only, ASan+UBSan.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
