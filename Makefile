@@ -5,6 +5,10 @@
 #   make SAN=1      the same under ASan+UBSan (build-san/)
 #   make test       installs Debian deps, runs unit, sim, fuzz and netns tests,
 #                   plain and sanitized (scripts/test.sh)
+#   make check      the fast suites only, no apt: plain build, unit and
+#                   simulator tests, then make mutants
+#   make mutants    every mutant in tests/mutants.list must fail make unit
+#                   (scripts/mutants.sh)
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
@@ -19,17 +23,26 @@ PKGS    := libngtcp2 libngtcp2_crypto_gnutls gnutls libnftables libnetfilter_con
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# CFLAGS, LDFLAGS and LDLIBS belong to the user (`make CFLAGS=-O0`
+# replaces them whole); what the tree needs to build at all lives in the
+# ZT_ variables, which are always added.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icore -Iplatform $(PKG_CFLAGS)
-LDLIBS  += $(PKG_LIBS)
+ZT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icore -Iplatform \
+	$(PKG_CFLAGS)
+ZT_LDFLAGS :=
+ZT_LDLIBS  := $(PKG_LIBS)
 
 ifeq ($(SAN),1)
 BUILD   := build-san
-CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=address,undefined
+ZT_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+ZT_LDFLAGS += -fsanitize=address,undefined
 else
 BUILD   := build
 endif
+ALL_CFLAGS  = $(ZT_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(ZT_LDFLAGS) $(LDFLAGS)
+ALL_LDLIBS  = $(LDLIBS) $(ZT_LDLIBS)
 
 CORE_SRC := $(wildcard core/*.c)
 PLAT_SRC := $(wildcard platform/*.c)
@@ -42,15 +55,19 @@ DAEMONS  := intermediate connector agent
 BINS     := $(DAEMONS:%=$(BUILD)/ztna-%) $(BUILD)/ztna
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+CERT_CMD_TEST := $(BUILD)/tests/test_cert_cmd
 SIM_SRC  := $(wildcard tests/sim/test_*.c)
 SIM_BIN  := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/%)
+# The simulator's shared parts: every tests/sim/*.c that is not a test.
+SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
+	$(filter-out $(SIM_SRC),$(wildcard tests/sim/*.c)))
 
-.PHONY: all test unit demo bench install clean fuzz
+.PHONY: all test unit check mutants demo bench install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBZTNA): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -63,29 +80,43 @@ $(LIBPLAT): $(PLAT_OBJ)
 # Each daemon is every .c file in its directory, linked with both libraries.
 define daemon_rule
 $(BUILD)/ztna-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemons/$(1)/*.c)) $(LIBPLAT) $(LIBZTNA)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(ALL_LDLIBS)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
 $(BUILD)/ztna: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c)) $(LIBPLAT) $(LIBZTNA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPLAT) $(LIBZTNA)
+# Static pattern rules, not implicit chains: with a chain (binary <- %.o
+# <- %.c) make treats the test objects as intermediate and deletes them
+# after linking, and the next run, which learns of them from their .d
+# files, compiled them all again.
+$(filter-out $(CERT_CMD_TEST),$(UNIT_BIN)): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 # The ztna tool's commands are tested as functions, without a shell: its
 # objects other than main() link into that test.
-$(BUILD)/tests/test_cert_cmd: $(BUILD)/tests/unit/test_cert_cmd.o $(BUILD)/tools/cert_cmd.o $(BUILD)/tools/pemfile.o $(LIBPLAT) $(LIBZTNA)
+$(CERT_CMD_TEST): $(BUILD)/tests/unit/test_cert_cmd.o $(BUILD)/tools/cert_cmd.o $(BUILD)/tools/pemfile.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(BUILD)/tests/test_sim%: $(BUILD)/tests/sim/test_sim%.o $(BUILD)/tests/sim/simnet.o $(BUILD)/tests/sim/world.o $(LIBPLAT) $(LIBZTNA)
+$(SIM_BIN): $(BUILD)/tests/%: $(BUILD)/tests/sim/%.o $(SIM_LIB_OBJ) $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 unit: $(UNIT_BIN) $(SIM_BIN)
 	@set -e; for t in $(UNIT_BIN) $(SIM_BIN); do echo "== $$t"; $$t; done
+
+# One after the other: unit must not start before the build is done, and
+# the mutants build a copy of the tree of their own.
+check:
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) mutants
+
+mutants:
+	bash scripts/mutants.sh
 
 # libFuzzer targets: clang, core sources only, ASan+UBSan.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -121,4 +152,5 @@ install: $(BINS)
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+# This build's dependency files only (the other build's name other targets).
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,6 +7,9 @@
 #   web   10.100.0.1 -> 10.30.0.2   tcp/8080 (HTTP), tcp/5201 (iperf3), icmp
 #   echo  10.100.0.2 -> 10.30.0.3   udp/9999 (UDP echo), icmp
 # Policy: agent alice may reach both; nobody else anything.
+# B also listens on tcp/$ZT_FORBIDDEN_PORT at 10.30.0.2, a port web does NOT
+# allow: reachable from the connector's network, so the policy test proves
+# that the connector's port rule, not a missing listener, stops it.
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,6 +23,7 @@ ZT_LIFETIME=${ZT_LIFETIME:-900} # seconds any background process may live
 ZT_PY=$(command -v /usr/bin/python3 || command -v python3)
 WEB_VIP=10.100.0.1
 ECHO_VIP=10.100.0.2
+ZT_FORBIDDEN_PORT=2222
 
 zt_env_init() {
   ZT_WORK=$(mktemp -d /tmp/ztna-test.XXXXXX)
@@ -135,15 +139,33 @@ EOF
   (cd "$ZT_WORK/www" && zt_bg http "$ZT_NS_B" "$ZT_PY" -u -m http.server 8080 --bind 10.30.0.2)
   zt_bg iperf "$ZT_NS_B" iperf3 -s -B 10.30.0.2 -p 5201
   zt_bg udpecho "$ZT_NS_B" "$ZT_PY" "$ZT_ROOT/tests/netns/udp_echo.py" server 10.30.0.3 9999 "$ZT_LIFETIME"
+  # A listener on a port no service allows (see the header).
+  (cd "$ZT_WORK/www" && zt_bg forbidden "$ZT_NS_B" "$ZT_PY" -u -m http.server "$ZT_FORBIDDEN_PORT" --bind 10.30.0.2)
   # Every backend listening before anyone measures anything.
   local i
   for i in $(seq 100); do
     ss_out=$(ip netns exec "$ZT_NS_B" ss -Hlntu 2>/dev/null)
     grep -q '10.30.0.2:8080' <<<"$ss_out" && grep -q '10.30.0.2:5201' <<<"$ss_out" &&
-      grep -q '10.30.0.3:9999' <<<"$ss_out" && return 0
+      grep -q '10.30.0.3:9999' <<<"$ss_out" &&
+      grep -q "10.30.0.2:$ZT_FORBIDDEN_PORT" <<<"$ss_out" && return 0
     sleep 0.1
   done
-  echo "backends did not start: $(cat "$ZT_WORK"/http.log "$ZT_WORK"/iperf.log "$ZT_WORK"/udpecho.log)" >&2
+  echo "backends did not start: $(cat "$ZT_WORK"/http.log "$ZT_WORK"/iperf.log "$ZT_WORK"/udpecho.log "$ZT_WORK"/forbidden.log)" >&2
+  return 1
+}
+
+# zt_status NAME: the daemon's status (SIGUSR1 makes it log one) appended
+# to NAME.log; waits until a new "status:" block is there. zt_bg's pid is
+# `timeout`: the signal goes to the daemon, its child.
+zt_status() {
+  local log="$ZT_WORK/$1.log" before i pid
+  before=$(grep -c 'status: ' "$log" 2>/dev/null)
+  pid=$(pgrep -P "$(cat "$ZT_WORK/pids/$1")" | head -n1)
+  [ -n "$pid" ] && kill -USR1 "$pid" || return 1
+  for i in $(seq 30); do
+    [ "$(grep -c 'status: ' "$log")" -gt "$before" ] && sleep 0.1 && return 0
+    sleep 0.1
+  done
   return 1
 }
 

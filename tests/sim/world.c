@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2e.h"
 #include "ippkt.h"
 #include "log.h"
 #include "relay.h"
@@ -362,12 +363,54 @@ static void raw_stream(struct zq_conn *q, const uint8_t *d, size_t n,
   zt_ctrl_reader_feed(&((struct raw_peer *)ud)->reader, d, n, raw_msg, ud);
 }
 
+static void raw_inner_datagram(struct zq_conn *q, const uint8_t *d, size_t n,
+                               void *ud) {
+  struct raw_peer *r = ud;
+  (void)q;
+  r->inner_rx++;
+  r->inner_last_len = n < sizeof(r->inner_last) ? n : sizeof(r->inner_last);
+  memcpy(r->inner_last, d, r->inner_last_len);
+}
+
+static const struct zq_handlers raw_inner_handlers = {
+    .on_datagram = raw_inner_datagram,
+};
+
+/* Relay frames on the raw peer's own inner channel feed its inner session
+ * (the connector end starts it on the first one). */
+static void raw_inner_relay(struct raw_peer *r, const uint8_t *d, size_t n) {
+  uint32_t id;
+  const uint8_t *p;
+  size_t plen;
+  if (zt_relay_parse(d, n, &id, &p, &plen) != 0)
+    return;
+  if (r->inner_listening && !r->inner && !r->inner_channel)
+    r->inner_channel = id; /* listening on "the next channel" */
+  if (id != r->inner_channel)
+    return;
+  if (!r->inner && r->inner_listening) {
+    struct zq_config cfg;
+    char err[256];
+    zt_e2e_config(&cfg, r->creds, ZT_ROLE_AGENT, r->inner_peer);
+    r->inner = zq_server_accept(
+        &cfg, &raw_inner_handlers, r,
+        (const struct sockaddr *)&zt_e2e_connector_addr,
+        sizeof(zt_e2e_connector_addr),
+        (const struct sockaddr *)&zt_e2e_agent_addr, sizeof(zt_e2e_agent_addr),
+        p, plen, r->w->net.now, err, sizeof(err));
+    if (!r->inner)
+      fprintf(stderr, "raw inner accept: %s\n", err);
+    return;
+  }
+  if (r->inner)
+    zt_e2e_feed(r->inner, r->inner_at_agent, p, plen, r->w->net.now);
+}
+
 static void raw_datagram(struct zq_conn *q, const uint8_t *d, size_t n,
                          void *ud) {
   (void)q;
-  (void)d;
-  (void)n;
   ((struct raw_peer *)ud)->dgrams++;
+  raw_inner_relay(ud, d, n);
 }
 
 static void raw_deliver(void *n, const struct sockaddr *f, socklen_t fl,
@@ -382,6 +425,13 @@ static void raw_flush(struct raw_peer *r) {
   struct sockaddr_storage to;
   socklen_t tolen;
   ssize_t n;
+  /* The inner session's packets first: they become relay frames. */
+  while (r->inner && (n = zq_write(r->inner, buf + ZT_RELAY_HDR_LEN,
+                                   ZT_INNER_UDP_PAYLOAD, &to, &tolen,
+                                   r->w->net.now)) > 0) {
+    zt_relay_write_hdr(buf, r->inner_channel);
+    zq_send_datagram(r->q, buf, (size_t)n + ZT_RELAY_HDR_LEN);
+  }
   while ((n = zq_write(r->q, buf, sizeof(buf), &to, &tolen, r->w->net.now)) >
          0)
     sim_udp_send(r->h, (struct sockaddr *)&to, tolen, buf, (size_t)n);
@@ -449,6 +499,7 @@ void raw_peer_free(struct raw_peer *r) {
     if (w->raw[i] == r)
       w->raw[i] = w->raw[--w->n_raw];
   r->h->node = NULL;
+  zq_free(r->inner);
   zq_free(r->q);
   zt_tls_creds_free(r->creds);
   free(r->last);
@@ -590,6 +641,47 @@ bool fake_im_closed(const struct fake_im *f, uint32_t channel) {
   return false;
 }
 
+int raw_inner_dial(struct raw_peer *r, uint32_t channel,
+                   const char *connector) {
+  struct zq_config cfg;
+  char err[256];
+  r->inner_channel = channel;
+  r->inner_at_agent = true;
+  snprintf(r->inner_peer, sizeof(r->inner_peer), "%s", connector);
+  zt_e2e_config(&cfg, r->creds, ZT_ROLE_CONNECTOR, r->inner_peer);
+  r->inner = zq_client_new(
+      &cfg, &raw_inner_handlers, r, (const struct sockaddr *)&zt_e2e_agent_addr,
+      sizeof(zt_e2e_agent_addr),
+      (const struct sockaddr *)&zt_e2e_connector_addr,
+      sizeof(zt_e2e_connector_addr), r->w->net.now, err, sizeof(err));
+  if (!r->inner) {
+    fprintf(stderr, "raw inner dial: %s\n", err);
+    return -1;
+  }
+  raw_flush(r);
+  return 0;
+}
+
+void raw_inner_listen(struct raw_peer *r, uint32_t channel,
+                      const char *agent) {
+  r->inner_channel = channel;
+  r->inner_at_agent = false;
+  r->inner_listening = true;
+  snprintf(r->inner_peer, sizeof(r->inner_peer), "%s", agent);
+}
+
+bool raw_inner_ready(const struct raw_peer *r) {
+  return r->inner && zq_is_ready(r->inner) && !zq_is_dead(r->inner);
+}
+
+int raw_inner_send(struct raw_peer *r, const uint8_t *pkt, size_t len) {
+  if (!r->inner)
+    return -1;
+  int rv = zq_send_datagram(r->inner, pkt, len);
+  raw_flush(r);
+  return rv;
+}
+
 /* ---- running ------------------------------------------------------------ */
 
 static uint64_t world_next(struct world *w) {
@@ -608,8 +700,11 @@ static uint64_t world_next(struct world *w) {
   for (size_t i = 0; i < w->n_agents; i++)
     if (w->a[i].agent)
       EARLIER(zt_agent_expiry(w->a[i].agent));
-  for (size_t i = 0; i < w->n_raw; i++)
+  for (size_t i = 0; i < w->n_raw; i++) {
     EARLIER(zq_expiry(w->raw[i]->q));
+    if (w->raw[i]->inner)
+      EARLIER(zq_expiry(w->raw[i]->inner));
+  }
   if (w->fake)
     for (size_t i = 0; i < w->fake->n_peers; i++)
       EARLIER(zq_expiry(w->fake->peers[i].q));
@@ -631,6 +726,8 @@ static void world_expire(struct world *w) {
     struct raw_peer *r = w->raw[i];
     if (zq_expiry(r->q) <= now)
       zq_handle_expiry(r->q, now);
+    if (r->inner && zq_expiry(r->inner) <= now)
+      zq_handle_expiry(r->inner, now);
     raw_flush(r);
   }
   if (w->fake) {

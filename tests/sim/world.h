@@ -96,6 +96,18 @@ struct raw_peer {
   unsigned got[256];             /* control messages received, by type */
   struct zt_ctrl_msg *last;      /* the last one of each type [256] */
   size_t dgrams;                 /* relay frames received */
+  /* An end-to-end session of its own (raw_inner_dial, raw_inner_listen):
+   * a hostile agent or connector that passed the Intermediate's checks and
+   * now sends crafted inner packets, bypassing the real node's own filters
+   * so the other end's checks can be tested alone. */
+  struct zq_conn *inner;
+  uint32_t inner_channel;
+  bool inner_at_agent;           /* we are the agent (client) end */
+  bool inner_listening;          /* connector end, awaiting the Initial */
+  char inner_peer[ZT_NAME_MAX + 1];
+  size_t inner_rx;               /* inner datagrams (IP packets) received */
+  uint8_t inner_last[ZT_TUN_MTU];
+  size_t inner_last_len;
 };
 
 struct fake_im;
@@ -204,6 +216,18 @@ int fake_im_relay(struct fake_im *f, struct zq_conn *q, uint32_t channel,
                   const uint8_t *p, size_t len);
 /* Did a SESSION_CLOSE for channel arrive? */
 bool fake_im_closed(const struct fake_im *f, uint32_t channel);
+/* The raw peer as the agent end of channel `channel` (from its
+ * SESSION_READY): an inner QUIC client that must find connector
+ * `connector` at the other end. 0, or -1 if it cannot start. */
+int raw_inner_dial(struct raw_peer *r, uint32_t channel, const char *connector);
+/* The raw peer as the connector end of `channel` (from its SESSION_NEW;
+ * 0: whichever channel the first relay frame comes on, since the agent's
+ * Initial may arrive in the same step as the SESSION_NEW): accepts the
+ * first inner Initial on it, from agent `agent`. */
+void raw_inner_listen(struct raw_peer *r, uint32_t channel, const char *agent);
+bool raw_inner_ready(const struct raw_peer *r);
+/* One IP packet in an inner DATAGRAM frame. */
+int raw_inner_send(struct raw_peer *r, const uint8_t *pkt, size_t len);
 
 /* Log lines go to stderr only with SIM_VERBOSE (or at error level); a test
  * can also capture them to assert what operators would read. */

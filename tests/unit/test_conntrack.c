@@ -100,10 +100,9 @@ static void forget_in_namespace(void) {
  * error says what failed. Last: there is no way back. */
 static void refused_in_namespace(void) {
   char err[256] = "";
-  if (unshare(CLONE_NEWUSER) != 0) {
-    printf("     SKIP (no user namespaces: refusal path not checked)\n");
-    return;
-  }
+  if (unshare(CLONE_NEWUSER) != 0)
+    SKIP("unshare(CLONE_NEWUSER): %s: refusal path not checked",
+         strerror(errno));
   CHECK_EQ_INT(zt_conntrack_forget_src(0x64400007u, err, sizeof(err)), -1);
   CHECK_CONTAINS(err, "conntrack: ");
   CHECK_CONTAINS(err, "100.64.0.7");
@@ -116,20 +115,14 @@ static void child(void) {
 }
 
 static void test_forget_src_in_netns(void) {
-  if (geteuid() != 0) {
-    printf("     SKIP (not root: conntrack test needs a namespace)\n");
-    return;
-  }
+  if (geteuid() != 0)
+    SKIP("not root: the conntrack test needs a namespace");
   if (sh("command -v conntrack >/dev/null && command -v nft >/dev/null && "
-         "command -v ip >/dev/null") != 0) {
-    printf("     SKIP (conntrack, nft or ip not installed)\n");
-    return;
-  }
+         "command -v ip >/dev/null") != 0)
+    SKIP("conntrack, nft or ip not installed");
   int st = run_in_new_netns(child);
-  if (st == SKIP) {
-    printf("     SKIP (no network namespaces here)\n");
-    return;
-  }
+  if (st == NETNS_SKIPPED)
+    SKIP("%s", netns_skip_reason);
   CHECK_EQ_INT(st, 0);
 }
 

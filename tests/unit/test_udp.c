@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -194,19 +196,25 @@ static void test_send_results(void) {
   close(a);
 }
 
-/* An IPv6 socket bound to :: also takes IPv4 peers. */
+/* An IPv6 socket bound to :: also takes IPv4 peers. Only a kernel without
+ * IPv6 sockets is a reason to skip; once an AF_INET6 socket can be had,
+ * any failure of zt_udp_open (IPV6_V6ONLY, MTU discovery, bind) is a bug. */
 static void test_dual_stack(void) {
   char err[256] = "";
+  int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0 && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT))
+    SKIP("no IPv6 sockets in this kernel: %s", strerror(errno));
+  CHECK(probe >= 0);
+  close(probe);
   struct sockaddr_in6 any6;
   memset(&any6, 0, sizeof(any6));
   any6.sin6_family = AF_INET6;
   any6.sin6_addr = in6addr_any;
   int s6 = zt_udp_open((struct sockaddr *)&any6, sizeof(any6), err,
                        sizeof(err));
-  if (s6 < 0) {
-    printf("     (no IPv6 here, skipped: %s)\n", err);
-    return;
-  }
+  if (s6 < 0)
+    fprintf(stderr, "zt_udp_open([::]:0): %s\n", err);
+  CHECK(s6 >= 0);
   int a = open_loopback(err, sizeof(err));
   CHECK(a >= 0);
   struct sockaddr_storage l6, la;
@@ -281,7 +289,8 @@ static void test_send_batch_gso(void) {
   }
   CHECK_EQ_INT(zt_udp_batch_flush(&bt), 0);
   CHECK_EQ_INT(bt.n, 0);
-  if (!bt.no_gso) {
+  bool gso = !bt.no_gso;
+  if (gso) {
     CHECK(bt.gso_messages >= 2);  /* r1's run and r2's */
     CHECK_EQ_INT(bt.gso_segments, 6 + 3);
   }
@@ -299,6 +308,9 @@ static void test_send_batch_gso(void) {
   close(a);
   close(r1);
   close(r2);
+  /* Delivery through the fallback was checked, GSO itself was not. */
+  if (!gso)
+    SKIP("kernel refused UDP GSO: only the unsegmented fallback was checked");
 }
 
 int main(void) {
