@@ -130,12 +130,15 @@ def inner_hs(ch, agent):
     return bytes([6, ch, A[agent]])
 
 
+PROTO = {6: 0, 17: 1, 1: 2, 47: 3}  # index into the driver's protos[]
+
+
 def inner_ip(ch, src_off, vip, proto, port):
-    return bytes([7, ch, src_off, vip, proto]) + struct.pack(">H", port)
+    return bytes([7, ch, src_off, vip, PROTO[proto]]) + struct.pack(">H", port)
 
 
 def tun(dst_off, vip, proto, port):
-    return bytes([8, dst_off, vip, proto]) + struct.pack(">H", port)
+    return bytes([8, dst_off, vip, PROTO[proto]]) + struct.pack(">H", port)
 
 
 def cclose(ch):
