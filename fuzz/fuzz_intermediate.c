@@ -466,18 +466,19 @@ static void op_connect(struct fz_in *in, struct slot *s) {
   uint8_t how = fz_u8(in);
   /* Usually a fresh random DCID; sometimes one equal to a live key. */
   uint32_t dcid = how & 0x80 ? 0x10000000u + (how & 0x0f) : 0xe0000000u | how;
+  struct zq_conn *before = mq_last_accepted();
+  uint64_t before_serial = before ? mq_serial(before) : 0;
   size_t n = mq_put_initial(pkt, sizeof(pkt), dcid);
   feed(s, n);
+  /* A new connection only if the Intermediate accepted one: an Initial it
+   * matched to a handshaking peer, or to a live key, makes none. A slot's
+   * previous connection, if any, is abandoned (its client vanished). */
   struct zq_conn *c = mq_last_accepted();
-  if (c && !slot_conn(s)) {
+  if (c && mq_serial(c) != before_serial) {
     s->serial = mq_serial(c);
     s->key = zq_key(c);
-  } else if (c) {
-    s->serial = mq_serial(c); /* the old connection is abandoned */
-    s->key = zq_key(c);
-  }
-  if (c)
     zt_ctrl_reader_init(&s->reader);
+  }
 }
 
 static void op_handshake(struct fz_in *in, struct slot *s) {
