@@ -128,6 +128,15 @@ build-fuzz/%: fuzz/%.c $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Node-level targets drive a whole node: every core source but the real
+# QUIC layer, which fuzz/mock_quic.c replaces (a handshake per input would
+# be far too slow), plus the drivers' shared helpers.
+FUZZ_NODE_BIN := build-fuzz/fuzz_intermediate build-fuzz/fuzz_connector
+FUZZ_NODE_SRC := $(filter-out core/quic.c,$(CORE_SRC)) fuzz/mock_quic.c fuzz/node_input.c
+$(FUZZ_NODE_BIN): build-fuzz/%: fuzz/%.c $(FUZZ_NODE_SRC) $(wildcard fuzz/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Wall -Wextra -Werror -Ifuzz -o $@ $(filter %.c,$^) $(PKG_LIBS)
+
 test:
 	bash scripts/test.sh
 

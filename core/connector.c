@@ -690,3 +690,20 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
                    (unsigned long long)st->relay_early_dropped);
   return (int)sb.off;
 }
+
+/* ---- read-only view (connector.h) --------------------------------------- */
+
+void zt_connector_foreach_session(
+    const struct zt_connector *c,
+    void (*cb)(void *ud, const struct zt_connector_session_info *s),
+    void *ud) {
+  for (size_t i = 0; i < c->by_channel.cap; i++) {
+    const struct session *s = c->by_channel.slots[i].val;
+    if (!c->by_channel.slots[i].key || !s)
+      continue;
+    struct zt_connector_session_info info = {
+        s->channel, s->agent, s->agent_ip, s->n_vips, s->vips, s->inner,
+        zt_keymap_get(&c->by_agent_ip, s->agent_ip) == s};
+    cb(ud, &info);
+  }
+}

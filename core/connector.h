@@ -55,4 +55,20 @@ bool zt_connector_is_connected(const struct zt_connector *c);
 size_t zt_connector_registered(const struct zt_connector *c);
 int zt_connector_status(const struct zt_connector *c, char *buf, size_t len);
 
+/* A read-only view of the session table, for tests and the node-level
+ * fuzzer's invariants. The callback must not call back into the connector. */
+struct zq_conn;
+struct zt_connector_session_info {
+  uint32_t channel;
+  const char *agent; /* as announced in SESSION_NEW */
+  uint32_t agent_ip;
+  uint8_t n_vips;
+  const uint32_t *vips;
+  const struct zq_conn *inner; /* NULL until the agent's first packet */
+  bool routed; /* the session owning agent_ip's route */
+};
+void zt_connector_foreach_session(
+    const struct zt_connector *c,
+    void (*cb)(void *ud, const struct zt_connector_session_info *s), void *ud);
+
 #endif

@@ -861,3 +861,31 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
       (unsigned long long)st->sessions_denied);
   return (int)sb.off;
 }
+
+/* ---- read-only views (intermediate.h) ----------------------------------- */
+
+void zt_intermediate_foreach_channel(
+    const struct zt_intermediate *im,
+    void (*cb)(void *ud, const struct zt_intermediate_channel_info *ch),
+    void *ud) {
+  for (size_t i = 0; i < im->channels.cap; i++) {
+    const struct channel *ch = im->channels.slots[i].val;
+    if (!im->channels.slots[i].key || !ch)
+      continue;
+    struct zt_intermediate_channel_info info = {
+        ch->id, ch->agent->name, ch->connector->name, ch->agent->q,
+        ch->connector->q};
+    cb(ud, &info);
+  }
+}
+
+void zt_intermediate_foreach_peer(
+    const struct zt_intermediate *im,
+    void (*cb)(void *ud, const struct zt_intermediate_peer_info *p),
+    void *ud) {
+  for (const struct peer *p = im->peers; p; p = p->next) {
+    struct zt_intermediate_peer_info info = {p->q, p->role, p->name,
+                                             p->hello, p->tunnel_ip};
+    cb(ud, &info);
+  }
+}

@@ -51,4 +51,27 @@ size_t zt_intermediate_channel_count(const struct zt_intermediate *im);
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len);
 
+/* Read-only views of the live tables, for tests and the node-level fuzzer's
+ * invariants. Callbacks must not call back into the Intermediate. */
+struct zq_conn;
+struct zt_intermediate_channel_info {
+  uint32_t id;
+  const char *agent, *connector; /* authenticated names of the two ends */
+  const struct zq_conn *agent_conn, *connector_conn;
+};
+void zt_intermediate_foreach_channel(
+    const struct zt_intermediate *im,
+    void (*cb)(void *ud, const struct zt_intermediate_channel_info *ch),
+    void *ud);
+struct zt_intermediate_peer_info {
+  const struct zq_conn *conn;
+  enum zt_role role; /* ZT_ROLE_NONE until authenticated */
+  const char *name;  /* "" until authenticated */
+  bool hello;
+  uint32_t tunnel_ip; /* agents after HELLO; 0 otherwise */
+};
+void zt_intermediate_foreach_peer(
+    const struct zt_intermediate *im,
+    void (*cb)(void *ud, const struct zt_intermediate_peer_info *p), void *ud);
+
 #endif

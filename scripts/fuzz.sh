@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target (fuzz/fuzz_*.c) and runs each for N seconds
 # (default 20) from a copy of its seed corpus, so the tree stays clean. A
-# crash fails the run and leaves the reproducer in build-fuzz/.
+# crash fails the run and leaves the reproducer in build-fuzz/. The
+# node-level targets (fuzz_intermediate, fuzz_connector: whole nodes over
+# fuzz/mock_quic.c) run here like the parser targets, from
+# fuzz/corpus/intermediate and fuzz/corpus/connector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
