@@ -22,6 +22,9 @@ struct zq_conn {
   bool is_server;
   bool first_sent; /* server: its first flight; client: its Initial */
   bool ready, dead, closing_requested, close_sent;
+  enum zq_end end;
+  bool peer_app_close;
+  uint64_t peer_app_error;
   uint64_t app_error;
   char reason[256];
   enum zt_role peer_role;
@@ -45,12 +48,13 @@ static struct zq_conn *last_accepted, *last_client, *reading;
 static mq_dgram_hook dgram_hook;
 static void *dgram_hook_ud;
 
-static void set_dead(struct zq_conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void set_dead(struct zq_conn *c, enum zq_end end, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void set_dead(struct zq_conn *c, const char *fmt, ...) {
+static void set_dead(struct zq_conn *c, enum zq_end end, const char *fmt, ...) {
   if (!c->dead) {
     va_list ap;
+    c->end = end;
     va_start(ap, fmt);
     vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
     va_end(ap);
@@ -329,7 +333,9 @@ static void on_close_frame(struct zq_conn *c, const uint8_t *b, size_t n) {
   uint64_t code = 0;
   for (size_t i = 0; i < 8 && i < n; i++)
     code = code << 8 | b[i];
-  set_dead(c, "closed by peer: application error 0x%llx%s%.*s",
+  c->peer_app_close = true;
+  c->peer_app_error = code;
+  set_dead(c, ZQ_END_PEER_CLOSED, "closed by peer: application error 0x%llx%s%.*s",
            (unsigned long long)code, n > 8 ? ": " : "",
            n > 8 ? (int)(n - 8) : 0, n > 8 ? (const char *)b + 8 : "");
   c->closing_requested = false; /* draining: nothing more to send */
@@ -350,7 +356,7 @@ static int read_frames(struct zq_conn *c, struct mq_cursor *cur) {
       if (!verify(c, body, blen, why, sizeof(why))) {
         c->peer_role = ZT_ROLE_NONE;
         c->peer_name[0] = '\0';
-        set_dead(c, "peer refused: %s", why);
+        set_dead(c, ZQ_END_REFUSED, "peer refused: %s", why);
         c->closing_requested = true; /* the next write sends the alert */
         return -1;
       }
@@ -451,6 +457,8 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     put_header(c, buf, false);
     n = mq_put_frame(buf, MQ_SHORT_HDR_LEN, cap, MQ_F_CLOSE, body, 8 + rl);
     c->close_sent = true;
+    if (!c->dead)
+      c->end = ZQ_END_LOCAL;
     c->dead = true;
     copy_to(c, to, tolen);
     return (ssize_t)n;
@@ -506,7 +514,7 @@ int zq_handle_expiry(struct zq_conn *c, uint64_t now) {
     return -1;
   if (now < zq_expiry(c))
     return 0;
-  set_dead(c, c->ready ? "idle timeout" : "handshake timed out");
+  set_dead(c, ZQ_END_TIMEOUT, c->ready ? "idle timeout" : "handshake timed out");
   c->close_sent = true; /* an idle connection closes silently */
   return -1;
 }
@@ -522,11 +530,19 @@ int zq_send_stream(struct zq_conn *c, const uint8_t *data, size_t len) {
 }
 
 int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len) {
+  return zq_send_datagram_flow(c, 0, data, len);
+}
+
+int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
+                          const uint8_t *data, size_t len) {
   if (dgram_hook)
     dgram_hook(dgram_hook_ud, c, data, len);
   if (c->dead || c->closing_requested)
     return ZQ_ERR_CLOSED;
-  switch (zt_dgramq_push(&c->dq, data, len)) {
+  uint64_t evicted = c->dq.evicted;
+  int rv = zt_dgramq_push(&c->dq, flow, data, len);
+  c->stats.dgram_drop_fair += c->dq.evicted - evicted;
+  switch (rv) {
   case 0:
     return 0;
   case -2:
@@ -539,6 +555,21 @@ int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len) {
 }
 
 size_t zq_max_datagram(const struct zq_conn *c) { return c->max_dgram; }
+
+size_t zq_stream_backlog(const struct zq_conn *c) {
+  return zt_sendbuf_unacked(&c->sbuf);
+}
+
+enum zq_end zq_end_kind(const struct zq_conn *c) {
+  return c->dead ? c->end : ZQ_END_NONE;
+}
+
+bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code) {
+  if (!c->peer_app_close)
+    return false;
+  *code = c->peer_app_error;
+  return true;
+}
 
 void zq_close(struct zq_conn *c, uint64_t app_error, const char *reason) {
   if (c->dead || c->closing_requested)
