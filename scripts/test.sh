@@ -38,5 +38,6 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   BUILD=build-san QUICK=1 ZT_EXPECTED_SKIPS="${ZT_EXPECTED_SKIPS:+$ZT_EXPECTED_SKIPS,}opacity" \
     bash tests/netns/e2e.sh
+  BUILD=build-san bash tests/netns/hostile_lan.sh
 fi
 step "all tests passed"

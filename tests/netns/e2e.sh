@@ -268,6 +268,28 @@ else
   fail "restart" "no traffic after the Intermediate came back"
 fi
 
+# ---- the same identity twice: alice's certificate started on a second host
+# (the NAT router's namespace). The newer connection replaces the older,
+# both sides say so, and the older does not come back to fight for it.
+connects() { grep -c 'connected to intermediate' "$ZT_WORK/agent.log"; }
+connects_before=$(connects)
+zt_bg agent2 "$ZT_NS_RA" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/agent.json"
+if zt_wait_log agent "will not reconnect" 15 &&
+  zt_wait_log intermediate "agent alice: new connection from" 5 &&
+  zt_wait_log agent2 "added route $WEB_VIP" 10 &&
+  ip netns exec "$ZT_NS_RA" ping -c 3 -i 0.3 -W 3 "$WEB_VIP" >/dev/null 2>&1; then
+  sleep 12 # longer than the first reconnect backoffs
+  if [ "$(connects)" -eq "$connects_before" ] &&
+    ip netns exec "$ZT_NS_RA" ping -c 3 -i 0.3 -W 3 "$WEB_VIP" >/dev/null 2>&1; then
+    pass "same identity twice: the newer replaced the older, which stayed down; traffic flows for the newer"
+  else
+    fail "same identity twice" "the older reconnected ($connects_before -> $(connects) connects) or traffic stopped"
+  fi
+else
+  fail "same identity twice" "no replacement seen, or no traffic for the newer agent"
+fi
+zt_stop agent2 TERM || fail "agent2 exit status" "non-zero"
+
 # ---- clean shutdown
 for d in agent connector intermediate; do
   zt_stop "$d" TERM || fail "$d exit status" "non-zero"

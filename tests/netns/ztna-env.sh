@@ -92,6 +92,7 @@ zt_write_configs() {
   "listen": "0.0.0.0:4433",
   "ca": "$p/ca.pem", "cert": "$p/intermediate.pem", "key": "$p/intermediate.key",
   "agent_pool": "100.64.0.0/16",
+  "state_dir": "$ZT_WORK/state",
   "services": [
     {"name": "web",  "address": "$WEB_VIP",  "connector": "conn-a"},
     {"name": "echo", "address": "$ECHO_VIP", "connector": "conn-a"}
