@@ -8,6 +8,7 @@
 #ifndef ZTNA_INTERMEDIATE_H
 #define ZTNA_INTERMEDIATE_H
 
+#include "admit.h"
 #include "config.h"
 #include "node_io.h"
 #include "tls.h"
@@ -21,6 +22,12 @@ struct zt_intermediate_stats {
       relay_wrong_peer, relay_queue_drops;
   uint64_t ctrl_malformed, ctrl_unknown, ctrl_oversized, ctrl_unexpected;
   uint64_t sessions_opened, sessions_denied;
+  /* The accept path (admit.h): Retry packets sent, Initials with a bad or
+   * expired token, Initials dropped at the global or per-source cap of
+   * handshakes in progress, resets refused by a source's own budget
+   * (resets_limited: by the global one). */
+  uint64_t retries_sent, tokens_invalid, initials_capped_global,
+      initials_capped_source, resets_limited_source;
 };
 
 struct zt_intermediate *
@@ -36,6 +43,12 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now);
 const struct zt_intermediate_stats *
 zt_intermediate_get_stats(const struct zt_intermediate *im);
 size_t zt_intermediate_peer_count(const struct zt_intermediate *im);
+/* Connections whose handshake is in progress. */
+size_t zt_intermediate_handshakes(const struct zt_intermediate *im);
+/* Replaces the admission limits (zt_admit_limits_defaults() until then).
+ * Only while no handshake is in progress: 0, or -1. */
+int zt_intermediate_set_limits(struct zt_intermediate *im,
+                               const struct zt_admit_limits *lim);
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len);
 
