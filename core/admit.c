@@ -73,20 +73,28 @@ static size_t home_of(const struct zt_admit *a, const struct zt_admit_ip *ip) {
   return (size_t)zt_admit_hash(a, ip->b, sizeof(ip->b)) & (a->counts_cap - 1);
 }
 
-/* The slot holding ip, or the empty slot where it would go. */
+/* The slot holding ip, or the empty slot where it would go; SIZE_MAX when
+ * the table is full, which the global cap prevents (belt and braces: a
+ * full table must never mean an endless probe). */
 static size_t count_slot(const struct zt_admit *a,
                          const struct zt_admit_ip *ip) {
   size_t i = home_of(a, ip);
-  while (a->counts[i].n && memcmp(&a->counts[i].ip, ip, sizeof(*ip)) != 0)
+  for (size_t probes = 0; probes < a->counts_cap; probes++) {
+    if (!a->counts[i].n || memcmp(&a->counts[i].ip, ip, sizeof(*ip)) == 0)
+      return i;
     i = (i + 1) & (a->counts_cap - 1);
-  return i;
+  }
+  return SIZE_MAX;
 }
 
 enum zt_admit_verdict zt_admit_handshake_begin(struct zt_admit *a,
                                                const struct zt_admit_ip *ip) {
   if (a->handshakes >= a->lim.max_handshakes)
     return ZT_ADMIT_GLOBAL;
-  struct zt_admit_count *e = &a->counts[count_slot(a, ip)];
+  size_t slot = count_slot(a, ip);
+  if (slot == SIZE_MAX)
+    return ZT_ADMIT_GLOBAL;
+  struct zt_admit_count *e = &a->counts[slot];
   if (e->n >= a->lim.max_per_source)
     return ZT_ADMIT_SOURCE;
   e->ip = *ip;
@@ -97,7 +105,7 @@ enum zt_admit_verdict zt_admit_handshake_begin(struct zt_admit *a,
 
 void zt_admit_handshake_end(struct zt_admit *a, const struct zt_admit_ip *ip) {
   size_t i = count_slot(a, ip), mask = a->counts_cap - 1;
-  if (!a->counts[i].n)
+  if (i == SIZE_MAX || !a->counts[i].n)
     return; /* not counted: a caller's bug, but never an underflow */
   a->handshakes--;
   if (--a->counts[i].n)
@@ -153,14 +161,14 @@ static struct zt_admit_bucket *bucket_of(struct zt_admit *a,
 enum zt_admit_verdict zt_admit_reset(struct zt_admit *a,
                                      const struct zt_admit_ip *ip,
                                      uint64_t now) {
+  const struct zt_admit_limits *l = &a->lim;
   struct zt_admit_bucket *b = bucket_of(a, ip);
-  if (!gcra_ok(b->tat, now, a->lim.source_resets_per_sec,
-               a->lim.source_resets_burst))
+  if (!gcra_ok(b->tat, now, l->source_resets_per_sec, l->source_resets_burst))
     return ZT_ADMIT_SOURCE;
-  if (!gcra_ok(a->global_tat, now, a->lim.resets_per_sec,
-               a->lim.resets_burst))
+  if (!gcra_ok(a->global_tat, now, l->resets_per_sec, l->resets_burst))
     return ZT_ADMIT_GLOBAL;
-  gcra_take(&b->tat, now, a->lim.source_resets_per_sec);
-  gcra_take(&a->global_tat, now, a->lim.resets_per_sec);
+  /* Only a reset that is sent takes from both buckets. */
+  gcra_take(&b->tat, now, l->source_resets_per_sec);
+  gcra_take(&a->global_tat, now, l->resets_per_sec);
   return ZT_ADMIT_OK;
 }
