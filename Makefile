@@ -7,6 +7,7 @@
 #                   plain and sanitized (scripts/test.sh)
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
+#   make bench-flood  spoofed-Initial flood vs. an established session
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
 #                   systemd units)
 
@@ -45,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 SIM_SRC  := $(wildcard tests/sim/test_*.c)
 SIM_BIN  := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit demo bench install clean fuzz
+.PHONY: all test unit demo bench bench-flood install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN)
 
 $(BUILD)/%.o: %.c
@@ -99,6 +100,13 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# The handshake flood against the real daemons (bench/flood.sh).
+$(BUILD)/bench/flood: $(BUILD)/bench/flood.o $(LIBZTNA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-flood:
+	bash bench/flood.sh
 
 # systemd units go where systemd looks for a PREFIX's units, with the
 # binaries' real path filled in.
