@@ -11,6 +11,7 @@
 #                   (scripts/mutants.sh)
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
+#   make bench-flood  spoofed-Initial flood vs. an established session
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
 #                   systemd units)
 
@@ -62,7 +63,7 @@ SIM_BIN  := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/%)
 SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 	$(filter-out $(SIM_SRC),$(wildcard tests/sim/*.c)))
 
-.PHONY: all test unit check mutants demo bench install clean fuzz
+.PHONY: all test unit check mutants demo bench bench-flood install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN)
 
 $(BUILD)/%.o: %.c
@@ -145,6 +146,13 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# The handshake flood against the real daemons (bench/flood.sh).
+$(BUILD)/bench/flood: $(BUILD)/bench/flood.o $(LIBZTNA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-flood:
+	bash bench/flood.sh
 
 # systemd units go where systemd looks for a PREFIX's units, with the
 # binaries' real path filled in.

@@ -6,6 +6,7 @@
 #   ztna-relay          agent -> Intermediate relay -> connector -> backend, both NATs
 #   raw-veth, wireguard-go, openvpn-p2p, openvpn-relay   from shared/bench/peer-tunnels.sh
 #   ztna-rss-KIB NAME   peak resident memory of each daemon after the run
+#   flood...            the handshake flood, from bench/flood.sh (FLOOD=0: skip)
 #
 # DUR (default 8) is passed to the peer script too. No thresholds: figures only.
 set -uo pipefail
@@ -45,3 +46,8 @@ if [ -n "$peer" ]; then
 else
   echo "peer tunnels: shared/bench/peer-tunnels.sh not found (set PEER_TUNNELS=path)"
 fi
+
+# The handshake flood (bench/flood.sh, also `make bench-flood`): spoofed
+# Initials against an established session, in a topology of its own.
+# FLOOD=0 skips it.
+[ "${FLOOD:-1}" = 1 ] && bash bench/flood.sh

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "addrpool.h"
+#include "admit.h"
 #include "ctrl.h"
 #include "ippkt.h"
 #include "keymap.h"
@@ -38,7 +39,13 @@ struct peer {
   uint32_t tunnel_ip; /* agents */
   struct sockaddr_storage observed;
   socklen_t observedlen;
-  struct zt_ctrl_reader reader;
+  struct zt_ctrl_reader *reader; /* 25 KB: allocated once authenticated */
+  /* While the handshake is in progress: counted in im->admit under src, and
+   * found by im->by_initial under initial_key (initial_hash()). */
+  bool handshaking;
+  struct zt_admit_ip src;
+  uint32_t initial_key;
+  ngtcp2_cid initial_dcid;
   struct zt_bucket opens;    /* SESSION_OPEN rate */
   struct zt_loglimit log;    /* lines this peer can make us write */
 };
@@ -63,8 +70,8 @@ struct zt_intermediate {
   struct zt_addrpool pool;
   struct zt_intermediate_stats stats;
   uint64_t now;
-  unsigned reset_budget;   /* stateless resets we may still send */
-  uint64_t reset_refilled; /* when the budget was last topped up */
+  struct zt_admit admit;      /* handshake caps, Retry, reset budgets */
+  struct zt_keymap by_initial; /* initial_hash() -> handshaking peer */
   struct zt_ctrl_msg scratch;
 };
 
@@ -451,6 +458,8 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
 
 /* ---- QUIC handlers ------------------------------------------------------ */
 
+static void peer_handshake_over(struct zt_intermediate *im, struct peer *p);
+
 static void peer_detach(struct zt_intermediate *im, struct peer *p);
 
 /* One live connection per identity: the newer one replaces the older, and
@@ -479,6 +488,13 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
 
 static void on_ready(struct zq_conn *q, void *ud) {
   struct peer *p = ud;
+  peer_handshake_over(p->im, p);
+  /* Only now, authenticated, is the peer worth a control stream reader. */
+  if (!(p->reader = malloc(sizeof(*p->reader)))) {
+    zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
+    return;
+  }
+  zt_ctrl_reader_init(p->reader);
   p->role = zq_peer_role(q);
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
@@ -490,7 +506,8 @@ static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
                       void *ud) {
   struct peer *p = ud;
   (void)q;
-  zt_ctrl_reader_feed(&p->reader, data, len, on_ctrl_msg, p);
+  if (p->reader) /* stream data only flows after on_ready */
+    zt_ctrl_reader_feed(p->reader, data, len, on_ctrl_msg, p);
 }
 
 /* The relay: forward the frame unchanged to the other end of its channel.
@@ -570,6 +587,7 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
             zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
             zq_close_reason(p->q));
   }
+  peer_handshake_over(im, p);
   peer_detach(im, p);
   zt_keymap_del(&im->by_key, zq_key(p->q));
   for (struct peer **pp = &im->peers; *pp; pp = &(*pp)->next) {
@@ -580,6 +598,7 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   }
   im->n_peers--;
   zq_free(p->q);
+  free(p->reader);
   free(p);
 }
 
@@ -618,8 +637,54 @@ static void flush_dirty(struct zt_intermediate *im) {
   }
 }
 
+/* ---- the accept path ---------------------------------------------------- */
+
+/* A client retransmits its first Initial from the same address and port to
+ * the DCID it chose, which carries none of our keys: its handshaking peer is
+ * found by a keyed hash of all three (one lookup, whatever the number of
+ * handshakes), then checked field by field. */
+static uint32_t initial_hash(const struct zt_intermediate *im,
+                             const struct sockaddr *from,
+                             const ngtcp2_cid *dcid) {
+  uint8_t buf[16 + 2 + 1 + NGTCP2_MAX_CIDLEN];
+  struct zt_admit_ip ip;
+  uint16_t port = from->sa_family == AF_INET6
+                      ? ((const struct sockaddr_in6 *)from)->sin6_port
+                      : ((const struct sockaddr_in *)from)->sin_port;
+  zt_admit_ip_of(from, &ip);
+  memcpy(buf, ip.b, 16);
+  memcpy(buf + 16, &port, 2);
+  buf[18] = (uint8_t)dcid->datalen;
+  memcpy(buf + 19, dcid->data, dcid->datalen);
+  uint32_t k = (uint32_t)zt_admit_hash(&im->admit, buf, 19 + dcid->datalen);
+  return k ? k : 1; /* 0 is the keymap's empty marker */
+}
+
+static struct peer *peer_by_initial(struct zt_intermediate *im, uint32_t ikey,
+                                    const struct sockaddr *from,
+                                    const ngtcp2_cid *dcid) {
+  struct peer *p = zt_keymap_get(&im->by_initial, ikey);
+  if (p && zt_netaddr_equal(from, (struct sockaddr *)&p->observed) &&
+      ngtcp2_cid_eq(dcid, &p->initial_dcid))
+    return p;
+  return NULL;
+}
+
+/* The handshake is over (complete or failed): the peer no longer counts
+ * against the caps and no longer takes Initials. Idempotent. */
+static void peer_handshake_over(struct zt_intermediate *im, struct peer *p) {
+  if (!p->handshaking)
+    return;
+  p->handshaking = false;
+  zt_admit_handshake_end(&im->admit, &p->src);
+  if (zt_keymap_get(&im->by_initial, p->initial_key) == p)
+    zt_keymap_del(&im->by_initial, p->initial_key);
+}
+
+/* The caller has counted the handshake in im->admit. */
 static struct peer *peer_accept(struct zt_intermediate *im,
                                 const struct sockaddr *from, socklen_t fromlen,
+                                const struct zq_initial *ini, uint32_t ikey,
                                 const uint8_t *pkt, size_t len) {
   struct peer *p = calloc(1, sizeof(*p));
   char err[256], addr[64];
@@ -628,10 +693,10 @@ static struct peer *peer_accept(struct zt_intermediate *im,
   p->im = im;
   memcpy(&p->observed, from, fromlen);
   p->observedlen = fromlen;
-  zt_ctrl_reader_init(&p->reader);
-  p->q = zq_server_accept(&im->qcfg, &peer_handlers, p,
-                          (struct sockaddr *)&im->local, im->locallen, from,
-                          fromlen, pkt, len, im->now, err, sizeof(err));
+  p->q = zq_server_accept_initial(&im->qcfg, &peer_handlers, p,
+                                  (struct sockaddr *)&im->local, im->locallen,
+                                  from, fromlen, ini, pkt, len, im->now, err,
+                                  sizeof(err));
   if (!p->q) {
     im->stats.accept_failures++;
     zt_dbg("accept from %s failed: %s",
@@ -644,47 +709,106 @@ static struct peer *peer_accept(struct zt_intermediate *im,
     free(p);
     return NULL;
   }
+  p->handshaking = true;
+  zt_admit_ip_of(from, &p->src);
+  p->initial_dcid = ini->hd.dcid;
+  /* A 32-bit collision with another handshake: this one goes unindexed and
+   * its retransmissions are dropped (by_key finds its later packets). */
+  if (zt_keymap_put(&im->by_initial, ikey, p) == 0)
+    p->initial_key = ikey;
   p->next = im->peers;
   im->peers = p;
   im->n_peers++;
   return p;
 }
 
-/* A client retransmits its first Initial to the DCID it chose, which does
- * not carry any of our keys: find its connection by that address instead. */
-static struct peer *peer_by_initial(struct zt_intermediate *im,
-                                    const struct sockaddr *from) {
-  for (struct peer *p = im->peers; p; p = p->next)
-    if (!zq_is_ready(p->q) &&
-        zt_netaddr_equal(from, (struct sockaddr *)&p->observed))
-      return p;
-  return NULL;
+static void send_retry(struct zt_intermediate *im, const struct sockaddr *to,
+                       socklen_t tolen, const struct zq_initial *ini) {
+  uint8_t out[256];
+  size_t n = zq_write_retry(&im->qcfg, ini, to, tolen, im->now, out,
+                            sizeof(out));
+  if (n == 0)
+    return;
+  im->stats.retries_sent++;
+  im->io->udp_send(im->io->ud, to, tolen, out, n);
+}
+
+/* An Initial that matches no connection key: a retransmission of a
+ * handshake in progress, or a new connection if admission allows. Nothing
+ * is allocated for an Initial that does not become a connection. */
+static void on_initial(struct zt_intermediate *im, const struct sockaddr *from,
+                       socklen_t fromlen, const uint8_t *pkt, size_t len) {
+  struct zq_initial ini;
+  struct zt_admit_ip ip;
+  struct peer *p;
+
+  if (zq_initial_parse(pkt, len, &ini) != 0) {
+    im->stats.accept_failures++;
+    return;
+  }
+  uint32_t ikey = initial_hash(im, from, &ini.hd.dcid);
+  if ((p = peer_by_initial(im, ikey, from, &ini.hd.dcid))) {
+    zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
+            pkt, len, im->now);
+    mark_dirty(p);
+    return;
+  }
+  switch (zq_initial_check_token(&im->qcfg, &ini, from, fromlen, im->now)) {
+  case ZQ_TOKEN_INVALID:
+    im->stats.tokens_invalid++;
+    return;
+  case ZQ_TOKEN_NONE:
+    if (zt_admit_should_retry(&im->admit)) {
+      send_retry(im, from, fromlen, &ini);
+      return;
+    }
+    break;
+  case ZQ_TOKEN_VALID:
+    break;
+  }
+  zt_admit_ip_of(from, &ip);
+  switch (zt_admit_handshake_begin(&im->admit, &ip)) {
+  case ZT_ADMIT_GLOBAL:
+    im->stats.initials_capped_global++;
+    return;
+  case ZT_ADMIT_SOURCE:
+    im->stats.initials_capped_source++;
+    return;
+  case ZT_ADMIT_OK:
+    break;
+  }
+  /* zq_server_accept_initial() has read the packet; its answer is pending. */
+  if ((p = peer_accept(im, from, fromlen, &ini, ikey, pkt, len)))
+    mark_dirty(p);
+  else
+    zt_admit_handshake_end(&im->admit, &ip);
 }
 
 /* A packet for a connection we do not know, typically one from before a
  * restart: a Stateless Reset makes its sender reconnect at once instead of
- * after its idle timeout. Rate-limited (a token bucket, RESETS_PER_SEC), as
- * resets answer unauthenticated packets. */
-#define RESETS_PER_SEC 100
+ * after its idle timeout. Resets answer unauthenticated packets, so each
+ * draws on a token bucket of its source address and on a global one: junk
+ * from one source cannot use up the resets another one needs. */
 static void send_reset(struct zt_intermediate *im, const struct sockaddr *to,
                        socklen_t tolen, const uint8_t *pkt, size_t len) {
   uint8_t out[64];
-  uint64_t refill =
-      (im->now - im->reset_refilled) / (1000000000ULL / RESETS_PER_SEC);
-  if (refill) {
-    im->reset_budget = im->reset_budget + refill > RESETS_PER_SEC
-                           ? RESETS_PER_SEC
-                           : im->reset_budget + (unsigned)refill;
-    im->reset_refilled = im->now;
-  }
-  if (im->reset_budget == 0) {
+  struct zt_admit_ip ip;
+  if (len < 1 || (pkt[0] & 0x80)) /* long headers never get one */
+    return;
+  zt_admit_ip_of(to, &ip);
+  switch (zt_admit_reset(&im->admit, &ip, im->now)) {
+  case ZT_ADMIT_SOURCE:
+    im->stats.resets_limited_source++;
+    return;
+  case ZT_ADMIT_GLOBAL:
     im->stats.resets_limited++;
     return;
+  case ZT_ADMIT_OK:
+    break;
   }
   size_t n = zq_stateless_reset(&im->qcfg, pkt, len, out, sizeof(out));
   if (n == 0)
     return;
-  im->reset_budget--;
   im->stats.resets_sent++;
   im->io->udp_send(im->io->ud, to, tolen, out, n);
 }
@@ -699,11 +823,8 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
   im->stats.packets_in++;
   if (zq_packet_key(pkt, len, &key) == 0)
     p = zt_keymap_get(&im->by_key, key);
-  if (!p && zq_packet_is_initial(pkt, len) &&
-      !(p = peer_by_initial(im, from))) {
-    /* zq_server_accept() has read the packet; its answer is pending. */
-    if ((p = peer_accept(im, from, fromlen, pkt, len)))
-      mark_dirty(p);
+  if (!p && zq_packet_is_initial(pkt, len)) {
+    on_initial(im, from, fromlen, pkt, len);
   } else if (!p) {
     im->stats.packets_unknown++;
     send_reset(im, from, fromlen, pkt, len);
@@ -744,7 +865,21 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
   else
     zt_warn("cannot derive a stateless reset secret from our key: peers "
             "will notice a restart only by their idle timeout");
-  im->reset_budget = RESETS_PER_SEC;
+  /* Retry tokens: a secret of their own, also derived from our key, so
+   * tokens survive a restart within their 10 s like resets do. */
+  if (zt_tls_derive_secret(creds, "ztna retry token v1",
+                           im->qcfg.token_secret) == 0)
+    im->qcfg.has_token_secret = true;
+  else
+    zt_warn("cannot derive a retry token secret from our key: no address "
+            "validation under load, only the handshake caps");
+  struct zt_admit_limits lim;
+  zt_admit_limits_defaults(&lim);
+  if (zt_admit_init(&im->admit, &lim) != 0) {
+    free(im);
+    return NULL;
+  }
+  zt_keymap_init(&im->by_initial);
   zt_keymap_init(&im->by_key);
   zt_keymap_init(&im->channels);
   zt_addrpool_init(&im->pool, cfg->agent_pool, cfg->agent_pool_len);
@@ -772,6 +907,8 @@ void zt_intermediate_free(struct zt_intermediate *im) {
     peer_remove(im, im->peers);
   im->dirty = NULL;
   zt_keymap_free(&im->by_key);
+  zt_keymap_free(&im->by_initial);
+  zt_admit_free(&im->admit);
   zt_keymap_free(&im->channels);
   zt_addrpool_free(&im->pool);
   free(im);
@@ -811,6 +948,20 @@ size_t zt_intermediate_channel_count(const struct zt_intermediate *im) {
   return im->channels.count;
 }
 
+size_t zt_intermediate_handshakes(const struct zt_intermediate *im) {
+  return zt_admit_handshakes(&im->admit);
+}
+
+int zt_intermediate_set_limits(struct zt_intermediate *im,
+                               const struct zt_admit_limits *lim) {
+  struct zt_admit fresh;
+  if (zt_admit_handshakes(&im->admit) != 0 || zt_admit_init(&fresh, lim) != 0)
+    return -1;
+  zt_admit_free(&im->admit);
+  im->admit = fresh;
+  return 0;
+}
+
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len) {
   const struct zt_intermediate_stats *st = &im->stats;
@@ -842,6 +993,16 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                    (unsigned long long)st->resets_limited,
                    (unsigned long long)st->peers_accepted,
                    (unsigned long long)st->accept_failures);
+  zt_strbuf_printf(&sb,
+                   "handshakes: in progress %zu; retries sent %llu; invalid "
+                   "tokens %llu; initials capped: global %llu per-source "
+                   "%llu; resets limited per-source %llu\n",
+                   zt_admit_handshakes(&im->admit),
+                   (unsigned long long)st->retries_sent,
+                   (unsigned long long)st->tokens_invalid,
+                   (unsigned long long)st->initials_capped_global,
+                   (unsigned long long)st->initials_capped_source,
+                   (unsigned long long)st->resets_limited_source);
   zt_strbuf_printf(
       &sb,
       "relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "

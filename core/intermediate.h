@@ -8,6 +8,7 @@
 #ifndef ZTNA_INTERMEDIATE_H
 #define ZTNA_INTERMEDIATE_H
 
+#include "admit.h"
 #include "config.h"
 #include "node_io.h"
 #include "tls.h"
@@ -28,6 +29,12 @@ struct zt_intermediate_stats {
   uint64_t ctrl_backlog_closes;   /* peers closed for unacknowledged bytes */
   uint64_t addresses_reassigned;  /* a binding taken from an offline agent */
   uint64_t log_suppressed;        /* peer-caused log lines over the limit */
+  /* The accept path (admit.h): Retry packets sent, Initials with a bad or
+   * expired token, Initials dropped at the global or per-source cap of
+   * handshakes in progress, resets refused by a source's own budget
+   * (resets_limited: by the global one). */
+  uint64_t retries_sent, tokens_invalid, initials_capped_global,
+      initials_capped_source, resets_limited_source;
 };
 
 struct zt_intermediate *
@@ -48,6 +55,12 @@ const struct zt_intermediate_stats *
 zt_intermediate_get_stats(const struct zt_intermediate *im);
 size_t zt_intermediate_peer_count(const struct zt_intermediate *im);
 size_t zt_intermediate_channel_count(const struct zt_intermediate *im);
+/* Connections whose handshake is in progress. */
+size_t zt_intermediate_handshakes(const struct zt_intermediate *im);
+/* Replaces the admission limits (zt_admit_limits_defaults() until then).
+ * Only while no handshake is in progress: 0, or -1. */
+int zt_intermediate_set_limits(struct zt_intermediate *im,
+                               const struct zt_admit_limits *lim);
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len);
 

@@ -175,9 +175,19 @@ static int recv_stateless_reset_cb(ngtcp2_conn *conn,
   return 0;
 }
 
+/* Allocates the datagram queue, once the handshake is complete or the
+ * application queues a datagram (a client may before its handshake). */
+static int dq_ready(struct zq_conn *c) {
+  if (c->dq.slots)
+    return 0;
+  return zt_dgramq_init(&c->dq, c->cfg.dgram_queue_max, c->max_dgram);
+}
+
 static int handshake_completed_cb(ngtcp2_conn *conn, void *user_data) {
   struct zq_conn *c = user_data;
   (void)conn;
+  if (dq_ready(c) != 0)
+    return NGTCP2_ERR_CALLBACK_FAILURE;
   /* The client opens the control stream on its next write (open_stream),
    * outside ngtcp2's callback. */
   c->ready = true;
@@ -343,7 +353,9 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
   c->stream_id = -1;
   c->conn_ref.get_conn = get_conn_cb;
   c->conn_ref.user_data = c;
-  gnutls_rnd(GNUTLS_RND_NONCE, &c->key, sizeof(c->key));
+  do /* key 0 is never a connection's: Retry SCIDs carry it */
+    gnutls_rnd(GNUTLS_RND_NONCE, &c->key, sizeof(c->key));
+  while (c->key == 0);
   memcpy(&c->local, local, locallen);
   c->locallen = locallen;
   memcpy(&c->remote, remote, remotelen);
@@ -352,10 +364,9 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
   /* A datagram must fit one packet with the short header and AEAD tag. */
   c->max_dgram =
       cfg->max_udp_payload - (ZT_OUTER_UDP_PAYLOAD - ZT_OUTER_DGRAM_MAX);
-  if (zt_dgramq_init(&c->dq, cfg->dgram_queue_max, c->max_dgram) != 0) {
-    free(c);
-    return NULL;
-  }
+  /* The datagram queue (its slot array alone is 24 KB) waits for the
+   * handshake: a server must keep as little as it can for Initials from
+   * anybody (dq_ready). */
   return c;
 }
 
@@ -438,18 +449,93 @@ struct zq_conn *zq_client_new(const struct zq_config *cfg,
   return c;
 }
 
-struct zq_conn *
-zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
-                 void *ud, const struct sockaddr *local, socklen_t locallen,
-                 const struct sockaddr *remote, socklen_t remotelen,
-                 const uint8_t *pkt, size_t len, uint64_t now, char *err,
-                 size_t errlen) {
-  ngtcp2_pkt_hd hd;
-  int rv = ngtcp2_accept(&hd, pkt, len);
-  if (rv != 0) {
-    snprintf(err, errlen, "not a connection-opening packet (%zu bytes)", len);
-    return NULL;
+/* ---- address validation and accept ---------------------------------------- */
+
+int zq_initial_parse(const uint8_t *pkt, size_t len, struct zq_initial *ini) {
+  memset(ini, 0, sizeof(*ini));
+  return ngtcp2_accept(&ini->hd, pkt, len) == 0 ? 0 : -1;
+}
+
+/* Tokens authenticate the client's address as raw sockaddr bytes: only the
+ * family, address and port may count, never padding or flow labels. */
+static socklen_t canon_addr(const struct sockaddr *sa, socklen_t salen,
+                            struct sockaddr_storage *out) {
+  memset(out, 0, sizeof(*out));
+  if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
+    struct sockaddr_in *o = (struct sockaddr_in *)out;
+    const struct sockaddr_in *i = (const struct sockaddr_in *)sa;
+    o->sin_family = AF_INET;
+    o->sin_port = i->sin_port;
+    o->sin_addr = i->sin_addr;
+    return sizeof(*o);
   }
+  if (sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
+    struct sockaddr_in6 *o = (struct sockaddr_in6 *)out;
+    const struct sockaddr_in6 *i = (const struct sockaddr_in6 *)sa;
+    o->sin6_family = AF_INET6;
+    o->sin6_port = i->sin6_port;
+    o->sin6_addr = i->sin6_addr;
+    o->sin6_scope_id = i->sin6_scope_id;
+    return sizeof(*o);
+  }
+  return 0;
+}
+
+enum zq_token zq_initial_check_token(const struct zq_config *cfg,
+                                     struct zq_initial *ini,
+                                     const struct sockaddr *remote,
+                                     socklen_t remotelen, uint64_t now) {
+  struct sockaddr_storage ca;
+  socklen_t calen = canon_addr(remote, remotelen, &ca);
+  const ngtcp2_vec *t = &ini->hd.token;
+  if (t->len == 0)
+    return ZQ_TOKEN_NONE;
+  /* We never send NEW_TOKEN, so a Retry token is the only kind we know. */
+  if (!cfg->has_token_secret || calen == 0 ||
+      t->base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY ||
+      ngtcp2_crypto_verify_retry_token(
+          &ini->odcid, t->base, t->len, cfg->token_secret,
+          sizeof(cfg->token_secret), ini->hd.version, (struct sockaddr *)&ca,
+          calen, &ini->hd.dcid, ZQ_RETRY_TOKEN_MS * NS_PER_MS, now) != 0)
+    return ZQ_TOKEN_INVALID;
+  ini->validated = true;
+  return ZQ_TOKEN_VALID;
+}
+
+size_t zq_write_retry(const struct zq_config *cfg,
+                      const struct zq_initial *ini,
+                      const struct sockaddr *remote, socklen_t remotelen,
+                      uint64_t now, uint8_t *out, size_t cap) {
+  struct sockaddr_storage ca;
+  socklen_t calen = canon_addr(remote, remotelen, &ca);
+  uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN];
+  ngtcp2_cid scid;
+  if (!cfg->has_token_secret || calen == 0)
+    return 0;
+  /* The Retry's SCID becomes the DCID of the client's next Initial. Its
+   * key bytes are zero, a key no connection has (quic.h), so that Initial
+   * and its retransmissions never reach an existing connection by
+   * accident. */
+  scid.datalen = ZT_SCID_LEN;
+  memset(scid.data, 0, 4);
+  gnutls_rnd(GNUTLS_RND_NONCE, scid.data + 4, ZT_SCID_LEN - 4);
+  ngtcp2_ssize tlen = ngtcp2_crypto_generate_retry_token(
+      token, cfg->token_secret, sizeof(cfg->token_secret), ini->hd.version,
+      (struct sockaddr *)&ca, calen, &scid, &ini->hd.dcid, now);
+  if (tlen < 0)
+    return 0;
+  ngtcp2_ssize n =
+      ngtcp2_crypto_write_retry(out, cap, ini->hd.version, &ini->hd.scid,
+                                &scid, &ini->hd.dcid, token, (size_t)tlen);
+  return n > 0 ? (size_t)n : 0;
+}
+
+struct zq_conn *zq_server_accept_initial(
+    const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
+    const struct sockaddr *local, socklen_t locallen,
+    const struct sockaddr *remote, socklen_t remotelen,
+    const struct zq_initial *ini, const uint8_t *pkt, size_t len,
+    uint64_t now, char *err, size_t errlen) {
   struct zq_conn *c =
       conn_alloc(cfg, h, ud, true, local, locallen, remote, remotelen);
   if (!c) {
@@ -463,7 +549,17 @@ zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
   cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
   fill_settings(cfg, &settings, now);
   fill_params(cfg, &params, true);
-  params.original_dcid = hd.dcid;
+  if (ini->validated) {
+    /* RFC 9000 7.3: the client checks both against what it sent and got.
+     * The token also tells ngtcp2 the address is validated (no
+     * anti-amplification limit). */
+    params.original_dcid = ini->odcid;
+    params.retry_scid = ini->hd.dcid;
+    params.retry_scid_present = 1;
+    settings.token = ini->hd.token;
+  } else {
+    params.original_dcid = ini->hd.dcid;
+  }
   fill_cid(c, &scid);
   params.stateless_reset_token_present = 1;
   if (reset_token(cfg, &scid, params.stateless_reset_token) != 0) {
@@ -476,8 +572,9 @@ zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
       {(struct sockaddr *)&c->remote, c->remotelen},
       NULL,
   };
-  rv = ngtcp2_conn_server_new(&c->conn, &hd.scid, &scid, &path, hd.version, &cb,
-                              &settings, &params, NULL, c);
+  int rv = ngtcp2_conn_server_new(&c->conn, &ini->hd.scid, &scid, &path,
+                                  ini->hd.version, &cb, &settings, &params,
+                                  NULL, c);
   if (rv != 0) {
     snprintf(err, errlen, "ngtcp2_conn_server_new: %s", ngtcp2_strerror(rv));
     zq_free(c);
@@ -493,6 +590,21 @@ zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
     return NULL;
   }
   return c;
+}
+
+struct zq_conn *
+zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
+                 void *ud, const struct sockaddr *local, socklen_t locallen,
+                 const struct sockaddr *remote, socklen_t remotelen,
+                 const uint8_t *pkt, size_t len, uint64_t now, char *err,
+                 size_t errlen) {
+  struct zq_initial ini;
+  if (zq_initial_parse(pkt, len, &ini) != 0) {
+    snprintf(err, errlen, "not a connection-opening packet (%zu bytes)", len);
+    return NULL;
+  }
+  return zq_server_accept_initial(cfg, h, ud, local, locallen, remote,
+                                  remotelen, &ini, pkt, len, now, err, errlen);
 }
 
 void zq_free(struct zq_conn *c) {
@@ -745,6 +857,8 @@ int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
                           const uint8_t *data, size_t len) {
   if (c->dead || c->closing_requested)
     return ZQ_ERR_CLOSED;
+  if (dq_ready(c) != 0)
+    return ZQ_ERR_NOMEM;
   uint64_t evicted = c->dq.evicted;
   int rv = zt_dgramq_push(&c->dq, flow, data, len);
   c->stats.dgram_drop_fair += c->dq.evicted - evicted;

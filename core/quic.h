@@ -54,6 +54,10 @@ struct zq_config {
    * at once instead of waiting out the idle timeout. */
   bool has_reset_secret;
   uint8_t reset_secret[32];
+  /* Servers that send Retry packets (RFC 9000 8.1.2): the key of their
+   * address validation tokens. */
+  bool has_token_secret;
+  uint8_t token_secret[32];
 };
 
 struct zq_stats {
@@ -94,6 +98,51 @@ zq_server_accept(const struct zq_config *cfg, const struct zq_handlers *h,
                  const struct sockaddr *remote, socklen_t remotelen,
                  const uint8_t *pkt, size_t len, uint64_t now, char *err,
                  size_t errlen);
+
+/* ---- address validation (RFC 9000 8.1) ----------------------------------
+ * A server that does not want to keep state for an Initial from an address
+ * it has not seen answer first asks for proof: a Retry packet carries a
+ * token bound to the client's address and port, to the DCID the client
+ * chose and to the Retry's own SCID, and valid for ZQ_RETRY_TOKEN_MS. The
+ * client (ngtcp2 does this by itself) sends its Initial again with the
+ * token; only then does the server create the connection. */
+
+#define ZQ_RETRY_TOKEN_MS 10000 /* as long as a handshake may take */
+
+/* A client Initial that matches no connection, parsed (header only). */
+struct zq_initial {
+  ngtcp2_pkt_hd hd;   /* hd.dcid: the DCID the client chose; it sends its
+                         retransmissions there too */
+  bool validated;     /* carries our valid Retry token for its address */
+  ngtcp2_cid odcid;   /* when validated: the DCID the Retry answered */
+};
+
+/* 0, or -1 when pkt cannot open a connection. */
+int zq_initial_parse(const uint8_t *pkt, size_t len, struct zq_initial *ini);
+
+enum zq_token { ZQ_TOKEN_NONE, ZQ_TOKEN_VALID, ZQ_TOKEN_INVALID };
+/* Checks the Initial's token: valid sets ini->validated and ini->odcid;
+ * invalid covers forged, expired, for another address and any token when
+ * cfg has no token secret. */
+enum zq_token zq_initial_check_token(const struct zq_config *cfg,
+                                     struct zq_initial *ini,
+                                     const struct sockaddr *remote,
+                                     socklen_t remotelen, uint64_t now);
+
+/* A Retry packet answering ini from remote, into out. Its length, or 0
+ * (no token secret, no room). Always smaller than the Initial it answers. */
+size_t zq_write_retry(const struct zq_config *cfg,
+                      const struct zq_initial *ini,
+                      const struct sockaddr *remote, socklen_t remotelen,
+                      uint64_t now, uint8_t *out, size_t cap);
+
+/* zq_server_accept() for an Initial already parsed (and maybe validated). */
+struct zq_conn *zq_server_accept_initial(
+    const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
+    const struct sockaddr *local, socklen_t locallen,
+    const struct sockaddr *remote, socklen_t remotelen,
+    const struct zq_initial *ini, const uint8_t *pkt, size_t len,
+    uint64_t now, char *err, size_t errlen);
 
 void zq_free(struct zq_conn *c);
 
