@@ -33,8 +33,9 @@
  *    pending when the input ends with the uplink up;
  *  - early relay frames: held only for channels without a session, 4 per
  *    channel (a full channel drops its own oldest), 32 in all (then the
- *    newcomer is dropped), for 2 s, replayed oldest first when their
- *    SESSION_NEW comes: the early counters equal this driver's model;
+ *    newcomer is dropped), for 2 s, replayed (the stale ones dropped)
+ *    when their SESSION_NEW comes: the early counters equal this driver's
+ *    model;
  *  - routes balance: never added twice, never removed when absent, exactly
  *    the routed sessions' agent addresses, none left after the connector
  *    is freed; the DNAT rules are the accepted services;
@@ -233,7 +234,6 @@ static void early_model_replay(uint32_t ch) {
   n_early = k;
 }
 
-struct find_session;
 static bool connector_has_channel(uint32_t ch);
 
 /* ---- what the connector sends ------------------------------------------- */
