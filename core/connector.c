@@ -327,6 +327,12 @@ static void on_session_new(struct zt_connector *c,
   bool routed;
   char ipbuf[16], poolbuf[16];
 
+  /* A newer announcement for a channel ends the older session on it, even
+   * one we refuse below: the refusal tells the Intermediate the channel is
+   * closed, so a session kept on it would never hear of it again (nor be
+   * closed by it), and would keep its route. */
+  if ((old = zt_keymap_get(&c->by_channel, channel)))
+    session_free(c, old);
   /* The route this session would add must stay inside the pool: a
    * compromised Intermediate must not be able to pull a gateway's or a DNS
    * server's address into the tunnel. */
@@ -347,8 +353,6 @@ static void on_session_new(struct zt_connector *c,
   s->agent_ip = agent_ip;
   s->n_vips = m->u.session_new.n;
   memcpy(s->vips, m->u.session_new.vips, s->n_vips * sizeof(s->vips[0]));
-  if ((old = zt_keymap_get(&c->by_channel, s->channel)))
-    session_free(c, old);
   /* One session per agent address: a newer one replaces a stale one. Its
    * channel is closed at the Intermediate too, or it would stay open there
    * with nobody behind it; the route stays for the newcomer. */

@@ -20,11 +20,28 @@
  *    matches that service's port rules (this driver's own rule table);
  *  - every session the connector holds is one the driver announced and has
  *    not closed, with the announced agent, address and services; at most
- *    one per channel, so their number is bounded by the channels used;
+ *    one per channel and one per agent address, always inside agent_pool;
+ *  - SESSION_NEW (docs/protocol.md): an address outside agent_pool is
+ *    refused with SESSION_CLOSE(NOT_ALLOWED) for its channel, and ends the
+ *    older session on that channel; a newer session for an address that
+ *    has one replaces it, with SESSION_CLOSE(GONE) upstream for the older
+ *    channel and the route kept (never re-added); forget_addr is called
+ *    exactly when the address's holder identity changes;
+ *  - every SESSION_CLOSE the connector sends is one of those, or ends a
+ *    session it dropped itself; every session it drops itself (not on the
+ *    Intermediate's word, not with the uplink) it reports, so none is
+ *    pending when the input ends with the uplink up;
+ *  - early relay frames: held only for channels without a session, 4 per
+ *    channel (a full channel drops its own oldest), 32 in all (then the
+ *    newcomer is dropped), for 2 s, replayed (the stale ones dropped)
+ *    when their SESSION_NEW comes: the early counters equal this driver's
+ *    model;
  *  - routes balance: never added twice, never removed when absent, exactly
  *    the routed sessions' agent addresses, none left after the connector
  *    is freed; the DNAT rules are the accepted services;
  *  - no counter decreases, and every connection is freed.
+ *
+ * FUZZ_VERBOSE=1 replaying one input prints the ops and the node's log.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,6 +62,34 @@
 #define MAX_OPS 2000
 #define NS_PER_MS 1000000ULL
 #define AGENT_NET 0x64400000u /* 100.64.0.0: agent addresses */
+/* The connector's agent_pool (zt_connector_config_defaults). */
+#define POOL_NET 0x64400000u
+#define POOL_MASK 0xffff0000u
+#define EARLY_PER_CHANNEL 4
+#define EARLY_MAX 32
+#define EARLY_TTL_NS (2000 * NS_PER_MS)
+
+#define TRACE(...)                                                             \
+  do {                                                                         \
+    if (fz_verbose)                                                            \
+      fprintf(stderr, __VA_ARGS__);                                            \
+  } while (0)
+
+static bool in_pool(uint32_t a) { return (a & POOL_MASK) == POOL_NET; }
+
+/* An agent address from one input byte: mostly 100.64.0.b, and the edges:
+ * 0, just outside either end of the pool, the pool's own first and last
+ * addresses, a LAN gateway, broadcast, loopback. */
+static const uint32_t odd_addrs[8] = {0x0a140101u, 0x643fffffu, 0x64410000u,
+                                      0xffffffffu, 0x64400000u, 0x6440ffffu,
+                                      0x7f000001u, 0x64410007u};
+static uint32_t agent_addr(uint8_t b) {
+  if (b == 0)
+    return 0;
+  if (b >= 0xf8)
+    return odd_addrs[b - 0xf8];
+  return AGENT_NET + b;
+}
 
 static const char *const agents[] = {"alice", "bob", "mallory"};
 
@@ -108,19 +153,110 @@ static struct zt_ctrl_reader reader; /* the connector's control stream */
  * ones that need only the connector's own tables go on. */
 static bool model_lost;
 
+/* SESSION_CLOSEs the connector owes the Intermediate (decided, maybe not
+ * yet on the wire: its stream can be stalled). Each SESSION_NEW adds at
+ * most one, each session at most one more. */
+struct want_close {
+  uint32_t ch;
+  uint8_t status;
+};
+static struct want_close wants[2 * MAX_OPS + N_CHANNELS];
+static size_t n_wants;
+
+static void want_close(uint32_t ch, uint8_t status) {
+  FZ_CHECK(n_wants < sizeof(wants) / sizeof(wants[0]), "too many closes");
+  wants[n_wants++] = (struct want_close){ch, status};
+}
+
+/* The identity that last held each in-pool address (the connector keeps
+ * this across sessions and reconnects: conntrack entries outlive both).
+ * Indexed by the address's low 16 bits; the pool is a /16. */
+static int8_t holder[65536]; /* 0: none, else 1 + index into agents[] */
+static size_t n_forgets;
+static uint32_t last_forgot;
+
+/* Route additions during the current op, to tell "kept" from "removed and
+ * added again". */
+static uint32_t op_route_adds[64];
+static size_t n_op_route_adds;
+
+/* The connector's early-packet buffer as this driver understands the
+ * protocol's words, in arrival order; counters to compare with its own. */
+struct early {
+  uint32_t ch;
+  uint64_t at;
+};
+static struct early early_q[EARLY_MAX];
+static size_t n_early;
+static uint64_t early_buffered, early_dropped, early_replayed;
+
 static void forget_sessions(void) {
   memset(ann, 0, sizeof(ann));
 }
+
+static void early_drop_stale(void) {
+  size_t k = 0;
+  for (size_t i = 0; i < n_early; i++)
+    if (now - early_q[i].at < EARLY_TTL_NS)
+      early_q[k++] = early_q[i];
+  n_early = k;
+}
+
+static void early_model_hold(uint32_t ch) {
+  size_t mine = 0, oldest = n_early;
+  early_drop_stale();
+  for (size_t i = 0; i < n_early; i++)
+    if (early_q[i].ch == ch && mine++ == 0)
+      oldest = i;
+  if (mine >= EARLY_PER_CHANNEL) { /* its own oldest makes room */
+    memmove(&early_q[oldest], &early_q[oldest + 1],
+            (n_early - oldest - 1) * sizeof(early_q[0]));
+    n_early--;
+    early_dropped++;
+  } else if (n_early >= EARLY_MAX) { /* nobody else's is evicted */
+    early_dropped++;
+    return;
+  }
+  early_q[n_early++] = (struct early){ch, now};
+  early_buffered++;
+}
+
+/* The channel's session came: its fresh packets are replayed, the stale
+ * ones silently dropped. */
+static void early_model_replay(uint32_t ch) {
+  size_t k = 0;
+  for (size_t i = 0; i < n_early; i++) {
+    if (early_q[i].ch != ch)
+      early_q[k++] = early_q[i];
+    else if (now - early_q[i].at < EARLY_TTL_NS)
+      early_replayed++;
+  }
+  n_early = k;
+}
+
+static bool connector_has_channel(uint32_t ch);
 
 /* ---- what the connector sends ------------------------------------------- */
 
 static void on_conn_msg(void *ud, const struct zt_ctrl_msg *m) {
   (void)ud;
-  /* The connector ends a session itself (its inner connection died) and
-   * says so: the session is gone from its table already. */
-  if (m->type == ZT_MSG_SESSION_CLOSE && m->u.session_close.channel >= 1 &&
-      m->u.session_close.channel <= N_CHANNELS)
-    ann[m->u.session_close.channel].live = false;
+  if (m->type != ZT_MSG_SESSION_CLOSE || model_lost)
+    return;
+  uint32_t ch = m->u.session_close.channel;
+  uint8_t st = m->u.session_close.status;
+  for (size_t i = 0; i < n_wants; i++) {
+    if (wants[i].ch == ch && wants[i].status == st) {
+      wants[i] = wants[--n_wants];
+      return;
+    }
+  }
+  /* Otherwise the connector ended a session itself (its inner connection
+   * died) in this very flush, before check_all could notice: the session
+   * must be one the model holds, and gone from the connector's table. */
+  FZ_CHECK(st == ZT_ERR_GONE && ch >= 1 && ch <= N_CHANNELS && ann[ch].live &&
+               !connector_has_channel(ch),
+           "unexpected SESSION_CLOSE(channel %u, status %u)", ch, st);
+  ann[ch].live = false;
 }
 
 static void udp_send(void *ud, const struct sockaddr *to, socklen_t tolen,
@@ -156,9 +292,12 @@ static void route(void *ud, uint32_t addr, bool add) {
   for (i = 0; i < n_routes && routes[i] != addr; i++)
     ;
   if (add) {
+    FZ_CHECK(in_pool(addr), "route to %08x, outside agent_pool", addr);
     FZ_CHECK(i == n_routes, "route to %08x added twice", addr);
     FZ_CHECK(n_routes < 64, "too many routes");
     routes[n_routes++] = addr;
+    if (n_op_route_adds < 64)
+      op_route_adds[n_op_route_adds++] = addr;
   } else {
     FZ_CHECK(i < n_routes, "route to %08x removed but never added", addr);
     routes[i] = routes[--n_routes];
@@ -173,8 +312,18 @@ static void nat(void *ud, const struct zt_nat_rule *rules, size_t n) {
   nat_seen = true;
 }
 
-static const struct zt_io io = {
-    .udp_send = udp_send, .tun_write = tun_write, .route = route, .nat = nat};
+static void forget_addr(void *ud, uint32_t addr) {
+  (void)ud;
+  FZ_CHECK(in_pool(addr), "forget_addr(%08x), outside agent_pool", addr);
+  n_forgets++;
+  last_forgot = addr;
+}
+
+static const struct zt_io io = {.udp_send = udp_send,
+                                .tun_write = tun_write,
+                                .route = route,
+                                .nat = nat,
+                                .forget_addr = forget_addr};
 
 /* ---- the policy invariant, at the moment of delivery --------------------- */
 
@@ -206,6 +355,12 @@ static void check_session(const struct zt_connector_session_info *s) {
                a->n == s->n_vips &&
                !memcmp(a->vips, s->vips, a->n * sizeof(uint32_t)),
            "session on channel %u differs from its announcement", s->channel);
+}
+
+static bool connector_has_channel(uint32_t ch) {
+  struct find_session f = {.channel = ch};
+  zt_connector_foreach_session(cn, find_session_cb, &f);
+  return f.found;
 }
 
 static void tun_write(void *ud, const uint8_t *pkt, size_t len) {
@@ -243,13 +398,22 @@ static void tun_write(void *ud, const uint8_t *pkt, size_t len) {
 
 struct walk {
   size_t n, routed;
-  uint32_t routed_ips[N_CHANNELS];
+  uint32_t ips[64], routed_ips[64];
+  bool held[N_CHANNELS + 1];
 };
 
 static void walk_cb(void *ud, const struct zt_connector_session_info *s) {
   struct walk *w = ud;
   check_session(s);
-  FZ_CHECK(model_lost || ++w->n <= N_CHANNELS, "more sessions than channels");
+  FZ_CHECK(in_pool(s->agent_ip), "session on channel %u at %08x, outside "
+           "agent_pool", s->channel, s->agent_ip);
+  FZ_CHECK(w->n < 64, "too many sessions");
+  for (size_t i = 0; i < w->n; i++)
+    FZ_CHECK(w->ips[i] != s->agent_ip, "two sessions at %08x", s->agent_ip);
+  w->ips[w->n++] = s->agent_ip;
+  FZ_CHECK(model_lost || w->n <= N_CHANNELS, "more sessions than channels");
+  if (s->channel >= 1 && s->channel <= N_CHANNELS)
+    w->held[s->channel] = true;
   if (s->routed)
     w->routed_ips[w->routed++] = s->agent_ip;
 }
@@ -257,6 +421,19 @@ static void walk_cb(void *ud, const struct zt_connector_session_info *s) {
 static void check_all(void) {
   struct walk w = {0};
   zt_connector_foreach_session(cn, walk_cb, &w);
+  FZ_CHECK(w.routed == w.n, "%zu sessions, %zu own their route", w.n,
+           w.routed);
+  if (!model_lost) {
+    /* A session the model holds and the connector does not: the connector
+     * ended it itself, and owes the Intermediate a SESSION_CLOSE for it
+     * (checked when the input ends). */
+    for (uint32_t ch = 1; ch <= N_CHANNELS; ch++) {
+      if (ann[ch].live && !w.held[ch]) {
+        ann[ch].live = false;
+        want_close(ch, ZT_ERR_GONE);
+      }
+    }
+  }
   FZ_CHECK(w.routed == n_routes, "%zu routes for %zu routed sessions",
            n_routes, w.routed);
   for (size_t i = 0; i < w.routed; i++) {
@@ -278,6 +455,19 @@ static void check_all(void) {
     FZ_CHECK(n == n_nat, "%zu DNAT rules for %zu services", n_nat, n);
   }
   const struct zt_connector_stats *st = zt_connector_get_stats(cn);
+  if (!model_lost) {
+    FZ_CHECK(st->relay_early_buffered == early_buffered &&
+                 st->relay_early_dropped == early_dropped &&
+                 st->relay_early_replayed == early_replayed,
+             "early packets: buffered %llu dropped %llu replayed %llu, "
+             "expected %llu %llu %llu",
+             (unsigned long long)st->relay_early_buffered,
+             (unsigned long long)st->relay_early_dropped,
+             (unsigned long long)st->relay_early_replayed,
+             (unsigned long long)early_buffered,
+             (unsigned long long)early_dropped,
+             (unsigned long long)early_replayed);
+  }
   const uint64_t *a = (const uint64_t *)&prev_stats, *b = (const uint64_t *)st;
   _Static_assert(sizeof(*st) % sizeof(uint64_t) == 0, "stats are u64s");
   for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
@@ -289,7 +479,9 @@ static void check_all(void) {
 static void track_uplink(void) {
   struct zq_conn *u = mq_last_client();
   if (uplink_serial && !mq_find(uplink_serial)) {
+    /* Its channels went with it: nothing is owed on them any more. */
     forget_sessions();
+    n_wants = 0;
     uplink_serial = 0;
   }
   if (u && mq_serial(u) != uplink_serial) {
@@ -336,7 +528,18 @@ static void send_relay(uint32_t ch, const uint8_t *payload, size_t plen) {
     return;
   zt_relay_write_hdr(frame, ch);
   memcpy(frame + ZT_RELAY_HDR_LEN, payload, plen);
+  /* Whether the frame reaches the connector (the uplink may be down) shows
+   * in relay_unknown_channel; it may grow only if no session had the
+   * channel, and then the frame is an early one. */
+  bool had = connector_has_channel(ch);
+  uint64_t unknown = zt_connector_get_stats(cn)->relay_unknown_channel;
   send_uplink_frame(MQ_F_DGRAM, frame, ZT_RELAY_HDR_LEN + plen);
+  uint64_t d = zt_connector_get_stats(cn)->relay_unknown_channel - unknown;
+  FZ_CHECK(d <= 1 && !(had && d), "relay frame for channel %u (%s session): "
+           "unknown_channel grew by %llu", ch, had ? "a" : "no",
+           (unsigned long long)d);
+  if (d)
+    early_model_hold(ch);
 }
 
 static bool uplink_ready(void) {
@@ -380,49 +583,86 @@ static void op_register_ack(struct fz_in *in) {
                    : 0;
 }
 
-static void model_session_new(uint32_t ch, const char *agent);
-
 static void op_session_new(struct fz_in *in) {
   uint32_t ch = 1 + fz_u8(in) % N_CHANNELS;
-  const char *agent = agents[fz_u8(in) % 3];
-  uint32_t ip = AGENT_NET + fz_u8(in);
+  int who = fz_u8(in) % 3;
+  const char *agent = agents[who];
+  uint32_t ip = agent_addr(fz_u8(in));
   uint8_t mask = fz_u8(in);
   memset(&msg, 0, sizeof(msg));
   msg.type = ZT_MSG_SESSION_NEW;
   msg.u.session_new.channel = ch;
   snprintf(msg.u.session_new.agent, sizeof(msg.u.session_new.agent), "%s",
            agent);
-  msg.u.session_new.agent_ip = ip == AGENT_NET ? 0 : ip;
+  msg.u.session_new.agent_ip = ip;
   for (int i = 0; i < 3; i++)
     if (mask >> i & 1)
       msg.u.session_new.vips[msg.u.session_new.n++] = grantable[i];
+  TRACE("SESSION_NEW channel %u %s %08x %u vip(s)\n", ch, agent, ip,
+        msg.u.session_new.n);
+  if (!uplink_ready() || model_lost) {
+    send_msg(&msg);
+    return;
+  }
   /* The model first: the connector answers the announcement (replaying
-   * early packets) while it reads it. */
-  if (uplink_ready())
-    model_session_new(ch, agent);
-  send_msg(&msg);
-}
-
-static void model_session_new(uint32_t ch, const char *agent) {
-  /* on_session_new: the old session of this channel and the one holding
-   * this agent address go, then the new one is kept if it has an address. */
-  for (int c = 1; c <= N_CHANNELS; c++)
-    if (ann[c].live && ((uint32_t)c == ch ||
-                        ann[c].agent_ip == msg.u.session_new.agent_ip))
-      ann[c].live = false;
-  if (msg.u.session_new.agent_ip) {
+   * early packets) while it reads it. The older session on this channel
+   * goes whatever happens to the new one. */
+  bool replaced = false, same_ip_on_ch = ann[ch].live && ann[ch].agent_ip == ip;
+  ann[ch].live = false;
+  uint64_t bad_addr = zt_connector_get_stats(cn)->sessions_bad_addr;
+  uint64_t n_replaced = zt_connector_get_stats(cn)->sessions_replaced;
+  size_t forgets = n_forgets;
+  bool want_forget = false;
+  if (!in_pool(ip)) {
+    want_close(ch, ZT_ERR_NOT_ALLOWED);
+  } else {
+    /* One session per address: a newer one replaces the older, which the
+     * Intermediate is told of; the route stays. */
+    for (uint32_t c = 1; c <= N_CHANNELS; c++) {
+      if (ann[c].live && ann[c].agent_ip == ip) {
+        ann[c].live = false;
+        want_close(c, ZT_ERR_GONE);
+        replaced = true;
+      }
+    }
     struct announced *a = &ann[ch];
     a->live = true;
     snprintf(a->agent, sizeof(a->agent), "%s", agent);
-    a->agent_ip = msg.u.session_new.agent_ip;
+    a->agent_ip = ip;
     a->n = msg.u.session_new.n;
     memcpy(a->vips, msg.u.session_new.vips, a->n * sizeof(uint32_t));
     a->inner_key = 0;
+    int8_t *h = &holder[ip & 0xffff];
+    want_forget = *h && *h != 1 + who;
+    *h = (int8_t)(1 + who);
+    early_model_replay(ch);
   }
+  n_op_route_adds = 0;
+  send_msg(&msg);
+  const struct zt_connector_stats *st = zt_connector_get_stats(cn);
+  FZ_CHECK(st->sessions_bad_addr - bad_addr == !in_pool(ip),
+           "SESSION_NEW at %08x: bad_addr counted %llu times", ip,
+           (unsigned long long)(st->sessions_bad_addr - bad_addr));
+  FZ_CHECK(st->sessions_replaced - n_replaced == replaced,
+           "SESSION_NEW at %08x: replaced counted %llu times, expected %d",
+           ip, (unsigned long long)(st->sessions_replaced - n_replaced),
+           replaced);
+  FZ_CHECK(n_forgets - forgets == want_forget &&
+               (!want_forget || last_forgot == ip),
+           "SESSION_NEW for %s at %08x: forget_addr called %zu times, "
+           "expected %d", agent, ip, n_forgets - forgets, want_forget);
+  /* Replaced: the route was there and stays, not removed and added again.
+   * (An older session on the same channel and address is freed first, and
+   * its route with it: that is the channel ending, not a replacement.) */
+  if (replaced && !same_ip_on_ch)
+    for (size_t i = 0; i < n_op_route_adds; i++)
+      FZ_CHECK(op_route_adds[i] != ip, "replaced session's route to %08x "
+               "removed and added again", ip);
 }
 
 static void op_session_close(struct fz_in *in) {
   uint32_t ch = 1 + fz_u8(in) % N_CHANNELS;
+  TRACE("SESSION_CLOSE channel %u\n", ch);
   memset(&msg, 0, sizeof(msg));
   msg.type = ZT_MSG_SESSION_CLOSE;
   msg.u.session_close.channel = ch;
@@ -436,6 +676,7 @@ static void op_session_close(struct fz_in *in) {
 static void op_raw_stream(struct fz_in *in) {
   const uint8_t *p;
   size_t n = fz_bytes(in, &p, fz_u8(in));
+  TRACE("raw stream, %zu bytes\n", n);
   if (uplink_ready())
     model_lost = true;
   send_uplink_frame(MQ_F_STREAM, p, n);
@@ -499,7 +740,7 @@ static size_t build_ip(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto,
 
 static void op_inner_ip(struct fz_in *in) {
   uint32_t ch = 1 + fz_u8(in) % N_CHANNELS;
-  uint32_t src = AGENT_NET + fz_u8(in);
+  uint32_t src = agent_addr(fz_u8(in));
   uint32_t dst = grantable[fz_u8(in) % 3];
   uint8_t pf = fz_u8(in);
   uint16_t port = fz_u16(in);
@@ -509,7 +750,7 @@ static void op_inner_ip(struct fz_in *in) {
 }
 
 static void op_tun(struct fz_in *in) {
-  uint32_t dst = AGENT_NET + fz_u8(in);
+  uint32_t dst = agent_addr(fz_u8(in));
   uint32_t src = grantable[fz_u8(in) % 3];
   uint8_t pf = fz_u8(in);
   uint16_t port = fz_u16(in);
@@ -519,7 +760,9 @@ static void op_tun(struct fz_in *in) {
 }
 
 static void op_time(struct fz_in *in) {
-  now += (uint64_t)fz_u16(in) * NS_PER_MS;
+  uint16_t ms = fz_u16(in);
+  now += (uint64_t)ms * NS_PER_MS;
+  TRACE("time +%u ms\n", ms);
   if (uplink_ready())
     send_uplink_frame(MQ_F_ACK, NULL, 0); /* the Intermediate's keepalive */
   zt_connector_handle_expiry(cn, now);
@@ -537,8 +780,15 @@ static void op_junk_relay(struct fz_in *in) {
   send_relay(ch, p, n);
 }
 
+static const char *const op_names[12] = {
+    "up", "REGISTER_ACK", "SESSION_NEW", "SESSION_CLOSE", "raw stream",
+    "inner Initial", "inner handshake", "inner IP", "TUN", "time", "drop",
+    "junk relay"};
+
 static void run_op(struct fz_in *in) {
-  switch (fz_u8(in) % 12) {
+  uint8_t op = fz_u8(in) % 12;
+  TRACE("op %s\n", op_names[op]);
+  switch (op) {
   case 0:
     op_up(in);
     break;
@@ -608,6 +858,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   mq_reset();
   forget_sessions();
+  n_wants = 0;
+  memset(holder, 0, sizeof(holder));
+  n_forgets = 0;
+  n_early = 0;
+  early_buffered = early_dropped = early_replayed = 0;
   memset(vip, 0, sizeof(vip));
   memset(&prev_stats, 0, sizeof(prev_stats));
   n_routes = n_nat = 0;
@@ -623,6 +878,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     track_uplink();
     check_all();
   }
+  /* Acknowledge until the connector has said everything it has to say:
+   * every SESSION_CLOSE it owes must then have arrived. */
+  for (int i = 0; i < 64 && uplink_ready() && !model_lost && n_wants; i++) {
+    send_uplink_frame(MQ_F_ACK, NULL, 0);
+    track_uplink();
+    check_all();
+  }
+  FZ_CHECK(!uplink_ready() || model_lost || n_wants == 0,
+           "SESSION_CLOSE(channel %u, status %u) never sent", wants[0].ch,
+           wants[0].status);
   if (getenv("FUZZ_VERBOSE")) {
     static char status[16384];
     zt_connector_status(cn, status, sizeof(status));

@@ -153,6 +153,15 @@ def drop():
     return bytes([10])
 
 
+def junk(ch, data=b"early-junk"):
+    return bytes([11, ch, len(data)]) + data
+
+
+# Agent address bytes (agent_addr in fuzz_connector.c): b is 100.64.0.b,
+# except 0 and these.
+GATEWAY, BELOW_POOL, ABOVE_POOL, POOL_FIRST, POOL_LAST = 0xf8, 0xf9, 0xfa, 0xfc, 0xfd
+
+
 conn_seeds = {
     "register": up() + reg_ack(),
     "refused_intermediate": up(False) + ctime(2000) + up(),
@@ -174,6 +183,30 @@ conn_seeds = {
     inner_initial(1) + drop() + ctime(1500) + up() + tun(7, 0, 6, 443),
     "idle": up() + reg_ack() + session_new(1, "alice", 7, 0x01) +
     inner_initial(1) + ctime(40000) + ctime(40000),
+    # A newer session for a held address replaces the older (SESSION_CLOSE
+    # upstream, route kept); another identity there makes forget_addr run.
+    "replace_handover": up() + reg_ack() + session_new(1, "alice", 7, 0x01) +
+    inner_initial(1) + inner_hs(1, "alice") + session_new(2, "alice", 7, 0x01) +
+    session_new(3, "bob", 7, 0x03) + inner_initial(3) + inner_hs(3, "bob") +
+    inner_ip(3, 7, 0, 6, 443) + cclose(3) + session_new(4, "alice", 7, 0x01) +
+    session_new(5, "alice", 8, 0x02) + session_new(5, "bob", 8, 0x02),
+    # Addresses outside agent_pool are refused, and end the channel's older
+    # session; the pool's own edges are inside.
+    "out_of_pool": up() + reg_ack() + session_new(1, "alice", 7, 0x01) +
+    session_new(1, "mallory", GATEWAY, 0x01) +
+    session_new(2, "alice", BELOW_POOL, 0x01) +
+    session_new(3, "alice", ABOVE_POOL, 0x01) +
+    session_new(4, "alice", POOL_FIRST, 0x01) +
+    session_new(5, "bob", POOL_LAST, 0x03) + session_new(6, "bob", 0, 0x01) +
+    tun(POOL_FIRST, 0, 6, 443),
+    # Early frames: a channel over its 4 drops its own oldest, all 32 slots
+    # taken drops newcomers, stale ones are not replayed.
+    "early_flood": up() + reg_ack() + b"".join(junk(1) for _ in range(5)) +
+    inner_initial(1) +
+    b"".join(junk(ch) for ch in range(2, 8) for _ in range(4)) +
+    junk(0) + junk(0) + session_new(1, "alice", 7, 0x01) +
+    inner_hs(1, "alice") + inner_ip(1, 7, 0, 6, 443) + ctime(2500) +
+    junk(2) + session_new(2, "bob", 9, 0x03) + session_new(3, "bob", 10, 1),
 }
 
 

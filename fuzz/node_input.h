@@ -28,8 +28,11 @@ size_t fz_bytes(struct fz_in *in, const uint8_t **p, size_t max);
 /* Credentials of a throwaway CA's certificate for role/name, made on first
  * use. Aborts if GnuTLS cannot make them: nothing could be fuzzed. */
 struct zt_tls_creds *fz_creds(enum zt_role role, const char *name);
-/* Logs are formatted (that code sees peers' bytes too) but dropped. */
+/* Logs are formatted (that code sees peers' bytes too) but dropped, unless
+ * FUZZ_VERBOSE is set (then printed, and fz_verbose is true: drivers trace
+ * their ops too). */
 void fz_quiet_logs(void);
+extern bool fz_verbose;
 
 /* A broken invariant: says which, then aborts so libFuzzer keeps the
  * input. */

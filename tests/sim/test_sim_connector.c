@@ -179,6 +179,41 @@ static void test_agent_pool_pinned(void) {
   world_free(w);
 }
 
+static void count_session(void *ud, const struct zt_connector_session_info *s) {
+  (void)s;
+  (*(size_t *)ud)++;
+}
+
+static size_t n_sessions(void) {
+  size_t n = 0;
+  zt_connector_foreach_session(w->c[0].conn, count_session, &n);
+  return n;
+}
+
+/* A refused SESSION_NEW on a channel that has a session: the refusal tells
+ * the Intermediate the channel is closed, so the older session must not
+ * stay behind on it with its route (found by fuzz_connector). */
+static void test_refused_session_new_ends_channel(void) {
+  CHECK(start());
+  session_new(20, "alice", AGENT_IP);
+  world_run(w, NULL, 200 * MS);
+  CHECK_EQ_INT(n_sessions(), 1);
+  CHECK_EQ_INT(w->c[0].route_changes, 1);
+  session_new(20, "mallory", GATEWAY);
+  world_run(w, NULL, 200 * MS);
+  CHECK(fake_im_closed(f, 20));
+  CHECK_EQ_INT(f->closed_status[0], ZT_ERR_NOT_ALLOWED);
+  CHECK_EQ_INT(n_sessions(), 0);
+  CHECK_EQ_INT(w->c[0].route_changes, 2); /* alice's route went with it */
+  /* alice again on a new channel: a first session, not a replacement. */
+  session_new(21, "alice", AGENT_IP);
+  world_run(w, NULL, 200 * MS);
+  CHECK_EQ_INT(cstats()->sessions_replaced, 0);
+  CHECK_EQ_INT(f->n_closed, 1);
+  CHECK_EQ_INT(n_sessions(), 1);
+  world_free(w);
+}
+
 /* ---- early packets, per channel ---------------------------------------- */
 
 static void early(uint32_t channel, int n) {
@@ -270,6 +305,7 @@ int main(void) {
   RUN(test_address_handover_forgets_flows);
   RUN(test_reconnect_same_identity_keeps_flows);
   RUN(test_agent_pool_pinned);
+  RUN(test_refused_session_new_ends_channel);
   RUN(test_early_packets_per_channel);
   RUN(test_agent_service_range_pinned);
   sim_pki_free();
