@@ -24,6 +24,7 @@
 #include "quic.h"
 #include "ratelimit.h"
 #include "relay.h"
+#include "secret.h"
 #include "strbuf.h"
 #include "wire.h"
 
@@ -911,7 +912,7 @@ void zt_intermediate_free(struct zt_intermediate *im) {
   zt_admit_free(&im->admit);
   zt_keymap_free(&im->channels);
   zt_addrpool_free(&im->pool);
-  free(im);
+  zt_free_secret(im, sizeof(*im)); /* reset and token secrets, hash keys */
 }
 
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {

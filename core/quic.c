@@ -24,6 +24,7 @@
 
 #include "dgramq.h"
 #include "log.h"
+#include "secret.h"
 #include "sendbuf.h"
 #include "wire.h"
 
@@ -616,7 +617,7 @@ void zq_free(struct zq_conn *c) {
     gnutls_deinit(c->tls);
   zt_sendbuf_free(&c->sbuf);
   zt_dgramq_free(&c->dq);
-  free(c);
+  zt_free_secret(c, sizeof(*c)); /* its config copy holds the server secrets */
 }
 
 /* ---- I/O ---------------------------------------------------------------- */
