@@ -149,7 +149,7 @@ bench:
 
 # The handshake flood against the real daemons (bench/flood.sh).
 $(BUILD)/bench/flood: $(BUILD)/bench/flood.o $(LIBZTNA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 bench-flood:
 	bash bench/flood.sh
