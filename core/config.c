@@ -238,19 +238,31 @@ static int set_log_level(const struct ctx *cx, const struct zt_json *v,
   return 0;
 }
 
-static int set_prefix(const struct ctx *cx, const struct zt_json *v,
-                      const char *kp, uint32_t *net, uint8_t *plen) {
+/* A string value holding "a.b.c.d/len" with zero host bits; `example`
+ * goes into the error. */
+static const char *get_prefix(const struct ctx *cx, const struct zt_json *v,
+                              const char *kp, const char *example,
+                              uint32_t *n, uint8_t *l) {
   char shown[SHOW_MAX];
   const char *s = get_str(cx, v, kp);
   if (!s)
-    return -1;
+    return NULL;
+  if (zt_prefix4_parse(s, n, l) != 0) {
+    cfail(cx, v->line, kp,
+          "not an IPv4 prefix with zero host bits (like \"%s\"): '%s'",
+          example, show(v->str, v->len, shown));
+    return NULL;
+  }
+  return s;
+}
+
+static int set_prefix(const struct ctx *cx, const struct zt_json *v,
+                      const char *kp, uint32_t *net, uint8_t *plen) {
   uint32_t n;
   uint8_t l;
-  if (zt_prefix4_parse(s, &n, &l) != 0)
-    return cfail(cx, v->line, kp,
-                 "not an IPv4 prefix with zero host bits (like "
-                 "\"100.64.0.0/16\"): '%s'",
-                 show(v->str, v->len, shown));
+  const char *s = get_prefix(cx, v, kp, "100.64.0.0/16", &n, &l);
+  if (!s)
+    return -1;
   /* Shorter than /8 would swallow whole networks' routes; longer than /30
    * leaves no room for agents. */
   if (l < 8 || l > 30)
@@ -267,17 +279,11 @@ static int set_prefix(const struct ctx *cx, const struct zt_json *v,
  * own traffic. */
 static int set_pin_range(const struct ctx *cx, const struct zt_json *v,
                          const char *kp, uint32_t *net, uint8_t *plen) {
-  char shown[SHOW_MAX];
-  const char *s = get_str(cx, v, kp);
-  if (!s)
-    return -1;
   uint32_t n;
   uint8_t l;
-  if (zt_prefix4_parse(s, &n, &l) != 0)
-    return cfail(cx, v->line, kp,
-                 "not an IPv4 prefix with zero host bits (like "
-                 "\"10.100.0.0/16\"): '%s'",
-                 show(v->str, v->len, shown));
+  const char *s = get_prefix(cx, v, kp, "10.100.0.0/16", &n, &l);
+  if (!s)
+    return -1;
   if (l < 8)
     return cfail(cx, v->line, kp, "prefix length must be 8-32: '%s'", s);
   uint8_t first = (uint8_t)(n >> 24);
