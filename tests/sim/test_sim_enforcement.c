@@ -326,6 +326,39 @@ static struct raw_peer *raw_alice_session(struct world *w, uint32_t *tip) {
   return r;
 }
 
+static void allow_everyone(struct world *w) {
+  snprintf(w->icfg.policy[0].agent, sizeof(w->icfg.policy[0].agent), "*");
+}
+
+/* Bob's session, but the inner handshake presents alice's certificate (a
+ * stolen one, or a relay that splices channels): the connector expects the
+ * agent the Intermediate announced and refuses anyone else, so nothing of
+ * it reaches the kernel. Positive control: raw_alice_session() above, the
+ * same dial with the right certificate, works. */
+static void test_connector_refuses_inner_impersonation(void) {
+  struct world *w = world_new_with(NULL, allow_everyone);
+  CHECK(world_run(w, NULL, 2 * SEC));
+  struct raw_peer *r = raw_peer_new(w, &pki.bob, 50003);
+  CHECK(r && raw_hello(r));
+  uint32_t tip = r->last[ZT_MSG_WELCOME].u.welcome.tunnel_ip;
+  raw_session_open(r, 1, "conn-a");
+  const struct zt_ctrl_msg *rd = &r->last[ZT_MSG_SESSION_READY];
+  CHECK_EQ_INT(rd->u.session_ready.status, ZT_OK);
+  CHECK_EQ_INT(raw_inner_dial_as(r, rd->u.session_ready.channel, "conn-a",
+                                 &pki.alice),
+               0);
+  world_run(w, NULL, 2 * SEC);
+  /* (The client may think its handshake done: TLS 1.3 servers judge the
+   * client's certificate after the client's last flight.) */
+  CHECK(cst(w)->sessions_refused >= 1);
+  CHECK_EQ_INT(cst(w)->sessions_accepted, 0);
+  size_t delivered = w->c[0].delivered;
+  raw_inner_udp(r, tip, SIM_VIP, 7);
+  world_run(w, NULL, 300 * MS);
+  CHECK_EQ_INT(w->c[0].delivered, delivered);
+  world_free(w);
+}
+
 /* A modified agent sends from an address that is not its tunnel address
  * (spoofing another agent, or a LAN host of its own): dropped. The real
  * agent drops such packets itself, hence the raw one. */
@@ -488,6 +521,7 @@ int main(void) {
   RUN(test_connector_may_not_take_over_service);
   RUN(test_relay_only_between_channel_ends);
   RUN(test_stranger_cannot_close_channel);
+  RUN(test_connector_refuses_inner_impersonation);
   RUN(test_connector_checks_inner_source);
   RUN(test_connector_checks_inner_destination);
   RUN(test_connector_checks_ports);

@@ -502,6 +502,7 @@ void raw_peer_free(struct raw_peer *r) {
   zq_free(r->inner);
   zq_free(r->q);
   zt_tls_creds_free(r->creds);
+  zt_tls_creds_free(r->inner_creds);
   free(r->last);
   free(r);
 }
@@ -643,12 +644,20 @@ bool fake_im_closed(const struct fake_im *f, uint32_t channel) {
 
 int raw_inner_dial(struct raw_peer *r, uint32_t channel,
                    const char *connector) {
+  return raw_inner_dial_as(r, channel, connector, NULL);
+}
+
+int raw_inner_dial_as(struct raw_peer *r, uint32_t channel,
+                      const char *connector, const struct zt_pem *as) {
   struct zq_config cfg;
   char err[256];
   r->inner_channel = channel;
   r->inner_at_agent = true;
   snprintf(r->inner_peer, sizeof(r->inner_peer), "%s", connector);
-  zt_e2e_config(&cfg, r->creds, ZT_ROLE_CONNECTOR, r->inner_peer);
+  if (as && !r->inner_creds)
+    r->inner_creds = sim_creds(as);
+  zt_e2e_config(&cfg, as ? r->inner_creds : r->creds, ZT_ROLE_CONNECTOR,
+                r->inner_peer);
   r->inner = zq_client_new(
       &cfg, &raw_inner_handlers, r, (const struct sockaddr *)&zt_e2e_agent_addr,
       sizeof(zt_e2e_agent_addr),

@@ -101,6 +101,7 @@ struct raw_peer {
    * now sends crafted inner packets, bypassing the real node's own filters
    * so the other end's checks can be tested alone. */
   struct zq_conn *inner;
+  struct zt_tls_creds *inner_creds; /* raw_inner_dial_as: another identity */
   uint32_t inner_channel;
   bool inner_at_agent;           /* we are the agent (client) end */
   bool inner_listening;          /* connector end, awaiting the Initial */
@@ -220,6 +221,10 @@ bool fake_im_closed(const struct fake_im *f, uint32_t channel);
  * SESSION_READY): an inner QUIC client that must find connector
  * `connector` at the other end. 0, or -1 if it cannot start. */
 int raw_inner_dial(struct raw_peer *r, uint32_t channel, const char *connector);
+/* The same, presenting another identity's certificate in the inner
+ * handshake than the one the outer connection authenticated. */
+int raw_inner_dial_as(struct raw_peer *r, uint32_t channel,
+                      const char *connector, const struct zt_pem *as);
 /* The raw peer as the connector end of `channel` (from its SESSION_NEW;
  * 0: whichever channel the first relay frame comes on, since the agent's
  * Initial may arrive in the same step as the SESSION_NEW): accepts the
