@@ -241,6 +241,11 @@ static void test_handshake_caps(void) {
   struct world *w = world_new(NULL);
   struct client c;
   const struct zt_intermediate_stats *st = zt_intermediate_get_stats(w->im);
+  /* No connector: its redials (at jittered times) would be handshakes of
+   * their own and make the counts below depend on the backoff's dice. */
+  zt_connector_free(w->c[0].conn);
+  w->c[0].conn = NULL;
+  w->c[0].h->node = NULL;
   limits(w, NEVER, 100, 4);
   CHECK(client_new(w, &c, "192.0.2.10", 5000));
   for (uint32_t i = 0; i < 1000; i++) {
@@ -256,7 +261,6 @@ static void test_handshake_caps(void) {
   /* The half-open peers time out (10 s): the slots come back. */
   world_run(w, NULL, (ZT_HANDSHAKE_TIMEOUT_MS + 1000) * MS);
   CHECK_EQ_INT(zt_intermediate_handshakes(w->im), 0);
-  /* (the connector's own Initials met the full cap meanwhile) */
   uint64_t capped = st->initials_capped_global;
   /* One source IP, many ports: 4 at a time. */
   for (uint32_t i = 0; i < 50; i++) {
