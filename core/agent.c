@@ -636,3 +636,70 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
                    (unsigned long long)st->relay_unknown_channel);
   return (int)sb.off;
 }
+
+/* ---- machine-readable status (docs/status.md) --------------------------- */
+
+#include "statusw.h"
+
+int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
+  const struct zt_agent_stats *st = &a->stats;
+  struct zt_strbuf sb;
+  struct zt_jsonw w;
+  zt_strbuf_init(&sb, buf, len);
+  zt_jsonw_init(&w, &sb);
+  zt_statusw_begin(&w, "agent", a->creds->own_name);
+  zt_statusw_uplink_begin(&w, &a->up, a->intermediate_name);
+  zt_statusw_ip4(&w, "tunnel_address", a->tunnel_ip);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_begin_array(&w, "services");
+  for (size_t i = 0; i < a->n_services; i++) {
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_str(&w, "name", a->services[i].name);
+    zt_statusw_ip4(&w, "address", a->services[i].vip);
+    zt_jsonw_str(&w, "connector", a->services[i].connector);
+    zt_jsonw_bool(&w, "online", a->services[i].online);
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
+  zt_jsonw_begin_array(&w, "sessions");
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    const struct session *s = &a->sessions[i];
+    if (!s->used)
+      continue;
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_str(&w, "peer", s->connector);
+    zt_jsonw_str(&w, "role", "connector");
+    zt_jsonw_u64(&w, "channel", s->channel);
+    zt_jsonw_str(&w, "state",
+                 s->inner && zq_is_ready(s->inner) ? "ready" : "opening");
+    zt_statusw_session_path(&w, s->inner, &a->up);
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
+  zt_jsonw_begin_object(&w, "counters");
+  zt_jsonw_begin_object(&w, "tun");
+  zt_jsonw_u64(&w, "packets", st->tun_packets);
+  zt_jsonw_u64(&w, "not_ipv4", st->tun_not_ipv4);
+  zt_jsonw_u64(&w, "malformed", st->tun_malformed);
+  zt_jsonw_u64(&w, "bad_source", st->tun_bad_source);
+  zt_jsonw_u64(&w, "no_service", st->tun_no_service);
+  zt_jsonw_u64(&w, "offline", st->tun_service_offline);
+  zt_jsonw_u64(&w, "no_uplink", st->tun_no_uplink);
+  zt_jsonw_u64(&w, "pending_drops", st->tun_pending_drops);
+  zt_jsonw_u64(&w, "too_big", st->tun_too_big);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_begin_object(&w, "rx");
+  zt_jsonw_u64(&w, "packets", st->rx_packets);
+  zt_jsonw_u64(&w, "malformed", st->rx_malformed);
+  zt_jsonw_u64(&w, "policy_drops", st->rx_policy_drops);
+  zt_jsonw_u64(&w, "unknown_channel", st->relay_unknown_channel);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_begin_object(&w, "sessions");
+  zt_jsonw_u64(&w, "opened", st->sessions_opened);
+  zt_jsonw_u64(&w, "refused", st->sessions_refused);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_u64(&w, "services_refused", st->services_refused);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_end_object(&w);
+  return (int)sb.off;
+}

@@ -58,4 +58,8 @@ bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip);
 /* Writes a human-readable status (services, sessions, counters). */
 int zt_agent_status(const struct zt_agent *a, char *buf, size_t len);
 
+/* The status as one JSON object, schema in docs/status.md. Returns the
+ * length it needed: >= len means cut off (retry with a bigger buffer). */
+int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len);
+
 #endif

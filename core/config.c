@@ -305,6 +305,7 @@ struct common {
   struct zt_tls_paths *tls;
   char *tun;
   int *log_level;
+  char *control_socket;
 };
 
 /* 1 when m is a shared key and was set, 0 when it is not one, -1 on error. */
@@ -325,6 +326,8 @@ static int common_member(const struct ctx *cx, const struct common *f,
     r = set_tun(cx, m, kp, f->tun);
   else if (f->log_level && key_is(m, "log_level"))
     r = set_log_level(cx, m, kp, f->log_level);
+  else if (f->control_socket && key_is(m, "control_socket"))
+    r = set_path(cx, m, kp, f->control_socket);
   if (r == -2)
     return 0;
   return r == 0 ? 1 : -1;
@@ -625,7 +628,7 @@ static int shared_member(const struct ctx *cx, void *ud, unsigned which,
 
 static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
-    "services", "policy", "state_dir", NULL};
+    "services", "policy", "state_dir", "control_socket", NULL};
 
 static int im_member(const struct ctx *cx, void *ud, unsigned which,
                      const struct zt_json *v, const char *kp) {
@@ -658,7 +661,10 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
   struct zt_json *root = parse_root(&cx, text, len);
   if (!root)
     return -1;
-  struct top t = {.f = {.tls = &c->tls, .log_level = &c->log_level}, .c = c};
+  struct top t = {.f = {.tls = &c->tls,
+                        .log_level = &c->log_level,
+                        .control_socket = c->control_socket},
+                  .c = c};
   int r = walk_object(&cx, root, "", im_keys, NONE_REQUIRED, im_member, &t);
   if (r == 0 && t.policy)
     r = im_policy(&cx, c, t.policy, "policy");
@@ -670,7 +676,8 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
 
 static const char *const conn_keys[] = {
     "intermediate", "intermediate_name", "ca",       "cert",       "key",
-    "tun",          "log_level",         "services", "agent_pool", NULL};
+    "tun",          "log_level",         "services", "agent_pool",
+    "control_socket", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
@@ -696,7 +703,8 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
                         .intermediate_name = c->intermediate_name,
                         .tls = &c->tls,
                         .tun = c->tun,
-                        .log_level = &c->log_level},
+                        .log_level = &c->log_level,
+                        .control_socket = c->control_socket},
                   .c = c};
   int r = walk_object(&cx, root, "", conn_keys, NONE_REQUIRED, conn_member, &t);
   zt_json_free(root);
@@ -705,7 +713,8 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
 
 static const char *const agent_keys[] = {
     "intermediate", "intermediate_name", "ca",           "cert", "key",
-    "tun",          "log_level",         "service_range", NULL};
+    "tun",          "log_level",         "service_range",
+    "control_socket", NULL};
 
 static int agent_member(const struct ctx *cx, void *ud, unsigned which,
                         const struct zt_json *v, const char *kp) {
@@ -729,7 +738,8 @@ int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
                         .intermediate_name = c->intermediate_name,
                         .tls = &c->tls,
                         .tun = c->tun,
-                        .log_level = &c->log_level},
+                        .log_level = &c->log_level,
+                        .control_socket = c->control_socket},
                   .c = c};
   int r =
       walk_object(&cx, root, "", agent_keys, NONE_REQUIRED, agent_member, &t);

@@ -41,6 +41,7 @@ struct zt_intermediate_config {
     char services[ZT_MAX_SERVICES][ZT_NAME_MAX + 1];
   } policy[ZT_MAX_POLICY];
   int log_level; /* enum zt_log_level */
+  char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
   /* Where the Intermediate keeps agent address bindings ("" : nowhere). */
   char state_dir[ZT_PATH_MAX];
   /* Unacknowledged control bytes one peer may make us hold (not in the
@@ -67,6 +68,7 @@ struct zt_connector_config {
     struct zt_port_rule rules[ZT_MAX_PORT_RULES];
   } services[ZT_MAX_SERVICES];
   int log_level;
+  char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
 };
 
 struct zt_agent_config {
@@ -81,6 +83,7 @@ struct zt_agent_config {
   uint32_t service_range;
   uint8_t service_range_len;
   int log_level;
+  char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
 };
 
 void zt_intermediate_config_defaults(struct zt_intermediate_config *c);

@@ -711,3 +711,74 @@ void zt_connector_foreach_session(
     cb(ud, &info);
   }
 }
+
+/* ---- machine-readable status (docs/status.md) --------------------------- */
+
+#include "statusw.h"
+
+int zt_connector_status_json(const struct zt_connector *c, char *buf,
+                             size_t len) {
+  const struct zt_connector_stats *st = &c->stats;
+  struct zt_strbuf sb;
+  struct zt_jsonw w;
+  zt_strbuf_init(&sb, buf, len);
+  zt_jsonw_init(&w, &sb);
+  zt_statusw_begin(&w, "connector", c->creds->own_name);
+  zt_statusw_uplink_begin(&w, &c->up, c->intermediate_name);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_begin_array(&w, "services");
+  for (size_t i = 0; i < c->n_services; i++) {
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_str(&w, "name", c->services[i].name);
+    zt_statusw_ip4(&w, "address", c->services[i].vip);
+    zt_statusw_ip4(&w, "backend", c->services[i].backend);
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
+  zt_jsonw_begin_array(&w, "sessions");
+  for (size_t i = 0; i < c->by_channel.cap; i++) {
+    const struct session *se = c->by_channel.slots[i].val;
+    if (!c->by_channel.slots[i].key || !se)
+      continue;
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_str(&w, "peer", se->agent);
+    zt_jsonw_str(&w, "role", "agent");
+    zt_jsonw_u64(&w, "channel", se->channel);
+    zt_jsonw_str(&w, "state",
+                 se->inner && zq_is_ready(se->inner) ? "ready" : "opening");
+    zt_statusw_ip4(&w, "agent_address", se->agent_ip);
+    zt_statusw_session_path(&w, se->inner, &c->up);
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
+  zt_jsonw_begin_object(&w, "counters");
+  zt_jsonw_begin_object(&w, "rx");
+  zt_jsonw_u64(&w, "packets", st->rx_packets);
+  zt_jsonw_u64(&w, "malformed", st->rx_malformed);
+  zt_jsonw_u64(&w, "bad_source", st->rx_bad_source);
+  zt_jsonw_u64(&w, "not_allowed", st->rx_not_allowed);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_begin_object(&w, "tun");
+  zt_jsonw_u64(&w, "packets", st->tun_packets);
+  zt_jsonw_u64(&w, "not_ipv4", st->tun_not_ipv4);
+  zt_jsonw_u64(&w, "malformed", st->tun_malformed);
+  zt_jsonw_u64(&w, "no_session", st->tun_no_session);
+  zt_jsonw_u64(&w, "drops", st->tun_drops);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_begin_object(&w, "relay");
+  zt_jsonw_u64(&w, "unknown_channel", st->relay_unknown_channel);
+  zt_jsonw_u64(&w, "early_buffered", st->relay_early_buffered);
+  zt_jsonw_u64(&w, "early_replayed", st->relay_early_replayed);
+  zt_jsonw_u64(&w, "early_dropped", st->relay_early_dropped);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_begin_object(&w, "sessions");
+  zt_jsonw_u64(&w, "accepted", st->sessions_accepted);
+  zt_jsonw_u64(&w, "refused", st->sessions_refused);
+  zt_jsonw_u64(&w, "replaced", st->sessions_replaced);
+  zt_jsonw_u64(&w, "bad_addr", st->sessions_bad_addr);
+  zt_jsonw_u64(&w, "addr_handovers", st->addr_handovers);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_end_object(&w);
+  zt_jsonw_end_object(&w);
+  return (int)sb.off;
+}

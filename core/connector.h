@@ -71,4 +71,8 @@ void zt_connector_foreach_session(
     const struct zt_connector *c,
     void (*cb)(void *ud, const struct zt_connector_session_info *s), void *ud);
 
+/* The status as one JSON object, schema in docs/status.md. Returns the
+ * length it needed: >= len means cut off (retry with a bigger buffer). */
+int zt_connector_status_json(const struct zt_connector *c, char *buf, size_t len);
+
 #endif

@@ -1051,3 +1051,110 @@ void zt_intermediate_foreach_peer(
     cb(ud, &info);
   }
 }
+
+/* ---- machine-readable status (docs/status.md) --------------------------- */
+
+#include "statusw.h"
+
+static void im_counters_json(const struct zt_intermediate *im,
+                             struct zt_jsonw *w) {
+  const struct zt_intermediate_stats *st = &im->stats;
+  zt_jsonw_begin_object(w, "counters");
+  zt_jsonw_begin_object(w, "udp");
+  zt_jsonw_u64(w, "packets", st->packets_in);
+  zt_jsonw_u64(w, "unknown", st->packets_unknown);
+  zt_jsonw_u64(w, "resets_sent", st->resets_sent);
+  zt_jsonw_u64(w, "resets_limited", st->resets_limited);
+  zt_jsonw_u64(w, "resets_limited_source", st->resets_limited_source);
+  zt_jsonw_end_object(w);
+  zt_jsonw_begin_object(w, "handshakes");
+  zt_jsonw_u64(w, "in_progress", zt_admit_handshakes(&im->admit));
+  zt_jsonw_u64(w, "accepted", st->peers_accepted);
+  zt_jsonw_u64(w, "failed", st->accept_failures);
+  zt_jsonw_u64(w, "refused", st->handshakes_refused);
+  zt_jsonw_u64(w, "retries_sent", st->retries_sent);
+  zt_jsonw_u64(w, "tokens_invalid", st->tokens_invalid);
+  zt_jsonw_u64(w, "capped_global", st->initials_capped_global);
+  zt_jsonw_u64(w, "capped_source", st->initials_capped_source);
+  zt_jsonw_end_object(w);
+  zt_jsonw_begin_object(w, "relay");
+  zt_jsonw_u64(w, "frames", st->relay_frames);
+  zt_jsonw_u64(w, "bytes", st->relay_bytes);
+  zt_jsonw_u64(w, "malformed", st->relay_malformed);
+  zt_jsonw_u64(w, "unknown_channel", st->relay_unknown_channel);
+  zt_jsonw_u64(w, "wrong_peer", st->relay_wrong_peer);
+  zt_jsonw_u64(w, "queue_drops", st->relay_queue_drops);
+  zt_jsonw_end_object(w);
+  zt_jsonw_begin_object(w, "ctrl");
+  zt_jsonw_u64(w, "malformed", st->ctrl_malformed);
+  zt_jsonw_u64(w, "unknown", st->ctrl_unknown);
+  zt_jsonw_u64(w, "oversized", st->ctrl_oversized);
+  zt_jsonw_u64(w, "unexpected", st->ctrl_unexpected);
+  zt_jsonw_u64(w, "backlog_closes", st->ctrl_backlog_closes);
+  zt_jsonw_end_object(w);
+  zt_jsonw_begin_object(w, "sessions");
+  zt_jsonw_u64(w, "opened", st->sessions_opened);
+  zt_jsonw_u64(w, "denied", st->sessions_denied);
+  zt_jsonw_u64(w, "rate_limited", st->sessions_rate_limited);
+  zt_jsonw_u64(w, "channels_replaced", st->channels_replaced);
+  zt_jsonw_end_object(w);
+  zt_jsonw_u64(w, "peers_replaced", st->peers_replaced);
+  zt_jsonw_u64(w, "addresses_reassigned", st->addresses_reassigned);
+  zt_jsonw_u64(w, "log_suppressed", st->log_suppressed);
+  zt_jsonw_end_object(w);
+}
+
+int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
+                                size_t len) {
+  struct zt_strbuf sb;
+  struct zt_jsonw w;
+  zt_strbuf_init(&sb, buf, len);
+  zt_jsonw_init(&w, &sb);
+  zt_statusw_begin(&w, "intermediate", im->creds->own_name);
+  zt_statusw_addr(&w, "listen", (const struct sockaddr *)&im->local,
+                  im->locallen);
+  zt_jsonw_begin_array(&w, "peers");
+  for (const struct peer *p = im->peers; p; p = p->next) {
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_str(&w, "role", p->name[0] ? zt_role_name(p->role) : "");
+    zt_jsonw_str(&w, "name", p->name);
+    zt_jsonw_str(&w, "state", !p->name[0]    ? "handshaking"
+                              : p->detached ? "replaced"
+                                            : "up");
+    zt_statusw_addr(&w, "observed", (const struct sockaddr *)&p->observed,
+                    p->observedlen);
+    zt_statusw_ip4(&w, "tunnel_address", p->tunnel_ip);
+    zt_jsonw_u64(&w, "rtt_us", p->q ? zq_rtt_ns(p->q) / 1000 : 0);
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
+  zt_jsonw_begin_array(&w, "services");
+  for (size_t i = 0; i < im->cfg->n_services; i++) {
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_str(&w, "name", im->cfg->services[i].name);
+    zt_statusw_ip4(&w, "address", im->cfg->services[i].address);
+    zt_jsonw_str(&w, "connector", im->cfg->services[i].connector);
+    zt_jsonw_bool(&w, "online", im->service_conn[i] != NULL);
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
+  /* A session is a channel; every channel is relayed here today, so
+   * "direct" counts 0 until agents and connectors report direct paths. */
+  zt_jsonw_begin_array(&w, "sessions");
+  for (size_t i = 0; i < im->channels.cap; i++) {
+    const struct channel *ch = im->channels.slots[i].val;
+    if (!im->channels.slots[i].key || !ch)
+      continue;
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_u64(&w, "channel", ch->id);
+    zt_jsonw_str(&w, "agent", ch->agent->name);
+    zt_jsonw_str(&w, "connector", ch->connector->name);
+    zt_jsonw_str(&w, "path", "relay");
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
+  zt_jsonw_u64(&w, "direct_sessions", 0);
+  im_counters_json(im, &w);
+  zt_jsonw_end_object(&w);
+  return (int)sb.off;
+}

@@ -87,4 +87,8 @@ void zt_intermediate_foreach_peer(
     const struct zt_intermediate *im,
     void (*cb)(void *ud, const struct zt_intermediate_peer_info *p), void *ud);
 
+/* The status as one JSON object, schema in docs/status.md. Returns the
+ * length it needed: >= len means cut off (retry with a bigger buffer). */
+int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf, size_t len);
+
 #endif

@@ -238,6 +238,7 @@ static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags,
   (void)conn;
   (void)flags;
   c->stats.dgram_recv++;
+  c->stats.dgram_bytes_recv += datalen;
   if (c->h.on_datagram)
     c->h.on_datagram(c, data, datalen, c->ud);
   return 0;
@@ -784,6 +785,7 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
           c->conn, &ps.path, &pi, buf, cap, &accepted_dg,
           NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1, now);
       if (n == NGTCP2_ERR_WRITE_MORE) {
+        c->stats.dgram_bytes_sent += dg->len;
         zt_dgramq_pop(&c->dq);
         c->stats.dgram_sent++;
         continue;
@@ -796,6 +798,7 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
       }
       if (n > 0) {
         if (accepted_dg) {
+          c->stats.dgram_bytes_sent += dg->len;
           zt_dgramq_pop(&c->dq);
           c->stats.dgram_sent++;
         } else if (++dg->tries >= DGRAM_MAX_TRIES) {

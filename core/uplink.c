@@ -39,8 +39,11 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
   /* Only a WELCOME proves the Intermediate accepted us (a refused client
    * certificate shows up after our side of the handshake completes), so
    * only then does the backoff start again from one second. */
-  if (m->type == ZT_MSG_WELCOME)
+  if (m->type == ZT_MSG_WELCOME) {
     zt_backoff_reset(&u->backoff);
+    u->observed = m->u.welcome.observed;
+    u->observedlen = sizeof(u->observed);
+  }
   if (u->h.on_msg)
     u->h.on_msg(u, m, u->ud);
 }

@@ -42,6 +42,10 @@ struct zt_uplink {
   bool replaced; /* closed with ZT_ERR_REPLACED: stays down */
   struct zt_ctrl_reader reader;
   struct zt_uplink_stats stats;
+  /* Our address as the Intermediate saw it (last WELCOME; 0 length:
+   * none yet), for status reports. */
+  struct sockaddr_storage observed;
+  socklen_t observedlen;
 };
 
 void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,

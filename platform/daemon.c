@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctlsock.h"
+#include "driver.h"
 #include "log.h"
 
 void zt_daemon_parse_args(int argc, char **argv, const char *usage,
@@ -23,6 +25,7 @@ void zt_daemon_parse_args(int argc, char **argv, const char *usage,
       {"listen", required_argument, NULL, 'L'},
       {"bind", required_argument, NULL, 'L'},
       {"tun", required_argument, NULL, 't'},
+      {"control-socket", required_argument, NULL, 'S'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -40,6 +43,7 @@ void zt_daemon_parse_args(int argc, char **argv, const char *usage,
     case 'n': a->intermediate_name = optarg; break;
     case 'L': a->listen = optarg; break;
     case 't': a->tun = optarg; break;
+    case 'S': a->control_socket = optarg; break;
     case 'h':
       fputs(usage, stdout);
       exit(0);
@@ -90,4 +94,13 @@ struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
     zt_info("identity %s/%s (certificate %s)", zt_role_name(c->own_role),
             c->own_name, paths->cert);
   return c;
+}
+
+void zt_daemon_control_socket(const struct zt_daemon_args *a,
+                              const char *configured, const char *daemon,
+                              struct zt_driver *d) {
+  static char buf[128];
+  d->ctl_path =
+      zt_ctlsock_path(a->control_socket, configured, daemon, buf, sizeof(buf));
+  d->ctl_required = a->control_socket || (configured && configured[0]);
 }

@@ -20,6 +20,7 @@ struct zt_daemon_args {
   const char *intermediate_name;
   const char *listen;     /* --listen (intermediate) / --bind (others) */
   const char *tun;
+  const char *control_socket; /* --control-socket PATH or "none" */
 };
 
 /* Parses the common options; prints usage (with `usage`) on --help (exit 0)
@@ -39,5 +40,13 @@ int zt_daemon_log_level(const char *flag, int from_config);
  * error. */
 struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
                                           struct zt_tls_paths *paths);
+
+struct zt_driver;
+/* Points the driver's control socket at --control-socket, else the
+ * config's control_socket, else /run/ztna/<daemon>.sock (that one
+ * optional: see driver.h); "none" disables it. */
+void zt_daemon_control_socket(const struct zt_daemon_args *a,
+                              const char *configured, const char *daemon,
+                              struct zt_driver *d);
 
 #endif

@@ -9,7 +9,9 @@
 #include <sys/epoll.h>
 
 #include "clock.h"
+#include "ctlsock.h"
 #include "log.h"
+#include "strbuf.h"
 #include "tun.h"
 #include "udp.h"
 #include "wire.h"
@@ -134,6 +136,56 @@ void zt_driver_log_status(struct zt_driver *d) {
 
 static void status_hook(void *ud) { zt_driver_log_status(ud); }
 
+/* The control socket's requests: the text SIGUSR1 logs, or the JSON. */
+static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
+  struct zt_driver *d = ud;
+  struct zt_strbuf sb;
+  if (d->batch) {
+    d->gso_messages = d->batch->gso_messages;
+    d->gso_segments = d->batch->gso_segments;
+  }
+  if (!strcmp(req, "status json") && d->status_json) {
+    int n = d->status_json(d->node, buf, len);
+    if (n >= 0 && (size_t)n + 1 < len) { /* a newline ends the reply */
+      buf[n] = '\n';
+      buf[n + 1] = 0;
+    }
+    return n < 0 ? n : n + 1;
+  }
+  zt_strbuf_init(&sb, buf, len);
+  if (d->status) {
+    int n = d->status(d->node, buf, len);
+    sb.off = n < 0 ? 0 : (size_t)n;
+  }
+  zt_strbuf_printf(&sb,
+                   "driver udp_send_errors %llu tun_write_errors %llu "
+                   "gso_messages %llu gso_segments %llu\n",
+                   (unsigned long long)d->udp_send_errors,
+                   (unsigned long long)d->tun_write_errors,
+                   (unsigned long long)d->gso_messages,
+                   (unsigned long long)d->gso_segments);
+  return (int)sb.off;
+}
+
+static int open_ctl(struct zt_driver *d) {
+  char err[256];
+  if (!d->ctl_path)
+    return 0;
+  d->ctl = zt_ctlsock_open(d->loop, d->ctl_path, ctl_handler, d, err,
+                           sizeof(err));
+  if (d->ctl) {
+    zt_info("control socket %s", d->ctl_path);
+    return 0;
+  }
+  if (d->ctl_required) {
+    zt_err("control socket: %s", err);
+    return -1;
+  }
+  zt_warn("control socket: %s; running without one (`ztna status` will "
+          "not reach this daemon)", err);
+  return 0;
+}
+
 int zt_driver_run(struct zt_driver *d) {
   zt_timer_init(&d->timer, on_timer, d);
   /* Without the batch (out of memory) every send is a sendto(): slower,
@@ -149,9 +201,13 @@ int zt_driver_run(struct zt_driver *d) {
     zt_err("epoll: cannot watch the TUN device: %s", strerror(errno));
     return -1;
   }
+  if (open_ctl(d) != 0)
+    return -1;
   rearm(d);
   zt_loop_set_status_hook(d->loop, status_hook, d);
   int rv = zt_loop_run(d->loop);
+  zt_ctlsock_close(d->ctl);
+  d->ctl = NULL;
   if (d->batch) {
     d->gso_messages = d->batch->gso_messages;
     d->gso_segments = d->batch->gso_segments;

@@ -27,6 +27,14 @@ struct zt_driver {
   void (*handle_expiry)(void *node, uint64_t now);
   /* Statistics for the operator: called on SIGUSR1 and at exit. */
   int (*status)(void *node, char *buf, size_t len);
+  /* The same as JSON (docs/status.md), for `ztna status`. */
+  int (*status_json)(void *node, char *buf, size_t len);
+  /* The control socket (ctlsock.h): its path, NULL for none; when it
+   * cannot be opened the daemon stops if ctl_required (the operator named
+   * it), else warns and runs without it (the default path). */
+  const char *ctl_path;
+  bool ctl_required;
+  struct zt_ctlsock *ctl;
   uint64_t udp_send_errors, tun_write_errors;
   uint64_t gso_messages, gso_segments;
   /* Inside a loop callback sends are batched and flushed before the

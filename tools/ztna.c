@@ -1,11 +1,12 @@
 /*
- * ztna: the operator's command. Today it makes certificates; the daemons
- * are ztna-intermediate, ztna-connector and ztna-agent.
+ * ztna: the operator's command: certificates, and the status of a local
+ * daemon. The daemons are ztna-intermediate, ztna-connector and ztna-agent.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cert_cmd.h"
+#include "status_cmd.h"
 
 #ifndef ZTNA_VERSION
 #define ZTNA_VERSION "0.1.0"
@@ -21,8 +22,11 @@ static const char usage[] =
     "  cert show FILE      print a certificate's identity and validity\n"
     "  cert verify --ca CA FILE\n"
     "                      check that FILE was issued by CA\n"
+    "  status [--json] [--socket PATH | --daemon NAME]\n"
+    "                      a local daemon's uplink, sessions and counters\n"
     "  version             print the version\n"
-    "Run 'ztna ca --help' or 'ztna cert --help' for details.\n";
+    "Run 'ztna ca --help', 'ztna cert --help' or 'ztna status --help' for\n"
+    "details.\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -34,6 +38,8 @@ int main(int argc, char **argv) {
     return zt_cmd_ca(argc - 2, argv + 2);
   if (!strcmp(cmd, "cert"))
     return zt_cmd_cert(argc - 2, argv + 2);
+  if (!strcmp(cmd, "status"))
+    return zt_cmd_status(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("ztna %s\n", ZTNA_VERSION);
     return 0;

@@ -34,6 +34,7 @@ static const char usage[] =
     "      --ca FILE --cert FILE --key FILE   deployment CA, our certificate "
     "and key\n"
     "      --log-level LEVEL        error, warn, info (default) or debug\n"
+    "      --control-socket PATH    /run/ztna/agent.sock (default) or none\n"
     "  -v, --verbose                same as --log-level debug\n"
     "  -h, --help                   this text\n";
 
@@ -49,6 +50,9 @@ static void feed_tun(void *n, const uint8_t *pkt, size_t len, uint64_t now) {
 static uint64_t expiry(void *n) { return zt_agent_expiry(n); }
 static void handle_expiry(void *n, uint64_t now) {
   zt_agent_handle_expiry(n, now);
+}
+static int status_json(void *n, char *buf, size_t len) {
+  return zt_agent_status_json(n, buf, len);
 }
 static int status(void *n, char *buf, size_t len) {
   return zt_agent_status(n, buf, len);
@@ -172,6 +176,8 @@ int main(int argc, char **argv) {
   d.expiry = expiry;
   d.handle_expiry = handle_expiry;
   d.status = status;
+  d.status_json = status_json;
+  zt_daemon_control_socket(&args, cfg.control_socket, "agent", &d);
   int rv = zt_driver_run(&d);
   zt_agent_free(agent);
   zt_loop_free(d.loop);

@@ -37,6 +37,7 @@ static const char usage[] =
     "      --ca FILE --cert FILE --key FILE   deployment CA, our certificate "
     "and key\n"
     "      --log-level LEVEL        error, warn, info (default) or debug\n"
+    "      --control-socket PATH    /run/ztna/connector.sock (default) or none\n"
     "  -v, --verbose                same as --log-level debug\n"
     "  -h, --help                   this text\n"
     "Needs CAP_NET_ADMIN (TUN device, routes, nftables, ip_forward).\n";
@@ -57,6 +58,9 @@ static void feed_tun(void *n, const uint8_t *pkt, size_t len, uint64_t now) {
 static uint64_t expiry(void *n) { return zt_connector_expiry(n); }
 static void handle_expiry(void *n, uint64_t now) {
   zt_connector_handle_expiry(n, now);
+}
+static int status_json(void *n, char *buf, size_t len) {
+  return zt_connector_status_json(n, buf, len);
 }
 static int status(void *n, char *buf, size_t len) {
   return zt_connector_status(n, buf, len);
@@ -199,6 +203,8 @@ int main(int argc, char **argv) {
   d.expiry = expiry;
   d.handle_expiry = handle_expiry;
   d.status = status;
+  d.status_json = status_json;
+  zt_daemon_control_socket(&args, cfg.control_socket, "connector", &d);
   /* The forward filter from the start, before any service registers. */
   nat(NULL, NULL, 0);
   int rv = zt_driver_run(&d);

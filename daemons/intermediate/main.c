@@ -28,6 +28,7 @@ static const char usage[] =
     "      --cert FILE        this Intermediate's certificate\n"
     "      --key FILE         its private key\n"
     "      --log-level LEVEL  error, warn, info (default) or debug\n"
+    "      --control-socket PATH /run/ztna/intermediate.sock (default) or none\n"
     "  -v, --verbose          same as --log-level debug\n"
     "  -h, --help             this text\n";
 
@@ -38,6 +39,9 @@ static void feed_udp(void *n, const struct sockaddr *from, socklen_t fromlen,
 static uint64_t expiry(void *n) { return zt_intermediate_expiry(n); }
 static void handle_expiry(void *n, uint64_t now) {
   zt_intermediate_handle_expiry(n, now);
+}
+static int status_json(void *n, char *buf, size_t len) {
+  return zt_intermediate_status_json(n, buf, len);
 }
 static int status(void *n, char *buf, size_t len) {
   return zt_intermediate_status(n, buf, len);
@@ -139,6 +143,8 @@ int main(int argc, char **argv) {
   d.expiry = expiry;
   d.handle_expiry = handle_expiry;
   d.status = status;
+  d.status_json = status_json;
+  zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   zt_info("listening on udp %s, %zu service(s), %zu policy rule(s)",
           zt_netaddr_str((struct sockaddr *)&cfg.listen, addr, sizeof(addr)),
           cfg.n_services, cfg.n_policy);

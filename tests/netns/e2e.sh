@@ -184,12 +184,57 @@ else
   fi
 fi
 
+# ---- ztna status: the agent's session and the Intermediate's peers
+# Through the control sockets, as an operator would ask; the JSON must
+# parse and say what the traffic above did (docs/status.md).
+if A "$ZT_BIN/ztna" status --json --socket "$ZT_WORK/agent.sock" >"$ZT_WORK/status-agent.json" 2>&1 &&
+  ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" status --json --socket "$ZT_WORK/intermediate.sock" \
+    >"$ZT_WORK/status-im.json" 2>&1; then
+  verdict=$("$ZT_PY" - "$ZT_WORK/status-agent.json" "$ZT_WORK/status-im.json" <<'EOF'
+import json, sys
+a = json.load(open(sys.argv[1]))
+im = json.load(open(sys.argv[2]))
+s = [x for x in a["sessions"] if x["peer"] == "conn-a"]
+peers = {(p["role"], p["name"]) for p in im["peers"]}
+if a["daemon"] != "agent" or a["version"] != 1 or a["uplink"]["state"] != "up":
+    print("agent: bad top level or uplink", a.get("uplink"))
+elif len(s) != 1 or s[0]["path"] != "relay":
+    print("agent: not one relayed session to conn-a:", a["sessions"])
+elif s[0]["rx"]["packets"] <= 0 or s[0]["tx"]["packets"] <= 0:
+    print("agent: session counters not counting:", s[0])
+elif not {("agent", "alice"), ("connector", "conn-a")} <= peers:
+    print("intermediate: peers", sorted(peers))
+else:
+    print("ok: conn-a via %s, tx %d rx %d packets, rtt %d us; intermediate peers %s"
+          % (s[0]["path"], s[0]["tx"]["packets"], s[0]["rx"]["packets"],
+             s[0]["rtt_us"], sorted(peers)))
+EOF
+  )
+  case $verdict in
+    ok*) pass "ztna status --json: $verdict" ;;
+    *) fail "ztna status" "$verdict" ;;
+  esac
+else
+  fail "ztna status" "$(cat "$ZT_WORK/status-agent.json" "$ZT_WORK/status-im.json" 2>/dev/null)"
+fi
+if A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" | grep -q '^conn-a .* relay '; then
+  pass "ztna status (tables): the session to conn-a, relayed"
+else
+  fail "ztna status (tables)" "$(A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" 2>&1)"
+fi
+if [ "$(stat -c %a "$ZT_WORK/agent.sock")" = 600 ]; then
+  pass "control socket mode 0600"
+else
+  fail "control socket mode" "$(stat -c %a "$ZT_WORK/agent.sock")"
+fi
+
 # ---- an agent with a certificate from another CA
 cat >"$ZT_WORK/mallory.json" <<EOF
 { "intermediate": "198.51.100.1:4433", "ca": "$ZT_WORK/pki/ca.pem",
   "cert": "$ZT_WORK/pki/mallory.pem", "key": "$ZT_WORK/pki/mallory.key", "tun": "ztna9" }
 EOF
-zt_bg mallory "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/mallory.json"
+zt_bg mallory "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/mallory.json" \
+  --control-socket "$ZT_WORK/mallory.sock"
 if zt_wait_log intermediate "refused peer at 198.51.100.2" 10; then
   pass "foreign CA refused: $(grep -m1 'refused peer' "$ZT_WORK/intermediate.log" | sed 's/.*refused peer/refused peer/')"
 else
@@ -273,7 +318,8 @@ fi
 # both sides say so, and the older does not come back to fight for it.
 connects() { grep -c 'connected to intermediate' "$ZT_WORK/agent.log"; }
 connects_before=$(connects)
-zt_bg agent2 "$ZT_NS_RA" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/agent.json"
+zt_bg agent2 "$ZT_NS_RA" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/agent.json" \
+  --control-socket "$ZT_WORK/agent2.sock"
 if zt_wait_log agent "will not reconnect" 15 &&
   zt_wait_log intermediate "agent alice: new connection from" 5 &&
   zt_wait_log agent2 "added route $WEB_VIP" 10 &&
@@ -293,6 +339,9 @@ zt_stop agent2 TERM || fail "agent2 exit status" "non-zero"
 # ---- clean shutdown
 for d in agent connector intermediate; do
   zt_stop "$d" TERM || fail "$d exit status" "non-zero"
+done
+for s in agent connector intermediate; do
+  [ -e "$ZT_WORK/$s.sock" ] && fail "$s left its control socket behind"
 done
 if ip netns exec "$ZT_NS_C" nft list tables | grep -q ztna; then
   fail "connector left its nftables table behind"

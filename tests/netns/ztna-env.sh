@@ -195,14 +195,21 @@ zt_start_intermediate() {
   local keylog=()
   [ -n "${ZT_KEYLOG:-}" ] && keylog=(env SSLKEYLOGFILE="$ZT_KEYLOG")
   zt_bg intermediate "$ZT_NS_I" "${keylog[@]}" \
-    "$ZT_BIN/ztna-intermediate" --config "$ZT_WORK/intermediate.json" "$@"
+    "$ZT_BIN/ztna-intermediate" --config "$ZT_WORK/intermediate.json" \
+    --control-socket "$ZT_WORK/intermediate.sock" "$@"
 }
 zt_start_connector() {
-  zt_bg connector "$ZT_NS_C" "$ZT_BIN/ztna-connector" --config "$ZT_WORK/connector.json" "$@"
+  zt_bg connector "$ZT_NS_C" "$ZT_BIN/ztna-connector" --config "$ZT_WORK/connector.json" \
+    --control-socket "$ZT_WORK/connector.sock" "$@"
 }
 zt_start_agent() {
-  zt_bg agent "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/agent.json" "$@"
+  zt_bg agent "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/agent.json" \
+    --control-socket "$ZT_WORK/agent.sock" "$@"
 }
+
+# The daemons' control sockets (`ztna status`) live in $ZT_WORK, not in
+# /run/ztna: the namespaces share the file system, and a test must not
+# take the host's sockets.
 
 # Everything up and the agent's route to the web service in place.
 zt_env_up() {

@@ -1,0 +1,38 @@
+/*
+ * The parts of the JSON status (docs/status.md) the three nodes share: the
+ * uplink object, a session's path and QUIC figures, addresses. Each node's
+ * *_status_json() writes its own top level and calls these, so the same
+ * field means the same thing whichever daemon reports it.
+ */
+#ifndef ZTNA_STATUSW_H
+#define ZTNA_STATUSW_H
+
+#include <sys/socket.h>
+
+#include "jsonw.h"
+
+#define ZT_STATUS_VERSION 1
+
+struct zq_conn;
+struct zt_uplink;
+
+/* "key":"a.b.c.d:port", or null when sa is NULL or len is 0. */
+void zt_statusw_addr(struct zt_jsonw *w, const char *key,
+                     const struct sockaddr *sa, socklen_t len);
+/* "key":"a.b.c.d", or null for 0 (no address). */
+void zt_statusw_ip4(struct zt_jsonw *w, const char *key, uint32_t ip);
+/* Opens the top-level object: {"daemon":..., "version":1, "identity":... */
+void zt_statusw_begin(struct zt_jsonw *w, const char *daemon,
+                      const char *identity);
+/* "uplink":{...} of an agent or connector; intermediate_name is the name
+ * its certificate must carry. Leaves the object open for extra members. */
+void zt_statusw_uplink_begin(struct zt_jsonw *w, const struct zt_uplink *u,
+                             const char *intermediate_name);
+/* The members of an end-to-end session's object that describe its path and
+ * traffic: "path", "remote", "rtt_us", "tx", "rx", "drops",
+ * "path_switches", "last_switch_reason". q may be NULL (not yet open). The
+ * path is the relay through the uplink today. */
+void zt_statusw_session_path(struct zt_jsonw *w, const struct zq_conn *q,
+                             const struct zt_uplink *u);
+
+#endif
