@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cert_cmd.h"
+#include "netcheck_cmd.h"
 
 #ifndef ZTNA_VERSION
 #define ZTNA_VERSION "0.1.0"
@@ -21,6 +22,10 @@ static const char usage[] =
     "  cert show FILE      print a certificate's identity and validity\n"
     "  cert verify --ca CA FILE\n"
     "                      check that FILE was issued by CA\n"
+    "  netcheck --intermediate HOST:PORT [--stun-port P] [--json] "
+    "[--timeout MS]\n"
+    "                      the address a NAT gives us, and whether a direct "
+    "path is likely\n"
     "  version             print the version\n"
     "Run 'ztna ca --help' or 'ztna cert --help' for details.\n";
 
@@ -34,6 +39,8 @@ int main(int argc, char **argv) {
     return zt_cmd_ca(argc - 2, argv + 2);
   if (!strcmp(cmd, "cert"))
     return zt_cmd_cert(argc - 2, argv + 2);
+  if (!strcmp(cmd, "netcheck"))
+    return zt_cmd_netcheck(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("ztna %s\n", ZTNA_VERSION);
     return 0;
