@@ -628,7 +628,18 @@ static int shared_member(const struct ctx *cx, void *ud, unsigned which,
 
 static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
-    "services", "policy", "state_dir", "control_socket", NULL};
+    "services", "policy", "state_dir", "control_socket", "stun_port", NULL};
+
+/* The second STUN port: 0 (off) or a UDP port. */
+static int set_stun_port(const struct ctx *cx, const struct zt_json *v,
+                         const char *kp, int *dst) {
+  if (want(cx, v, kp, ZT_JSON_NUMBER) != 0)
+    return -1;
+  if (!v->is_int || v->integer < 0 || v->integer > 65535)
+    return cfail(cx, v->line, kp, "expected a port 1-65535, or 0 for none");
+  *dst = (int)v->integer;
+  return 0;
+}
 
 static int im_member(const struct ctx *cx, void *ud, unsigned which,
                      const struct zt_json *v, const char *kp) {
@@ -648,6 +659,8 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
     return 0;
   case 8:
     return set_path(cx, v, kp, c->state_dir);
+  case 10:
+    return set_stun_port(cx, v, kp, &c->stun_port);
   default:
     return shared_member(cx, ud, which, v, kp);
   }
@@ -764,6 +777,7 @@ void zt_intermediate_config_defaults(struct zt_intermediate_config *c) {
   c->log_level = ZT_LOG_INFO;
   snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ztna");
   c->ctrl_backlog_max = ZT_CTRL_BACKLOG_MAX;
+  c->stun_port = -1;
 }
 
 void zt_connector_config_defaults(struct zt_connector_config *c) {

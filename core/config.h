@@ -44,6 +44,10 @@ struct zt_intermediate_config {
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
   /* Where the Intermediate keeps agent address bindings ("" : nowhere). */
   char state_dir[ZT_PATH_MAX];
+  /* The second UDP port that answers STUN only, so `ztna netcheck` can
+   * tell whether a NAT's mapping depends on the destination: -1 (the
+   * default) for the listen port + 1, 0 for none. */
+  int stun_port;
   /* Unacknowledged control bytes one peer may make us hold (not in the
    * file: tests lower it). */
   size_t ctrl_backlog_max;

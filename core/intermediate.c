@@ -26,6 +26,7 @@
 #include "relay.h"
 #include "secret.h"
 #include "strbuf.h"
+#include "stun.h"
 #include "wire.h"
 
 struct peer {
@@ -73,6 +74,9 @@ struct zt_intermediate {
   uint64_t now;
   struct zt_admit admit;      /* handshake caps, Retry, reset budgets */
   struct zt_keymap by_initial; /* initial_hash() -> handshaking peer */
+  /* STUN answer budgets, apart from the resets': a STUN flood must not
+   * silence the resets real peers need, nor the other way round. */
+  struct zt_admit stun_admit;
   struct zt_ctrl_msg scratch;
 };
 
@@ -814,6 +818,33 @@ static void send_reset(struct zt_intermediate *im, const struct sockaddr *to,
   im->io->udp_send(im->io->ud, to, tolen, out, n);
 }
 
+/* A STUN Binding request (stun.h), on either port: the answer into out,
+ * its length, or 0 when it gets none. Answers go to unauthenticated
+ * sources, so they draw on per-source and global budgets; the size rule
+ * (no answer larger than its request) is zt_stun_answer()'s. */
+static size_t stun_answer(struct zt_intermediate *im,
+                          const struct sockaddr *from, const uint8_t *pkt,
+                          size_t len, uint8_t *out, size_t cap) {
+  struct zt_admit_ip ip;
+  size_t n;
+  switch (zt_stun_answer(pkt, len, from, out, cap, &n)) {
+  case ZT_STUN_NOT_STUN:
+    return 0;
+  case ZT_STUN_TOO_SMALL:
+    im->stats.stun_dropped++;
+    return 0;
+  case ZT_STUN_ANSWER:
+    break;
+  }
+  zt_admit_ip_of(from, &ip);
+  if (zt_admit_reset(&im->stun_admit, &ip, im->now) != ZT_ADMIT_OK) {
+    im->stats.stun_limited++;
+    return 0;
+  }
+  im->stats.stun_answered++;
+  return n;
+}
+
 void zt_intermediate_feed_udp(struct zt_intermediate *im,
                               const struct sockaddr *from, socklen_t fromlen,
                               const uint8_t *pkt, size_t len, uint64_t now) {
@@ -824,6 +855,16 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
   im->stats.packets_in++;
   if (zq_packet_key(pkt, len, &key) == 0)
     p = zt_keymap_get(&im->by_key, key);
+  /* STUN after the connection lookup: ngtcp2 greases the QUIC bit, so a
+   * connection's short-header packet may start like STUN; only a packet
+   * of no connection can be a Binding request. */
+  if (!p && zt_stun_is_binding_request(pkt, len)) {
+    uint8_t out[ZT_STUN_RESPONSE_MAX];
+    size_t n = stun_answer(im, from, pkt, len, out, sizeof(out));
+    if (n)
+      im->io->udp_send(im->io->ud, from, fromlen, out, n);
+    return;
+  }
   if (!p && zq_packet_is_initial(pkt, len)) {
     on_initial(im, from, fromlen, pkt, len);
   } else if (!p) {
@@ -838,6 +879,14 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
     mark_dirty(p);
   }
   flush_dirty(im);
+}
+
+size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
+                                      const struct sockaddr *from,
+                                      const uint8_t *pkt, size_t len,
+                                      uint64_t now, uint8_t *out, size_t cap) {
+  im->now = now;
+  return stun_answer(im, from, pkt, len, out, cap);
 }
 
 /* ---- construction and timers -------------------------------------------- */
@@ -880,6 +929,18 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
     free(im);
     return NULL;
   }
+  /* STUN: a source's netcheck needs a handful of answers; 1000/s in all
+   * (each no larger than its request) bounds what we reflect. */
+  lim.max_handshakes = 1; /* unused: keeps the count table small */
+  lim.source_resets_per_sec = 10;
+  lim.source_resets_burst = 20;
+  lim.resets_per_sec = 1000;
+  lim.resets_burst = 200;
+  if (zt_admit_init(&im->stun_admit, &lim) != 0) {
+    zt_admit_free(&im->admit);
+    free(im);
+    return NULL;
+  }
   zt_keymap_init(&im->by_initial);
   zt_keymap_init(&im->by_key);
   zt_keymap_init(&im->channels);
@@ -910,6 +971,7 @@ void zt_intermediate_free(struct zt_intermediate *im) {
   zt_keymap_free(&im->by_key);
   zt_keymap_free(&im->by_initial);
   zt_admit_free(&im->admit);
+  zt_admit_free(&im->stun_admit);
   zt_keymap_free(&im->channels);
   zt_addrpool_free(&im->pool);
   zt_free_secret(im, sizeof(*im)); /* reset and token secrets, hash keys */
@@ -997,13 +1059,17 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
   zt_strbuf_printf(&sb,
                    "handshakes: in progress %zu; retries sent %llu; invalid "
                    "tokens %llu; initials capped: global %llu per-source "
-                   "%llu; resets limited per-source %llu\n",
+                   "%llu; resets limited per-source %llu; stun answered "
+                   "%llu dropped %llu limited %llu\n",
                    zt_admit_handshakes(&im->admit),
                    (unsigned long long)st->retries_sent,
                    (unsigned long long)st->tokens_invalid,
                    (unsigned long long)st->initials_capped_global,
                    (unsigned long long)st->initials_capped_source,
-                   (unsigned long long)st->resets_limited_source);
+                   (unsigned long long)st->resets_limited_source,
+                   (unsigned long long)st->stun_answered,
+                   (unsigned long long)st->stun_dropped,
+                   (unsigned long long)st->stun_limited);
   zt_strbuf_printf(
       &sb,
       "relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "
@@ -1066,6 +1132,11 @@ static void im_counters_json(const struct zt_intermediate *im,
   zt_jsonw_u64(w, "resets_sent", st->resets_sent);
   zt_jsonw_u64(w, "resets_limited", st->resets_limited);
   zt_jsonw_u64(w, "resets_limited_source", st->resets_limited_source);
+  zt_jsonw_end_object(w);
+  zt_jsonw_begin_object(w, "stun");
+  zt_jsonw_u64(w, "answered", st->stun_answered);
+  zt_jsonw_u64(w, "dropped", st->stun_dropped);
+  zt_jsonw_u64(w, "limited", st->stun_limited);
   zt_jsonw_end_object(w);
   zt_jsonw_begin_object(w, "handshakes");
   zt_jsonw_u64(w, "in_progress", zt_admit_handshakes(&im->admit));

@@ -35,6 +35,9 @@ struct zt_intermediate_stats {
    * (resets_limited: by the global one). */
   uint64_t retries_sent, tokens_invalid, initials_capped_global,
       initials_capped_source, resets_limited_source;
+  /* STUN Binding requests (stun.h), both ports: answered, dropped for
+   * being smaller than their answer, refused by a budget. */
+  uint64_t stun_answered, stun_dropped, stun_limited;
 };
 
 struct zt_intermediate *
@@ -49,6 +52,13 @@ int zt_intermediate_load_state(struct zt_intermediate *im, const char *text,
 void zt_intermediate_feed_udp(struct zt_intermediate *im,
                               const struct sockaddr *from, socklen_t fromlen,
                               const uint8_t *pkt, size_t len, uint64_t now);
+/* The second STUN port (config stun_port): a datagram that arrived there.
+ * Answers only STUN Binding requests: the answer's length in out (send it
+ * from that port), 0 for none. Shares the budgets of the main port's. */
+size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
+                                      const struct sockaddr *from,
+                                      const uint8_t *pkt, size_t len,
+                                      uint64_t now, uint8_t *out, size_t cap);
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im);
 void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now);
 const struct zt_intermediate_stats *

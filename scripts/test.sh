@@ -34,6 +34,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   step "namespace end-to-end tests (plain)"
   BUILD=build bash tests/netns/e2e.sh
   BUILD=build bash tests/netns/hostile_lan.sh
+  BUILD=build bash tests/netns/netcheck.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   BUILD=build-san QUICK=1 ZT_EXPECTED_SKIPS="${ZT_EXPECTED_SKIPS:+$ZT_EXPECTED_SKIPS,}opacity" \

@@ -7,6 +7,7 @@
 
 #include "cert_cmd.h"
 #include "status_cmd.h"
+#include "netcheck_cmd.h"
 
 #ifndef ZTNA_VERSION
 #define ZTNA_VERSION "0.1.0"
@@ -24,6 +25,10 @@ static const char usage[] =
     "                      check that FILE was issued by CA\n"
     "  status [--json] [--socket PATH | --daemon NAME]\n"
     "                      a local daemon's uplink, sessions and counters\n"
+    "  netcheck --intermediate HOST:PORT [--stun-port P] [--json] "
+    "[--timeout MS]\n"
+    "                      the address a NAT gives us, and whether a direct "
+    "path is likely\n"
     "  version             print the version\n"
     "Run 'ztna ca --help', 'ztna cert --help' or 'ztna status --help' for\n"
     "details.\n";
@@ -40,6 +45,8 @@ int main(int argc, char **argv) {
     return zt_cmd_cert(argc - 2, argv + 2);
   if (!strcmp(cmd, "status"))
     return zt_cmd_status(argc - 2, argv + 2);
+  if (!strcmp(cmd, "netcheck"))
+    return zt_cmd_netcheck(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("ztna %s\n", ZTNA_VERSION);
     return 0;

@@ -4,8 +4,12 @@
  * end-to-end traffic. All logic lives in core/intermediate.c; this file
  * loads configuration, opens the socket and runs the driver.
  */
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -17,6 +21,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "statefile.h"
+#include "stun.h"
 #include "udp.h"
 
 static const char usage[] =
@@ -45,6 +50,64 @@ static int status_json(void *n, char *buf, size_t len) {
 }
 static int status(void *n, char *buf, size_t len) {
   return zt_intermediate_status(n, buf, len);
+}
+
+/* The second STUN port: its own socket beside the driver's, answering
+ * Binding requests only (zt_intermediate_feed_stun_port), from that port:
+ * a client compares what the two ports see of it. */
+static void on_stun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
+  static uint8_t store[8][ZT_OUTER_UDP_PAYLOAD + 64];
+  uint8_t *bufs[8], out[ZT_STUN_RESPONSE_MAX];
+  size_t lens[8];
+  struct sockaddr_storage peers[8];
+  socklen_t peerlens[8];
+  (void)l;
+  (void)events;
+  for (int i = 0; i < 8; i++)
+    bufs[i] = store[i];
+  /* Bounded like the main socket's reads: a flood here cannot starve it. */
+  for (int round = 0; round < 8; round++) {
+    int n = zt_udp_recv_batch(fd, bufs, sizeof(store[0]), lens, peers,
+                              peerlens, 8);
+    uint64_t now = zt_now_ns();
+    for (int i = 0; i < n; i++) {
+      size_t m = zt_intermediate_feed_stun_port(
+          ud, (struct sockaddr *)&peers[i], bufs[i], lens[i], now, out,
+          sizeof(out));
+      if (m)
+        zt_udp_send(fd, (struct sockaddr *)&peers[i], peerlens[i], out, m);
+    }
+    if (n < 8)
+      break;
+  }
+}
+
+/* The STUN socket: -1 when off, or when the default port (listen + 1)
+ * cannot be had (a warning: netcheck then reports "unknown"); -2 when a
+ * configured one cannot. */
+static int open_stun(const struct zt_intermediate_config *cfg) {
+  struct sockaddr_storage sa = cfg->listen;
+  char err[512];
+  in_port_t *port = sa.ss_family == AF_INET6
+                        ? &((struct sockaddr_in6 *)&sa)->sin6_port
+                        : &((struct sockaddr_in *)&sa)->sin_port;
+  unsigned p = cfg->stun_port >= 0 ? (unsigned)cfg->stun_port
+                                   : ntohs(*port) + 1u;
+  if (p == 0 || p > 65535)
+    return -1;
+  *port = htons((uint16_t)p);
+  int fd = zt_udp_open((struct sockaddr *)&sa, cfg->listen_len, err,
+                       sizeof(err));
+  if (fd < 0) {
+    if (cfg->stun_port > 0) {
+      zt_err("stun_port: %s", err);
+      return -2;
+    }
+    zt_warn("no STUN port (listen port + 1): %s", err);
+    return -1;
+  }
+  zt_info("stun on udp port %u", p);
+  return fd;
 }
 
 /* Agent address bindings: read at start, replaced atomically on change. */
@@ -145,6 +208,14 @@ int main(int argc, char **argv) {
   d.status = status;
   d.status_json = status_json;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
+  int stun_fd = open_stun(&cfg);
+  if (stun_fd == -2)
+    return 1;
+  if (stun_fd >= 0 &&
+      zt_loop_add_fd(d.loop, stun_fd, EPOLLIN, on_stun, im) != 0) {
+    zt_err("epoll: cannot watch the STUN socket: %s", strerror(errno));
+    return 1;
+  }
   zt_info("listening on udp %s, %zu service(s), %zu policy rule(s)",
           zt_netaddr_str((struct sockaddr *)&cfg.listen, addr, sizeof(addr)),
           cfg.n_services, cfg.n_policy);
@@ -152,6 +223,8 @@ int main(int argc, char **argv) {
   zt_intermediate_free(im);
   zt_loop_free(d.loop);
   close(d.udp_fd);
+  if (stun_fd >= 0)
+    close(stun_fd);
   zt_tls_creds_free(creds);
   return rv == 0 ? 0 : 1;
 }
