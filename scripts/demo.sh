@@ -53,6 +53,10 @@ echo "   sha256 got    $got"
 say "TCP: iperf3 for 3 seconds"
 run A iperf3 -c "$WEB_VIP" -p 5201 -t 3 || exit 1
 
+say "ztna status: the agent's uplink and sessions, then the Intermediate's view"
+ip netns exec "$ZT_NS_A" "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" | sed 's/^/   /'
+ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" status --socket "$ZT_WORK/intermediate.sock" | sed 's/^/   /'
+
 say "what each daemon saw"
 for d in agent connector intermediate; do zt_stop "$d" TERM; done
 grep -h "status:" "$ZT_WORK/agent.log" "$ZT_WORK/connector.log" "$ZT_WORK/intermediate.log" | sed 's/^/   /'
