@@ -26,35 +26,10 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=ztna-env.sh
 source tests/netns/ztna-env.sh
 
-failures=0 passes=0 skips=0
-pass() { echo "PASS $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL $1${2:+: $2}"; failures=$((failures + 1)); }
-skip() { # NAME REASON
-  echo "SKIP $1: $2"
-  skips=$((skips + 1))
-  if [ "${CI:-}" = true ] && ! [[ ",${ZT_EXPECTED_SKIPS:-}," == *",$1,"* ]]; then
-    fail "$1" "skipped under CI=true and not in ZT_EXPECTED_SKIPS"
-  fi
-}
+# shellcheck source=harness.sh
+source tests/netns/harness.sh
 A() { ip netns exec "$ZT_NS_A" "$@"; }
-
-cleanup() {
-  local rc=$?
-  if [ "$failures" -gt 0 ] || [ $rc -ne 0 ]; then
-    for f in "$ZT_WORK"/*.log; do
-      [ -e "$f" ] || continue
-      echo "---- $(basename "$f") (last 30 lines)"
-      tail -n 30 "$f"
-    done
-  fi
-  zt_env_down
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for b in ztna ztna-intermediate ztna-connector ztna-agent; do
-  [ -x "$ZT_BIN/$b" ] || { echo "missing $ZT_BIN/$b: run make${BUILD/build-san/ SAN=1}" >&2; exit 1; }
-done
+zt_need_bins ztna ztna-intermediate ztna-connector ztna-agent
 
 opacity_skip=""
 if [ "${QUICK:-0}" = 1 ]; then
@@ -350,6 +325,4 @@ if [ "$BUILD" = build-san ] && grep -l "ERROR: AddressSanitizer\|runtime error:"
   fail "sanitizer reports"
 fi
 
-echo
-echo "e2e: $passes passed, $skips skipped, $failures failed"
-exit "$failures"
+zt_summary e2e

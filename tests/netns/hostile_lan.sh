@@ -19,35 +19,16 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=ztna-env.sh
 source tests/netns/ztna-env.sh
 
-failures=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; failures=$((failures + 1)); }
-skip() { echo "SKIP $1${2:+: $2}"; }
+# shellcheck source=harness.sh
+source tests/netns/harness.sh
 A() { ip netns exec "$ZT_NS_A" "$@"; }
 B() { ip netns exec "$ZT_NS_B" "$@"; }
 C() { ip netns exec "$ZT_NS_C" "$@"; }
 SPOOF_PORT=7777
-
-cleanup() {
-  local rc=$?
-  if [ "$failures" -gt 0 ] || [ $rc -ne 0 ]; then
-    for f in "$ZT_WORK"/*.log; do
-      [ -e "$f" ] || continue
-      echo "---- $(basename "$f") (last 20 lines)"
-      tail -n 20 "$f"
-    done
-  fi
-  zt_env_down
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for b in ztna ztna-intermediate ztna-connector ztna-agent; do
-  [ -x "$ZT_BIN/$b" ] || { echo "missing $ZT_BIN/$b: run make" >&2; exit 1; }
-done
+zt_need_bins ztna ztna-intermediate ztna-connector ztna-agent
 if ! command -v tcpdump >/dev/null; then
-  skip "hostile LAN" "tcpdump not installed (scripts/deps.sh)"
-  exit 0
+  skip hostile-lan "tcpdump not installed (scripts/deps.sh)"
+  zt_summary hostile_lan
 fi
 
 ip_forward_c() { C cat /proc/sys/net/ipv4/ip_forward; }
@@ -195,6 +176,4 @@ if [ "$BUILD" = build-san ] && grep -l "ERROR: AddressSanitizer\|runtime error:"
   fail "sanitizer reports"
 fi
 
-echo
-[ "$failures" -eq 0 ] && echo "hostile_lan: all passed" || echo "hostile_lan: $failures failure(s)"
-exit "$failures"
+zt_summary hostile_lan

@@ -20,29 +20,11 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=ztna-env.sh
 source tests/netns/ztna-env.sh
 
-failures=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+: $2}"; failures=$((failures + 1)); }
+# shellcheck source=harness.sh
+source tests/netns/harness.sh
 A() { ip netns exec "$ZT_NS_A" "$@"; }
 STUN_PORT=3478
-
-cleanup() {
-  local rc=$?
-  if [ "$failures" -gt 0 ] || [ $rc -ne 0 ]; then
-    for f in "$ZT_WORK"/*.log; do
-      [ -e "$f" ] || continue
-      echo "---- $(basename "$f") (last 20 lines)"
-      tail -n 20 "$f"
-    done
-  fi
-  zt_env_down
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for b in ztna ztna-intermediate; do
-  [ -x "$ZT_BIN/$b" ] || { echo "missing $ZT_BIN/$b: run make" >&2; exit 1; }
-done
+zt_need_bins ztna ztna-intermediate
 
 netcheck() { # ARGS...: ztna netcheck from the agent's host A
   A timeout 20 "$ZT_BIN/ztna" netcheck --intermediate 198.51.100.1:4433 \
@@ -118,5 +100,4 @@ netcheck --stun-port "$STUN_PORT" --timeout 400 >/dev/null 2>&1
 rc=$?
 if [ $rc -eq 1 ]; then pass "down"; else fail "down" "exit status $rc, want 1"; fi
 
-echo "netcheck.sh: $failures failure(s)"
-exit "$failures"
+zt_summary netcheck

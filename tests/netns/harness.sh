@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# What every namespace test script shares: PASS/FAIL/SKIP lines and their
+# counts, logs shown on failure, the namespaces torn down on every exit
+# path, and the binaries checked up front. Sourced after ztna-env.sh.
+#
+# A skip prints SKIP and is counted; under CI=true it is also a failure
+# unless its name is in ZT_EXPECTED_SKIPS (comma-separated), as in the unit
+# tests' harness (tests/unit/test.h).
+
+failures=0 passes=0 skips=0
+pass() { echo "PASS $1"; passes=$((passes + 1)); }
+fail() { echo "FAIL $1${2:+: $2}"; failures=$((failures + 1)); }
+skip() { # NAME REASON
+  echo "SKIP $1: $2"
+  skips=$((skips + 1))
+  if [ "${CI:-}" = true ] && ! [[ ",${ZT_EXPECTED_SKIPS:-}," == *",$1,"* ]]; then
+    fail "$1" "skipped under CI=true and not in ZT_EXPECTED_SKIPS"
+  fi
+}
+
+_zt_harness_cleanup() {
+  local rc=$?
+  if [ "$failures" -gt 0 ] || [ $rc -ne 0 ]; then
+    for f in "$ZT_WORK"/*.log; do
+      [ -e "$f" ] || continue
+      echo "---- $(basename "$f") (last 30 lines)"
+      tail -n 30 "$f"
+    done
+  fi
+  zt_env_down
+}
+trap _zt_harness_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# zt_need_bins NAME...: every binary is built, or the script stops.
+zt_need_bins() {
+  local b
+  for b in "$@"; do
+    [ -x "$ZT_BIN/$b" ] || {
+      echo "missing $ZT_BIN/$b: run make${BUILD/build-san/ SAN=1}" >&2
+      exit 1
+    }
+  done
+}
+
+# zt_summary NAME: the closing line; exits with the number of failures.
+zt_summary() {
+  echo
+  echo "$1: $passes passed, $skips skipped, $failures failed"
+  exit "$failures"
+}
