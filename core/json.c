@@ -108,9 +108,7 @@ static size_t put_utf8(char *o, uint32_t cp) {
   return 4;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+size_t zt_utf8_len(const unsigned char *p, size_t avail) {
   unsigned char c = p[0];
   size_t n;
   unsigned char lo = 0x80, hi = 0xbf; /* bounds of the second byte */
@@ -130,7 +128,7 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
       hi = 0x8f;
   } else
     return 0;
-  if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+  if (avail < n || p[1] < lo || p[1] > hi)
     return 0;
   for (size_t i = 2; i < n; i++)
     if ((p[i] & 0xc0) != 0x80)
@@ -189,7 +187,7 @@ static bool parse_string(struct parser *ps, char **out, size_t *outlen) {
       return fail(ps, "control character 0x%02x in string (escape it)", c);
     }
     if (c >= 0x80) {
-      size_t k = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+      size_t k = zt_utf8_len((const unsigned char *)p, (size_t)(end - p));
       if (!k) {
         free(buf);
         return fail(ps, "invalid UTF-8 in string");

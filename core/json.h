@@ -80,6 +80,11 @@ void zt_json_free(struct zt_json *j);
  * obj is not an object. */
 const struct zt_json *zt_json_get(const struct zt_json *obj, const char *key);
 
+/* Length of the well-formed UTF-8 sequence at p (avail bytes left; RFC
+ * 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+ * The reader accepts exactly this, and the writer (jsonw.c) emits it. */
+size_t zt_utf8_len(const unsigned char *p, size_t avail);
+
 /* "a string", "an object", ...: for "expected X, got Y" messages. */
 const char *zt_json_type_name(enum zt_json_type t);
 

@@ -4,41 +4,12 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "json.h"
+
 void zt_jsonw_init(struct zt_jsonw *w, struct zt_strbuf *sb) {
   w->sb = sb;
   w->depth = 0;
   w->first[0] = true;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. Strict as
- * RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF, which is
- * exactly what core/json.c accepts back. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned char c = s[0];
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-  if (c >= 0xc2 && c <= 0xdf)
-    len = 2;
-  else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0)
-      lo = 0xa0;
-    else if (c == 0xed)
-      hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0)
-      lo = 0x90;
-    else if (c == 0xf4)
-      hi = 0x8f;
-  } else
-    return 0;
-  if (n < len || s[1] < lo || s[1] > hi)
-    return 0;
-  for (size_t i = 2; i < len; i++)
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-  return len;
 }
 
 void zt_jsonw_escape(struct zt_strbuf *sb, const char *s, size_t n) {
@@ -56,7 +27,7 @@ void zt_jsonw_escape(struct zt_strbuf *sb, const char *s, size_t n) {
       zt_strbuf_printf(sb, "%c", c);
       i++;
     } else {
-      size_t l = utf8_len(p + i, n - i);
+      size_t l = zt_utf8_len(p + i, n - i);
       if (l) {
         zt_strbuf_printf(sb, "%.*s", (int)l, (const char *)p + i);
         i += l;
