@@ -35,7 +35,6 @@ struct peer {
   struct peer *next, *next_dirty;
   bool dirty, hello;
   bool detached; /* replaced: nothing it sends is acted on any more */
-  bool closing;  /* we closed it: nothing more is queued for it */
   enum zt_role role;
   char name[ZT_NAME_MAX + 1];
   uint32_t tunnel_ip; /* agents */
@@ -118,17 +117,16 @@ static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
     return;
   }
   mark_dirty(p);
-  if (p->closing || zq_is_dead(p->q))
-    return;
+  int rv = zq_send_stream(p->q, buf, (size_t)n);
+  if (rv == ZQ_ERR_CLOSED)
+    return; /* closing or dead: nothing more is queued for it */
   /* A peer that never grants stream credit, or never acknowledges, would
    * make us hold every reply we queue for it: past the bound it goes. */
-  if (zq_send_stream(p->q, buf, (size_t)n) != 0 ||
-      zq_stream_backlog(p->q) > p->im->cfg->ctrl_backlog_max) {
+  if (rv != 0 || zq_stream_backlog(p->q) > p->im->cfg->ctrl_backlog_max) {
     p->im->stats.ctrl_backlog_closes++;
     peer_warn(p, "%s %s: closing, %zu control bytes unacknowledged",
               zt_role_name(p->role), p->name, zq_stream_backlog(p->q));
     zq_close(p->q, ZT_ERR_NO_RESOURCES, "control backlog too large");
-    p->closing = true;
   }
 }
 
@@ -486,7 +484,6 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
     snprintf(reason, sizeof(reason),
              "replaced by a newer connection of %s from %s", p->name, now_at);
     zq_close(o->q, ZT_ERR_REPLACED, reason);
-    o->closing = true;
     mark_dirty(o);
   }
 }

@@ -17,6 +17,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Commands run inside the namespace, to read what the kernel holds. */
+/* Output of cmd into buf; its exit status (-1: it did not run or exit). */
+static inline int capture(const char *cmd, char *buf, size_t len) {
+  FILE *f = popen(cmd, "r");
+  if (!f)
+    return -1;
+  size_t got = fread(buf, 1, len - 1, f);
+  buf[got] = '\0';
+  int st = pclose(f);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 #define NETNS_SKIPPED 77 /* the child's exit status when it skipped */
 
 /* Why the last child skipped. */

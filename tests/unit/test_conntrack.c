@@ -24,17 +24,6 @@ static int sh(const char *cmd) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Output of cmd into buf; its exit status. */
-static int capture(const char *cmd, char *buf, size_t len) {
-  FILE *f = popen(cmd, "r");
-  if (!f)
-    return -1;
-  size_t got = fread(buf, 1, len - 1, f);
-  buf[got] = '\0';
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* One UDP datagram from src:sport to 10.100.0.1:7, which the output NAT
  * rule rewrites to 127.0.0.1: a tracked, DNATed flow. */
 static int send_from(const char *src, uint16_t sport) {

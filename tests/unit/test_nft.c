@@ -146,17 +146,6 @@ static void test_render_too_small(void) {
 
 /* ---- the real nft, in a namespace of its own ---- */
 
-/* `cmd` output into buf; its exit status. */
-static int capture(const char *cmd, char *buf, size_t len) {
-  FILE *f = popen(cmd, "r");
-  if (!f)
-    return -1;
-  size_t got = fread(buf, 1, len - 1, f);
-  buf[got] = '\0';
-  int st = pclose(f);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void nft_in_namespace(void) {
   char err[512] = "", out[8192];
 
