@@ -8,7 +8,6 @@
 
 #include "siphash.h"
 
-#define NS_PER_SEC 1000000000ULL
 
 void zt_admit_limits_defaults(struct zt_admit_limits *lim) {
   memset(lim, 0, sizeof(*lim));
@@ -124,37 +123,20 @@ void zt_admit_handshake_end(struct zt_admit *a, const struct zt_admit_ip *ip) {
 
 /* ---- stateless resets --------------------------------------------------- */
 
-/* GCRA, the token bucket as one timestamp: a request at now passes when
- * *tat - now is at most burst - 1 intervals, and then pushes *tat on by one
- * interval. */
-static bool gcra_ok(uint64_t tat, uint64_t now, unsigned rate,
-                    unsigned burst) {
-  uint64_t interval = NS_PER_SEC / (rate ? rate : 1);
-  if (tat < now)
-    tat = now;
-  return burst > 0 && tat - now <= (uint64_t)(burst - 1) * interval;
-}
-
-static void gcra_take(uint64_t *tat, uint64_t now, unsigned rate) {
-  if (*tat < now)
-    *tat = now;
-  *tat += NS_PER_SEC / (rate ? rate : 1);
-}
-
 static struct zt_admit_bucket *bucket_of(struct zt_admit *a,
                                          const struct zt_admit_ip *ip) {
   struct zt_admit_bucket *set =
       a->buckets[zt_admit_hash(a, ip->b, sizeof(ip->b)) % ZT_ADMIT_RESET_SETS];
   struct zt_admit_bucket *victim = &set[0];
   for (size_t w = 0; w < ZT_ADMIT_RESET_WAYS; w++) {
-    if (set[w].tat && memcmp(&set[w].ip, ip, sizeof(*ip)) == 0)
+    if (set[w].b.tat && memcmp(&set[w].ip, ip, sizeof(*ip)) == 0)
       return &set[w];
-    if (set[w].tat < victim->tat)
+    if (set[w].b.tat < victim->b.tat)
       victim = &set[w];
   }
   /* The way whose bucket refills first (an empty one first of all). */
   victim->ip = *ip;
-  victim->tat = 0;
+  victim->b.tat = 0;
   return victim;
 }
 
@@ -163,12 +145,13 @@ enum zt_admit_verdict zt_admit_reset(struct zt_admit *a,
                                      uint64_t now) {
   const struct zt_admit_limits *l = &a->lim;
   struct zt_admit_bucket *b = bucket_of(a, ip);
-  if (!gcra_ok(b->tat, now, l->source_resets_per_sec, l->source_resets_burst))
+  if (!zt_bucket_allows(&b->b, now, l->source_resets_per_sec,
+                        l->source_resets_burst))
     return ZT_ADMIT_SOURCE;
-  if (!gcra_ok(a->global_tat, now, l->resets_per_sec, l->resets_burst))
+  if (!zt_bucket_allows(&a->global, now, l->resets_per_sec, l->resets_burst))
     return ZT_ADMIT_GLOBAL;
   /* Only a reset that is sent takes from both buckets. */
-  gcra_take(&b->tat, now, l->source_resets_per_sec);
-  gcra_take(&a->global_tat, now, l->resets_per_sec);
+  zt_bucket_charge(&b->b, now, l->source_resets_per_sec);
+  zt_bucket_charge(&a->global, now, l->resets_per_sec);
   return ZT_ADMIT_OK;
 }

@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "ratelimit.h"
+
 struct zt_admit_limits {
   /* Answer token-less Initials with a Retry while at least this many
    * handshakes are in progress (0: always). */
@@ -53,7 +55,7 @@ struct zt_admit_count {
 
 struct zt_admit_bucket {
   struct zt_admit_ip ip;
-  uint64_t tat; /* GCRA theoretical arrival time; 0: empty */
+  struct zt_bucket b; /* b.tat 0: an empty way */
 };
 
 struct zt_admit {
@@ -62,7 +64,7 @@ struct zt_admit {
   size_t handshakes;
   struct zt_admit_count *counts;
   size_t counts_cap; /* a power of two, >= 2 * max_handshakes */
-  uint64_t global_tat;
+  struct zt_bucket global;
   struct zt_admit_bucket buckets[ZT_ADMIT_RESET_SETS][ZT_ADMIT_RESET_WAYS];
 };
 

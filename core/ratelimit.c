@@ -1,31 +1,31 @@
-/* Token buckets. See ratelimit.h. */
+/* Rate limits. See ratelimit.h. */
 #include "ratelimit.h"
 
 #define NS_PER_SEC 1000000000ULL
 #define LOG_RATE 2   /* lines a second per peer, sustained */
 #define LOG_BURST 10 /* lines at once */
 
-bool zt_bucket_take(struct zt_bucket *b, uint64_t now, uint32_t rate,
-                    uint32_t burst) {
-  if (!b->started) {
-    b->started = true;
-    b->tokens = burst;
-    b->last = now;
-  }
-  if (rate && now > b->last) {
-    uint64_t per = NS_PER_SEC / rate;
-    uint64_t add = (now - b->last) / per;
-    if (add) {
-      b->tokens = add >= burst - b->tokens ? burst : b->tokens + (uint32_t)add;
-      /* Keep the remainder: slow steady refills must not round to zero. */
-      b->last += add * per;
-      if (b->tokens == burst)
-        b->last = now;
-    }
-  }
-  if (b->tokens == 0)
+static uint64_t interval(unsigned rate) {
+  return NS_PER_SEC / (rate ? rate : 1);
+}
+
+/* A request at now passes when the next arrival time is at most burst - 1
+ * intervals ahead of it. */
+bool zt_bucket_allows(const struct zt_bucket *b, uint64_t now, unsigned rate,
+                      unsigned burst) {
+  uint64_t tat = b->tat < now ? now : b->tat;
+  return burst > 0 && tat - now <= (uint64_t)(burst - 1) * interval(rate);
+}
+
+void zt_bucket_charge(struct zt_bucket *b, uint64_t now, unsigned rate) {
+  b->tat = (b->tat < now ? now : b->tat) + interval(rate);
+}
+
+bool zt_bucket_take(struct zt_bucket *b, uint64_t now, unsigned rate,
+                    unsigned burst) {
+  if (!zt_bucket_allows(b, now, rate, burst))
     return false;
-  b->tokens--;
+  zt_bucket_charge(b, now, rate);
   return true;
 }
 
