@@ -819,27 +819,31 @@ static void send_reset(struct zt_intermediate *im, const struct sockaddr *to,
  * its length, or 0 when it gets none. Answers go to unauthenticated
  * sources, so they draw on per-source and global budgets; the size rule
  * (no answer larger than its request) is zt_stun_answer()'s. */
-static size_t stun_answer(struct zt_intermediate *im,
-                          const struct sockaddr *from, const uint8_t *pkt,
-                          size_t len, uint8_t *out, size_t cap) {
+/* A STUN Binding request gets its answer in out (*n bytes; 0 when it is
+ * dropped or over budget). False: not STUN at all. */
+static bool stun_answer(struct zt_intermediate *im, const struct sockaddr *from,
+                        const uint8_t *pkt, size_t len, uint8_t *out,
+                        size_t cap, size_t *n) {
   struct zt_admit_ip ip;
-  size_t n;
-  switch (zt_stun_answer(pkt, len, from, out, cap, &n)) {
+  *n = 0;
+  switch (zt_stun_answer(pkt, len, from, out, cap, n)) {
   case ZT_STUN_NOT_STUN:
-    return 0;
+    return false;
   case ZT_STUN_TOO_SMALL:
     im->stats.stun_dropped++;
-    return 0;
+    *n = 0;
+    return true;
   case ZT_STUN_ANSWER:
     break;
   }
   zt_admit_ip_of(from, &ip);
   if (zt_admit_reset(&im->stun_admit, &ip, im->now) != ZT_ADMIT_OK) {
     im->stats.stun_limited++;
-    return 0;
+    *n = 0;
+    return true;
   }
   im->stats.stun_answered++;
-  return n;
+  return true;
 }
 
 void zt_intermediate_feed_udp(struct zt_intermediate *im,
@@ -855,9 +859,9 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
   /* STUN after the connection lookup: ngtcp2 greases the QUIC bit, so a
    * connection's short-header packet may start like STUN; only a packet
    * of no connection can be a Binding request. */
-  if (!p && zt_stun_is_binding_request(pkt, len)) {
-    uint8_t out[ZT_STUN_RESPONSE_MAX];
-    size_t n = stun_answer(im, from, pkt, len, out, sizeof(out));
+  uint8_t out[ZT_STUN_RESPONSE_MAX];
+  size_t n;
+  if (!p && stun_answer(im, from, pkt, len, out, sizeof(out), &n)) {
     if (n)
       im->io->udp_send(im->io->ud, from, fromlen, out, n);
     return;
@@ -882,8 +886,10 @@ size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
                                       const struct sockaddr *from,
                                       const uint8_t *pkt, size_t len,
                                       uint64_t now, uint8_t *out, size_t cap) {
+  size_t n;
   im->now = now;
-  return stun_answer(im, from, pkt, len, out, cap);
+  stun_answer(im, from, pkt, len, out, cap, &n);
+  return n;
 }
 
 /* ---- construction and timers -------------------------------------------- */
