@@ -382,23 +382,28 @@ static void channel_close(struct zt_intermediate *im, struct channel *ch,
 }
 
 /* Every channel of `p` (with `other` only, when not NULL); the other end
- * is told why. The table reshapes on deletion, so rescan after each. */
+ * is told why. */
 static void close_channels(struct zt_intermediate *im, struct peer *p,
                            struct peer *other, uint8_t status) {
-  for (bool again = true; again;) {
-    again = false;
-    for (size_t i = 0; i < im->channels.cap && !again; i++) {
+  /* Deleting reshapes the table: collect, then close. A peer holds few
+   * channels, so one pass nearly always finds them all. */
+  struct channel *hit[32];
+  size_t n;
+  do {
+    n = 0;
+    for (size_t i = 0; i < im->channels.cap && n < 32; i++) {
       struct channel *ch = im->channels.slots[i].val;
       if (!im->channels.slots[i].key || !ch ||
           (ch->agent != p && ch->connector != p))
         continue;
-      struct peer *far = ch->agent == p ? ch->connector : ch->agent;
-      if (other && far != other)
-        continue;
-      channel_close(im, ch, far, status);
-      again = true;
+      if (!other || (ch->agent == p ? ch->connector : ch->agent) == other)
+        hit[n++] = ch;
     }
-  }
+    for (size_t k = 0; k < n; k++)
+      channel_close(im, hit[k],
+                    hit[k]->agent == p ? hit[k]->connector : hit[k]->agent,
+                    status);
+  } while (n == 32);
 }
 
 static void on_session_close(struct zt_intermediate *im, struct peer *p,
