@@ -37,6 +37,11 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/netcheck.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
+  # The daemons run with ASan and UBSan but without LeakSanitizer: its exit
+  # check hung twice in ~10 runs here (spinning under its own ptrace
+  # tracer with a second, blocked SIGTERM pending), and the core's leaks
+  # are checked by the unit and simulator runs above with detect_leaks=1.
+  export ASAN_OPTIONS=detect_leaks=0
   BUILD=build-san QUICK=1 ZT_EXPECTED_SKIPS="${ZT_EXPECTED_SKIPS:+$ZT_EXPECTED_SKIPS,}opacity" \
     bash tests/netns/e2e.sh
   BUILD=build-san bash tests/netns/hostile_lan.sh
