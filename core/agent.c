@@ -703,3 +703,15 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_end_object(&w);
   return (int)sb.off;
 }
+
+/* ---- ztna ping ---------------------------------------------------------- */
+
+int zt_agent_ping(struct zt_agent *a, const char *target, uint64_t cookie,
+                  uint64_t now, char *err, size_t errlen) {
+  (void)a;
+  (void)target;
+  (void)cookie;
+  (void)now;
+  snprintf(err, errlen, "ping is not built yet");
+  return -1;
+}

@@ -55,6 +55,15 @@ bool zt_agent_is_connected(const struct zt_agent *a);
 /* The Intermediate lists the service at `vip` as online. */
 bool zt_agent_service_online(const struct zt_agent *a, uint32_t vip);
 bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip);
+/* `ztna ping`: sends one authenticated probe on the session to the
+ * connector serving target (a service name or address, dotted quad),
+ * opening the session first if needed, and reports the reply (or a
+ * timeout after ZT_PING_TIMEOUT_MS, or an error) through io->ping_result
+ * with cookie; never before this call returns. 0, or -1 with err when
+ * the target is unknown (then no result follows). */
+#define ZT_PING_TIMEOUT_MS 1000
+int zt_agent_ping(struct zt_agent *a, const char *target, uint64_t cookie,
+                  uint64_t now, char *err, size_t errlen);
 /* Writes a human-readable status (services, sessions, counters). */
 int zt_agent_status(const struct zt_agent *a, char *buf, size_t len);
 

@@ -631,6 +631,15 @@ static const char *const im_keys[] = {
     "services", "policy", "state_dir", "control_socket", "stun_port", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
+/* A JSON true or false. */
+static int set_bool(const struct ctx *cx, const struct zt_json *v,
+                    const char *kp, bool *dst) {
+  if (want(cx, v, kp, ZT_JSON_BOOL) != 0)
+    return -1;
+  *dst = v->boolean;
+  return 0;
+}
+
 static int set_stun_port(const struct ctx *cx, const struct zt_json *v,
                          const char *kp, int *dst) {
   if (want(cx, v, kp, ZT_JSON_NUMBER) != 0)
@@ -690,7 +699,7 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
 static const char *const conn_keys[] = {
     "intermediate", "intermediate_name", "ca",       "cert",       "key",
     "tun",          "log_level",         "services", "agent_pool",
-    "control_socket", NULL};
+    "control_socket", "direct",          "p2p_listen", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
@@ -700,6 +709,10 @@ static int conn_member(const struct ctx *cx, void *ud, unsigned which,
     return conn_services(cx, c, v, kp);
   if (which == 8)
     return set_pin_range(cx, v, kp, &c->agent_pool, &c->agent_pool_len);
+  if (which == 10)
+    return set_bool(cx, v, kp, &c->direct);
+  if (which == 11)
+    return set_addr(cx, v, kp, &c->p2p_listen, &c->p2p_listen_len);
   return shared_member(cx, ud, which, v, kp);
 }
 
@@ -727,7 +740,7 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
 static const char *const agent_keys[] = {
     "intermediate", "intermediate_name", "ca",           "cert", "key",
     "tun",          "log_level",         "service_range",
-    "control_socket", NULL};
+    "control_socket", "direct", NULL};
 
 static int agent_member(const struct ctx *cx, void *ud, unsigned which,
                         const struct zt_json *v, const char *kp) {
@@ -735,6 +748,8 @@ static int agent_member(const struct ctx *cx, void *ud, unsigned which,
   struct zt_agent_config *c = t->c;
   if (which == 7)
     return set_pin_range(cx, v, kp, &c->service_range, &c->service_range_len);
+  if (which == 9)
+    return set_bool(cx, v, kp, &c->direct);
   return shared_member(cx, ud, which, v, kp);
 }
 
@@ -788,6 +803,7 @@ void zt_connector_config_defaults(struct zt_connector_config *c) {
   c->agent_pool = 0x64400000; /* 100.64.0.0/16: the Intermediate's default */
   c->agent_pool_len = 16;
   c->log_level = ZT_LOG_INFO;
+  c->direct = true;
 }
 
 void zt_agent_config_defaults(struct zt_agent_config *c) {
@@ -798,6 +814,7 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
   c->service_range = 0x0a640000; /* 10.100.0.0/16: see config.h */
   c->service_range_len = 16;
   c->log_level = ZT_LOG_INFO;
+  c->direct = true;
 }
 
 /* ---- files -------------------------------------------------------------- */

@@ -73,6 +73,13 @@ struct zt_connector_config {
   } services[ZT_MAX_SERVICES];
   int log_level;
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
+  /* Look for direct paths to agents (default true); false: relay only. */
+  bool direct;
+  /* A fixed UDP address to bind, for a connector whose port is reachable
+   * from outside (a public address, a forwarded port): it is offered to
+   * agents as a direct-path candidate. Length 0: an ephemeral port. */
+  struct sockaddr_storage p2p_listen;
+  socklen_t p2p_listen_len;
 };
 
 struct zt_agent_config {
@@ -88,6 +95,9 @@ struct zt_agent_config {
   uint8_t service_range_len;
   int log_level;
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
+  /* Look for direct paths to connectors (default true); false: relay
+   * only. */
+  bool direct;
 };
 
 void zt_intermediate_config_defaults(struct zt_intermediate_config *c);

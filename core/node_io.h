@@ -38,6 +38,13 @@ struct zt_io {
    * (conntrack entries whose original source is addr), so their replies
    * cannot reach the new holder. */
   void (*forget_addr)(void *ud, uint32_t addr);
+  /* The answer to a zt_agent_ping() (agent.h): one JSON object (docs/
+   * status.md, "ztna ping"), NUL-terminated, valid during the call. */
+  void (*ping_result)(void *ud, uint64_t cookie, const char *json);
+  /* The node's local UDP addresses, to offer as direct-path candidates:
+   * up to max of them, with the port of the node's socket; their number.
+   * NULL: none (the observed address is still offered). */
+  size_t (*local_addrs)(void *ud, struct sockaddr_storage *out, size_t max);
 };
 
 #endif

@@ -135,10 +135,17 @@ int main(int argc, char **argv) {
              args.intermediate_name);
   if (args.tun)
     snprintf(cfg.tun, sizeof(cfg.tun), "%s", args.tun);
-  if (zt_netaddr_parse(args.listen ? args.listen : "0.0.0.0:0", 0, &bind_addr,
-                       &bind_len) != 0) {
-    fprintf(stderr, "ztna-connector: --bind: bad address '%s'\n", args.listen);
-    return 2;
+  if (args.listen) {
+    if (zt_netaddr_parse(args.listen, 0, &bind_addr, &bind_len) != 0) {
+      fprintf(stderr, "ztna-connector: --bind: bad address '%s'\n",
+              args.listen);
+      return 2;
+    }
+  } else if (cfg.p2p_listen_len) { /* a fixed port agents may reach */
+    bind_addr = cfg.p2p_listen;
+    bind_len = cfg.p2p_listen_len;
+  } else {
+    zt_netaddr_parse("0.0.0.0:0", 0, &bind_addr, &bind_len);
   }
   if (cfg.n_services == 0)
     zt_warn("no services configured: nothing to offer");
