@@ -197,6 +197,28 @@ if A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" | grep -q '^conn-a .* 
 else
   fail "ztna status (tables)" "$(A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" 2>&1)"
 fi
+# ---- ztna ping: through the real agent's and Intermediate's sockets
+# The Intermediate has no ping: one clean error, exit 1. The agent answers
+# with pongs from conn-a, or (while the agent's probe is a stub) its error,
+# cleanly; never a hang or a garbled line.
+ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" ping -c 2 -i 0.1 --control-socket "$ZT_WORK/intermediate.sock" web \
+  >"$ZT_WORK/ping-im.out" 2>"$ZT_WORK/ping-im.err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "intermediate.sock: ping is only supported by ztna-agent" "$ZT_WORK/ping-im.err" &&
+  [ ! -s "$ZT_WORK/ping-im.out" ]; then
+  pass "ztna ping at the Intermediate: refused cleanly"
+else
+  fail "ztna ping at the Intermediate" "rc $rc: $(cat "$ZT_WORK/ping-im.out" "$ZT_WORK/ping-im.err")"
+fi
+A "$ZT_BIN/ztna" ping -c 3 -i 0.2 --control-socket "$ZT_WORK/agent.sock" web >"$ZT_WORK/ping.out" 2>&1
+rc=$?
+if [ "$rc" = 0 ] && grep -Eq '^pong from conn-a \(10\.100\.0\.1\) via (relay|direct)' "$ZT_WORK/ping.out"; then
+  pass "ztna ping web: $(head -1 "$ZT_WORK/ping.out")"
+elif [ "$rc" = 1 ] && grep -q "not built yet" "$ZT_WORK/ping.out"; then
+  pass "ztna ping web: the agent's error, cleanly: $(head -1 "$ZT_WORK/ping.out")"
+else
+  fail "ztna ping web" "rc $rc: $(cat "$ZT_WORK/ping.out")"
+fi
 if [ "$(stat -c %a "$ZT_WORK/agent.sock")" = 600 ]; then
   pass "control socket mode 0600"
 else
