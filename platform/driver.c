@@ -2,6 +2,7 @@
 #include "driver.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "clock.h"
 #include "ctlsock.h"
+#include "localaddr.h"
 #include "jsonw.h"
 #include "log.h"
 #include "strbuf.h"
@@ -65,11 +67,29 @@ static void driver_ping_result(void *ud, uint64_t cookie, const char *json) {
   free(line);
 }
 
+/* Our interfaces' addresses with our socket's port: where a peer on one
+ * of our networks can reach the socket directly. */
+static size_t driver_local_addrs(void *ud, struct sockaddr_storage *out,
+                                 size_t max) {
+  struct zt_driver *d = ud;
+  struct sockaddr_storage self;
+  socklen_t len;
+  if (zt_udp_local(d->udp_fd, &self, &len) != 0 || self.ss_family != AF_INET)
+    return 0;
+  const struct sockaddr_in *sin = (const struct sockaddr_in *)&self;
+  if (sin->sin_addr.s_addr != htonl(INADDR_ANY)) { /* bound to one address */
+    out[0] = self;
+    return max ? 1 : 0;
+  }
+  return zt_local_addrs(d->tun_name, sin->sin_port, out, max);
+}
+
 void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
   io->ud = d;
   io->udp_send = driver_udp_send;
   io->tun_write = driver_tun_write;
   io->ping_result = driver_ping_result;
+  io->local_addrs = driver_local_addrs;
 }
 
 static void rearm(struct zt_driver *d) {

@@ -18,6 +18,8 @@
 struct zt_driver {
   struct zt_loop *loop;
   int udp_fd, tun_fd;
+  /* The TUN device's name, never offered as a direct-path candidate. */
+  const char *tun_name;
   struct zt_timer timer;
   void *node;
   void (*feed_udp)(void *node, const struct sockaddr *from, socklen_t fromlen,

@@ -158,11 +158,13 @@ int main(int argc, char **argv) {
     zt_err("cannot create the event loop");
     return 1;
   }
+  d.tun_name = tun_name;
   zt_driver_io(&d, &io);
   io.tun_addr = set_tun_addr;
   io.route = route;
   struct zt_agent_options opt = {
       .creds = creds,
+      .direct = cfg.direct,
       .intermediate_name = cfg.intermediate_name,
       .local = (struct sockaddr *)&local,
       .locallen = locallen,
