@@ -322,6 +322,7 @@ static void session_feed(struct zt_connector *c, struct session *s,
     zt_tunnel_free(&s->t);
     zt_tunnel_init(&s->t, &c->env, false, s->agent);
     s->t.channel = ch;
+    s->adopted = false; /* the rest of this handshake is the new one's */
   }
   if (!initial)
     s->adopted = false;
