@@ -4,7 +4,11 @@
 # with a stateful firewall, the Intermediate on a shared "internet"
 # segment, backends behind the connector), starts the three daemons with
 # freshly issued certificates, and shows real traffic through the tunnel:
-# ping, a UDP echo, HTTP and a TCP transfer. Cleans up on every exit path.
+# ping, a UDP echo, HTTP and a TCP transfer. Then the direct path: the
+# session starts on the relay (the agent's NAT router blocks the direct
+# path at first), moves to a direct path once it is allowed, and falls back
+# to the relay without losing a download when the direct path is cut.
+# Cleans up on every exit path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -19,6 +23,29 @@ trap 'exit 130' INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 A() { ip netns exec "$ZT_NS_A" "$@"; }
+# The agent's NAT router drops UDP to and from the connector's NAT (not the
+# Intermediate's): the direct path is cut, the relay is not.
+block_direct() {
+  ip netns exec "$ZT_NS_RA" nft -f - <<'EOF'
+table inet ztdemo {
+  chain cut {
+    type filter hook forward priority -10;
+    ip daddr 198.51.100.3 meta l4proto udp drop
+    ip saddr 198.51.100.3 meta l4proto udp drop
+  }
+}
+EOF
+}
+unblock_direct() { ip netns exec "$ZT_NS_RA" nft delete table inet ztdemo; }
+session_line() { A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" | grep -E '^(PEER|conn-a) ' | sed 's/^/   /'; }
+path_is() { # PATH [TRIES]: poll the agent's status every 0.2 s
+  for _ in $(seq "${2:-50}"); do
+    A "$ZT_BIN/ztna" status --json --socket "$ZT_WORK/agent.sock" 2>/dev/null |
+      "$ZT_PY" -c 'import json,sys; s=[x for x in json.load(sys.stdin)["sessions"] if x["peer"]=="conn-a"]; sys.exit(0 if s and s[0]["path"]==sys.argv[1] else 1)' "$1" && return 0
+    sleep 0.2
+  done
+  return 1
+}
 
 echo "
   agent host --- NAT router ---+--- Intermediate ---+--- NAT router --- connector host --- backends
@@ -26,7 +53,8 @@ echo "
                  (firewalled)     the \"internet\"        (firewalled)                        10.30.0.3 echo"
 
 say "starting the deployment (CA, certificates, configs, backends, three daemons)"
-if ! zt_env_up; then
+echo "   (the agent's NAT router blocks UDP to the connector's NAT for now: relay only)"
+if ! zt_env_up || ! block_direct; then
   echo "demo: start-up failed"
   tail -n 20 "$ZT_WORK"/*.log
   exit 1
@@ -56,6 +84,41 @@ run A iperf3 -c "$WEB_VIP" -p 5201 -t 3 || exit 1
 say "ztna status: the agent's uplink and sessions, then the Intermediate's view"
 ip netns exec "$ZT_NS_A" "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" | sed 's/^/   /'
 ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" status --socket "$ZT_WORK/intermediate.sock" | sed 's/^/   /'
+
+say "direct path: the session is relayed, because the NAT router drops the direct probes"
+session_line
+run A "$ZT_BIN/ztna" ping -c 2 -i 0.2 --control-socket "$ZT_WORK/agent.sock" web
+say "allow UDP between the two NATs: both ends probe each other, the session moves to a direct path"
+unblock_direct
+if path_is direct 60; then
+  session_line
+  grep -h "direct path to" "$ZT_WORK/agent.log" "$ZT_WORK/connector.log" | sed 's/^/   /'
+  run A "$ZT_BIN/ztna" ping -c 2 -i 0.2 --control-socket "$ZT_WORK/agent.sock" web
+  run A ping -c 3 -i 0.2 "$WEB_VIP"
+else
+  echo "   the session did not go direct within 12 s"
+  exit 1
+fi
+
+say "cut the direct path in the middle of a 20 MB download (pings at 20/s beside it)"
+A ping -i 0.05 -c 80 "$WEB_VIP" >"$ZT_WORK/demo-ping.out" 2>&1 &
+pinger=$!
+A curl -sS --max-time 120 --limit-rate 8M "http://$WEB_VIP:8080/blob" -o "$ZT_WORK/demo-blob" &
+getter=$!
+sleep 1
+block_direct
+echo "   direct path blocked"
+path_is relay 25 && session_line
+wait "$getter" || exit 1
+wait "$pinger"
+got=$(sha256sum <"$ZT_WORK/demo-blob" | cut -d' ' -f1)
+echo "   sha256 got    $got (served $want)"
+[ "$want" = "$got" ] || exit 1
+echo "   pings: $(grep -E 'packets transmitted' "$ZT_WORK/demo-ping.out")"
+grep -h "back to the relay" "$ZT_WORK/agent.log" "$ZT_WORK/connector.log" | sed 's/^/   /'
+unblock_direct
+echo "   direct path allowed again: the next probing round finds it"
+path_is direct 60 && session_line
 
 say "what each daemon saw"
 for d in agent connector intermediate; do zt_stop "$d" TERM; done
