@@ -53,7 +53,7 @@ PROBE_FILTER='udp and udp[8] = 0xc0 and udp[9:4] = 0x7a747031'
 status_json() { # agent|connector: its status JSON, nothing when unreachable
   local ns=$ZT_NS_A
   [ "$1" = connector ] && ns=$ZT_NS_C
-  ip netns exec "$ns" timeout 5 "$ZT_BIN/ztna" status --json \
+  ip netns exec "$ns" timeout 3 "$ZT_BIN/ztna" status --json \
     --socket "$ZT_WORK/$1.sock" 2>/dev/null
 }
 
@@ -86,24 +86,25 @@ for e in sys.argv[1:]:
 ' "$@"
 }
 
-# wait_path DAEMON WANT SECONDS: polls the session's path (4 times a
-# second) until it is WANT; the last one seen is in $last_path.
+# wait_path DAEMON WANT SECONDS: polls the session's path (about 4 times
+# a second) until it is WANT, for at most SECONDS; the last one seen is in
+# $last_path.
 last_path=""
 wait_path() {
-  local i
-  for ((i = 0; i < $3 * 4; i++)); do
+  local end=$((SECONDS + $3))
+  while :; do
     last_path=$(q "$1" 's["path"]')
     [ "$last_path" = "$2" ] && return 0
+    [ "$SECONDS" -ge "$end" ] && return 1
     sleep 0.25
   done
-  return 1
 }
 
-# stays_path DAEMON WANT SECONDS: the path is WANT at every look (twice a
-# second) for SECONDS; otherwise the offending one is in $last_path.
+# stays_path DAEMON WANT SECONDS: the path is WANT at every look (about
+# twice a second) for SECONDS; otherwise the offending one is in $last_path.
 stays_path() {
-  local i
-  for ((i = 0; i < $3 * 2; i++)); do
+  local end=$((SECONDS + $3))
+  while [ "$SECONDS" -lt "$end" ]; do
     last_path=$(q "$1" 's["path"]')
     [ "$last_path" = "$2" ] || return 1
     sleep 0.5
@@ -269,10 +270,11 @@ fi
 # forges that source too (a raw socket): an off-path attacker who knows the
 # 4-tuple. The probe's authentication must not depend on the source either
 # way. Kinds sent to each side: "random" (the probe header, then random
-# bytes: malformed), "unknown" (well-formed, random dst_key: no such
-# session), "badtag" (the receiver's real dst_key from the capture, random
-# tag: bad authentication); then every captured probe replayed to its
-# destination (caught by the replay window).
+# bytes: malformed, or an unknown session when the receiver looks up the
+# dst_key first, as zt_probe_dst_key allows), "unknown" (well-formed,
+# random dst_key: no such session), "badtag" (the receiver's real dst_key
+# from the capture, random tag: bad authentication); then every captured
+# probe replayed to its destination (caught by the replay window).
 zt_stop capture INT
 if [ "$cur_layout" != case1 ] || [ "$c1_direct" != 1 ]; then
   fail "case 7: forged and replayed probes" "needs case 1's direct session (path '$last_path'): not run"
@@ -291,13 +293,13 @@ else
   c_before=$(counters connector) a_before=$(counters agent)
   # (a) forged
   for kind in random unknown badtag; do
-    key=$c_key
-    [ "$kind" = badtag ] && [ -z "$key" ] && continue
-    X "$ZT_PY" "$FORGE" forge "$kind" "$a_remote" 20 --key "${key:-00000000}" >/dev/null
-    key=$a_key
-    [ "$kind" = badtag ] && [ -z "$key" ] && continue
-    X "$ZT_PY" "$FORGE" forge "$kind" "$c_remote" 20 --key "${key:-00000000}" \
-      --spoof "$a_remote" >/dev/null
+    if [ "$kind" != badtag ] || [ -n "$c_key" ]; then
+      X "$ZT_PY" "$FORGE" forge "$kind" "$a_remote" 20 --key "${c_key:-00000000}" >/dev/null
+    fi
+    if [ "$kind" != badtag ] || [ -n "$a_key" ]; then
+      X "$ZT_PY" "$FORGE" forge "$kind" "$c_remote" 20 --key "${a_key:-00000000}" \
+        --spoof "$a_remote" >/dev/null
+    fi
   done
   sleep 0.5
   c_mid=$(counters connector) a_mid=$(counters agent)
@@ -318,10 +320,13 @@ except ValueError:
     print("7b FAIL %s: no counters.direct in its status" % who)
     sys.exit()
 d = [m[i] - b[i] for i in range(3)]
-bad = [n for n, x in zip(("probe_malformed", "probe_unknown_session", "probe_bad_auth"), d)
-       if x <= 0 and (n != "probe_bad_auth" or key)]
-msg = "%s: probe_malformed +%d, probe_unknown_session +%d, probe_bad_auth +%d%s" % (
-    who, d[0], d[1], d[2], "" if key else " (no key id captured: no badtag sent)")
+# Malformed is reported, not required: random bytes count as malformed or
+# as an unknown session depending on which the receiver checks first.
+bad = [n for n, x in zip(("probe_unknown_session", "probe_bad_auth"), d[1:]) if x <= 0]
+msg = "%s: forged probes: probe_malformed +%d, probe_unknown_session +%d, probe_bad_auth +%d" % (
+    who, d[0], d[1], d[2])
+if not key:
+    msg += " (no probe to it captured, so no real key id: no bad-tag probes sent)"
 print("7a %s %s%s" % ("FAIL" if bad else "PASS", msg, " (not counted: %s)" % ", ".join(bad) if bad else ""))
 r = a[3] - m[3]
 if int(sent) == 0:
