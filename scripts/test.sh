@@ -35,6 +35,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/e2e.sh
   BUILD=build bash tests/netns/hostile_lan.sh
   BUILD=build bash tests/netns/netcheck.sh
+  BUILD=build bash tests/netns/nat_matrix.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   # The daemons run with ASan and UBSan but without LeakSanitizer: its exit
@@ -45,5 +46,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build-san QUICK=1 ZT_EXPECTED_SKIPS="${ZT_EXPECTED_SKIPS:+$ZT_EXPECTED_SKIPS,}opacity" \
     bash tests/netns/e2e.sh
   BUILD=build-san bash tests/netns/hostile_lan.sh
+  # Direct paths under ASan: forged and replayed probes reach the parsers.
+  BUILD=build-san bash tests/netns/nat_matrix.sh
 fi
 step "all tests passed"

@@ -10,7 +10,12 @@
 # RA and RC masquerade out of wan and drop new connections coming in on it,
 # like a home router: nothing on the "internet" can open a connection to A
 # or C. ZT_NAT_MODE=edm makes the mapping random per destination (a
-# symmetric NAT) instead of Linux's port-preserving default.
+# symmetric NAT) instead of Linux's port-preserving default;
+# zt_router_set NS MODE [PORT:IP] re-applies one router's rules with its own
+# mode and, optionally, a UDP port forward (a "public" port behind the NAT).
+#
+# ZT_OUTSIDER=1 adds a seventh namespace X, a host on the "internet" segment
+# (198.51.100.9/24, eth0) that is neither party: an attacker's vantage point.
 #
 # SAFETY: nothing here touches the machine's own network namespace. Every
 # command runs inside one of the six namespaces (ip -n NS / ip netns exec
@@ -21,7 +26,7 @@
 # does not exist.
 #
 # Functions: zt_topology_up, zt_topology_down, zt_topology_check,
-# zt_nsx NS CMD... (ip netns exec).
+# zt_nsx NS CMD... (ip netns exec), zt_router_set.
 
 ZT_SUFFIX=${ZT_SUFFIX:-$$}
 export ZT_SUFFIX
@@ -31,6 +36,7 @@ export ZT_NS_I="zt-i-$ZT_SUFFIX"
 export ZT_NS_RC="zt-rc-$ZT_SUFFIX"
 export ZT_NS_C="zt-c-$ZT_SUFFIX"
 export ZT_NS_B="zt-b-$ZT_SUFFIX"
+export ZT_NS_X="zt-x-$ZT_SUFFIX"
 
 zt_nsx() {
   local ns=$1
@@ -38,8 +44,14 @@ zt_nsx() {
   ip netns exec "$ns" "$@"
 }
 
+# Teardown always looks for X too (it is skipped when it does not exist).
 _zt_all_ns() {
+  echo "$ZT_NS_A $ZT_NS_RA $ZT_NS_I $ZT_NS_RC $ZT_NS_C $ZT_NS_B $ZT_NS_X"
+}
+_zt_built_ns() {
   echo "$ZT_NS_A $ZT_NS_RA $ZT_NS_I $ZT_NS_RC $ZT_NS_C $ZT_NS_B"
+  [ "${ZT_OUTSIDER:-0}" = 1 ] && echo "$ZT_NS_X"
+  return 0
 }
 
 _zt_ns_exists() {
@@ -79,20 +91,34 @@ _zt_sysctl() { # NS KEY VALUE (key as a /proc/sys path under net/)
 
 # The NAT router's rules: masquerade out of wan; stateful firewall on wan
 # for both forwarded traffic and the router itself.
+# _zt_router_rules [MODE [PORT:IP]]: MODE eim or edm (default $ZT_NAT_MODE,
+# else eim); PORT:IP forwards UDP PORT arriving on wan to IP:PORT.
 _zt_router_rules() {
-  local flags=""
-  case "${ZT_NAT_MODE:-eim}" in
+  local mode=${1:-${ZT_NAT_MODE:-eim}} fwd=${2:-} flags="" dnat="" dnat_ok=""
+  case "$mode" in
   edm) flags=" random,fully-random" ;;
-  eim | "") ;;
+  eim) ;;
   *)
-    echo "lib.sh: ZT_NAT_MODE=$ZT_NAT_MODE: expected eim or edm" >&2
+    echo "lib.sh: NAT mode '$mode': expected eim or edm" >&2
     return 1
     ;;
   esac
+  if [ -n "$fwd" ]; then
+    if ! [[ "$fwd" =~ ^([0-9]+):([0-9.]+)$ ]]; then
+      echo "lib.sh: port forward '$fwd': expected PORT:IP" >&2
+      return 1
+    fi
+    dnat="iifname \"wan\" udp dport ${BASH_REMATCH[1]} dnat ip to ${BASH_REMATCH[2]}:${BASH_REMATCH[1]}"
+    dnat_ok="iifname \"wan\" ct status dnat accept"
+  fi
   cat <<EOF
 table inet ztnat
 delete table inet ztnat
 table inet ztnat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    $dnat
+  }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "wan" masquerade$flags
@@ -100,6 +126,7 @@ table inet ztnat {
   chain forward {
     type filter hook forward priority filter; policy accept;
     iifname "wan" ct state established,related accept
+    $dnat_ok
     iifname "wan" drop
   }
   chain input {
@@ -111,9 +138,9 @@ table inet ztnat {
 EOF
 }
 
-_zt_router_up() { # NS
+_zt_router_up() { # NS [MODE [PORT:IP]]
   local rules
-  rules=$(_zt_router_rules) || return 1
+  rules=$(_zt_router_rules "${2:-}" "${3:-}") || return 1
   _zt_sysctl "$1" net/ipv4/ip_forward 1 || return 1
   if ! printf '%s\n' "$rules" | ip netns exec "$1" nft -f - >&2; then
     echo "lib.sh: nft rules in $1 failed" >&2
@@ -121,9 +148,17 @@ _zt_router_up() { # NS
   fi
 }
 
+# zt_router_set NS MODE [PORT:IP]: replaces router NS's rules (atomically)
+# and forgets its connection tracking, so that no mapping made under the
+# old rules survives (as if the router had rebooted).
+zt_router_set() {
+  _zt_router_up "$@" || return 1
+  ip netns exec "$1" conntrack -F >/dev/null 2>&1 || true
+}
+
 _zt_topology_build() {
   local ns
-  for ns in $(_zt_all_ns); do
+  for ns in $(_zt_built_ns); do
     _zt_step ip netns add "$ns" || return 1
     _zt_step ip -n "$ns" link set lo up || return 1
   done
@@ -142,6 +177,14 @@ _zt_topology_build() {
   _zt_step ip -n "$ZT_NS_I" link set ra up || return 1
   _zt_step ip -n "$ZT_NS_I" link set rc up || return 1
   _zt_addr "$ZT_NS_I" br0 198.51.100.1/24 || return 1
+
+  # X, the outsider on the "internet" (ZT_OUTSIDER=1 only).
+  if [ "${ZT_OUTSIDER:-0}" = 1 ]; then
+    _zt_veth "$ZT_NS_X" eth0 "$ZT_NS_I" x || return 1
+    _zt_step ip -n "$ZT_NS_I" link set x master br0 || return 1
+    _zt_step ip -n "$ZT_NS_I" link set x up || return 1
+    _zt_addr "$ZT_NS_X" eth0 198.51.100.9/24 || return 1
+  fi
 
   # A, the agent's host.
   _zt_addr "$ZT_NS_A" eth0 10.10.1.2/24 || return 1
