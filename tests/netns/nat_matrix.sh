@@ -275,6 +275,11 @@ fi
 # random dst_key: no such session), "badtag" (the receiver's real dst_key
 # from the capture, random tag: bad authentication); then every captured
 # probe replayed to its destination (caught by the replay window).
+# A direct path that carries traffic sends no probes of its own: a few
+# `ztna ping`s put a PING to the connector and a PONG to the agent on the
+# wire for the capture.
+A "$ZT_BIN/ztna" ping -c 3 -i 0.1 --control-socket "$ZT_WORK/agent.sock" web >/dev/null 2>&1
+sleep 0.3
 zt_stop capture INT
 if [ "$cur_layout" != case1 ] || [ "$c1_direct" != 1 ]; then
   fail "case 7: forged and replayed probes" "needs case 1's direct session (path '$last_path'): not run"
