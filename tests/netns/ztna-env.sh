@@ -25,8 +25,12 @@ WEB_VIP=10.100.0.1
 ECHO_VIP=10.100.0.2
 ZT_FORBIDDEN_PORT=2222
 
+# The delay box of lib.sh (ZT_DELAY_MS): the forwarder of this build.
+ZT_DELAYFWD=${ZT_DELAYFWD:-$ZT_BIN/tests/delayfwd}
+
 zt_env_init() {
   ZT_WORK=$(mktemp -d /tmp/ztna-test.XXXXXX)
+  ZT_DELAYFWD_LOG="$ZT_WORK/delayfwd.log"
   mkdir -p "$ZT_WORK/pki" "$ZT_WORK/www" "$ZT_WORK/pids"
 }
 
