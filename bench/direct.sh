@@ -135,4 +135,5 @@ EOF
 )
 
 phase direct
+[ $? -eq 130 ] && exit 130 # interrupted: no second topology
 phase relay
