@@ -45,7 +45,7 @@ done
 )
 
 # Direct path vs. relay behind a 20 ms delay box (bench/direct.sh).
-[ "${DIRECT:-1}" = 1 ] && DUR=$DUR bash bench/direct.sh
+if [ "${DIRECT:-1}" = 1 ]; then DUR=$DUR bash bench/direct.sh; fi
 
 if [ -n "$peer" ]; then
   DUR=$DUR bash "$peer"
@@ -56,4 +56,4 @@ fi
 # The handshake flood (bench/flood.sh, also `make bench-flood`): spoofed
 # Initials against an established session, in a topology of its own.
 # FLOOD=0 skips it.
-[ "${FLOOD:-1}" = 1 ] && bash bench/flood.sh
+if [ "${FLOOD:-1}" = 1 ]; then bash bench/flood.sh; fi
