@@ -29,7 +29,7 @@
 # exist: "relay" stands in for "direct" (the figures then mean nothing, but
 # every step, the nft rule and the ping count included, runs).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 DUR=${DUR:-8}
 WAIT=${WAIT:-10}
 export ZT_DELAY_MS=${DELAY_MS:-20}

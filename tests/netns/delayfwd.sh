@@ -16,7 +16,7 @@
 # Namespaces A, B and D of lib.sh's names (ZT_SUFFIX), nothing else; torn
 # down on every exit path by the harness. BUILD=build|build-san.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=ztna-env.sh
 source tests/netns/ztna-env.sh
 # shellcheck source=harness.sh
