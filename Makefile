@@ -57,6 +57,7 @@ BINS     := $(DAEMONS:%=$(BUILD)/ztna-%) $(BUILD)/ztna
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CERT_CMD_TEST := $(BUILD)/tests/test_cert_cmd
+PING_CMD_TEST := $(BUILD)/tests/test_ping_cmd
 SIM_SRC  := $(wildcard tests/sim/test_*.c)
 SIM_BIN  := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/%)
 # The simulator's shared parts: every tests/sim/*.c that is not a test.
@@ -95,13 +96,17 @@ $(BUILD)/ztna: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/*.c)) $(LIBPLAT) $(L
 # <- %.c) make treats the test objects as intermediate and deletes them
 # after linking, and the next run, which learns of them from their .d
 # files, compiled them all again.
-$(filter-out $(CERT_CMD_TEST),$(UNIT_BIN)): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPLAT) $(LIBZTNA)
+$(filter-out $(CERT_CMD_TEST) $(PING_CMD_TEST),$(UNIT_BIN)): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 # The ztna tool's commands are tested as functions, without a shell: its
 # objects other than main() link into that test.
 $(CERT_CMD_TEST): $(BUILD)/tests/unit/test_cert_cmd.o $(BUILD)/tools/cert_cmd.o $(BUILD)/tools/pemfile.o $(LIBPLAT) $(LIBZTNA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(PING_CMD_TEST): $(BUILD)/tests/unit/test_ping_cmd.o $(BUILD)/tools/ping_cmd.o $(BUILD)/tools/ctlclient.o $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 

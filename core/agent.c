@@ -13,6 +13,7 @@
  */
 #include "agent.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,9 @@
 #include "ippkt.h"
 #include "log.h"
 #include "netaddr.h"
+#include "statusw.h"
 #include "strbuf.h"
+#include "tunnel.h"
 #include "uplink.h"
 #include "wire.h"
 
@@ -39,16 +42,29 @@ struct session {
   bool used;
   char connector[ZT_NAME_MAX + 1];
   uint32_t request_id;
-  uint32_t channel;  /* 0 until SESSION_READY */
   uint64_t retry_at; /* refused: not before this time */
-  struct zq_conn *inner;
+  /* The inner session and its paths; t.channel is 0 until SESSION_READY,
+   * and again while a direct session has no relay channel (the
+   * Intermediate or the connector's uplink went away). */
+  struct zt_tunnel t;
   struct zt_agent *agent;
   struct pending_pkt *pending; /* ring, allocated on first use */
   unsigned pend_head, pend_count;
 };
 
+/* A `ztna ping` in flight: its session may still be opening. */
+#define AGENT_PINGS 16
+struct agent_ping {
+  bool used, sent;
+  uint64_t cookie, deadline;
+  uint32_t vip;
+  size_t session; /* index into sessions[] */
+  char target[ZT_NAME_MAX + 1];
+};
+
 struct zt_agent {
   struct zt_uplink up;
+  struct zt_tunnel_env env;
   const struct zt_io *io;
   struct zt_tls_creds *creds;
   char intermediate_name[ZT_NAME_MAX + 1];
@@ -61,9 +77,21 @@ struct zt_agent {
   struct session sessions[ZT_MAX_SERVICES];
   struct zt_ctrl_service incoming[ZT_MAX_SERVICES]; /* SERVICES, filtered */
   struct zt_agent_stats stats;
+  struct zt_path_stats closed_paths; /* path counters of ended sessions */
   uint64_t now; /* time of the event being handled, for nested handlers */
   struct zt_ctrl_msg scratch; /* outgoing control message */
+  struct agent_ping pings[AGENT_PINGS];
 };
+
+static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
+                               uint64_t cookie, bool timed_out, bool direct,
+                               uint64_t rtt_ns);
+static void pings_send(struct zt_agent *a, struct session *s);
+static void pings_expire(struct zt_agent *a);
+static uint64_t pings_expiry(const struct zt_agent *a);
+static void flush(struct zt_agent *a);
+static void agent_direct_counters(const struct zt_agent *a,
+                                  struct zt_jsonw *w);
 
 /* ---- sessions ----------------------------------------------------------- */
 
@@ -77,7 +105,15 @@ static struct session *session_by_connector(struct zt_agent *a,
 
 static struct session *session_by_channel(struct zt_agent *a, uint32_t ch) {
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
-    if (a->sessions[i].used && a->sessions[i].channel == ch && ch != 0)
+    if (a->sessions[i].used && a->sessions[i].t.channel == ch && ch != 0)
+      return &a->sessions[i];
+  return NULL;
+}
+
+/* The session whose inner connection (or probe key) is `key`. */
+static struct session *session_by_key(struct zt_agent *a, uint32_t key) {
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used && key && zt_tunnel_key(&a->sessions[i].t) == key)
       return &a->sessions[i];
   return NULL;
 }
@@ -91,13 +127,14 @@ static struct session *session_by_request(struct zt_agent *a, uint32_t id) {
 
 static void session_close(struct zt_agent *a, struct session *s,
                           bool tell_intermediate) {
-  if (tell_intermediate && s->channel) {
+  if (tell_intermediate && s->t.channel) {
     a->scratch.type = ZT_MSG_SESSION_CLOSE;
-    a->scratch.u.session_close.channel = s->channel;
+    a->scratch.u.session_close.channel = s->t.channel;
     a->scratch.u.session_close.status = ZT_ERR_GONE;
     zt_uplink_send_msg(&a->up, &a->scratch);
   }
-  zq_free(s->inner);
+  zt_path_stats_add(&a->closed_paths, &s->t.path.stats);
+  zt_tunnel_free(&s->t);
   free(s->pending);
   memset(s, 0, sizeof(*s));
 }
@@ -123,7 +160,7 @@ static void pending_push(struct zt_agent *a, struct session *s,
 static void pending_drain(struct session *s) {
   for (; s->pend_count; s->pend_count--) {
     struct pending_pkt *p = &s->pending[s->pend_head];
-    zq_send_datagram(s->inner, p->data, p->len);
+    zq_send_datagram(s->t.inner, p->data, p->len);
     s->pend_head = (s->pend_head + 1) % PENDING_MAX;
   }
   s->pend_head = 0;
@@ -143,9 +180,18 @@ static void send_session_open(struct zt_agent *a, struct session *s) {
 static void inner_ready(struct zq_conn *q, void *ud) {
   struct session *s = ud;
   zt_info("end-to-end session with connector %s established (channel %u)",
-          zq_peer_name(q), s->channel);
+          zq_peer_name(q), s->t.channel);
   s->agent->stats.sessions_opened++;
+  zt_tunnel_ready(&s->t, s->agent->now);
   pending_drain(s);
+  pings_send(s->agent, s);
+}
+
+static void inner_stream(struct zq_conn *q, const uint8_t *data, size_t len,
+                         void *ud) {
+  struct session *s = ud;
+  (void)q;
+  zt_tunnel_stream(&s->t, data, len);
 }
 
 static bool vip_of_connector(const struct zt_agent *a, uint32_t vip,
@@ -179,8 +225,29 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
 
 static const struct zq_handlers inner_handlers = {
     .on_ready = inner_ready,
+    .on_stream = inner_stream,
     .on_datagram = inner_datagram,
 };
+
+/* The Intermediate shows which sessions run direct (ZT_MSG_PATH). */
+static void report_path(struct zt_agent *a, struct session *s) {
+  if (!s->t.channel || !zt_uplink_is_up(&a->up))
+    return;
+  a->scratch.type = ZT_MSG_PATH;
+  a->scratch.u.path.channel = s->t.channel;
+  a->scratch.u.path.direct = zt_tunnel_is_direct(&s->t);
+  zt_uplink_send_msg(&a->up, &a->scratch);
+}
+
+static void tunnel_switched(void *owner, struct zt_tunnel *t) {
+  struct zt_agent *a = owner;
+  report_path(a, (struct session *)((char *)t - offsetof(struct session, t)));
+}
+
+/* A session that can carry packets with no relay channel: a direct one. */
+static bool survives_without_relay(const struct session *s) {
+  return zt_tunnel_ready_now(&s->t) && zt_tunnel_is_direct(&s->t);
+}
 
 static void session_ready(struct zt_agent *a, const struct zt_ctrl_msg *m,
                           uint64_t now) {
@@ -190,22 +257,37 @@ static void session_ready(struct zt_agent *a, const struct zt_ctrl_msg *m,
 
   if (!s)
     return;
-  if (m->u.session_ready.status != ZT_OK) {
-    zt_warn("intermediate refused a session to connector %s (status %u)",
-            s->connector, m->u.session_ready.status);
+  uint8_t status = m->u.session_ready.status;
+  if (status != ZT_OK) {
+    zt_warn("intermediate refused a session to connector %s: %s",
+            s->connector, zt_status_name(status));
     a->stats.sessions_refused++;
     s->retry_at = now + SESSION_RETRY_MS * NS_PER_MS;
     s->request_id = 0;
+    /* A direct session lives on without a channel until the Intermediate
+     * says it may not: policy no longer grants it. */
+    if (s->t.inner &&
+        (status == ZT_ERR_NOT_ALLOWED || status == ZT_ERR_UNKNOWN_SERVICE)) {
+      zt_warn("session with %s closed: no longer granted", s->connector);
+      session_close(a, s, false);
+    }
     return;
   }
-  s->channel = m->u.session_ready.channel;
+  s->t.channel = m->u.session_ready.channel;
+  s->request_id = 0;
+  if (s->t.inner) { /* a session that outlived its channel: resumed */
+    zt_info("session with connector %s has a relay channel again (%u)",
+            s->connector, s->t.channel);
+    report_path(a, s);
+    return;
+  }
   zt_e2e_config(&cfg, a->creds, ZT_ROLE_CONNECTOR, s->connector);
-  s->inner = zq_client_new(
+  s->t.inner = zq_client_new(
       &cfg, &inner_handlers, s, (const struct sockaddr *)&zt_e2e_agent_addr,
       sizeof(zt_e2e_agent_addr),
       (const struct sockaddr *)&zt_e2e_connector_addr,
       sizeof(zt_e2e_connector_addr), now, err, sizeof(err));
-  if (!s->inner) {
+  if (!s->t.inner) {
     zt_err("cannot start session to %s: %s", s->connector, err);
     session_close(a, s, true);
   }
@@ -275,10 +357,12 @@ static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
    * connectors, and packets held meanwhile should not wait for a timer. */
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     struct session *s = &a->sessions[i];
-    if (s->used && !s->channel && !s->request_id &&
+    if (s->used && !s->t.channel && !s->request_id &&
         connector_online(a, s->connector)) {
       s->retry_at = 0;
-      if (s->pend_count)
+      /* A direct session that lost its channel asks for one again: the
+       * Intermediate checks policy anew, and the relay is its fallback. */
+      if (s->pend_count || s->t.inner)
         send_session_open(a, s);
     }
   }
@@ -298,6 +382,9 @@ static void on_welcome(struct zt_agent *a, const struct zt_ctrl_msg *m) {
           m->u.welcome.identity,
           zt_netaddr_str((const struct sockaddr *)&m->u.welcome.observed, addr,
                          sizeof(addr)));
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used)
+      zt_tunnel_send_candidates(&a->sessions[i].t);
   if (m->u.welcome.tunnel_ip != a->tunnel_ip) {
     a->tunnel_ip = m->u.welcome.tunnel_ip;
     zt_info("tunnel address %s", zt_ip4_str(a->tunnel_ip, ipbuf));
@@ -318,6 +405,9 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
     zt_info("intermediate now sees us at %s",
             zt_netaddr_str((const struct sockaddr *)&m->u.observed.observed,
                            addr, sizeof(addr)));
+    for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+      if (a->sessions[i].used)
+        zt_tunnel_send_candidates(&a->sessions[i].t);
     break;
   case ZT_MSG_SERVICES:
     apply_services(a, m);
@@ -327,9 +417,15 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
     break;
   case ZT_MSG_SESSION_CLOSE: {
     struct session *s = session_by_channel(a, m->u.session_close.channel);
-    if (s) {
-      zt_info("session with %s closed by intermediate (status %u)",
-              s->connector, m->u.session_close.status);
+    if (s && m->u.session_close.status == ZT_ERR_PEER_LOST &&
+        survives_without_relay(s)) {
+      zt_info("session with %s: relay channel closed (the connector lost "
+              "the intermediate); staying on the direct path",
+              s->connector);
+      s->t.channel = 0;
+    } else if (s) {
+      zt_info("session with %s closed by intermediate: %s", s->connector,
+              zt_status_name(m->u.session_close.status));
       session_close(a, s, false);
     }
     break;
@@ -348,23 +444,35 @@ static void on_relay(struct zt_uplink *u, uint32_t channel,
   struct zt_agent *a = ud;
   struct session *s = session_by_channel(a, channel);
   (void)u;
-  if (!s || !s->inner) {
+  if (!s || !s->t.inner) {
     a->stats.relay_unknown_channel++;
     return;
   }
-  zt_e2e_feed(s->inner, true, payload, len, a->now);
+  zt_tunnel_feed_relay(&s->t, payload, len, a->now);
 }
 
 static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
   struct zt_agent *a = ud;
-  (void)u;
   (void)reason;
-  /* Channels die with the Intermediate's connection: sessions start over
-   * after reconnecting. The tunnel address and routes stay, so a TCP
-   * connection through the tunnel survives if we get the same address. */
-  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
-    if (a->sessions[i].used)
-      session_close(a, &a->sessions[i], false);
+  /* Channels die with the Intermediate's connection. Relayed sessions
+   * start over after reconnecting; direct ones carry on without it and ask
+   * for a channel again once it is back. The tunnel address and routes
+   * stay, so a TCP connection through the tunnel survives if we get the
+   * same address. A replaced agent (another instance of us runs) stops
+   * everything. */
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    struct session *s = &a->sessions[i];
+    if (!s->used)
+      continue;
+    s->request_id = 0;
+    if (!zt_uplink_is_replaced(u) && survives_without_relay(s)) {
+      s->t.channel = 0;
+      zt_info("session with %s stays on its direct path without the "
+              "intermediate", s->connector);
+    } else {
+      session_close(a, s, false);
+    }
+  }
   /* Nothing is known to be online until the Intermediate says so again. */
   for (size_t i = 0; i < a->n_services; i++)
     a->services[i].online = false;
@@ -399,6 +507,14 @@ struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
   cfg.expect.name = a->intermediate_name;
   zt_uplink_init(&a->up, &cfg, io, opt->local, opt->locallen, opt->server,
                  opt->serverlen, &uplink_handlers, a);
+  a->env = (struct zt_tunnel_env){
+      .io = io,
+      .up = &a->up,
+      .direct = opt->direct,
+      .owner = a,
+      .switched = tunnel_switched,
+      .ping_result = tunnel_ping_result,
+  };
   zt_uplink_start(&a->up, now);
   zt_uplink_flush(&a->up, now);
   return a;
@@ -415,27 +531,45 @@ void zt_agent_free(struct zt_agent *a) {
 }
 
 /* Inner connections first: their packets become relay frames that the
- * uplink then sends. */
+ * uplink then sends (or go straight out on a direct path). */
 static void flush(struct zt_agent *a) {
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     struct session *s = &a->sessions[i];
-    if (!s->used || !s->inner)
+    if (!s->used || !s->t.inner)
       continue;
-    if (!zt_e2e_flush(s->inner, &a->up, s->channel, a->now)) {
+    if (!zt_tunnel_flush(&s->t, a->now)) {
       zt_warn("session with connector %s ended: %s", s->connector,
-              zq_close_reason(s->inner));
+              zq_close_reason(s->t.inner));
       session_close(a, s, true);
     }
   }
   zt_uplink_flush(&a->up, a->now);
 }
 
+/* One socket carries the uplink, every session's direct packets and their
+ * probes: a probe names its session by key, a QUIC packet by the key its
+ * connection ID starts with. Only what matches nothing and comes from the
+ * Intermediate's address goes to the uplink (a Stateless Reset carries no
+ * key of ours). */
 void zt_agent_feed_udp(struct zt_agent *a, const struct sockaddr *from,
                        socklen_t fromlen, const uint8_t *pkt, size_t len,
                        uint64_t now) {
+  struct session *s;
+  uint32_t key;
   a->now = now;
-  if (zt_uplink_owns(&a->up, from, pkt, len))
+  if (zt_probe_match(pkt, len)) {
+    if (zt_probe_dst_key(pkt, len, &key) == 0 && (s = session_by_key(a, key)))
+      zt_tunnel_feed_direct(&s->t, from, fromlen, pkt, len, now);
+    else
+      a->stats.direct_unknown++;
+  } else if (zq_packet_key(pkt, len, &key) == 0 &&
+             (s = session_by_key(a, key))) {
+    zt_tunnel_feed_direct(&s->t, from, fromlen, pkt, len, now);
+  } else if (zt_uplink_owns(&a->up, from, pkt, len)) {
     zt_uplink_feed(&a->up, from, fromlen, pkt, len, now);
+  } else {
+    a->stats.direct_unknown++;
+  }
   flush(a);
 }
 
@@ -456,6 +590,7 @@ static struct session *session_for(struct zt_agent *a, const char *connector) {
       s = &a->sessions[i];
       s->used = true;
       s->agent = a;
+      zt_tunnel_init(&s->t, &a->env, true, connector);
       /* memcpy, not snprintf: gcc cannot tell that `connector` never points
        * into this (free) slot and warns about overlap. */
       size_t n = strnlen(connector, sizeof(s->connector) - 1);
@@ -497,6 +632,15 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
     a->stats.tun_no_service++;
     return;
   }
+  /* A session that is up carries the packet whatever the Intermediate's
+   * state: a direct one works without it. */
+  s = session_by_connector(a, svc->connector);
+  if (s && zt_tunnel_ready_now(&s->t)) {
+    if (zq_send_datagram(s->t.inner, pkt, len) == ZQ_ERR_TOO_BIG)
+      a->stats.tun_too_big++;
+    flush(a);
+    return;
+  }
   if (!svc->online) {
     a->stats.tun_service_offline++;
     return;
@@ -509,29 +653,27 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
     a->stats.tun_pending_drops++;
     return;
   }
-  if (s->inner && zq_is_ready(s->inner)) {
-    if (zq_send_datagram(s->inner, pkt, len) == ZQ_ERR_TOO_BIG)
-      a->stats.tun_too_big++;
-  } else {
-    pending_push(a, s, pkt, len);
-    if (!s->request_id && !s->channel && now >= s->retry_at)
-      send_session_open(a, s);
-  }
+  pending_push(a, s, pkt, len);
+  if (!s->request_id && !s->t.channel && now >= s->retry_at)
+    send_session_open(a, s);
   flush(a);
 }
 
 /* Refused earlier, packets held, no request in flight. */
 static bool waiting_to_retry(const struct session *s) {
-  return s->used && !s->channel && !s->request_id && s->pend_count &&
-         s->retry_at;
+  return s->used && !s->t.channel && !s->request_id &&
+         (s->pend_count || s->t.inner) && s->retry_at;
 }
 
 uint64_t zt_agent_expiry(const struct zt_agent *a) {
   uint64_t t = zt_uplink_expiry(&a->up);
+  uint64_t p = pings_expiry(a);
+  if (p < t)
+    t = p;
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
-    if (s->used && s->inner) {
-      uint64_t e = zq_expiry(s->inner);
+    if (s->used) {
+      uint64_t e = zt_tunnel_expiry(&s->t);
       if (e < t)
         t = e;
     }
@@ -545,14 +687,15 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
   a->now = now;
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     struct session *s = &a->sessions[i];
-    if (s->used && s->inner && zq_expiry(s->inner) <= now)
-      zq_handle_expiry(s->inner, now);
+    if (s->used && zt_tunnel_expiry(&s->t) <= now)
+      zt_tunnel_handle_expiry(&s->t, now);
     /* Packets held after a refusal: ask again when the wait is over. */
     if (waiting_to_retry(s) && s->retry_at <= now && zt_uplink_is_up(&a->up) &&
         connector_online(a, s->connector))
       send_session_open(a, s);
   }
   zt_uplink_handle_expiry(&a->up, now);
+  pings_expire(a);
   flush(a);
 }
 
@@ -577,7 +720,7 @@ bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip) {
     return false;
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
-    if (s->used && s->inner && zq_is_ready(s->inner) &&
+    if (s->used && zt_tunnel_ready_now(&s->t) &&
         strcmp(s->connector, svc->connector) == 0)
       return true;
   }
@@ -603,11 +746,12 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
     if (s->used) {
-      zt_strbuf_printf(&sb, "session %s channel %u %s path relay\n",
-                       s->connector, s->channel,
-                       s->inner && zq_is_ready(s->inner) ? "ready" : "opening");
-      if (s->inner) {
-        zq_format_stats(s->inner, qbuf, sizeof(qbuf));
+      zt_strbuf_printf(&sb, "session %s channel %u %s\n", s->connector,
+                       s->t.channel,
+                       zt_tunnel_ready_now(&s->t) ? "ready" : "opening");
+      zt_tunnel_status(&s->t, &sb);
+      if (s->t.inner) {
+        zq_format_stats(s->t.inner, qbuf, sizeof(qbuf));
         zt_strbuf_printf(&sb, "session %s quic: %s\n", s->connector, qbuf);
       }
     }
@@ -639,8 +783,6 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
 
 /* ---- machine-readable status (docs/status.md) --------------------------- */
 
-#include "statusw.h"
-
 int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   const struct zt_agent_stats *st = &a->stats;
   struct zt_strbuf sb;
@@ -669,10 +811,9 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
     zt_jsonw_begin_object(&w, NULL);
     zt_jsonw_str(&w, "peer", s->connector);
     zt_jsonw_str(&w, "role", "connector");
-    zt_jsonw_u64(&w, "channel", s->channel);
-    zt_jsonw_str(&w, "state",
-                 s->inner && zq_is_ready(s->inner) ? "ready" : "opening");
-    zt_statusw_session_path(&w, s->inner, &a->up);
+    zt_jsonw_u64(&w, "channel", s->t.channel);
+    zt_jsonw_str(&w, "state", zt_tunnel_ready_now(&s->t) ? "ready" : "opening");
+    zt_tunnel_status_json(&s->t, &w);
     zt_jsonw_end_object(&w);
   }
   zt_jsonw_end_array(&w);
@@ -694,6 +835,7 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_u64(&w, "policy_drops", st->rx_policy_drops);
   zt_jsonw_u64(&w, "unknown_channel", st->relay_unknown_channel);
   zt_jsonw_end_object(&w);
+  agent_direct_counters(a, &w);
   zt_jsonw_begin_object(&w, "sessions");
   zt_jsonw_u64(&w, "opened", st->sessions_opened);
   zt_jsonw_u64(&w, "refused", st->sessions_refused);
@@ -706,12 +848,155 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
 
 /* ---- ztna ping ---------------------------------------------------------- */
 
+static struct agent_ping *ping_by_cookie(struct zt_agent *a, uint64_t cookie) {
+  for (size_t i = 0; i < AGENT_PINGS; i++)
+    if (a->pings[i].used && a->pings[i].cookie == cookie)
+      return &a->pings[i];
+  return NULL;
+}
+
+static void ping_report(struct zt_agent *a, struct agent_ping *pg,
+                        const char *error, bool direct, uint64_t rtt_ns) {
+  char buf[512], ip[16];
+  struct zt_strbuf sb;
+  struct zt_jsonw w;
+  struct session *s = &a->sessions[pg->session];
+  zt_strbuf_init(&sb, buf, sizeof(buf));
+  zt_jsonw_init(&w, &sb);
+  zt_jsonw_begin_object(&w, NULL);
+  zt_jsonw_str(&w, "target", pg->target);
+  zt_jsonw_str(&w, "peer", s->connector);
+  zt_jsonw_str(&w, "address", zt_ip4_str(pg->vip, ip));
+  if (error) {
+    zt_jsonw_str(&w, "error", error);
+  } else {
+    zt_jsonw_str(&w, "path", direct ? "direct" : "relay");
+    if (direct)
+      zt_statusw_addr(&w, "remote", (const struct sockaddr *)&s->t.path.remote,
+                      s->t.path.remotelen);
+    else
+      zt_statusw_relay_remote(&w, "remote", &a->up);
+    zt_jsonw_u64(&w, "rtt_us", rtt_ns / 1000);
+  }
+  zt_jsonw_end_object(&w);
+  pg->used = false;
+  if (a->io->ping_result && sb.off < sizeof(buf))
+    a->io->ping_result(a->io->ud, pg->cookie, buf);
+}
+
+static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
+                               uint64_t cookie, bool timed_out, bool direct,
+                               uint64_t rtt_ns) {
+  struct zt_agent *a = owner;
+  struct agent_ping *pg = ping_by_cookie(a, cookie);
+  (void)t;
+  if (pg)
+    ping_report(a, pg, timed_out ? "timeout" : NULL, direct, rtt_ns);
+}
+
+/* Pings held until their session is up go out now. */
+static void pings_send(struct zt_agent *a, struct session *s) {
+  for (size_t i = 0; i < AGENT_PINGS; i++) {
+    struct agent_ping *pg = &a->pings[i];
+    if (!pg->used || pg->sent || &a->sessions[pg->session] != s)
+      continue;
+    if (zt_tunnel_ping(&s->t, pg->cookie, a->now) == 0)
+      pg->sent = true;
+    else
+      ping_report(a, pg, "no path to the connector", false, 0);
+  }
+}
+
+/* Held pings whose session never came up, and the answers of sessions
+ * that ended. */
+static void pings_expire(struct zt_agent *a) {
+  for (size_t i = 0; i < AGENT_PINGS; i++) {
+    struct agent_ping *pg = &a->pings[i];
+    if (!pg->used)
+      continue;
+    if (!a->sessions[pg->session].used)
+      ping_report(a, pg, "session closed", false, 0);
+    else if (a->now >= pg->deadline)
+      ping_report(a, pg, pg->sent ? "timeout" : "timeout: no session", false,
+                  0);
+  }
+}
+
+static uint64_t pings_expiry(const struct zt_agent *a) {
+  uint64_t t = UINT64_MAX;
+  for (size_t i = 0; i < AGENT_PINGS; i++)
+    if (a->pings[i].used && a->pings[i].deadline < t)
+      t = a->pings[i].deadline;
+  return t;
+}
+
+static const struct zt_ctrl_service *service_by_target(const struct zt_agent *a,
+                                                       const char *target) {
+  uint32_t vip;
+  for (size_t i = 0; i < a->n_services; i++)
+    if (strcmp(a->services[i].name, target) == 0)
+      return &a->services[i];
+  if (zt_ip4_parse(target, &vip) == 0)
+    return service_by_vip(a, vip);
+  return NULL;
+}
+
 int zt_agent_ping(struct zt_agent *a, const char *target, uint64_t cookie,
                   uint64_t now, char *err, size_t errlen) {
-  (void)a;
-  (void)target;
-  (void)cookie;
-  (void)now;
-  snprintf(err, errlen, "ping is not built yet");
-  return -1;
+  const struct zt_ctrl_service *svc = service_by_target(a, target);
+  struct agent_ping *pg = NULL;
+  struct session *s;
+
+  a->now = now;
+  if (!svc) {
+    snprintf(err, errlen, "no service '%s' is granted to this agent", target);
+    return -1;
+  }
+  for (size_t i = 0; i < AGENT_PINGS && !pg; i++)
+    if (!a->pings[i].used)
+      pg = &a->pings[i];
+  if (!pg) {
+    snprintf(err, errlen, "too many pings in flight");
+    return -1;
+  }
+  s = session_by_connector(a, svc->connector);
+  if (!s || !zt_tunnel_ready_now(&s->t)) {
+    /* Open the session as a packet for the service would. */
+    if (!svc->online || !zt_uplink_is_up(&a->up)) {
+      snprintf(err, errlen, "service '%s' is offline", svc->name);
+      return -1;
+    }
+    if (!(s = session_for(a, svc->connector))) {
+      snprintf(err, errlen, "no room for another session");
+      return -1;
+    }
+    if (!s->request_id && !s->t.channel)
+      send_session_open(a, s);
+  }
+  memset(pg, 0, sizeof(*pg));
+  pg->used = true;
+  pg->cookie = cookie;
+  pg->vip = svc->vip;
+  pg->session = (size_t)(s - a->sessions);
+  pg->deadline = now + ZT_PING_TIMEOUT_MS * NS_PER_MS;
+  snprintf(pg->target, sizeof(pg->target), "%s", target);
+  if (zt_tunnel_ready_now(&s->t)) {
+    if (zt_tunnel_ping(&s->t, cookie, now) != 0) {
+      pg->used = false;
+      snprintf(err, errlen, "no path to connector %s", s->connector);
+      return -1;
+    }
+    pg->sent = true;
+  }
+  flush(a);
+  return 0;
+}
+
+static void agent_direct_counters(const struct zt_agent *a,
+                                  struct zt_jsonw *w) {
+  struct zt_path_stats sum = a->closed_paths;
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used)
+      zt_path_stats_add(&sum, &a->sessions[i].t.path.stats);
+  zt_tunnel_counters_json(w, &sum, a->stats.direct_unknown);
 }

@@ -24,6 +24,7 @@ struct zt_agent_options {
    * length of 0 accepts any address. */
   uint32_t service_range;
   uint8_t service_range_len;
+  bool direct; /* look for direct paths (config "direct") */
 };
 
 struct zt_agent_stats {
@@ -34,6 +35,7 @@ struct zt_agent_stats {
   uint64_t relay_unknown_channel;
   uint64_t sessions_opened, sessions_refused;
   uint64_t services_refused; /* outside service_range: no route */
+  uint64_t direct_unknown;   /* UDP matching neither uplink nor session */
 };
 
 struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,

@@ -28,7 +28,9 @@
 #include "log.h"
 #include "netaddr.h"
 #include "portrule.h"
+#include "statusw.h"
 #include "strbuf.h"
+#include "tunnel.h"
 #include "uplink.h"
 #include "wire.h"
 
@@ -42,6 +44,11 @@
 #define EARLY_TTL_NS (2000ULL * 1000000ULL)
 /* Addresses whose last holder we remember (see struct holder). */
 #define HOLDERS_MAX 65536
+/* A direct session that lost its relay channel must be announced again
+ * (SESSION_NEW: the Intermediate re-checks policy) within this long of our
+ * uplink being up, or it is closed: the Intermediate is where access is
+ * granted and revoked, and a session it no longer vouches for ends. */
+#define ORPHAN_GRACE_NS (30000ULL * 1000000ULL)
 
 struct service {
   char name[ZT_NAME_MAX + 1];
@@ -51,12 +58,16 @@ struct service {
 };
 
 struct session {
-  uint32_t channel;
   char agent[ZT_NAME_MAX + 1];
   uint32_t agent_ip;
   uint8_t n_vips;
   uint32_t vips[ZT_MAX_SERVICES];
-  struct zq_conn *inner;
+  /* The inner session and its paths. t.channel is 0 for an orphan: a
+   * direct session whose relay channel closed (in by_key, not by_channel). */
+  struct zt_tunnel t;
+  uint64_t orphan_since; /* orphans: since when our uplink is up */
+  bool adopted; /* re-announced orphan: an Initial may restart it (the
+                   agent restarted meanwhile) */
   struct zt_connector *conn;
 };
 
@@ -75,7 +86,10 @@ struct zt_connector {
   char intermediate_name[ZT_NAME_MAX + 1];
   size_t n_services;
   struct service services[ZT_MAX_SERVICES];
+  struct zt_tunnel_env env;
   struct zt_keymap by_channel;  /* channel -> session */
+  struct zt_keymap by_key;      /* inner connection key -> session */
+  struct zt_path_stats closed_paths; /* path counters of ended sessions */
   struct zt_keymap by_agent_ip; /* agent tunnel address -> session */
   /* agent tunnel address -> the identity that last held it (char *, kept
    * after its session ends: conntrack entries outlive sessions) */
@@ -124,14 +138,33 @@ static void push_nat_rules(struct zt_connector *c) {
  * SESSION_NEW, and a window in which replies have no way back). */
 static void session_free_keep(struct zt_connector *c, struct session *s,
                               bool keep_route) {
-  zt_keymap_del(&c->by_channel, s->channel);
+  if (s->t.channel && zt_keymap_get(&c->by_channel, s->t.channel) == s)
+    zt_keymap_del(&c->by_channel, s->t.channel);
+  uint32_t key = zt_tunnel_key(&s->t);
+  if (key && zt_keymap_get(&c->by_key, key) == s)
+    zt_keymap_del(&c->by_key, key);
   if (zt_keymap_get(&c->by_agent_ip, s->agent_ip) == s) {
     zt_keymap_del(&c->by_agent_ip, s->agent_ip);
     if (!keep_route && c->io->route)
       c->io->route(c->io->ud, s->agent_ip, false);
   }
-  zq_free(s->inner);
+  zt_path_stats_add(&c->closed_paths, &s->t.path.stats);
+  zt_tunnel_free(&s->t);
   free(s);
+}
+
+/* A session that can carry packets without a relay channel. */
+static bool survives_without_relay(const struct session *s) {
+  return zt_tunnel_ready_now(&s->t) && zt_tunnel_is_direct(&s->t);
+}
+
+/* The session loses its relay channel but lives on its direct path. */
+static void session_orphan(struct zt_connector *c, struct session *s) {
+  if (s->t.channel)
+    zt_keymap_del(&c->by_channel, s->t.channel);
+  s->t.channel = 0;
+  s->orphan_since = c->now;
+  s->adopted = false;
 }
 
 static void session_free(struct zt_connector *c, struct session *s) {
@@ -175,19 +208,45 @@ static bool holder_changed(struct zt_connector *c, uint32_t addr,
   return prev != NULL;
 }
 
+static bool is_wildcard(const struct sockaddr *sa) {
+  if (sa->sa_family == AF_INET)
+    return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == 0;
+  if (sa->sa_family == AF_INET6)
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+  return true;
+}
+
 static bool in_agent_pool(const struct zt_connector *c, uint32_t addr) {
   uint32_t mask = c->agent_pool_len ? ~0u << (32 - c->agent_pool_len) : 0;
   return (addr & mask) == c->agent_pool;
 }
 
+/* The first session of map (every session is in by_channel, by_key or
+ * both), or NULL. */
+static struct session *first_session(const struct zt_keymap *map) {
+  for (size_t i = 0; i < map->cap; i++)
+    if (map->slots[i].key)
+      return map->slots[i].val;
+  return NULL;
+}
+
 static void free_all_sessions(struct zt_connector *c) {
-  /* session_free() reshapes the table, so take the first one each time. */
-  while (c->by_channel.count) {
-    for (size_t i = 0; i < c->by_channel.cap; i++) {
-      if (c->by_channel.slots[i].key) {
-        session_free(c, c->by_channel.slots[i].val);
-        break;
-      }
+  struct session *s;
+  /* session_free() reshapes the tables, so take the first one each time. */
+  while ((s = first_session(&c->by_channel)) || (s = first_session(&c->by_key)))
+    session_free(c, s);
+}
+
+/* The uplink is gone: relayed sessions end, direct ones go on alone. */
+static void orphan_or_free_all(struct zt_connector *c) {
+  struct session *s;
+  while ((s = first_session(&c->by_channel))) {
+    if (survives_without_relay(s)) {
+      zt_info("session with agent %s stays on its direct path without the "
+              "intermediate", s->agent);
+      session_orphan(c, s);
+    } else {
+      session_free(c, s);
     }
   }
 }
@@ -197,7 +256,15 @@ static void inner_ready(struct zq_conn *q, void *ud) {
   char ipbuf[16];
   s->conn->stats.sessions_accepted++;
   zt_info("end-to-end session with agent %s (%s) established, channel %u",
-          zq_peer_name(q), zt_ip4_str(s->agent_ip, ipbuf), s->channel);
+          zq_peer_name(q), zt_ip4_str(s->agent_ip, ipbuf), s->t.channel);
+  zt_tunnel_ready(&s->t, s->conn->now);
+}
+
+static void inner_stream(struct zq_conn *q, const uint8_t *data, size_t len,
+                         void *ud) {
+  struct session *s = ud;
+  (void)q;
+  zt_tunnel_stream(&s->t, data, len);
 }
 
 /* Policy, again: the Intermediate decided who may reach what, and we hold
@@ -236,26 +303,47 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
 
 static const struct zq_handlers inner_handlers = {
     .on_ready = inner_ready,
+    .on_stream = inner_stream,
     .on_datagram = inner_datagram,
 };
 
+/* A relayed packet of session s. */
 static void session_feed(struct zt_connector *c, struct session *s,
                          const uint8_t *pkt, size_t len) {
-  if (!s->inner) {
+  bool initial = zq_packet_is_initial(pkt, len);
+  if (s->t.inner && s->adopted && initial) {
+    /* The agent behind a re-announced orphan started afresh (it restarted
+     * while the Intermediate was away): its new session replaces the old.
+     * Only that agent can send on the channel. */
+    zt_info("session with agent %s restarted by the agent", s->agent);
+    zt_keymap_del(&c->by_key, zt_tunnel_key(&s->t));
+    zt_path_stats_add(&c->closed_paths, &s->t.path.stats);
+    uint32_t ch = s->t.channel;
+    zt_tunnel_free(&s->t);
+    zt_tunnel_init(&s->t, &c->env, false, s->agent);
+    s->t.channel = ch;
+    s->adopted = false; /* the rest of this handshake is the new one's */
+  }
+  if (!initial)
+    s->adopted = false;
+  if (!s->t.inner) {
     struct zq_config cfg;
     char err[256];
     zt_e2e_config(&cfg, c->creds, ZT_ROLE_AGENT, s->agent);
-    s->inner = zq_server_accept(&cfg, &inner_handlers, s,
-                                (const struct sockaddr *)&zt_e2e_connector_addr,
-                                sizeof(zt_e2e_connector_addr),
-                                (const struct sockaddr *)&zt_e2e_agent_addr,
-                                sizeof(zt_e2e_agent_addr), pkt, len, c->now,
-                                err, sizeof(err));
-    if (!s->inner)
-      zt_dbg("channel %u: %s", s->channel, err);
+    s->t.inner = zq_server_accept(
+        &cfg, &inner_handlers, s,
+        (const struct sockaddr *)&zt_e2e_connector_addr,
+        sizeof(zt_e2e_connector_addr),
+        (const struct sockaddr *)&zt_e2e_agent_addr, sizeof(zt_e2e_agent_addr),
+        pkt, len, c->now, err, sizeof(err));
+    if (!s->t.inner)
+      zt_dbg("channel %u: %s", s->t.channel, err);
+    else if (zt_keymap_put(&c->by_key, zq_key(s->t.inner), s) != 0)
+      zt_warn("session with agent %s: no direct path (out of memory)",
+              s->agent);
     return;
   }
-  zt_e2e_feed(s->inner, false, pkt, len, c->now);
+  zt_tunnel_feed_relay(&s->t, pkt, len, c->now);
 }
 
 static void early_hold(struct zt_connector *c, uint32_t channel,
@@ -306,7 +394,7 @@ static void early_replay(struct zt_connector *c, struct session *s) {
     struct early_pkt *next = NULL;
     for (unsigned i = 0; i < EARLY_MAX; i++) {
       struct early_pkt *e = &c->early[i];
-      if (e->channel == s->channel && (!next || e->seq < next->seq))
+      if (e->channel == s->t.channel && (!next || e->seq < next->seq))
         next = e;
     }
     if (!next)
@@ -345,10 +433,31 @@ static void on_session_new(struct zt_connector *c,
     send_session_close(c, channel, ZT_ERR_NOT_ALLOWED);
     return;
   }
+  /* The same agent again for a direct session that lost its channel: the
+   * session carries on, on the new channel and with the grants the
+   * Intermediate just re-checked. */
+  old = zt_keymap_get(&c->by_agent_ip, agent_ip);
+  if (old && !old->t.channel && old->t.inner &&
+      strcmp(old->agent, m->u.session_new.agent) == 0) {
+    if (zt_keymap_put(&c->by_channel, channel, old) != 0) {
+      session_free(c, old);
+      return;
+    }
+    old->t.channel = channel;
+    old->adopted = true;
+    old->n_vips = m->u.session_new.n;
+    memcpy(old->vips, m->u.session_new.vips,
+           old->n_vips * sizeof(old->vips[0]));
+    zt_info("session with agent %s has a relay channel again (%u)",
+            old->agent, channel);
+    early_replay(c, old);
+    return;
+  }
   if (!(s = calloc(1, sizeof(*s))))
     return;
   s->conn = c;
-  s->channel = channel;
+  zt_tunnel_init(&s->t, &c->env, false, m->u.session_new.agent);
+  s->t.channel = channel;
   snprintf(s->agent, sizeof(s->agent), "%s", m->u.session_new.agent);
   s->agent_ip = agent_ip;
   s->n_vips = m->u.session_new.n;
@@ -360,13 +469,14 @@ static void on_session_new(struct zt_connector *c,
   if (old) {
     c->stats.sessions_replaced++;
     zt_info("session with agent %s on channel %u replaced by channel %u",
-            old->agent, old->channel, s->channel);
-    send_session_close(c, old->channel, ZT_ERR_GONE);
+            old->agent, old->t.channel, s->t.channel);
+    if (old->t.channel)
+      send_session_close(c, old->t.channel, ZT_ERR_GONE);
     session_free_keep(c, old, true);
   }
-  if (zt_keymap_put(&c->by_channel, s->channel, s) != 0 ||
+  if (zt_keymap_put(&c->by_channel, s->t.channel, s) != 0 ||
       zt_keymap_put(&c->by_agent_ip, s->agent_ip, s) != 0) {
-    zt_keymap_del(&c->by_channel, s->channel);
+    zt_keymap_del(&c->by_channel, s->t.channel);
     if (routed && c->io->route)
       c->io->route(c->io->ud, s->agent_ip, false);
     free(s);
@@ -384,7 +494,7 @@ static void on_session_new(struct zt_connector *c,
   if (!routed && c->io->route)
     c->io->route(c->io->ud, s->agent_ip, true);
   zt_info("session announced: agent %s at %s, channel %u, %u service(s)",
-          s->agent, zt_ip4_str(s->agent_ip, ipbuf), s->channel, s->n_vips);
+          s->agent, zt_ip4_str(s->agent_ip, ipbuf), s->t.channel, s->n_vips);
   early_replay(c, s);
 }
 
@@ -392,6 +502,13 @@ static void on_session_new(struct zt_connector *c,
 
 static void on_up(struct zt_uplink *u, void *ud) {
   struct zt_connector *c = ud;
+  /* Orphans' grace starts now: the Intermediate can announce them again. */
+  for (size_t i = 0; i < c->by_key.cap; i++)
+    if (c->by_key.slots[i].key) {
+      struct session *s = c->by_key.slots[i].val;
+      if (!s->t.channel)
+        s->orphan_since = c->now;
+    }
   c->scratch.type = ZT_MSG_HELLO;
   c->scratch.u.hello.version = ZT_PROTOCOL_VERSION;
   c->scratch.u.hello.prev_tunnel_ip = 0;
@@ -437,6 +554,13 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
                                              : &m->u.observed.observed;
     zt_info("intermediate sees us at %s",
             zt_netaddr_str((const struct sockaddr *)obs, addr, sizeof(addr)));
+    /* Agents aim their probes at this address: tell them when it moves. */
+    for (size_t i = 0; i < c->by_key.cap; i++)
+      if (c->by_key.slots[i].key) {
+        struct session *s = c->by_key.slots[i].val;
+        if (s->t.cands_sent)
+          zt_tunnel_send_candidates(&s->t);
+      }
     break;
   }
   case ZT_MSG_REGISTER_ACK:
@@ -448,9 +572,15 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
   case ZT_MSG_SESSION_CLOSE: {
     struct session *s =
         zt_keymap_get(&c->by_channel, m->u.session_close.channel);
-    if (s) {
-      zt_info("session with agent %s closed (channel %u)", s->agent,
-              s->channel);
+    if (s && m->u.session_close.status == ZT_ERR_PEER_LOST &&
+        survives_without_relay(s)) {
+      zt_info("session with agent %s: relay channel closed (the agent lost "
+              "the intermediate); staying on the direct path",
+              s->agent);
+      session_orphan(c, s);
+    } else if (s) {
+      zt_info("session with agent %s closed (channel %u): %s", s->agent,
+              s->t.channel, zt_status_name(m->u.session_close.status));
       session_free(c, s);
     }
     break;
@@ -478,9 +608,11 @@ static void on_relay(struct zt_uplink *u, uint32_t channel,
 }
 
 static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
-  (void)u;
   (void)reason;
-  free_all_sessions(ud);
+  if (zt_uplink_is_replaced(u))
+    free_all_sessions(ud);
+  else
+    orphan_or_free_all(ud);
 }
 
 static const struct zt_uplink_handlers uplink_handlers = {
@@ -513,6 +645,14 @@ struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
            s->n_rules * sizeof(s->rules[0]));
   }
   zt_keymap_init(&c->by_channel);
+  zt_keymap_init(&c->by_key);
+  c->env = (struct zt_tunnel_env){
+      .io = io, .up = &c->up, .direct = opt->cfg->direct, .owner = c};
+  if (opt->cfg->p2p_listen_len &&
+      !is_wildcard((const struct sockaddr *)&opt->cfg->p2p_listen)) {
+    c->env.fixed = opt->cfg->p2p_listen;
+    c->env.fixedlen = opt->cfg->p2p_listen_len;
+  }
   zt_keymap_init(&c->by_agent_ip);
   zt_keymap_init(&c->holders);
   c->agent_pool = opt->cfg->agent_pool;
@@ -534,6 +674,7 @@ void zt_connector_free(struct zt_connector *c) {
     return;
   free_all_sessions(c);
   zt_keymap_free(&c->by_channel);
+  zt_keymap_free(&c->by_key);
   zt_keymap_free(&c->by_agent_ip);
   free_holders(c);
   zt_uplink_free(&c->up);
@@ -541,38 +682,76 @@ void zt_connector_free(struct zt_connector *c) {
   free(c);
 }
 
+/* Orphans the Intermediate has not announced again within the grace
+ * period of our uplink being up: policy may no longer grant them. */
+static bool orphan_expired(const struct zt_connector *c,
+                           const struct session *s) {
+  return !s->t.channel && zt_uplink_is_up(&c->up) &&
+         c->now - s->orphan_since >= ORPHAN_GRACE_NS;
+}
+
+/* Why a session must end now, or NULL. */
+static const char *session_ending(struct zt_connector *c, struct session *s) {
+  if (s->t.inner && !zt_tunnel_flush(&s->t, c->now)) {
+    if (zq_end_kind(s->t.inner) == ZQ_END_REFUSED)
+      c->stats.sessions_refused++;
+    return zq_close_reason(s->t.inner);
+  }
+  if (orphan_expired(c, s)) {
+    c->stats.sessions_orphan_expired++;
+    return "not announced again by the intermediate";
+  }
+  return NULL;
+}
+
 static void flush(struct zt_connector *c) {
   bool again = true;
-  /* session_free() reshapes the table, so restart after each removal. */
+  /* session_free() reshapes the tables, so restart after each removal.
+   * Every session with an inner connection is in by_key. */
   while (again) {
     again = false;
-    for (size_t i = 0; i < c->by_channel.cap && !again; i++) {
-      struct session *s = c->by_channel.slots[i].val;
-      if (!c->by_channel.slots[i].key || !s || !s->inner)
+    for (size_t i = 0; i < c->by_key.cap && !again; i++) {
+      struct session *s = c->by_key.slots[i].val;
+      const char *why;
+      if (!c->by_key.slots[i].key || !(why = session_ending(c, s)))
         continue;
-      if (!zt_e2e_flush(s->inner, &c->up, s->channel, c->now)) {
-        const char *why = zq_close_reason(s->inner);
-        if (zq_end_kind(s->inner) == ZQ_END_REFUSED) {
-          c->stats.sessions_refused++;
-          zt_warn("refused agent session on channel %u: %s", s->channel, why);
-        } else {
-          zt_info("session with agent %s ended: %s", s->agent, why);
-        }
-        send_session_close(c, s->channel, ZT_ERR_GONE);
-        session_free(c, s);
-        again = true;
-      }
+      if (s->t.inner && zq_end_kind(s->t.inner) == ZQ_END_REFUSED)
+        zt_warn("refused agent session on channel %u: %s", s->t.channel, why);
+      else
+        zt_info("session with agent %s ended: %s", s->agent, why);
+      if (s->t.channel)
+        send_session_close(c, s->t.channel, ZT_ERR_GONE);
+      session_free(c, s);
+      again = true;
     }
   }
   zt_uplink_flush(&c->up, c->now);
 }
 
+/* One socket carries the uplink and every session's direct packets and
+ * probes, told apart by the key their connection ID (or probe) carries;
+ * the uplink also takes what matches nothing but comes from the
+ * Intermediate (a Stateless Reset carries no key of ours). */
 void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
                            socklen_t fromlen, const uint8_t *pkt, size_t len,
                            uint64_t now) {
+  struct session *s;
+  uint32_t key;
   c->now = now;
-  if (zt_uplink_owns(&c->up, from, pkt, len))
+  if (zt_probe_match(pkt, len)) {
+    if (zt_probe_dst_key(pkt, len, &key) == 0 &&
+        (s = zt_keymap_get(&c->by_key, key)))
+      zt_tunnel_feed_direct(&s->t, from, fromlen, pkt, len, now);
+    else
+      c->stats.direct_unknown++;
+  } else if (zq_packet_key(pkt, len, &key) == 0 &&
+             (s = zt_keymap_get(&c->by_key, key))) {
+    zt_tunnel_feed_direct(&s->t, from, fromlen, pkt, len, now);
+  } else if (zt_uplink_owns(&c->up, from, pkt, len)) {
     zt_uplink_feed(&c->up, from, fromlen, pkt, len, now);
+  } else {
+    c->stats.direct_unknown++;
+  }
   flush(c);
 }
 
@@ -594,36 +773,37 @@ void zt_connector_feed_tun(struct zt_connector *c, const uint8_t *pkt,
     return;
   }
   s = zt_keymap_get(&c->by_agent_ip, ip.dst);
-  if (!s || !s->inner || !zq_is_ready(s->inner) ||
-      !session_may_reach(s, ip.src)) {
+  if (!s || !zt_tunnel_ready_now(&s->t) || !session_may_reach(s, ip.src)) {
     c->stats.tun_no_session++;
     return;
   }
-  if (zq_send_datagram(s->inner, pkt, len) != 0)
+  if (zq_send_datagram(s->t.inner, pkt, len) != 0)
     c->stats.tun_drops++;
   flush(c);
 }
 
 uint64_t zt_connector_expiry(const struct zt_connector *c) {
   uint64_t t = zt_uplink_expiry(&c->up);
-  for (size_t i = 0; i < c->by_channel.cap; i++) {
-    const struct session *s = c->by_channel.slots[i].val;
-    if (c->by_channel.slots[i].key && s && s->inner) {
-      uint64_t e = zq_expiry(s->inner);
-      if (e < t)
-        t = e;
-    }
+  for (size_t i = 0; i < c->by_key.cap; i++) {
+    const struct session *s = c->by_key.slots[i].val;
+    if (!c->by_key.slots[i].key)
+      continue;
+    uint64_t e = zt_tunnel_expiry(&s->t);
+    if (!s->t.channel && zt_uplink_is_up(&c->up) &&
+        s->orphan_since + ORPHAN_GRACE_NS < e)
+      e = s->orphan_since + ORPHAN_GRACE_NS;
+    if (e < t)
+      t = e;
   }
   return t;
 }
 
 void zt_connector_handle_expiry(struct zt_connector *c, uint64_t now) {
   c->now = now;
-  for (size_t i = 0; i < c->by_channel.cap; i++) {
-    struct session *s = c->by_channel.slots[i].val;
-    if (c->by_channel.slots[i].key && s && s->inner &&
-        zq_expiry(s->inner) <= now)
-      zq_handle_expiry(s->inner, now);
+  for (size_t i = 0; i < c->by_key.cap; i++) {
+    struct session *s = c->by_key.slots[i].val;
+    if (c->by_key.slots[i].key && zt_tunnel_expiry(&s->t) <= now)
+      zt_tunnel_handle_expiry(&s->t, now);
   }
   zt_uplink_handle_expiry(&c->up, now);
   flush(c);
@@ -645,6 +825,29 @@ size_t zt_connector_registered(const struct zt_connector *c) {
   return n;
 }
 
+/* Every session once: those with a channel, then the orphans. */
+static const struct session *next_session(const struct zt_connector *c,
+                                          size_t *pos) {
+  size_t n1 = c->by_channel.cap;
+  for (; *pos < n1 + c->by_key.cap; (*pos)++) {
+    const struct session *s;
+    if (*pos < n1) {
+      if (!c->by_channel.slots[*pos].key)
+        continue;
+      s = c->by_channel.slots[*pos].val;
+    } else {
+      if (!c->by_key.slots[*pos - n1].key)
+        continue;
+      s = c->by_key.slots[*pos - n1].val;
+      if (s->t.channel)
+        continue; /* seen in by_channel */
+    }
+    (*pos)++;
+    return s;
+  }
+  return NULL;
+}
+
 int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
   const struct zt_connector_stats *st = &c->stats;
   char a[16], b[16], qbuf[256];
@@ -654,13 +857,14 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
                    zt_uplink_is_up(&c->up) ? "up" : "down",
                    c->by_channel.count);
   zt_uplink_status(&c->up, &sb);
-  for (size_t i = 0; i < c->by_channel.cap; i++) {
-    const struct session *se = c->by_channel.slots[i].val;
-    if (!c->by_channel.slots[i].key || !se || !se->inner)
+  const struct session *se;
+  for (size_t pos = 0; (se = next_session(c, &pos));) {
+    if (!se->t.inner)
       continue;
-    zq_format_stats(se->inner, qbuf, sizeof(qbuf));
+    zt_tunnel_status(&se->t, &sb);
+    zq_format_stats(se->t.inner, qbuf, sizeof(qbuf));
     zt_strbuf_printf(&sb, "session %s channel %u quic: %s\n", se->agent,
-                     se->channel, qbuf);
+                     se->t.channel, qbuf);
   }
   for (size_t i = 0; i < c->n_services; i++)
     zt_strbuf_printf(&sb, "service %s %s -> %s\n", c->services[i].name,
@@ -701,20 +905,16 @@ void zt_connector_foreach_session(
     const struct zt_connector *c,
     void (*cb)(void *ud, const struct zt_connector_session_info *s),
     void *ud) {
-  for (size_t i = 0; i < c->by_channel.cap; i++) {
-    const struct session *s = c->by_channel.slots[i].val;
-    if (!c->by_channel.slots[i].key || !s)
-      continue;
+  const struct session *s;
+  for (size_t pos = 0; (s = next_session(c, &pos));) {
     struct zt_connector_session_info info = {
-        s->channel, s->agent, s->agent_ip, s->n_vips, s->vips, s->inner,
+        s->t.channel, s->agent, s->agent_ip, s->n_vips, s->vips, s->t.inner,
         zt_keymap_get(&c->by_agent_ip, s->agent_ip) == s};
     cb(ud, &info);
   }
 }
 
 /* ---- machine-readable status (docs/status.md) --------------------------- */
-
-#include "statusw.h"
 
 int zt_connector_status_json(const struct zt_connector *c, char *buf,
                              size_t len) {
@@ -736,18 +936,16 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
   }
   zt_jsonw_end_array(&w);
   zt_jsonw_begin_array(&w, "sessions");
-  for (size_t i = 0; i < c->by_channel.cap; i++) {
-    const struct session *se = c->by_channel.slots[i].val;
-    if (!c->by_channel.slots[i].key || !se)
-      continue;
+  const struct session *se;
+  for (size_t pos = 0; (se = next_session(c, &pos));) {
     zt_jsonw_begin_object(&w, NULL);
     zt_jsonw_str(&w, "peer", se->agent);
     zt_jsonw_str(&w, "role", "agent");
-    zt_jsonw_u64(&w, "channel", se->channel);
+    zt_jsonw_u64(&w, "channel", se->t.channel);
     zt_jsonw_str(&w, "state",
-                 se->inner && zq_is_ready(se->inner) ? "ready" : "opening");
+                 zt_tunnel_ready_now(&se->t) ? "ready" : "opening");
     zt_statusw_ip4(&w, "agent_address", se->agent_ip);
-    zt_statusw_session_path(&w, se->inner, &c->up);
+    zt_tunnel_status_json(&se->t, &w);
     zt_jsonw_end_object(&w);
   }
   zt_jsonw_end_array(&w);
@@ -777,7 +975,12 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
   zt_jsonw_u64(&w, "replaced", st->sessions_replaced);
   zt_jsonw_u64(&w, "bad_addr", st->sessions_bad_addr);
   zt_jsonw_u64(&w, "addr_handovers", st->addr_handovers);
+  zt_jsonw_u64(&w, "orphans_expired", st->sessions_orphan_expired);
   zt_jsonw_end_object(&w);
+  struct zt_path_stats sum = c->closed_paths;
+  for (size_t pos = 0; (se = next_session(c, &pos));)
+    zt_path_stats_add(&sum, &se->t.path.stats);
+  zt_tunnel_counters_json(&w, &sum, st->direct_unknown);
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
   return (int)sb.off;

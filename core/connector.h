@@ -35,6 +35,8 @@ struct zt_connector_stats {
   uint64_t sessions_replaced; /* a newer SESSION_NEW for the same address */
   uint64_t sessions_bad_addr; /* agent address outside agent_pool */
   uint64_t addr_handovers;    /* an address passed to another identity */
+  uint64_t sessions_orphan_expired; /* direct sessions not re-announced */
+  uint64_t direct_unknown;   /* UDP matching neither uplink nor session */
 };
 
 struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,

@@ -180,6 +180,20 @@ static int enc_body(struct wcur *w, const struct zt_ctrl_msg *m) {
     put_u8(w, m->u.error.status);
     put_reason(w, m->u.error.reason);
     return 0;
+  case ZT_MSG_CANDIDATES:
+    put_u32(w, m->u.candidates.probe_key);
+    if (m->u.candidates.n > ZT_MAX_CANDIDATES)
+      w->bad = 1;
+    put_u8(w, m->u.candidates.n);
+    for (unsigned i = 0; !w->bad && i < m->u.candidates.n; i++)
+      put_addr(w, &m->u.candidates.addrs[i]);
+    return 0;
+  case ZT_MSG_PATH:
+    put_u32(w, m->u.path.channel);
+    if (m->u.path.direct > 1)
+      w->bad = 1;
+    put_u8(w, m->u.path.direct);
+    return 0;
   default:
     return -1;
   }
@@ -395,6 +409,20 @@ static int dec_body(struct rcur *r, struct zt_ctrl_msg *m) {
     m->u.error.status = get_u8(r);
     get_reason(r, m->u.error.reason);
     return 0;
+  case ZT_MSG_CANDIDATES:
+    m->u.candidates.probe_key = get_u32(r);
+    m->u.candidates.n = get_u8(r);
+    if (!r->err && m->u.candidates.n > ZT_MAX_CANDIDATES)
+      fail(r, ZT_CTRL_ECOUNT);
+    for (unsigned i = 0; !r->err && i < m->u.candidates.n; i++)
+      get_addr(r, &m->u.candidates.addrs[i]);
+    return 0;
+  case ZT_MSG_PATH:
+    m->u.path.channel = get_u32(r);
+    m->u.path.direct = get_u8(r);
+    if (!r->err && m->u.path.direct > 1)
+      fail(r, ZT_CTRL_EVALUE);
+    return 0;
   default:
     return ZT_CTRL_EUNKNOWN;
   }
@@ -414,7 +442,7 @@ int zt_ctrl_decode(uint8_t type, const uint8_t *body, size_t len,
 }
 
 static int type_known(uint8_t type) {
-  return type >= ZT_MSG_HELLO && type <= ZT_MSG_ERROR;
+  return type >= ZT_MSG_HELLO && type <= ZT_MSG_LAST;
 }
 
 const char *zt_ctrl_type_name(uint8_t type) {
@@ -430,6 +458,8 @@ const char *zt_ctrl_type_name(uint8_t type) {
       [ZT_MSG_SESSION_CLOSE] = "SESSION_CLOSE",
       [ZT_MSG_OBSERVED] = "OBSERVED",
       [ZT_MSG_ERROR] = "ERROR",
+      [ZT_MSG_CANDIDATES] = "CANDIDATES",
+      [ZT_MSG_PATH] = "PATH",
   };
   return type_known(type) ? names[type] : "UNKNOWN";
 }
@@ -443,6 +473,7 @@ const char *zt_status_name(uint8_t status) {
       [ZT_ERR_NO_RESOURCES] = "over a limit",
       [ZT_ERR_PROTOCOL] = "protocol error",
       [ZT_ERR_GONE] = "gone",
+      [ZT_ERR_PEER_LOST] = "the other end lost its connection",
       [ZT_ERR_REPLACED] = "replaced by a newer one",
   };
   return status < sizeof(names) / sizeof(names[0]) ? names[status]
@@ -465,6 +496,8 @@ const char *zt_ctrl_strerror(int err) {
     return "too many entries";
   case ZT_CTRL_EADDR:
     return "bad address family";
+  case ZT_CTRL_EVALUE:
+    return "field out of range";
   default:
     return "unknown error";
   }

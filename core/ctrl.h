@@ -82,6 +82,15 @@ struct zt_ctrl_msg {
       uint8_t status;
       char reason[ZT_MAX_REASON + 1];
     } error;
+    struct {
+      uint32_t probe_key;
+      uint8_t n;
+      struct sockaddr_storage addrs[ZT_MAX_CANDIDATES];
+    } candidates;
+    struct {
+      uint32_t channel;
+      uint8_t direct;
+    } path;
   } u;
 };
 
@@ -91,8 +100,9 @@ enum zt_ctrl_err {
   ZT_CTRL_EUNKNOWN = -3,  /* unknown message type */
   ZT_CTRL_EBADNAME = -4,  /* name not zt_name_valid_n (identity.h);
                              reason too long or not printable ASCII */
-  ZT_CTRL_ECOUNT = -5,    /* n > ZT_MAX_SERVICES */
+  ZT_CTRL_ECOUNT = -5,    /* n > ZT_MAX_SERVICES (ZT_MAX_CANDIDATES) */
   ZT_CTRL_EADDR = -6,     /* address family neither 4 nor 6 */
+  ZT_CTRL_EVALUE = -7,    /* a field outside its values (PATH's path) */
 };
 
 /* Writes header + body into buf. Returns the total length, or -1 if cap is

@@ -54,6 +54,7 @@ struct peer {
 struct channel {
   uint32_t id;
   struct peer *agent, *connector;
+  bool direct; /* the agent reports its session runs direct (ZT_MSG_PATH) */
 };
 
 struct zt_intermediate {
@@ -411,8 +412,18 @@ static void on_session_close(struct zt_intermediate *im, struct peer *p,
   struct channel *ch = zt_keymap_get(&im->channels, m->u.session_close.channel);
   if (!ch || (ch->agent != p && ch->connector != p))
     return;
-  channel_close(im, ch, ch->agent == p ? ch->connector : ch->agent,
-                m->u.session_close.status);
+  /* "Lost its connection" is ours to say, never a peer's. */
+  uint8_t status = m->u.session_close.status;
+  if (status == ZT_ERR_PEER_LOST)
+    status = ZT_ERR_GONE;
+  channel_close(im, ch, ch->agent == p ? ch->connector : ch->agent, status);
+}
+
+static void on_path(struct zt_intermediate *im, struct peer *p,
+                    const struct zt_ctrl_msg *m) {
+  struct channel *ch = zt_keymap_get(&im->channels, m->u.path.channel);
+  if (ch && ch->agent == p)
+    ch->direct = m->u.path.direct;
 }
 
 static bool expected(const struct peer *p, uint8_t type) {
@@ -426,6 +437,7 @@ static bool expected(const struct peer *p, uint8_t type) {
   case ZT_MSG_REGISTER:
     return p->role == ZT_ROLE_CONNECTOR;
   case ZT_MSG_SESSION_OPEN:
+  case ZT_MSG_PATH:
     return p->role == ZT_ROLE_AGENT;
   case ZT_MSG_SESSION_CLOSE:
   case ZT_MSG_ERROR:
@@ -456,6 +468,9 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
     break;
   case ZT_MSG_SESSION_CLOSE:
     on_session_close(im, p, m);
+    break;
+  case ZT_MSG_PATH:
+    on_path(im, p, m);
     break;
   case ZT_MSG_ERROR:
     peer_warn(p, "%s %s reports error %u: %s", zt_role_name(p->role),
@@ -568,7 +583,9 @@ static const struct zq_handlers peer_handlers = {
  * stays until it is dead. */
 static void peer_detach(struct zt_intermediate *im, struct peer *p) {
   bool services_changed = false;
-  close_channels(im, p, NULL, ZT_ERR_GONE);
+  /* The other ends learn that this peer is gone from us, not that it
+   * closed the session: a direct session can outlive its channel. */
+  close_channels(im, p, NULL, ZT_ERR_PEER_LOST);
   for (size_t j = 0; j < im->cfg->n_services; j++) {
     if (im->service_conn[j] == p) {
       im->service_conn[j] = NULL;
@@ -1219,6 +1236,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   zt_jsonw_end_array(&w);
   /* A session is a channel; every channel is relayed here today, so
    * "direct" counts 0 until agents and connectors report direct paths. */
+  uint64_t n_direct = 0;
   zt_jsonw_begin_array(&w, "sessions");
   for (size_t i = 0; i < im->channels.cap; i++) {
     const struct channel *ch = im->channels.slots[i].val;
@@ -1228,11 +1246,12 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
     zt_jsonw_u64(&w, "channel", ch->id);
     zt_jsonw_str(&w, "agent", ch->agent->name);
     zt_jsonw_str(&w, "connector", ch->connector->name);
-    zt_jsonw_str(&w, "path", "relay");
+    zt_jsonw_str(&w, "path", ch->direct ? "direct" : "relay");
     zt_jsonw_end_object(&w);
+    n_direct += ch->direct;
   }
   zt_jsonw_end_array(&w);
-  zt_jsonw_u64(&w, "direct_sessions", 0);
+  zt_jsonw_u64(&w, "direct_sessions", n_direct);
   im_counters_json(im, &w);
   zt_jsonw_end_object(&w);
   return (int)sb.off;

@@ -971,3 +971,13 @@ uint64_t zq_rtt_ns(const struct zq_conn *c) {
   ngtcp2_conn_get_conn_stat(c->conn, &st);
   return st.smoothed_rtt;
 }
+
+int zq_export_key(const struct zq_conn *c, const char *label, uint8_t *out,
+                  size_t len) {
+  if (!c->ready || c->dead)
+    return -1;
+  return gnutls_prf_rfc5705(c->tls, strlen(label), label, 0, NULL, len,
+                            (char *)out) == 0
+             ? 0
+             : -1;
+}

@@ -224,6 +224,11 @@ void *zq_user_data(const struct zq_conn *c);
 /* The remote address of the current path (the observed address, on a
  * server). */
 const struct sockaddr *zq_remote(const struct zq_conn *c, socklen_t *len);
+/* Keying material only the two ends of this connection can compute (a TLS
+ * exporter, RFC 8446 7.5), for protocols of their own beside QUIC: the
+ * inner session's path probes. 0, or -1 before the handshake is done. */
+int zq_export_key(const struct zq_conn *c, const char *label, uint8_t *out,
+                  size_t len);
 /* Smoothed RTT in ns (0 before the first sample). */
 uint64_t zq_rtt_ns(const struct zq_conn *c);
 

@@ -62,14 +62,16 @@ void zt_statusw_uplink_begin(struct zt_jsonw *w, const struct zt_uplink *u,
   zt_jsonw_u64(w, "relay_send_drops", u->stats.relay_send_drops);
 }
 
-void zt_statusw_session_path(struct zt_jsonw *w, const struct zq_conn *q,
+void zt_statusw_relay_remote(struct zt_jsonw *w, const char *key,
                              const struct zt_uplink *u) {
-  static const struct zq_stats none;
-  const struct zq_stats *st = q ? zq_get_stats(q) : &none;
   socklen_t rlen;
   const struct sockaddr *r = uplink_remote(u, &rlen);
-  zt_jsonw_str(w, "path", "relay");
-  zt_statusw_addr(w, "remote", r, rlen);
+  zt_statusw_addr(w, key, r, rlen);
+}
+
+void zt_statusw_session_quic(struct zt_jsonw *w, const struct zq_conn *q) {
+  static const struct zq_stats none;
+  const struct zq_stats *st = q ? zq_get_stats(q) : &none;
   zt_jsonw_u64(w, "rtt_us", q ? zq_rtt_ns(q) / 1000 : 0);
   zt_jsonw_begin_object(w, "tx");
   zt_jsonw_u64(w, "packets", st->dgram_sent);
@@ -87,7 +89,4 @@ void zt_statusw_session_path(struct zt_jsonw *w, const struct zq_conn *q,
   zt_jsonw_u64(w, "unplaced", st->dgram_drop_unplaced);
   zt_jsonw_u64(w, "refused", st->dgram_drop_state);
   zt_jsonw_end_object(w);
-  /* Every session is relayed until the direct path exists: no switches. */
-  zt_jsonw_u64(w, "path_switches", 0);
-  zt_jsonw_str(w, "last_switch_reason", "");
 }

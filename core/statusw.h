@@ -28,11 +28,12 @@ void zt_statusw_begin(struct zt_jsonw *w, const char *daemon,
  * its certificate must carry. Leaves the object open for extra members. */
 void zt_statusw_uplink_begin(struct zt_jsonw *w, const struct zt_uplink *u,
                              const char *intermediate_name);
-/* The members of an end-to-end session's object that describe its path and
- * traffic: "path", "remote", "rtt_us", "tx", "rx", "drops",
- * "path_switches", "last_switch_reason". q may be NULL (not yet open). The
- * path is the relay through the uplink today. */
-void zt_statusw_session_path(struct zt_jsonw *w, const struct zq_conn *q,
+/* The members of an end-to-end session's object that describe its inner
+ * QUIC connection: "rtt_us" (QUIC's smoothed estimate), "tx", "rx",
+ * "drops". q may be NULL (not yet open). */
+void zt_statusw_session_quic(struct zt_jsonw *w, const struct zq_conn *q);
+/* key: the address the relay's packets go to (the Intermediate's). */
+void zt_statusw_relay_remote(struct zt_jsonw *w, const char *key,
                              const struct zt_uplink *u);
 
 #endif

@@ -43,6 +43,9 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
     zt_backoff_reset(&u->backoff);
     u->observed = m->u.welcome.observed;
     u->observedlen = sizeof(u->observed);
+  } else if (m->type == ZT_MSG_OBSERVED) {
+    u->observed = m->u.observed.observed;
+    u->observedlen = sizeof(u->observed);
   }
   if (u->h.on_msg)
     u->h.on_msg(u, m, u->ud);

@@ -112,7 +112,17 @@ enum zt_ctrl_type {
   ZT_MSG_OBSERVED = 0x0a,
   /* either way: u8 status, str8 reason (may be empty: length 0 allowed) */
   ZT_MSG_ERROR = 0x0b,
+  /* Inner session only (agent <-> connector, end to end, never seen by the
+   * Intermediate): u32 probe key, u8 n (<= ZT_MAX_CANDIDATES), n x addr:
+   * the sender's direct-path candidates and the key its probes answer to.
+   * The agent sends first; the connector answers with its own. */
+  ZT_MSG_CANDIDATES = 0x0c,
+  /* agent -> Intermediate: u32 channel, u8 path (0 relay, 1 direct), for
+   * the Intermediate's status; informational only. */
+  ZT_MSG_PATH = 0x0d,
 };
+#define ZT_MSG_LAST ZT_MSG_PATH
+#define ZT_MAX_CANDIDATES 8
 
 enum zt_status {
   ZT_OK = 0,
@@ -125,6 +135,9 @@ enum zt_status {
   /* A newer connection of the same identity took this one's place (also
    * the QUIC application error the older connection is closed with). */
   ZT_ERR_REPLACED = 7,
+  /* SESSION_CLOSE: the other end's connection to the Intermediate ended.
+   * A session on a direct path outlives its channel (docs/protocol.md). */
+  ZT_ERR_PEER_LOST = 8,
 };
 
 #endif

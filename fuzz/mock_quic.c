@@ -670,3 +670,15 @@ uint64_t zq_rtt_ns(const struct zq_conn *c) {
   (void)c;
   return 0;
 }
+
+/* Both ends of a mock connection derive the same bytes: the label's, so
+ * probes between mock peers authenticate. */
+int zq_export_key(const struct zq_conn *c, const char *label, uint8_t *out,
+                  size_t len) {
+  if (!c->ready || c->dead)
+    return -1;
+  size_t ll = strlen(label);
+  for (size_t i = 0; i < len; i++)
+    out[i] = (uint8_t)(label[i % ll] + i);
+  return 0;
+}

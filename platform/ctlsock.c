@@ -19,6 +19,8 @@ struct client {
   int fd; /* -1: free slot */
   struct zt_ctlsock *cs;
   struct zt_timer deadline;
+  uint64_t id;   /* distinct for every client this socket accepted */
+  bool deferred; /* waiting for zt_ctlsock_reply() */
   char req[ZT_CTLSOCK_REQUEST_MAX];
   size_t req_len;
   char *out;
@@ -33,6 +35,10 @@ struct zt_ctlsock {
   ino_t ino;
   zt_ctlsock_handler h;
   void *ud;
+  zt_ctlsock_defer defer;
+  void *defer_ud;
+  uint64_t next_id;
+  uint64_t deferred_timeouts;
   struct client clients[ZT_CTLSOCK_MAX_CLIENTS];
 };
 
@@ -52,13 +58,20 @@ static void client_end(struct client *cl) {
   zt_loop_del_fd(cl->cs->loop, cl->fd);
   close(cl->fd);
   cl->fd = -1;
+  cl->deferred = false;
   free(cl->out);
   cl->out = NULL;
 }
 
 static void on_deadline(struct zt_loop *l, void *ud) {
+  struct client *cl = ud;
   (void)l;
-  client_end(ud);
+  if (cl->deferred) {
+    cl->cs->deferred_timeouts++;
+    zt_dbg("control socket: no reply for client %llu within %d ms",
+             (unsigned long long)cl->id, ZT_CTLSOCK_DEADLINE_MS);
+  }
+  client_end(cl);
 }
 
 /* The handler's reply, grown until it fits (bounded). */
@@ -97,23 +110,84 @@ static void client_write(struct client *cl) {
   client_end(cl);
 }
 
-static void reply(struct client *cl, const char *text) {
-  struct zt_ctlsock *cs = cl->cs;
-  if (text) {
-    cl->out = strdup(text);
-    cl->out_len = cl->out ? strlen(text) : 0;
-  } else {
-    cl->out = make_reply(cs, cl->req, &cl->out_len);
-    if (!cl->out) {
-      reply(cl, "error: status too large or out of memory\n");
-      return;
-    }
-  }
-  if (!cl->out || zt_loop_mod_fd(cs->loop, cl->fd, EPOLLOUT) != 0) {
+static void send_reply(struct client *cl) {
+  if (!cl->out || zt_loop_mod_fd(cl->cs->loop, cl->fd, EPOLLOUT) != 0) {
     client_end(cl);
     return;
   }
   client_write(cl);
+}
+
+static void reply_n(struct client *cl, const char *text, size_t len) {
+  cl->out = malloc(len ? len : 1);
+  cl->out_len = cl->out ? len : 0;
+  cl->out_off = 0;
+  if (cl->out)
+    memcpy(cl->out, text, len);
+  send_reply(cl);
+}
+
+static void reply(struct client *cl, const char *text) {
+  if (text) {
+    reply_n(cl, text, strlen(text));
+    return;
+  }
+  cl->out = make_reply(cl->cs, cl->req, &cl->out_len);
+  if (!cl->out) {
+    reply(cl, "error: status too large or out of memory\n");
+    return;
+  }
+  send_reply(cl);
+}
+
+/* A request for the deferring handler: answered now, or later through
+ * zt_ctlsock_reply(). */
+static void defer_request(struct client *cl) {
+  struct zt_ctlsock *cs = cl->cs;
+  char *buf = malloc(ZT_CTLSOCK_DEFER_REPLY_MAX);
+  if (!buf) {
+    reply(cl, "error: out of memory\n");
+    return;
+  }
+  uint64_t id = cl->id;
+  /* Deferred already during the call: a handler that answers at once
+   * through zt_ctlsock_reply() finds its client. */
+  cl->deferred = true;
+  int n = cs->defer(cs->defer_ud, cl->req, id, buf,
+                    ZT_CTLSOCK_DEFER_REPLY_MAX);
+  /* The slot still ours and not yet answered: an immediate reply. */
+  if (n >= 0 && cl->fd >= 0 && cl->id == id && cl->deferred) {
+    cl->deferred = false;
+    if ((size_t)n >= ZT_CTLSOCK_DEFER_REPLY_MAX)
+      reply(cl, "error: reply too large\n");
+    else
+      reply_n(cl, buf, (size_t)n);
+  }
+  free(buf);
+}
+
+/* A deferred client may only close (or half-close) while it waits: what
+ * else it sends is read and dropped. */
+static void deferred_input(struct client *cl, uint32_t events) {
+  char scratch[256];
+  for (;;) {
+    ssize_t n = recv(cl->fd, scratch, sizeof(scratch), 0);
+    if (n > 0)
+      continue;
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return;
+    if (n == 0 && !(events & (EPOLLHUP | EPOLLERR))) {
+      /* Half-closed (shutdown(SHUT_WR)): it still reads; stop watching
+       * input, EPOLLHUP still tells when it goes. */
+      if (zt_loop_mod_fd(cl->cs->loop, cl->fd, 0) != 0)
+        client_end(cl);
+      return;
+    }
+    client_end(cl); /* gone: a later zt_ctlsock_reply() is a no-op */
+    return;
+  }
 }
 
 static void on_client(struct zt_loop *l, int fd, uint32_t events, void *ud) {
@@ -122,6 +196,10 @@ static void on_client(struct zt_loop *l, int fd, uint32_t events, void *ud) {
   (void)fd;
   if (cl->out) {
     client_write(cl);
+    return;
+  }
+  if (cl->deferred) {
+    deferred_input(cl, events);
     return;
   }
   if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
@@ -147,8 +225,11 @@ static void on_client(struct zt_loop *l, int fd, uint32_t events, void *ud) {
         nl[-1] = 0;
       bool known = !strcmp(cl->req, "status") ||
                    !strcmp(cl->req, "status json");
-      reply(cl, known ? NULL : "error: unknown request (try 'status' or "
-                               "'status json')\n");
+      if (!known && cl->cs->defer)
+        defer_request(cl);
+      else
+        reply(cl, known ? NULL : "error: unknown request (try 'status' or "
+                                 "'status json')\n");
       return;
     }
     if (cl->req_len == sizeof(cl->req)) {
@@ -175,6 +256,8 @@ static void on_accept(struct zt_loop *l, int fd, uint32_t events, void *ud) {
       continue;
     }
     cl->fd = cfd;
+    cl->id = ++cs->next_id;
+    cl->deferred = false;
     cl->req_len = 0;
     cl->out = NULL;
     cl->out_len = cl->out_off = 0;
@@ -310,6 +393,41 @@ fail:
     close(cs->fd);
   free(cs);
   return NULL;
+}
+
+void zt_ctlsock_set_defer(struct zt_ctlsock *cs, zt_ctlsock_defer h,
+                          void *ud) {
+  cs->defer = h;
+  cs->defer_ud = ud;
+}
+
+int zt_ctlsock_reply(struct zt_ctlsock *cs, uint64_t client_id,
+                     const char *text, size_t len) {
+  if (!cs || !client_id)
+    return -1;
+  for (size_t i = 0; i < ZT_CTLSOCK_MAX_CLIENTS; i++) {
+    struct client *cl = &cs->clients[i];
+    if (cl->fd < 0 || cl->id != client_id || !cl->deferred)
+      continue;
+    cl->deferred = false;
+    if (len > ZT_CTLSOCK_REPLY_MAX)
+      reply(cl, "error: reply too large\n");
+    else
+      reply_n(cl, text, len);
+    return 0;
+  }
+  return -1;
+}
+
+uint64_t zt_ctlsock_deferred_timeouts(const struct zt_ctlsock *cs) {
+  return cs ? cs->deferred_timeouts : 0;
+}
+
+size_t zt_ctlsock_deferred_pending(const struct zt_ctlsock *cs) {
+  size_t n = 0;
+  for (size_t i = 0; cs && i < ZT_CTLSOCK_MAX_CLIENTS; i++)
+    n += cs->clients[i].fd >= 0 && cs->clients[i].deferred;
+  return n;
 }
 
 void zt_ctlsock_close(struct zt_ctlsock *cs) {

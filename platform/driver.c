@@ -2,6 +2,7 @@
 #include "driver.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 
 #include "clock.h"
 #include "ctlsock.h"
+#include "localaddr.h"
+#include "jsonw.h"
 #include "log.h"
 #include "strbuf.h"
 #include "tun.h"
@@ -47,10 +50,46 @@ static void driver_tun_write(void *ud, const uint8_t *pkt, size_t len) {
     d->tun_write_errors++;
 }
 
+/* The result of a `ztna ping` probe: the deferred reply to the control
+ * socket client whose id is the cookie (gone by now: dropped). */
+static void driver_ping_result(void *ud, uint64_t cookie, const char *json) {
+  struct zt_driver *d = ud;
+  size_t n = strlen(json);
+  char *line = malloc(n + 2);
+  if (!line)
+    return;
+  memcpy(line, json, n);
+  line[n] = '\n';
+  line[n + 1] = 0;
+  if (zt_ctlsock_reply(d->ctl, cookie, line, n + 1) != 0)
+    zt_dbg("ping result for control client %llu: it is gone",
+           (unsigned long long)cookie);
+  free(line);
+}
+
+/* Our interfaces' addresses with our socket's port: where a peer on one
+ * of our networks can reach the socket directly. */
+static size_t driver_local_addrs(void *ud, struct sockaddr_storage *out,
+                                 size_t max) {
+  struct zt_driver *d = ud;
+  struct sockaddr_storage self;
+  socklen_t len;
+  if (zt_udp_local(d->udp_fd, &self, &len) != 0 || self.ss_family != AF_INET)
+    return 0;
+  const struct sockaddr_in *sin = (const struct sockaddr_in *)&self;
+  if (sin->sin_addr.s_addr != htonl(INADDR_ANY)) { /* bound to one address */
+    out[0] = self;
+    return max ? 1 : 0;
+  }
+  return zt_local_addrs(d->tun_name, sin->sin_port, out, max);
+}
+
 void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
   io->ud = d;
   io->udp_send = driver_udp_send;
   io->tun_write = driver_tun_write;
+  io->ping_result = driver_ping_result;
+  io->local_addrs = driver_local_addrs;
 }
 
 static void rearm(struct zt_driver *d) {
@@ -167,13 +206,67 @@ static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
   return (int)sb.off;
 }
 
-static int open_ctl(struct zt_driver *d) {
+/* {"target":..., "error":...} (target NULL: left out), a newline ends
+ * it. */
+static int ping_error(char *buf, size_t len, const char *target,
+                      const char *error) {
+  struct zt_strbuf sb;
+  struct zt_jsonw w;
+  zt_strbuf_init(&sb, buf, len);
+  zt_jsonw_init(&w, &sb);
+  zt_jsonw_begin_object(&w, NULL);
+  if (target)
+    zt_jsonw_str(&w, "target", target);
+  zt_jsonw_str(&w, "error", error);
+  zt_jsonw_end_object(&w);
+  zt_strbuf_printf(&sb, "\n");
+  return (int)sb.off;
+}
+
+/* TARGET of "ping TARGET": 1 to 63 printable characters, no spaces. */
+static bool ping_target_ok(const char *t) {
+  size_t n = strlen(t);
+  if (n < 1 || n > 63)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
+      return false;
+  return true;
+}
+
+/* Requests other than status: "ping TARGET" starts a probe whose result
+ * (driver_ping_result) is the reply; the client's id is the cookie. */
+static int ctl_defer(void *ud, const char *req, uint64_t id, char *buf,
+                     size_t len) {
+  struct zt_driver *d = ud;
+  char err[256];
+  if (strcmp(req, "ping") && strncmp(req, "ping ", 5))
+    return snprintf(buf, len, "error: unknown request (try 'status', "
+                              "'status json' or 'ping TARGET')\n");
+  if (!d->ping)
+    return ping_error(buf, len, NULL, "ping is only supported by ztna-agent");
+  const char *target = req[4] ? req + 5 : "";
+  if (!ping_target_ok(target))
+    return ping_error(buf, len, NULL, "usage: ping TARGET (a service name or "
+                                      "address: 1 to 63 printable "
+                                      "characters, no spaces)");
+  err[0] = 0;
+  begin(d);
+  int rv = d->ping(d->node, target, id, zt_now_ns(), err, sizeof(err));
+  end(d); /* the probe went out; the node's timer is re-armed */
+  if (rv != 0)
+    return ping_error(buf, len, target, err[0] ? err : "ping failed");
+  return ZT_CTLSOCK_DEFERRED;
+}
+
+int zt_driver_open_ctl(struct zt_driver *d) {
   char err[256];
   if (!d->ctl_path)
     return 0;
   d->ctl = zt_ctlsock_open(d->loop, d->ctl_path, ctl_handler, d, err,
                            sizeof(err));
   if (d->ctl) {
+    zt_ctlsock_set_defer(d->ctl, ctl_defer, d);
     zt_info("control socket %s", d->ctl_path);
     return 0;
   }
@@ -201,7 +294,7 @@ int zt_driver_run(struct zt_driver *d) {
     zt_err("epoll: cannot watch the TUN device: %s", strerror(errno));
     return -1;
   }
-  if (open_ctl(d) != 0)
+  if (zt_driver_open_ctl(d) != 0)
     return -1;
   rearm(d);
   zt_loop_set_status_hook(d->loop, status_hook, d);

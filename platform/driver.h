@@ -18,6 +18,8 @@
 struct zt_driver {
   struct zt_loop *loop;
   int udp_fd, tun_fd;
+  /* The TUN device's name, never offered as a direct-path candidate. */
+  const char *tun_name;
   struct zt_timer timer;
   void *node;
   void (*feed_udp)(void *node, const struct sockaddr *from, socklen_t fromlen,
@@ -29,6 +31,12 @@ struct zt_driver {
   int (*status)(void *node, char *buf, size_t len);
   /* The same as JSON (docs/status.md), for `ztna status`. */
   int (*status_json)(void *node, char *buf, size_t len);
+  /* `ztna ping TARGET` (the agent: zt_agent_ping): starts a probe whose
+   * result the node hands to io->ping_result with this cookie, later and
+   * exactly once; 0, or -1 with err and no result. NULL: a daemon that
+   * does not ping answers "ping" requests with an error. */
+  int (*ping)(void *node, const char *target, uint64_t cookie, uint64_t now,
+              char *err, size_t errlen);
   /* The control socket (ctlsock.h): its path, NULL for none; when it
    * cannot be opened the daemon stops if ctl_required (the operator named
    * it), else warns and runs without it (the default path). */
@@ -43,8 +51,13 @@ struct zt_driver {
   bool batching;
 };
 
-/* Fills io's udp_send and tun_write with the driver's socket and TUN. */
+/* Fills io's udp_send and tun_write with the driver's socket and TUN, and
+ * ping_result with the control socket's deferred reply. */
 void zt_driver_io(struct zt_driver *d, struct zt_io *io);
+/* Opens the control socket at d->ctl_path (none: 0) in d->loop, serving
+ * "status", "status json" and "ping TARGET". zt_driver_run() does it;
+ * exposed for tests. 0, or -1 when a required socket cannot be opened. */
+int zt_driver_open_ctl(struct zt_driver *d);
 /* Runs until SIGINT/SIGTERM. 0 on a clean stop. */
 int zt_driver_run(struct zt_driver *d);
 /* Logs the node's status, one log line per status line. */

@@ -6,16 +6,14 @@
  */
 #include "status_cmd.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlclient.h"
 #include "ctlsock.h"
 #include "json.h"
 
@@ -232,62 +230,12 @@ static int print_human(const char *text, size_t len) {
 static const char *const daemons[] = {"agent", "connector", "intermediate"};
 
 static int ask(const char *path, const char *req, char **out, size_t *outlen) {
-  struct sockaddr_un sun = {.sun_family = AF_UNIX};
-  if (strlen(path) >= sizeof(sun.sun_path)) {
-    fprintf(stderr, "ztna status: socket path too long: %s\n", path);
+  char err[512];
+  if (zt_ctl_ask(path, req, 5000, REPLY_MAX, NULL, out, outlen, err,
+                 sizeof(err)) != 0) {
+    fprintf(stderr, "ztna status: %s\n", err);
     return -1;
   }
-  memcpy(sun.sun_path, path, strlen(path) + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-    int e = errno;
-    /* ".../agent.sock" names its daemon: "is ztna-agent running?" */
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    int blen = strstr(base, ".sock") ? (int)(strstr(base, ".sock") - base)
-                                     : (int)strlen(base);
-    if (e == EACCES || e == EPERM)
-      fprintf(stderr, "ztna status: cannot connect to %s: %s: the control "
-                      "socket is its owner's (root): try sudo\n",
-              path, strerror(e));
-    else if (e == ENOENT || e == ECONNREFUSED)
-      fprintf(stderr, "ztna status: cannot connect to %s: %s: is ztna-%.*s "
-                      "running?\n", path, strerror(e), blen, base);
-    else
-      fprintf(stderr, "ztna status: cannot connect to %s: %s\n", path,
-              strerror(e));
-    if (fd >= 0)
-      close(fd);
-    return -1;
-  }
-  /* A bounded wait: a stuck daemon does not hang the command. */
-  struct timeval tv = {5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
-    fprintf(stderr, "ztna status: %s: %s\n", path, strerror(errno));
-    close(fd);
-    return -1;
-  }
-  char *buf = malloc(REPLY_MAX + 1);
-  size_t n = 0;
-  ssize_t r = 0;
-  while (buf && n < REPLY_MAX &&
-         ((r = recv(fd, buf + n, REPLY_MAX - n, 0)) > 0 ||
-          (r < 0 && errno == EINTR)))
-    if (r > 0)
-      n += (size_t)r;
-  int e = errno;
-  close(fd);
-  if (!buf || r < 0) {
-    fprintf(stderr, "ztna status: %s: %s\n", path,
-            buf ? (e == EAGAIN ? "no answer within 5 s" : strerror(e))
-                : "out of memory");
-    free(buf);
-    return -1;
-  }
-  buf[n] = 0;
-  *out = buf;
-  *outlen = n;
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
- * ztna: the operator's command: certificates, and the status of a local
- * daemon. The daemons are ztna-intermediate, ztna-connector and ztna-agent.
+ * ztna: the operator's command: certificates, the status of a local
+ * daemon, and pings through the agent. The daemons are ztna-intermediate, ztna-connector and ztna-agent.
  */
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "cert_cmd.h"
 #include "status_cmd.h"
 #include "netcheck_cmd.h"
+#include "ping_cmd.h"
 
 #ifndef ZTNA_VERSION
 #define ZTNA_VERSION "0.1.0"
@@ -25,13 +26,18 @@ static const char usage[] =
     "                      check that FILE was issued by CA\n"
     "  status [--json] [--socket PATH | --daemon NAME]\n"
     "                      a local daemon's uplink, sessions and counters\n"
+    "  ping [--control-socket PATH] [-c COUNT] [-i INTERVAL] [--json]\n"
+    "       [--until-direct] TARGET\n"
+    "                      probe a service's connector through the agent: "
+    "RTT, direct\n"
+    "                      or relay\n"
     "  netcheck --intermediate HOST:PORT [--stun-port P] [--json] "
     "[--timeout MS]\n"
     "                      the address a NAT gives us, and whether a direct "
     "path is likely\n"
     "  version             print the version\n"
-    "Run 'ztna ca --help', 'ztna cert --help' or 'ztna status --help' for\n"
-    "details.\n";
+    "Run 'ztna ca --help', 'ztna cert --help', 'ztna status --help' or\n"
+    "'ztna ping --help' for details.\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -45,6 +51,8 @@ int main(int argc, char **argv) {
     return zt_cmd_cert(argc - 2, argv + 2);
   if (!strcmp(cmd, "status"))
     return zt_cmd_status(argc - 2, argv + 2);
+  if (!strcmp(cmd, "ping"))
+    return zt_cmd_ping(argc - 2, argv + 2);
   if (!strcmp(cmd, "netcheck"))
     return zt_cmd_netcheck(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

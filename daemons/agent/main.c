@@ -57,6 +57,10 @@ static int status_json(void *n, char *buf, size_t len) {
 static int status(void *n, char *buf, size_t len) {
   return zt_agent_status(n, buf, len);
 }
+static int ping(void *n, const char *target, uint64_t cookie, uint64_t now,
+                char *err, size_t errlen) {
+  return zt_agent_ping(n, target, cookie, now, err, errlen);
+}
 
 static void set_tun_addr(void *ud, uint32_t addr) {
   char err[256], ip[16];
@@ -154,11 +158,13 @@ int main(int argc, char **argv) {
     zt_err("cannot create the event loop");
     return 1;
   }
+  d.tun_name = tun_name;
   zt_driver_io(&d, &io);
   io.tun_addr = set_tun_addr;
   io.route = route;
   struct zt_agent_options opt = {
       .creds = creds,
+      .direct = cfg.direct,
       .intermediate_name = cfg.intermediate_name,
       .local = (struct sockaddr *)&local,
       .locallen = locallen,
@@ -177,6 +183,7 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
+  d.ping = ping;
   zt_daemon_control_socket(&args, cfg.control_socket, "agent", &d);
   int rv = zt_driver_run(&d);
   zt_agent_free(agent);

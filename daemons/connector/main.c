@@ -188,6 +188,7 @@ int main(int argc, char **argv) {
     zt_err("cannot create the event loop");
     return 1;
   }
+  d.tun_name = tun_name;
   zt_driver_io(&d, &io);
   io.route = route;
   io.nat = nat;

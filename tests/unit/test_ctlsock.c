@@ -2,7 +2,10 @@
  * back; the socket file's mode is 0600 (only the owner may ask); unknown
  * and over-long requests get an error, not a status; a stale socket file
  * is replaced, a live one and a non-socket are not; the file goes away on
- * close; path selection ("none" disables). */
+ * close; path selection ("none" disables). Deferred replies: delivered
+ * later through zt_ctlsock_reply(); dropped safely when the client has
+ * gone; the deadline closes a client still waiting (and counts it);
+ * client ids are distinct. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -205,9 +208,236 @@ static void test_path_choice(void) {
   CHECK(zt_ctlsock_path(NULL, "none", "agent", buf, sizeof(buf)) == NULL);
 }
 
+/* ---- deferred replies ---- */
+
+struct deferrer {
+  struct zt_ctlsock *cs;
+  uint64_t ids[16];
+  size_t n;
+  int answer_after_ms; /* <0: never (the test answers, or nobody does) */
+  struct zt_timer t;
+  struct zt_loop *l;
+};
+
+static void on_answer(struct zt_loop *l, void *ud) {
+  struct deferrer *d = ud;
+  char text[64];
+  (void)l;
+  int n = snprintf(text, sizeof(text), "late reply %llu\n",
+                   (unsigned long long)d->ids[d->n - 1]);
+  CHECK_EQ_INT(zt_ctlsock_reply(d->cs, d->ids[d->n - 1], text, (size_t)n), 0);
+}
+
+static int defer_handler(void *ud, const char *req, uint64_t id, char *buf,
+                         size_t len) {
+  struct deferrer *d = ud;
+  if (!strcmp(req, "now"))
+    return snprintf(buf, len, "at once to %llu\n", (unsigned long long)id);
+  if (d->n < 16)
+    d->ids[d->n++] = id;
+  if (d->answer_after_ms >= 0)
+    zt_timer_arm(d->l, &d->t,
+                 zt_now_ns() + (uint64_t)d->answer_after_ms * 1000000ULL);
+  return ZT_CTLSOCK_DEFERRED;
+}
+
+/* Runs the loop for ms milliseconds. */
+static void spin(struct zt_loop *l, int ms) {
+  struct zt_timer t;
+  zt_timer_init(&t, on_timeout, NULL);
+  zt_timer_arm(l, &t, zt_now_ns() + (uint64_t)ms * 1000000ULL);
+  zt_loop_run(l);
+  zt_timer_disarm(l, &t);
+}
+
+static struct zt_ctlsock *open_deferring(struct zt_loop *l,
+                                         struct deferrer *d, int *calls) {
+  char err[256];
+  memset(d, 0, sizeof(*d));
+  d->l = l;
+  zt_timer_init(&d->t, on_answer, d);
+  struct zt_ctlsock *cs = zt_ctlsock_open(l, path, handler, calls, err,
+                                          sizeof(err));
+  if (!cs) {
+    fprintf(stderr, "open: %s\n", err);
+    return NULL;
+  }
+  zt_ctlsock_set_defer(cs, defer_handler, d);
+  d->cs = cs;
+  return cs;
+}
+
+static void test_deferred_reply(void) {
+  int calls = 0;
+  struct deferrer d;
+  struct client c;
+  char want[64];
+  setup();
+  CHECK(dir[0]);
+  struct zt_loop *l = zt_loop_new();
+  CHECK(l != NULL);
+  struct zt_ctlsock *cs = open_deferring(l, &d, &calls);
+  CHECK(cs != NULL);
+  d.answer_after_ms = 20;
+  CHECK_EQ_INT(ask(l, "ping web\n", 9, &c), 0);
+  CHECK_EQ_INT(d.n, 1);
+  snprintf(want, sizeof(want), "late reply %llu\n",
+           (unsigned long long)d.ids[0]);
+  CHECK_STR(c.got, want);
+  CHECK_EQ_INT(zt_ctlsock_deferred_pending(cs), 0);
+  /* Answered once: a second reply is for nobody. */
+  CHECK_EQ_INT(zt_ctlsock_reply(cs, d.ids[0], "x\n", 2), -1);
+  /* The deferring handler may answer at once, and status still goes to
+   * the status handler. */
+  CHECK_EQ_INT(ask(l, "now\n", 4, &c), 0);
+  CHECK_CONTAINS(c.got, "at once to ");
+  CHECK_EQ_INT(ask(l, "status\n", 7, &c), 0);
+  CHECK_STR(c.got, "reply to 'status'\n");
+  CHECK_EQ_INT(calls, 1);
+  /* A client that half-closes after its request still gets the reply. */
+  d.answer_after_ms = 30;
+  int fd = connect_to(path);
+  CHECK(fd >= 0);
+  CHECK_EQ_INT(write(fd, "ping x\n", 7), 7);
+  CHECK_EQ_INT(shutdown(fd, SHUT_WR), 0);
+  memset(&c, 0, sizeof(c));
+  c.fd = fd;
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  zt_loop_add_fd(l, fd, EPOLLIN, on_client, &c);
+  spin(l, 2000); /* stops at the client's EOF */
+  zt_loop_del_fd(l, fd);
+  close(fd);
+  c.got[c.n] = 0;
+  CHECK(c.done);
+  CHECK_CONTAINS(c.got, "late reply ");
+  CHECK_EQ_INT(zt_ctlsock_deferred_timeouts(cs), 0);
+  zt_ctlsock_close(cs);
+  zt_loop_free(l);
+  teardown();
+}
+
+/* The client closes before its reply: the reply is dropped, -1, and the
+ * slot is free again. */
+static void test_deferred_client_gone(void) {
+  int calls = 0;
+  struct deferrer d;
+  struct client c;
+  setup();
+  CHECK(dir[0]);
+  struct zt_loop *l = zt_loop_new();
+  CHECK(l != NULL);
+  struct zt_ctlsock *cs = open_deferring(l, &d, &calls);
+  CHECK(cs != NULL);
+  d.answer_after_ms = -1;
+  int fd = connect_to(path);
+  CHECK(fd >= 0);
+  CHECK_EQ_INT(write(fd, "ping web\n", 9), 9);
+  spin(l, 50);
+  CHECK_EQ_INT(d.n, 1);
+  CHECK_EQ_INT(zt_ctlsock_deferred_pending(cs), 1);
+  close(fd);
+  spin(l, 50);
+  CHECK_EQ_INT(zt_ctlsock_deferred_pending(cs), 0);
+  CHECK_EQ_INT(zt_ctlsock_reply(cs, d.ids[0], "late\n", 5), -1);
+  CHECK_EQ_INT(zt_ctlsock_reply(cs, 0, "late\n", 5), -1);
+  CHECK_EQ_INT(zt_ctlsock_reply(cs, 12345, "late\n", 5), -1);
+  CHECK_EQ_INT(zt_ctlsock_deferred_timeouts(cs), 0); /* not a timeout */
+  /* The slots are all free: as many clients as there are slots get
+   * through. */
+  d.answer_after_ms = 1;
+  for (int i = 0; i < ZT_CTLSOCK_MAX_CLIENTS + 1; i++) {
+    CHECK_EQ_INT(ask(l, "ping web\n", 9, &c), 0);
+    CHECK_CONTAINS(c.got, "late reply ");
+  }
+  zt_ctlsock_close(cs);
+  CHECK_EQ_INT(zt_ctlsock_reply(NULL, 1, "x", 1), -1);
+  zt_loop_free(l);
+  teardown();
+}
+
+/* Nobody answers: the deadline closes the client, without a reply, and
+ * counts it; a reply after that is a no-op. */
+static void test_deferred_deadline(void) {
+  int calls = 0;
+  struct deferrer d;
+  struct client c;
+  setup();
+  CHECK(dir[0]);
+  struct zt_loop *l = zt_loop_new();
+  CHECK(l != NULL);
+  struct zt_ctlsock *cs = open_deferring(l, &d, &calls);
+  CHECK(cs != NULL);
+  d.answer_after_ms = -1;
+  uint64_t t0 = zt_now_ns();
+  CHECK_EQ_INT(ask(l, "ping slow\n", 10, &c), 0); /* EOF: closed */
+  uint64_t waited_ms = (zt_now_ns() - t0) / 1000000;
+  CHECK_STR(c.got, "");
+  CHECK(waited_ms >= ZT_CTLSOCK_DEADLINE_MS - 100);
+  CHECK(waited_ms < ZT_CTLSOCK_DEADLINE_MS + 2000);
+  CHECK_EQ_INT(zt_ctlsock_deferred_timeouts(cs), 1);
+  CHECK_EQ_INT(zt_ctlsock_deferred_pending(cs), 0);
+  CHECK_EQ_INT(zt_ctlsock_reply(cs, d.ids[0], "late\n", 5), -1);
+  zt_ctlsock_close(cs);
+  zt_loop_free(l);
+  teardown();
+}
+
+/* Every client gets its own id, also when slots are reused, and replies
+ * go to the client they name. */
+static void test_client_ids_distinct(void) {
+  int calls = 0;
+  struct deferrer d;
+  setup();
+  CHECK(dir[0]);
+  struct zt_loop *l = zt_loop_new();
+  CHECK(l != NULL);
+  struct zt_ctlsock *cs = open_deferring(l, &d, &calls);
+  CHECK(cs != NULL);
+  d.answer_after_ms = -1;
+  int fds[6];
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 3; i++) {
+      fds[round * 3 + i] = connect_to(path);
+      CHECK(fds[round * 3 + i] >= 0);
+      CHECK_EQ_INT(write(fds[round * 3 + i], "ping a\n", 7), 7);
+    }
+    spin(l, 50);
+    if (round == 0) /* the first three go: their slots are reused */
+      for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    spin(l, 50);
+  }
+  CHECK_EQ_INT(d.n, 6);
+  for (size_t i = 0; i < d.n; i++) {
+    CHECK(d.ids[i] != 0);
+    for (size_t j = 0; j < i; j++)
+      CHECK(d.ids[i] != d.ids[j]);
+  }
+  /* The old ids are dead even though their slots live again. */
+  for (int i = 0; i < 3; i++)
+    CHECK_EQ_INT(zt_ctlsock_reply(cs, d.ids[i], "x\n", 2), -1);
+  /* Reply to the middle one of the live three: only it reads it. */
+  CHECK_EQ_INT(zt_ctlsock_reply(cs, d.ids[4], "for 4\n", 6), 0);
+  spin(l, 50);
+  char got[16] = {0};
+  CHECK_EQ_INT(read(fds[4], got, sizeof(got) - 1), 6);
+  CHECK_STR(got, "for 4\n");
+  fcntl(fds[3], F_SETFL, O_NONBLOCK);
+  CHECK(read(fds[3], got, sizeof(got)) < 0 && errno == EAGAIN);
+  for (int i = 3; i < 6; i++)
+    close(fds[i]);
+  zt_ctlsock_close(cs);
+  zt_loop_free(l);
+  teardown();
+}
+
 int main(void) {
   RUN(test_round_trip_and_mode);
   RUN(test_stale_replaced);
   RUN(test_path_choice);
+  RUN(test_deferred_reply);
+  RUN(test_deferred_client_gone);
+  RUN(test_deferred_deadline);
+  RUN(test_client_ids_distinct);
   return TEST_EXIT();
 }

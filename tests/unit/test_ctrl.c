@@ -41,6 +41,11 @@ static void clear_unused(struct zt_ctrl_msg *m) {
            sizeof m->u.services.items -
                m->u.services.n * sizeof m->u.services.items[0]);
     break;
+  case ZT_MSG_CANDIDATES:
+    memset(&m->u.candidates.addrs[m->u.candidates.n], 0,
+           sizeof m->u.candidates.addrs -
+               m->u.candidates.n * sizeof m->u.candidates.addrs[0]);
+    break;
   case ZT_MSG_SESSION_NEW:
     memset(&m->u.session_new.vips[m->u.session_new.n], 0,
            sizeof m->u.session_new.vips -
@@ -125,6 +130,17 @@ static void sample(uint8_t type, int variant, struct zt_ctrl_msg *m) {
     m->u.error.status = ZT_ERR_PROTOCOL;
     strcpy(m->u.error.reason, variant ? "" : "bad thing: \"x\" ~ {y}");
     break;
+  case ZT_MSG_CANDIDATES:
+    m->u.candidates.probe_key = 0x8badf00d;
+    m->u.candidates.n = variant ? 0 : 3;
+    addr4(&m->u.candidates.addrs[0], "203.0.113.9", 51234);
+    addr6(&m->u.candidates.addrs[1], "2001:db8::7", 4434);
+    addr4(&m->u.candidates.addrs[2], "192.168.1.20", 1);
+    break;
+  case ZT_MSG_PATH:
+    m->u.path.channel = 0x01020304;
+    m->u.path.direct = (uint8_t)!variant;
+    break;
   }
   clear_unused(m);
 }
@@ -146,7 +162,7 @@ static int roundtrip(const struct zt_ctrl_msg *m) {
 /* ---- Codec -------------------------------------------------------------- */
 
 static void test_roundtrip_all_types(void) {
-  for (int t = ZT_MSG_HELLO; t <= ZT_MSG_ERROR; t++)
+  for (int t = ZT_MSG_HELLO; t <= ZT_MSG_LAST; t++)
     for (int v = 0; v < 2; v++) {
       sample((uint8_t)t, v, &msg_a);
       CHECK(roundtrip(&msg_a));
@@ -229,7 +245,7 @@ static void test_encode_body_max(void) {
 }
 
 static void test_encode_cap(void) {
-  for (int t = ZT_MSG_HELLO; t <= ZT_MSG_ERROR; t++) {
+  for (int t = ZT_MSG_HELLO; t <= ZT_MSG_LAST; t++) {
     sample((uint8_t)t, 0, &msg_a);
     int n = zt_ctrl_encode(&msg_a, buf, sizeof buf);
     CHECK(n > 0);
@@ -276,7 +292,13 @@ static void test_encode_invalid(void) {
 
   memset(&msg_a, 0, sizeof msg_a);
   CHECK_EQ_INT(zt_ctrl_encode(&msg_a, buf, sizeof buf), -1);
-  msg_a.type = 0x0c;
+  msg_a.type = ZT_MSG_LAST + 1;
+  CHECK_EQ_INT(zt_ctrl_encode(&msg_a, buf, sizeof buf), -1);
+  sample(ZT_MSG_CANDIDATES, 0, &msg_a);
+  msg_a.u.candidates.n = ZT_MAX_CANDIDATES + 1;
+  CHECK_EQ_INT(zt_ctrl_encode(&msg_a, buf, sizeof buf), -1);
+  sample(ZT_MSG_PATH, 0, &msg_a);
+  msg_a.u.path.direct = 2;
   CHECK_EQ_INT(zt_ctrl_encode(&msg_a, buf, sizeof buf), -1);
 }
 
@@ -284,9 +306,20 @@ static int dec(uint8_t type, const uint8_t *body, size_t len) {
   return zt_ctrl_decode(type, body, len, &msg_b);
 }
 
+/* Counts and values a peer controls are bounded when decoding too. */
+static void test_decode_candidates_path_bounds(void) {
+  uint8_t cand[] = {0, 0, 0, 1, ZT_MAX_CANDIDATES + 1};
+  uint8_t path[] = {0, 0, 0, 1, 2};
+  CHECK_EQ_INT(dec(ZT_MSG_CANDIDATES, cand, sizeof cand), ZT_CTRL_ECOUNT);
+  CHECK_EQ_INT(dec(ZT_MSG_PATH, path, sizeof path), ZT_CTRL_EVALUE);
+  path[4] = 1;
+  CHECK_EQ_INT(dec(ZT_MSG_PATH, path, sizeof path), 0);
+  CHECK_EQ_INT(msg_b.u.path.direct, 1);
+}
+
 static void test_decode_trunc_trailing(void) {
   static uint8_t body[ZT_CTRL_BODY_MAX + 1];
-  for (int t = ZT_MSG_HELLO; t <= ZT_MSG_ERROR; t++)
+  for (int t = ZT_MSG_HELLO; t <= ZT_MSG_LAST; t++)
     for (int v = 0; v < 2; v++) {
       sample((uint8_t)t, v, &msg_a);
       int n = zt_ctrl_encode(&msg_a, buf, sizeof buf);
@@ -303,7 +336,7 @@ static void test_decode_trunc_trailing(void) {
 static void test_decode_unknown(void) {
   uint8_t body[8] = {0};
   CHECK_EQ_INT(dec(0x00, body, sizeof body), ZT_CTRL_EUNKNOWN);
-  CHECK_EQ_INT(dec(0x0c, body, 0), ZT_CTRL_EUNKNOWN);
+  CHECK_EQ_INT(dec(ZT_MSG_LAST + 1, body, 0), ZT_CTRL_EUNKNOWN);
   CHECK_EQ_INT(dec(0xff, body, sizeof body), ZT_CTRL_EUNKNOWN);
 }
 
@@ -427,9 +460,10 @@ static void test_names(void) {
   CHECK_STR(zt_ctrl_type_name(ZT_MSG_SESSION_CLOSE), "SESSION_CLOSE");
   CHECK_STR(zt_ctrl_type_name(ZT_MSG_ERROR), "ERROR");
   CHECK_STR(zt_ctrl_type_name(0), "UNKNOWN");
-  CHECK_STR(zt_ctrl_type_name(0x0c), "UNKNOWN");
+  CHECK_STR(zt_ctrl_type_name(ZT_MSG_CANDIDATES), "CANDIDATES");
+  CHECK_STR(zt_ctrl_type_name(ZT_MSG_LAST + 1), "UNKNOWN");
   CHECK_STR(zt_ctrl_type_name(0xff), "UNKNOWN");
-  for (int e = ZT_CTRL_EADDR; e <= 0; e++)
+  for (int e = ZT_CTRL_EVALUE; e <= 0; e++)
     CHECK(strcmp(zt_ctrl_strerror(e), "unknown error") != 0);
   CHECK_CONTAINS(zt_ctrl_strerror(ZT_CTRL_ETRUNC), "truncated");
   CHECK_STR(zt_ctrl_strerror(-99), "unknown error");
@@ -496,7 +530,7 @@ static void build_stream(void) {
   memset(&want, 0, sizeof want);
   struct zt_ctrl_msg m;
   for (int round = 0; round < 2; round++) {
-    for (int t = ZT_MSG_HELLO; t <= ZT_MSG_ERROR; t++) {
+    for (int t = ZT_MSG_HELLO; t <= ZT_MSG_LAST; t++) {
       sample((uint8_t)t, round, &m);
       append_good(&m);
       switch (t % 4) {
@@ -568,11 +602,11 @@ static int feed_and_check(size_t max_chunk, uint32_t seed) {
 
 static void test_reader_whole(void) {
   build_stream();
-  CHECK_EQ_INT(want.messages, 24);
+  CHECK_EQ_INT(want.messages, 28); /* two of each type, two more */
   CHECK(feed_and_check(0, 1));
-  CHECK_EQ_INT(reader.stats.messages, 24);
-  CHECK_EQ_INT(reader.stats.oversized, 5);
-  CHECK_EQ_INT(reader.stats.unknown, 8);
+  CHECK_EQ_INT(reader.stats.messages, 28);
+  CHECK_EQ_INT(reader.stats.oversized, 7);
+  CHECK_EQ_INT(reader.stats.unknown, 10);
   CHECK_EQ_INT(reader.stats.malformed, 14);
 }
 
@@ -627,6 +661,7 @@ int main(void) {
   RUN(test_encode_invalid);
   RUN(test_decode_trunc_trailing);
   RUN(test_decode_unknown);
+  RUN(test_decode_candidates_path_bounds);
   RUN(test_decode_bad_names);
   RUN(test_one_name_rule);
   RUN(test_decode_reasons);
