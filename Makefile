@@ -63,9 +63,12 @@ SIM_BIN  := $(SIM_SRC:tests/sim/%.c=$(BUILD)/tests/%)
 # The simulator's shared parts: every tests/sim/*.c that is not a test.
 SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 	$(filter-out $(SIM_SRC),$(wildcard tests/sim/*.c)))
+# The namespace tests' delay-and-loss bridge (tests/tools/delayfwd.c): no
+# netem on the test machines. Links with nothing of ours.
+DELAYFWD := $(BUILD)/tests/delayfwd
 
 .PHONY: all test unit check mutants demo bench bench-flood install clean fuzz
-all: $(BINS) $(UNIT_BIN) $(SIM_BIN)
+all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -110,6 +113,10 @@ $(PING_CMD_TEST): $(BUILD)/tests/unit/test_ping_cmd.o $(BUILD)/tools/ping_cmd.o 
 $(SIM_BIN): $(BUILD)/tests/%: $(BUILD)/tests/sim/%.o $(SIM_LIB_OBJ) $(LIBPLAT) $(LIBZTNA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(DELAYFWD): $(BUILD)/tests/tools/delayfwd.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 unit: $(UNIT_BIN) $(SIM_BIN)
 	@set -e; for t in $(UNIT_BIN) $(SIM_BIN); do echo "== $$t"; $$t; done

@@ -4,6 +4,9 @@
 #
 #   NAME THROUGHPUT_MBPS RTT_AVG_MS     (iperf3 TCP for DUR s; 200 pings 5 ms apart)
 #   ztna-relay          agent -> Intermediate relay -> connector -> backend, both NATs
+#   ztna-direct, ztna-relay-20ms  direct path vs. relay with 20 ms each way on
+#                       the Intermediate's link, time to direct, switchover
+#                       (bench/direct.sh; DIRECT=0: skip)
 #   raw-veth, wireguard-go, openvpn-p2p, openvpn-relay   from shared/bench/peer-tunnels.sh
 #   ztna-rss-KIB NAME   peak resident memory of each daemon after the run
 #   flood...            the handshake flood, from bench/flood.sh (FLOOD=0: skip)
@@ -41,6 +44,9 @@ done
   done
 )
 
+# Direct path vs. relay behind a 20 ms delay box (bench/direct.sh).
+if [ "${DIRECT:-1}" = 1 ]; then DUR=$DUR bash bench/direct.sh; fi
+
 if [ -n "$peer" ]; then
   DUR=$DUR bash "$peer"
 else
@@ -50,4 +56,4 @@ fi
 # The handshake flood (bench/flood.sh, also `make bench-flood`): spoofed
 # Initials against an established session, in a topology of its own.
 # FLOOD=0 skips it.
-[ "${FLOOD:-1}" = 1 ] && bash bench/flood.sh
+if [ "${FLOOD:-1}" = 1 ]; then bash bench/flood.sh; fi

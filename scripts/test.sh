@@ -5,7 +5,8 @@
 #      in tests/mutants.list removed in turn must make the tests fail)
 #   3. ASan+UBSan build; unit and simulator tests again
 #   4. every libFuzzer target, briefly, from its seed corpus
-#   5. namespace end-to-end tests, with the plain and the sanitized daemons
+#   5. namespace end-to-end tests, with the plain and the sanitized daemons,
+#      and the delay-and-loss bridge of the benches (tests/netns/delayfwd.sh)
 # FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/hostile_lan.sh
   BUILD=build bash tests/netns/netcheck.sh
   BUILD=build bash tests/netns/nat_matrix.sh
+  BUILD=build bash tests/netns/delayfwd.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   # The daemons run with ASan and UBSan but without LeakSanitizer: its exit

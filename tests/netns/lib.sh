@@ -17,6 +17,22 @@
 # ZT_OUTSIDER=1 adds a seventh namespace X, a host on the "internet" segment
 # (198.51.100.9/24, eth0) that is neither party: an attacker's vantage point.
 #
+# ZT_DELAY_MS=N (unset: none) puts a delay box on the Intermediate's link
+# only, so that relayed traffic pays 2*N ms more per round trip than traffic
+# between the two NATs. I's address leaves br0 for a veth "srv" whose peer
+# is in a seventh namespace D, where tests/tools/delayfwd (path in
+# ZT_DELAYFWD, its output in ZT_DELAYFWD_LOG) bridges it to a port "dly"
+# of br0, N ms each way (ZT_DELAY_ARGS: more delayfwd options, e.g. loss):
+#
+#   RA ==== br0 (I, no address) ==== RC     NAT to NAT: no delay
+#            | dly
+#           fwb D: delayfwd fwa <-> fwb      N ms each way
+#           fwa
+#            | srv 198.51.100.1 (I)         the Intermediate's address
+#
+# In I arp_ignore=1: the bridge must not answer ARP for srv's address with
+# its own MAC (the frames would skip the delay).
+#
 # SAFETY: nothing here touches the machine's own network namespace. Every
 # command runs inside one of the six namespaces (ip -n NS / ip netns exec
 # NS), and each veth pair is created from inside its first namespace with
@@ -37,6 +53,7 @@ export ZT_NS_RC="zt-rc-$ZT_SUFFIX"
 export ZT_NS_C="zt-c-$ZT_SUFFIX"
 export ZT_NS_B="zt-b-$ZT_SUFFIX"
 export ZT_NS_X="zt-x-$ZT_SUFFIX"
+export ZT_NS_D="zt-d-$ZT_SUFFIX" # only with ZT_DELAY_MS
 
 zt_nsx() {
   local ns=$1
@@ -46,11 +63,12 @@ zt_nsx() {
 
 # Teardown always looks for X too (it is skipped when it does not exist).
 _zt_all_ns() {
-  echo "$ZT_NS_A $ZT_NS_RA $ZT_NS_I $ZT_NS_RC $ZT_NS_C $ZT_NS_B $ZT_NS_X"
+  echo "$ZT_NS_A $ZT_NS_RA $ZT_NS_I $ZT_NS_RC $ZT_NS_C $ZT_NS_B $ZT_NS_X $ZT_NS_D"
 }
 _zt_built_ns() {
   echo "$ZT_NS_A $ZT_NS_RA $ZT_NS_I $ZT_NS_RC $ZT_NS_C $ZT_NS_B"
   [ "${ZT_OUTSIDER:-0}" = 1 ] && echo "$ZT_NS_X"
+  [ -n "${ZT_DELAY_MS:-}" ] && echo "$ZT_NS_D"
   return 0
 }
 
@@ -156,6 +174,41 @@ zt_router_set() {
   ip netns exec "$1" conntrack -F >/dev/null 2>&1 || true
 }
 
+# The delay box of ZT_DELAY_MS (see the header), forwarder running.
+_zt_delay_box() {
+  local d=$ZT_NS_D i
+  if [ ! -x "${ZT_DELAYFWD:-}" ]; then
+    echo "lib.sh: ZT_DELAY_MS needs ZT_DELAYFWD, the delayfwd binary (make)" >&2
+    return 1
+  fi
+  # D speaks no IP at all: no IPv6 chatter on the bridged ports.
+  _zt_sysctl "$d" net/ipv6/conf/all/disable_ipv6 1 || return 1
+  _zt_sysctl "$d" net/ipv6/conf/default/disable_ipv6 1 || return 1
+  _zt_sysctl "$ZT_NS_I" net/ipv4/conf/all/arp_ignore 1 || return 1
+  _zt_veth "$ZT_NS_I" srv "$d" fwa || return 1
+  _zt_veth "$d" fwb "$ZT_NS_I" dly || return 1
+  _zt_step ip -n "$ZT_NS_I" link set dly master br0 || return 1
+  _zt_step ip -n "$ZT_NS_I" link set dly up || return 1
+  _zt_step ip -n "$d" link set fwa up || return 1
+  _zt_step ip -n "$d" link set fwb up || return 1
+  _zt_step ip -n "$ZT_NS_I" link set br0 up || return 1
+  _zt_addr "$ZT_NS_I" srv 198.51.100.1/24 || return 1
+  local log=${ZT_DELAYFWD_LOG:-/dev/null}
+  # shellcheck disable=SC2086 # ZT_DELAY_ARGS: options, split on purpose
+  ip netns exec "$d" timeout "${ZT_LIFETIME:-900}" "$ZT_DELAYFWD" --a fwa --b fwb \
+    --delay-ms "$ZT_DELAY_MS" ${ZT_DELAY_ARGS:-} </dev/null >"$log" 2>&1 &
+  if [ "$log" = /dev/null ]; then
+    sleep 0.3
+    return 0
+  fi
+  for ((i = 0; i < 50; i++)); do
+    grep -q 'delayfwd: ready' "$log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "lib.sh: delayfwd did not start: $(cat "$log")" >&2
+  return 1
+}
+
 _zt_topology_build() {
   local ns
   for ns in $(_zt_built_ns); do
@@ -176,7 +229,11 @@ _zt_topology_build() {
   _zt_step ip -n "$ZT_NS_I" link set rc master br0 || return 1
   _zt_step ip -n "$ZT_NS_I" link set ra up || return 1
   _zt_step ip -n "$ZT_NS_I" link set rc up || return 1
-  _zt_addr "$ZT_NS_I" br0 198.51.100.1/24 || return 1
+  if [ -n "${ZT_DELAY_MS:-}" ]; then
+    _zt_delay_box || return 1
+  else
+    _zt_addr "$ZT_NS_I" br0 198.51.100.1/24 || return 1
+  fi
 
   # X, the outsider on the "internet" (ZT_OUTSIDER=1 only).
   if [ "${ZT_OUTSIDER:-0}" = 1 ]; then

@@ -25,8 +25,12 @@ WEB_VIP=10.100.0.1
 ECHO_VIP=10.100.0.2
 ZT_FORBIDDEN_PORT=2222
 
+# The delay box of lib.sh (ZT_DELAY_MS): the forwarder of this build.
+ZT_DELAYFWD=${ZT_DELAYFWD:-$ZT_BIN/tests/delayfwd}
+
 zt_env_init() {
   ZT_WORK=$(mktemp -d /tmp/ztna-test.XXXXXX)
+  ZT_DELAYFWD_LOG="$ZT_WORK/delayfwd.log"
   mkdir -p "$ZT_WORK/pki" "$ZT_WORK/www" "$ZT_WORK/pids"
 }
 
@@ -100,8 +104,20 @@ zt_make_pki() {
     "$z" cert issue --ca-dir "$p/other" --role agent --name alice --out "$p/mallory" >/dev/null
 }
 
+# ZT_DIRECT=true|false adds "direct" to the agent's and the connector's
+# config (direct paths allowed, or relay only); unset leaves the key out
+# (the daemons' default).
 zt_write_configs() {
-  local p="$ZT_WORK/pki"
+  local p="$ZT_WORK/pki" direct=""
+  case "${ZT_DIRECT:-}" in
+  true | false) direct="
+  \"direct\": $ZT_DIRECT," ;;
+  "") ;;
+  *)
+    echo "ztna-env.sh: ZT_DIRECT=$ZT_DIRECT: expected true or false" >&2
+    return 1
+    ;;
+  esac
   cat >"$ZT_WORK/intermediate.json" <<EOF
 {
   "listen": "0.0.0.0:4433",
@@ -119,7 +135,7 @@ zt_write_configs() {
 EOF
   cat >"$ZT_WORK/connector.json" <<EOF
 {
-  "intermediate": "198.51.100.1:4433",
+  "intermediate": "198.51.100.1:4433",$direct
   "ca": "$p/ca.pem", "cert": "$p/conn-a.pem", "key": "$p/conn-a.key",
   "tun": "ztna-c0",
   "services": [
@@ -130,7 +146,7 @@ EOF
 EOF
   cat >"$ZT_WORK/agent.json" <<EOF
 {
-  "intermediate": "198.51.100.1:4433",
+  "intermediate": "198.51.100.1:4433",$direct
   "ca": "$p/ca.pem", "cert": "$p/alice.pem", "key": "$p/alice.key",
   "tun": "ztna0"
 }
@@ -216,7 +232,7 @@ zt_env_up() {
   zt_env_init
   zt_topology_up || return 1
   zt_make_pki || return 1
-  zt_write_configs
+  zt_write_configs || return 1
   zt_start_backends || return 1
   zt_start_intermediate
   zt_wait_log intermediate "listening on udp" || return 1
