@@ -443,3 +443,14 @@ void zt_ctlsock_close(struct zt_ctlsock *cs) {
     unlink(cs->path);
   free(cs);
 }
+
+/* TARGET of "ping TARGET": 1 to 63 printable characters, no spaces. */
+bool zt_ctlsock_ping_target_ok(const char *t) {
+  size_t n = strlen(t);
+  if (n < 1 || n > 63)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
+      return false;
+  return true;
+}

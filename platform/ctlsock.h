@@ -18,6 +18,7 @@
 #ifndef ZTNA_CTLSOCK_H
 #define ZTNA_CTLSOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,5 +78,9 @@ size_t zt_ctlsock_deferred_pending(const struct zt_ctlsock *c);
 /* Closes the clients and the socket and removes the file (if it is still
  * ours). NULL is fine. */
 void zt_ctlsock_close(struct zt_ctlsock *c);
+
+/* TARGET of a "ping TARGET" request: 1 to 63 printable characters, no
+ * spaces (the daemon checks it, and `ztna ping` before sending it). */
+bool zt_ctlsock_ping_target_ok(const char *t);
 
 #endif

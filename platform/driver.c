@@ -223,16 +223,6 @@ static int ping_error(char *buf, size_t len, const char *target,
   return (int)sb.off;
 }
 
-/* TARGET of "ping TARGET": 1 to 63 printable characters, no spaces. */
-static bool ping_target_ok(const char *t) {
-  size_t n = strlen(t);
-  if (n < 1 || n > 63)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
-      return false;
-  return true;
-}
 
 /* Requests other than status: "ping TARGET" starts a probe whose result
  * (driver_ping_result) is the reply; the client's id is the cookie. */
@@ -246,7 +236,7 @@ static int ctl_defer(void *ud, const char *req, uint64_t id, char *buf,
   if (!d->ping)
     return ping_error(buf, len, NULL, "ping is only supported by ztna-agent");
   const char *target = req[4] ? req + 5 : "";
-  if (!ping_target_ok(target))
+  if (!zt_ctlsock_ping_target_ok(target))
     return ping_error(buf, len, NULL, "usage: ping TARGET (a service name or "
                                       "address: 1 to 63 printable "
                                       "characters, no spaces)");

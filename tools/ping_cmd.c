@@ -50,15 +50,6 @@ static const char usage[] =
  * than that. */
 #define WAIT_MS (ZT_CTLSOCK_DEADLINE_MS + 3000)
 
-static bool target_ok(const char *t) {
-  size_t n = strlen(t);
-  if (n < 1 || n > 63)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
-      return false;
-  return true;
-}
 
 int zt_ping_parse(int argc, char **argv, struct zt_ping_opts *o) {
   static const struct option opts[] = {
@@ -117,7 +108,7 @@ int zt_ping_parse(int argc, char **argv, struct zt_ping_opts *o) {
     return 2;
   }
   o->target = argv[optind - 1];
-  if (!target_ok(o->target)) {
+  if (!zt_ctlsock_ping_target_ok(o->target)) {
     fprintf(stderr, "ztna ping: TARGET: a service name or address, 1 to 63 "
                     "printable characters without spaces\n");
     return 2;
