@@ -32,7 +32,7 @@ static uint8_t k_ab[ZT_PROBE_KEY_LEN], k_ba[ZT_PROBE_KEY_LEN];
 
 /* ---- the fake network --------------------------------------------------- */
 
-#define MAX_LOG 4096
+#define MAX_LOG 16384
 #define MAX_Q 1024
 
 struct sent { /* everything a node sent, in order */
@@ -906,6 +906,7 @@ static void test_data_does_not_switch(void) {
 }
 
 int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0); /* lines survive an abort() */
   gnutls_rnd(GNUTLS_RND_NONCE, k_ab, sizeof(k_ab));
   gnutls_rnd(GNUTLS_RND_NONCE, k_ba, sizeof(k_ba));
   RUN(test_goes_direct);
