@@ -732,6 +732,7 @@ static void test_keepalive(void) {
   CHECK(net != NULL);
   run_for(net, 100 * MS);
   uint64_t sent0 = net->a.p.stats.probes_sent;
+  uint64_t recv0 = net->a.p.stats.probes_received;
   size_t direct0 = net->a.n_direct;
   run_for(net, ZT_PATH_KEEPALIVE_MS * MS - 200 * MS);
   CHECK_EQ_INT(net->a.p.stats.probes_sent, sent0); /* not yet */
@@ -741,6 +742,7 @@ static void test_keepalive(void) {
   const struct sent *s = last_probe_sent(&net->a, ZT_PROBE_PING);
   CHECK(s && s->direct && same_sin(&s->to, &net->b.addr));
   run_for(net, 2 * SEC);
+  CHECK(net->a.p.stats.probes_received > recv0); /* its PONG */
   CHECK(both_direct(net));
   CHECK_EQ_INT(net->a.p.stats.keepalives_missed, 0);
   CHECK_EQ_INT(net->b.p.stats.keepalives_missed, 0);
@@ -890,6 +892,35 @@ static void test_nat_rebinding(void) {
   net_free(net);
 }
 
+/* One direction broken (B -> A): A hears nothing, B still hears A's
+ * packets. Both must end on the relay, B once A stops sending direct. */
+static void test_one_way_failure(void) {
+  struct net *net = direct_pair();
+  CHECK(net != NULL);
+  net->a.traffic = net->b.traffic = true;
+  run_for(net, 1 * SEC);
+  CHECK(both_direct(net));
+  net->cut_to_a = true;
+  uint64_t t0 = net->now;
+  uint64_t ta = 0, tb = 0;
+  while (net->now - t0 < 3 * SEC && (!ta || !tb)) {
+    step(net);
+    if (!ta && !net->a.p.direct)
+      ta = net->now;
+    if (!tb && !net->b.p.direct)
+      tb = net->now;
+  }
+  CHECK(ta && tb);
+  printf("     one-way cut: A on relay after %.0f ms, B after %.0f ms\n",
+         (double)(ta - t0) / 1e6, (double)(tb - t0) / 1e6);
+  CHECK(ta - t0 < 500 * MS && tb - t0 < 1 * SEC);
+  /* and they stay there while it lasts: B's PONGs to A are lost, A's to
+   * B do not count without B's PING having gone through */
+  run_for(net, 10 * SEC);
+  CHECK(!net->a.p.direct && !net->b.p.direct);
+  net_free(net);
+}
+
 /* Data packets never move a path that is on the relay either. */
 static void test_data_does_not_switch(void) {
   struct net *net = net_new(true, true);
@@ -919,6 +950,7 @@ int main(void) {
   RUN(test_user_ping);
   RUN(test_direct_disabled);
   RUN(test_nat_rebinding);
+  RUN(test_one_way_failure);
   RUN(test_data_does_not_switch);
   (void)N;
   return TEST_EXIT();
