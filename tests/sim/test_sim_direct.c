@@ -262,6 +262,41 @@ static void test_orphan_not_reannounced_is_closed(void) {
   world_free(w);
 }
 
+/* The agent's NAT gives it a new public port while the session is
+ * direct: the connector moves its direct path to the new address (after
+ * an answered probe), and echo keeps flowing. */
+static void test_direct_nat_rebinding(void) {
+  struct world *w = direct_world();
+  CHECK(w);
+  struct zt_json *st = conn_status(w);
+  CHECK(st);
+  char remote[64];
+  session_str(st, "alice", "remote", remote, sizeof(remote));
+  zt_json_free(st);
+  CHECK_STR(remote, "198.51.100.2:50001");
+  w->ha->pub.sin_port = htons(50999);
+  size_t rx = w->a[0].rx;
+  sim_send_pings(&w->a[0], VIP, 40, 50 * MS);
+  world_run(w, NULL, 2 * SEC);
+  /* The connector's replies go to the old address until it doubts the
+   * path; the relay's copies meanwhile go to the agent's old address too
+   * (the agent's uplink has been quiet): about 300 ms are lost. */
+  printf("  after rebinding: %zu/40 replies\n", w->a[0].rx - rx);
+  CHECK(w->a[0].rx - rx >= 30);
+  CHECK(both_direct(w));
+  st = conn_status(w);
+  CHECK(st);
+  session_str(st, "alice", "remote", remote, sizeof(remote));
+  char reason[128];
+  session_str(st, "alice", "last_switch_reason", reason, sizeof(reason));
+  zt_json_free(st);
+  printf("  connector -> %s (%s)\n", remote, reason);
+  CHECK_STR(remote, "198.51.100.2:50999");
+  CHECK_CONTAINS(reason, "probe answered by 198.51.100.2:50999");
+  CHECK_EQ_INT(echoes(w, 10), 10);
+  world_free(w);
+}
+
 /* ---- PEER_LOST is the Intermediate's word ------------------------------- */
 
 /* web (SIM_VIP2) on conn-b, here a raw peer; policy gives alice both. */
@@ -359,6 +394,7 @@ int main(void) {
   RUN(test_relay_without_direct);
   RUN(test_direct_outlives_intermediate);
   RUN(test_orphan_not_reannounced_is_closed);
+  RUN(test_direct_nat_rebinding);
   RUN(test_peer_cannot_say_peer_lost);
   sim_pki_free();
   return TEST_EXIT();
