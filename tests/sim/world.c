@@ -227,6 +227,7 @@ struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
       /* the daemon's default service_range (config.c): 10.100.0.0/16 */
       .service_range = 0x0a640000u,
       .service_range_len = 16,
+      .direct = w->agent_direct,
   };
   a->agent = zt_agent_new(&ao, &a->io, w->net.now);
   a->h->node = a;

@@ -130,6 +130,10 @@ struct world {
   char *state;
   size_t state_len, state_saves;
   struct fake_im *fake; /* in place of the Intermediate, if any */
+  /* Agents added from now on look for direct paths (zt_agent_options
+   * .direct); connectors do by default (zt_connector_config.direct). Set
+   * it in world_new_with's edit for a[0]. */
+  bool agent_direct;
   /* shorthands for the default deployment: a[0] and c[0] */
   struct zt_agent *agent;
   struct zt_connector *conn;
