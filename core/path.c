@@ -249,9 +249,10 @@ static void on_ping(struct zt_path *p, const struct zt_probe *in,
   /* A PING proves only that the peer reaches us, not that we reach it:
    * it is not proof of life of the path (a PONG or the peer's QUIC
    * packets, which answer ours, are). */
-  if (p->direct)
+  if (p->direct && !p->suspect)
     return;
-  /* The peer reached us from here: probe back at once. Both sides
+  /* The peer reached us from here (a new mapping, when our direct path is
+   * in doubt because its NAT rebound): probe back at once. Both sides
    * probing each other at the same moment is what opens two stateful
    * NATs; waiting for our next round would let the peer's NAT mapping
    * for us go cold. */
@@ -304,7 +305,7 @@ static void on_pong(struct zt_path *p, const struct zt_probe *in,
 void zt_path_on_probe(struct zt_path *p, const struct sockaddr *from,
                       socklen_t fromlen, bool via_relay, const uint8_t *pkt,
                       size_t len, uint64_t now) {
-  struct zt_probe in;
+  struct zt_probe in = {0};
   if (!p->keyed) {
     p->stats.probe_bad_auth++; /* nobody can have the key yet */
     return;
