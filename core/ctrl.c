@@ -520,7 +520,9 @@ static void reader_start_body(struct zt_ctrl_reader *r) {
   r->body_len = (size_t)r->hdr[1] << 8 | r->hdr[2];
   r->body_got = 0;
   r->skipping = 0;
-  if (!type_known(r->hdr[0])) {
+  if (r->hdr[0] == ZT_CTRL_PAD && r->body_len == 0) {
+    r->skipping = 1; /* padding (wire.h): not a message, not an error */
+  } else if (!type_known(r->hdr[0])) {
     r->stats.unknown++;
     r->skipping = 1;
   } else if (r->body_len > ZT_CTRL_BODY_MAX) {

@@ -752,6 +752,15 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
       ngtcp2_conn_open_bidi_stream(c->conn, &c->stream_id, NULL) != 0)
     c->stream_id = -1; /* stream credit not there yet: try again later */
 
+  /* Datagrams about to go out with nothing of the stream in flight: a PAD
+   * frame (wire.h) rides along, so that a loss probe can always be sent. */
+  if (c->ready && c->stream_id >= 0 && zt_dgramq_front(&c->dq) &&
+      zt_sendbuf_unacked(&c->sbuf) == 0) {
+    static const uint8_t pad[ZT_CTRL_HDR_LEN] = {ZT_CTRL_PAD, 0, 0};
+    if (zt_sendbuf_append(&c->sbuf, pad, sizeof(pad)) == 0)
+      c->stats.pad_frames++;
+  }
+
   for (;;) {
     const uint8_t *sdata;
     size_t slen;
@@ -806,7 +815,13 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
           c->stats.dgram_drop_unplaced++;
         }
       }
-      goto written;
+      if (n != 0)
+        goto written;
+      /* Nothing written: the congestion window is full. ngtcp2 may still
+       * owe frames that no window holds back, a loss probe (PTO) or an
+       * ACK, and only writes them when asked for a packet of its own:
+       * without this, a connection whose whole flight was lost (a direct
+       * path cut under load) waited for an ACK that could never come. */
     }
     /* Nothing of ours: flush the open packet, or ngtcp2's own frames. */
     n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, buf, cap, now);

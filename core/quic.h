@@ -70,6 +70,7 @@ struct zq_stats {
   uint64_t dgram_drop_unplaced;   /* skipped in DGRAM_MAX_TRIES packets */
   uint64_t dgram_drop_state;      /* peer did not allow datagrams */
   uint64_t stream_bytes_sent, stream_bytes_recv;
+  uint64_t pad_frames; /* PAD frames sent so loss probes stay possible */
 };
 
 enum zq_err {

@@ -86,6 +86,14 @@
 #define ZT_MAX_SERVICES 64
 #define ZT_MAX_REASON 127
 
+/* An empty frame of type 0: skipped by every reader without a count. QUIC
+ * senders put one on the stream whenever datagrams go out and none of the
+ * stream is in flight, because ngtcp2 0.12 arms its loss-probe timer only
+ * for packets with frames it would retransmit, never for DATAGRAM: a
+ * flight of datagrams lost whole (a path cut) would otherwise stall the
+ * connection with a full congestion window until the idle timeout. */
+#define ZT_CTRL_PAD 0x00
+
 enum zt_ctrl_type {
   /* peer -> Intermediate: u8 version, ip4 previous tunnel address (0: none) */
   ZT_MSG_HELLO = 0x01,

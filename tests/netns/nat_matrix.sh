@@ -50,9 +50,10 @@ FORGE="$ZT_ROOT/tests/netns/forge_probes.py"
 PROBE_FILTER='udp and udp[8] = 0xc0 and udp[9:4] = 0x7a747031'
 
 # ---- status --------------------------------------------------------------
-status_json() { # agent|connector: its status JSON, nothing when unreachable
+status_json() { # agent|connector|intermediate: its status JSON, nothing when unreachable
   local ns=$ZT_NS_A
   [ "$1" = connector ] && ns=$ZT_NS_C
+  [ "$1" = intermediate ] && ns=$ZT_NS_I
   ip netns exec "$ns" timeout 3 "$ZT_BIN/ztna" status --json \
     --socket "$ZT_WORK/$1.sock" 2>/dev/null
 }
@@ -395,6 +396,11 @@ else
     pass "case 5: 20 MB transfer across the switch completed, sha256 matches"
   else
     fail "case 5: transfer" "$(cat "$ZT_WORK/curl5.out") size $(stat -c %s "$ZT_WORK/blob.got" 2>/dev/null)"
+    for who in agent connector intermediate; do # what each end thought then
+      echo "---- $who status at the failure"
+      status_json "$who"
+      echo
+    done
   fi
   rm -f "$ZT_WORK/blob.got"
   ip netns exec "$ZT_NS_A" ping -n -i 0.05 -W 1 -w 60 "$WEB_VIP" >"$ZT_WORK/ping5b.out" 2>&1 &

@@ -278,6 +278,47 @@ static void test_keepalive_and_idle_timeout(void) {
   zt_tls_creds_free(cs);
 }
 
+/* A whole flight lost while the sender always has datagrams queued (a
+ * direct path cut under load): the sender's window stays full, so only a
+ * loss probe (PTO) can learn what happened. It must go out although the
+ * queue is never empty, and the connection must carry datagrams again. */
+static void test_tail_loss_with_queue_full(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  uint8_t d[1000] = {0}, buf[2048];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  /* Fill the window into a black hole. */
+  for (int i = 0; i < 200; i++)
+    zq_send_datagram(p.c.q, d, sizeof(d));
+  while (zq_write(p.c.q, buf, sizeof(buf), &to, &tolen, p.now) > 0)
+    ;
+  size_t before = p.s.dgrams;
+  /* The path works again; the application keeps the queue topped up. */
+  uint64_t end = p.now + 5000 * MS;
+  while (p.now < end && p.s.dgrams == before) {
+    for (int i = 0; i < 4; i++) /* never empty; full is counted, fine */
+      zq_send_datagram(p.c.q, d, sizeof(d));
+    uint64_t t = zq_expiry(p.c.q);
+    if (zq_expiry(p.s.q) < t)
+      t = zq_expiry(p.s.q);
+    p.now = t > p.now ? t : p.now + MS;
+    if (zq_expiry(p.c.q) <= p.now)
+      zq_handle_expiry(p.c.q, p.now);
+    if (zq_expiry(p.s.q) <= p.now)
+      zq_handle_expiry(p.s.q, p.now);
+    pump(&p);
+  }
+  CHECK(p.s.dgrams > before);
+  CHECK(zq_get_stats(p.c.q)->dgram_lost > 0);
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
 static void test_packet_key(void) {
   uint8_t shorthdr[1 + ZT_SCID_LEN] = {0x40, 0xde, 0xad, 0xbe, 0xef};
   uint32_t key;
@@ -359,6 +400,7 @@ int main(void) {
     fprintf(stderr, "certgen: %s\n", err);
     return 1;
   }
+  RUN(test_tail_loss_with_queue_full);
   RUN(test_packet_key);
   RUN(test_handshake_stream_datagram);
   RUN(test_inner_sizes);
