@@ -27,7 +27,8 @@ done
   # shellcheck source=../tests/netns/ztna-env.sh
   source tests/netns/ztna-env.sh
   trap zt_env_down EXIT
-  zt_env_up >/dev/null 2>&1 || { echo "ztna-relay NA NA (start-up failed)"; exit 1; }
+  # relay only: the topology lets sessions go direct, which direct.sh measures
+  ZT_DIRECT=false zt_env_up >/dev/null 2>&1 || { echo "ztna-relay NA NA (start-up failed)"; exit 1; }
   A() { ip netns exec "$ZT_NS_A" "$@"; }
   A ping -c 3 -i 0.2 "$WEB_VIP" >/dev/null 2>&1 # session up before measuring
   bw=$(A iperf3 -c "$WEB_VIP" -p 5201 -t "$DUR" -J 2>/dev/null | python3 -c \
