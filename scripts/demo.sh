@@ -25,18 +25,8 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 A() { ip netns exec "$ZT_NS_A" "$@"; }
 # The agent's NAT router drops UDP to and from the connector's NAT (not the
 # Intermediate's): the direct path is cut, the relay is not.
-block_direct() {
-  ip netns exec "$ZT_NS_RA" nft -f - <<'EOF'
-table inet ztdemo {
-  chain cut {
-    type filter hook forward priority -10;
-    ip daddr 198.51.100.3 meta l4proto udp drop
-    ip saddr 198.51.100.3 meta l4proto udp drop
-  }
-}
-EOF
-}
-unblock_direct() { ip netns exec "$ZT_NS_RA" nft delete table inet ztdemo; }
+block_direct() { zt_direct_cut on; }
+unblock_direct() { zt_direct_cut off; }
 session_line() { A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" | grep -E '^(PEER|conn-a) ' | sed 's/^/   /'; }
 path_is() { # PATH [TRIES]: poll the agent's status every 0.2 s
   for _ in $(seq "${2:-50}"); do

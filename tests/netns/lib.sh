@@ -11,6 +11,29 @@
 # like a home router: nothing on the "internet" can open a connection to A
 # or C. ZT_NAT_MODE=edm makes the mapping random per destination (a
 # symmetric NAT) instead of Linux's port-preserving default;
+# zt_direct_cut on|off: on the agent's NAT router, drop UDP between the two
+# NATs' public addresses (198.51.100.2 and .3), both ways: the direct path
+# between agent and connector is cut, the Intermediate (.1) still reached.
+# Inbound before conntrack, outbound after masquerade.
+zt_direct_cut() {
+  if [ "$1" = off ]; then
+    ip netns exec "$ZT_NS_RA" nft delete table inet ztcut
+    return
+  fi
+  ip netns exec "$ZT_NS_RA" nft -f - <<'EOF'
+table inet ztcut {
+  chain pre {
+    type filter hook prerouting priority raw; policy accept;
+    iifname "wan" ip saddr 198.51.100.3 ip daddr 198.51.100.2 meta l4proto udp drop
+  }
+  chain post {
+    type filter hook postrouting priority 110; policy accept;
+    oifname "wan" ip saddr 198.51.100.2 ip daddr 198.51.100.3 meta l4proto udp drop
+  }
+}
+EOF
+}
+
 # zt_router_set NS MODE [PORT:IP] re-applies one router's rules with its own
 # mode and, optionally, a UDP port forward (a "public" port behind the NAT).
 #

@@ -211,23 +211,8 @@ expect_relay() {
 }
 
 # ---- the direct path cut between the NATs' public addresses (case 5) -----
-# On RA, UDP between RA_PUB and RC_PUB only, both ways, nothing to or from
-# the Intermediate: inbound before conntrack, outbound after masquerade.
-cut_on() {
-  ip netns exec "$ZT_NS_RA" nft -f - <<EOF
-table inet ztcut {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    iifname "wan" ip saddr $RC_PUB ip daddr $RA_PUB meta l4proto udp drop
-  }
-  chain post {
-    type filter hook postrouting priority 110; policy accept;
-    oifname "wan" ip saddr $RA_PUB ip daddr $RC_PUB meta l4proto udp drop
-  }
-}
-EOF
-}
-cut_off() { ip netns exec "$ZT_NS_RA" nft delete table inet ztcut; }
+cut_on() { zt_direct_cut on; }
+cut_off() { zt_direct_cut off; }
 
 # ---- setup -----------------------------------------------------------------
 zt_env_init
