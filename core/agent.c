@@ -520,6 +520,21 @@ struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
   return a;
 }
 
+void zt_agent_shutdown(struct zt_agent *a, uint64_t now) {
+  a->now = now;
+  /* Connectors hear that our sessions end (over whichever path each
+   * takes), then the Intermediate that we leave. */
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    struct session *s = &a->sessions[i];
+    if (s->used && s->t.inner) {
+      zq_close(s->t.inner, 0, "agent shutting down");
+      zt_tunnel_flush(&s->t, now);
+    }
+  }
+  zt_uplink_flush(&a->up, now);
+  zt_uplink_shutdown(&a->up, now);
+}
+
 void zt_agent_free(struct zt_agent *a) {
   if (!a)
     return;

@@ -40,6 +40,9 @@ struct zt_agent_stats {
 
 struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
                               const struct zt_io *io, uint64_t now);
+/* Stopping: CONNECTION_CLOSE to every connector and to the Intermediate,
+ * so none of them waits for an idle timeout. */
+void zt_agent_shutdown(struct zt_agent *a, uint64_t now);
 void zt_agent_free(struct zt_agent *a);
 void zt_agent_feed_udp(struct zt_agent *a, const struct sockaddr *from,
                        socklen_t fromlen, const uint8_t *pkt, size_t len,

@@ -669,6 +669,21 @@ struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
   return c;
 }
 
+void zt_connector_shutdown(struct zt_connector *c, uint64_t now) {
+  c->now = now;
+  /* Agents hear that their sessions end, over whichever path each takes,
+   * then the Intermediate, which tells the agents our services are gone. */
+  for (size_t i = 0; i < c->by_key.cap; i++) {
+    struct session *s = c->by_key.slots[i].val;
+    if (c->by_key.slots[i].key && s->t.inner) {
+      zq_close(s->t.inner, 0, "connector shutting down");
+      zt_tunnel_flush(&s->t, now);
+    }
+  }
+  zt_uplink_flush(&c->up, now);
+  zt_uplink_shutdown(&c->up, now);
+}
+
 void zt_connector_free(struct zt_connector *c) {
   if (!c)
     return;

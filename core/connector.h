@@ -41,6 +41,9 @@ struct zt_connector_stats {
 
 struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
                                       const struct zt_io *io, uint64_t now);
+/* Stopping: CONNECTION_CLOSE to every agent session and to the
+ * Intermediate, so none of them waits for an idle timeout. */
+void zt_connector_shutdown(struct zt_connector *c, uint64_t now);
 void zt_connector_free(struct zt_connector *c);
 void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
                            socklen_t fromlen, const uint8_t *pkt, size_t len,

@@ -987,6 +987,25 @@ int zt_intermediate_load_state(struct zt_intermediate *im, const char *text,
   return 0;
 }
 
+void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now) {
+  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+  im->now = now;
+  /* Every peer hears it from us now, and reconnects after its first
+   * backoff, instead of finding out from a Stateless Reset when it next
+   * sends, or from its idle timeout. */
+  for (struct peer *p = im->peers; p; p = p->next) {
+    if (zq_is_dead(p->q))
+      continue;
+    zq_close(p->q, 0, "intermediate shutting down");
+    while ((n = zq_write(p->q, buf, sizeof(buf), &to, &tolen, now)) > 0)
+      im->io->udp_send(im->io->ud, (struct sockaddr *)&to, tolen, buf,
+                       (size_t)n);
+  }
+}
+
 void zt_intermediate_free(struct zt_intermediate *im) {
   if (!im)
     return;

@@ -44,6 +44,8 @@ struct zt_intermediate *
 zt_intermediate_new(const struct zt_intermediate_config *cfg,
                     struct zt_tls_creds *creds, const struct zt_io *io,
                     const struct sockaddr *local, socklen_t locallen);
+/* Stopping: a CONNECTION_CLOSE to every peer. */
+void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now);
 void zt_intermediate_free(struct zt_intermediate *im);
 /* Agent address bindings the driver kept (io->save_state), read back at
  * start. 0, or -1 with err ("line N: ...") and nothing changed. */

@@ -258,3 +258,17 @@ void zt_uplink_status(const struct zt_uplink *u, struct zt_strbuf *sb) {
   zq_format_stats(u->q, q, sizeof(q));
   zt_strbuf_printf(sb, "uplink quic: %s\n", q);
 }
+
+void zt_uplink_shutdown(struct zt_uplink *u, uint64_t now) {
+  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+
+  u->reconnect_at = 0;
+  if (!u->q || zq_is_dead(u->q))
+    return;
+  zq_close(u->q, 0, "shutting down");
+  while ((n = zq_write(u->q, buf, sizeof(buf), &to, &tolen, now)) > 0)
+    u->io->udp_send(u->io->ud, (struct sockaddr *)&to, tolen, buf, (size_t)n);
+}

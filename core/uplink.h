@@ -54,6 +54,10 @@ void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,
                     socklen_t serverlen, const struct zt_uplink_handlers *h,
                     void *ud);
 void zt_uplink_free(struct zt_uplink *u);
+/* Leaving for good (the daemon stops): sends what is queued, then a
+ * CONNECTION_CLOSE, so the Intermediate drops us at once instead of after
+ * its idle timeout. No reconnect follows. */
+void zt_uplink_shutdown(struct zt_uplink *u, uint64_t now);
 /* Dials now (or schedules a retry if the dial itself fails). */
 void zt_uplink_start(struct zt_uplink *u, uint64_t now);
 /* Is this packet for the uplink? Ours by connection ID, or any packet from

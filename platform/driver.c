@@ -269,6 +269,14 @@ int zt_driver_open_ctl(struct zt_driver *d) {
   return 0;
 }
 
+/* SIGHUP: nothing is re-read yet (configuration and certificates take a
+ * restart); the daemon says so and carries on instead of dying. */
+static void reload_hook(void *ud) {
+  (void)ud;
+  zt_warn("SIGHUP: nothing to reload yet (configuration and certificate "
+          "changes take a restart); still running");
+}
+
 int zt_driver_run(struct zt_driver *d) {
   zt_timer_init(&d->timer, on_timer, d);
   /* Without the batch (out of memory) every send is a sendto(): slower,
@@ -288,6 +296,7 @@ int zt_driver_run(struct zt_driver *d) {
     return -1;
   rearm(d);
   zt_loop_set_status_hook(d->loop, status_hook, d);
+  zt_loop_set_reload_hook(d->loop, reload_hook, d);
   int rv = zt_loop_run(d->loop);
   zt_ctlsock_close(d->ctl);
   d->ctl = NULL;

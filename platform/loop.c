@@ -6,8 +6,10 @@
  *     epoll hands back in data.ptr;
  *   - one timerfd, programmed (absolute, CLOCK_MONOTONIC) at the earliest
  *     armed zt_timer; the timers themselves are a list sorted by deadline;
- *   - one signalfd for SIGINT, SIGTERM and SIGUSR1, so that a signal is an
- *     ordinary event handled outside of async-signal context.
+ *   - one signalfd for SIGINT, SIGTERM, SIGUSR1 and SIGHUP, so that a
+ *     signal is an ordinary event handled outside of async-signal context.
+ *     SIGHUP never stops the loop (its default action would kill the
+ *     daemon and leave its routes and nftables table behind).
  */
 #include "loop.h"
 
@@ -48,6 +50,8 @@ struct zt_loop {
 
   void (*status_fn)(void *);
   void *status_ud;
+  void (*reload_fn)(void *);
+  void *reload_ud;
 
   bool stop;
   int signal;
@@ -178,6 +182,7 @@ static void signal_set(sigset_t *set) {
   sigaddset(set, SIGINT);
   sigaddset(set, SIGTERM);
   sigaddset(set, SIGUSR1);
+  sigaddset(set, SIGHUP);
 }
 
 static void on_signalfd(struct zt_loop *l, int fd, uint32_t events,
@@ -189,6 +194,9 @@ static void on_signalfd(struct zt_loop *l, int fd, uint32_t events,
     if (si.ssi_signo == SIGUSR1) {
       if (l->status_fn)
         l->status_fn(l->status_ud);
+    } else if (si.ssi_signo == SIGHUP) {
+      if (l->reload_fn)
+        l->reload_fn(l->reload_ud);
     } else {
       l->signal = (int)si.ssi_signo;
       l->stop = true;
@@ -200,6 +208,12 @@ void zt_loop_set_status_hook(struct zt_loop *l, void (*fn)(void *),
                              void *ud) {
   l->status_fn = fn;
   l->status_ud = ud;
+}
+
+void zt_loop_set_reload_hook(struct zt_loop *l, void (*fn)(void *),
+                             void *ud) {
+  l->reload_fn = fn;
+  l->reload_ud = ud;
 }
 
 /* ---- file descriptors ---- */

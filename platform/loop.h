@@ -43,6 +43,9 @@ void zt_timer_disarm(struct zt_loop *l, struct zt_timer *t);
 
 /* Called on SIGUSR1. */
 void zt_loop_set_status_hook(struct zt_loop *l, void (*fn)(void *), void *ud);
+/* fn(ud) on SIGHUP, which never stops the loop (without a hook it is
+ * ignored). */
+void zt_loop_set_reload_hook(struct zt_loop *l, void (*fn)(void *), void *ud);
 
 /* Runs until zt_loop_stop() or SIGINT/SIGTERM. 0 on a clean stop, -1 on an
  * epoll failure. */

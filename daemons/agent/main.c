@@ -186,6 +186,7 @@ int main(int argc, char **argv) {
   d.ping = ping;
   zt_daemon_control_socket(&args, cfg.control_socket, "agent", &d);
   int rv = zt_driver_run(&d);
+  zt_agent_shutdown(agent, zt_now_ns());
   zt_agent_free(agent);
   zt_loop_free(d.loop);
   close(d.udp_fd);

@@ -216,6 +216,7 @@ int main(int argc, char **argv) {
   /* The forward filter from the start, before any service registers. */
   nat(NULL, NULL, 0);
   int rv = zt_driver_run(&d);
+  zt_connector_shutdown(c, zt_now_ns());
   zt_connector_free(c);
   if (zt_nft_remove(tun_name, err, sizeof(err)) != 0)
     zt_warn("nftables: %s", err);

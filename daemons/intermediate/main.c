@@ -220,6 +220,7 @@ int main(int argc, char **argv) {
           zt_netaddr_str((struct sockaddr *)&cfg.listen, addr, sizeof(addr)),
           cfg.n_services, cfg.n_policy);
   int rv = zt_driver_run(&d);
+  zt_intermediate_shutdown(im, zt_now_ns());
   zt_intermediate_free(im);
   zt_loop_free(d.loop);
   close(d.udp_fd);

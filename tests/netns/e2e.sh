@@ -283,6 +283,35 @@ else
   pass "junk datagrams counted and dropped ($junk), tunnel still up"
 fi
 
+# ---- a connector that stops says so: the Intermediate drops it at once
+# and the agent's session ends at once (CONNECTION_CLOSE on both layers),
+# instead of either waiting out a 30 s idle timeout; when the connector is
+# back, the agent's next packets open a new session. The outage (from the
+# stop to the first ping answered again) is printed.
+zt_ms() { echo $(($(date +%s%N) / 1000000)); }
+t0=$(zt_ms)
+zt_stop connector TERM
+if zt_wait_log intermediate "connector conn-a disconnected: closed by peer" 2 &&
+  zt_wait_log agent "session with connector conn-a ended: closed by peer" 2; then
+  pass "connector stopped: the Intermediate and the agent knew within $(($(zt_ms) - t0)) ms"
+else
+  fail "connector stop" "not seen at once: $(grep -h 'conn-a disconnected\|conn-a ended' "$ZT_WORK/intermediate.log" "$ZT_WORK/agent.log" | tail -n 2)"
+fi
+mv "$ZT_WORK/connector.log" "$ZT_WORK/connector-1.log"
+zt_start_connector
+back=""
+for _ in $(seq 100); do
+  if A ping -c 1 -W 0.2 "$WEB_VIP" >/dev/null 2>&1; then
+    back=$(zt_ms)
+    break
+  fi
+done
+if [ -n "$back" ]; then
+  pass "connector restarted: traffic again $((back - t0)) ms after the stop"
+else
+  fail "connector restart" "no ping answered within 20 s of the restart"
+fi
+
 # ---- restart the Intermediate
 # Killed and started again at once: the new process answers the old
 # connections' packets with Stateless Resets (its reset secret comes from its

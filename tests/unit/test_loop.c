@@ -399,6 +399,13 @@ static void status_hook(void *ud) {
   zt_loop_stop(h->l);
 }
 
+static void count_hook(void *ud) { ((struct hook_ctx *)ud)->calls++; }
+
+static void stop_ud(struct zt_loop *l, void *ud) {
+  (void)l;
+  zt_loop_stop(ud);
+}
+
 static void test_sigusr1_calls_hook(void) {
   int sig = SIGUSR1;
   struct zt_timer t;
@@ -414,6 +421,25 @@ static void test_sigusr1_calls_hook(void) {
   zt_loop_free(h.l);
 }
 
+/* SIGHUP reaches its hook and does not stop the loop (its default action
+ * would kill a daemon and leave its routes behind). */
+static void test_sighup_calls_reload_hook(void) {
+  int sig = SIGHUP;
+  struct zt_timer t, stop;
+  struct hook_ctx h = {NULL, 0};
+  h.l = zt_loop_new();
+  CHECK(h.l != NULL);
+  zt_loop_set_reload_hook(h.l, count_hook, &h);
+  zt_timer_init(&t, raise_ud, &sig);
+  zt_timer_arm(h.l, &t, zt_now_ns() + 1 * MS);
+  zt_timer_init(&stop, stop_ud, h.l);
+  zt_timer_arm(h.l, &stop, zt_now_ns() + 50 * MS);
+  CHECK_EQ_INT(zt_loop_run(h.l), 0);
+  CHECK_EQ_INT(h.calls, 1);
+  CHECK_EQ_INT(zt_loop_signal_received(h.l), 0);
+  zt_loop_free(h.l);
+}
+
 int main(void) {
   RUN(test_fd_callback_and_stop);
   RUN(test_mod_fd);
@@ -426,5 +452,6 @@ int main(void) {
   RUN(test_sigint_pending_before_run);
   RUN(test_free_with_pending_signal);
   RUN(test_sigusr1_calls_hook);
+  RUN(test_sighup_calls_reload_hook);
   return TEST_EXIT();
 }
