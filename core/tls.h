@@ -25,11 +25,28 @@ struct zt_tls_creds {
   char own_name[ZT_NAME_MAX + 1];
 };
 
-/* Loads PEM files. NULL and err ("cert /etc/ztna/agent.pem: ...") on error. */
+/* Loads PEM files. NULL and err ("cert /etc/ztna/agent.pem: ...") on error.
+ * zt_tls_creds_load_at with the current time and no warning. */
 struct zt_tls_creds *zt_tls_creds_load(const char *ca_file,
                                        const char *cert_file,
                                        const char *key_file, char *err,
                                        size_t errlen);
+
+/* A daemon's start: loads the files and checks its own certificate at `now`
+ * (Unix seconds; a parameter so tests use fixed times). Refused, with the
+ * file and the reason in err: a file missing or unreadable ("cert PATH: No
+ * such file or directory"), a key that is not the certificate's ("cert PATH
+ * and key PATH do not match"), a certificate not yet valid or expired at
+ * `now` ("cert PATH expired on 2026-01-02T03:04:05Z"), or not signed by the
+ * CA ("cert PATH is not signed by the CA in PATH"). A certificate that
+ * expires within ZT_TLS_EXPIRY_WARN_S is accepted with a warning in warn
+ * (set to "" otherwise; warn may be NULL). The role is the caller's check. */
+#define ZT_TLS_EXPIRY_WARN_S (30u * 86400u)
+struct zt_tls_creds *zt_tls_creds_load_at(const char *ca_file,
+                                          const char *cert_file,
+                                          const char *key_file, uint64_t now,
+                                          char *err, size_t errlen, char *warn,
+                                          size_t warnlen);
 /* The same from PEM strings in memory (tests, the simulator). */
 struct zt_tls_creds *zt_tls_creds_from_pem(const char *ca_pem,
                                            const char *cert_pem,

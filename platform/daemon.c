@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctlsock.h"
@@ -79,7 +80,7 @@ int zt_daemon_log_level(const char *flag, int from_config) {
 
 struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
                                           struct zt_tls_paths *paths) {
-  char err[512];
+  char err[512], warn[512];
   if (a->ca)
     snprintf(paths->ca, sizeof(paths->ca), "%s", a->ca);
   if (a->cert)
@@ -87,12 +88,17 @@ struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
   if (a->key)
     snprintf(paths->key, sizeof(paths->key), "%s", a->key);
   struct zt_tls_creds *c =
-      zt_tls_creds_load(paths->ca, paths->cert, paths->key, err, sizeof(err));
-  if (!c)
+      zt_tls_creds_load_at(paths->ca, paths->cert, paths->key,
+                           (uint64_t)time(NULL), err, sizeof(err), warn,
+                           sizeof(warn));
+  if (!c) {
     zt_err("%s", err);
-  else
-    zt_info("identity %s/%s (certificate %s)", zt_role_name(c->own_role),
-            c->own_name, paths->cert);
+    return NULL;
+  }
+  if (warn[0])
+    zt_warn("%s", warn);
+  zt_info("identity %s/%s (certificate %s)", zt_role_name(c->own_role),
+          c->own_name, paths->cert);
   return c;
 }
 
