@@ -526,10 +526,8 @@ void zt_agent_shutdown(struct zt_agent *a, uint64_t now) {
    * takes), then the Intermediate that we leave. */
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     struct session *s = &a->sessions[i];
-    if (s->used && s->t.inner) {
-      zq_close(s->t.inner, 0, "agent shutting down");
-      zt_tunnel_flush(&s->t, now);
-    }
+    if (s->used)
+      zt_tunnel_close(&s->t, "agent shutting down", now);
   }
   zt_uplink_flush(&a->up, now);
   zt_uplink_shutdown(&a->up, now);

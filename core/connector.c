@@ -675,10 +675,8 @@ void zt_connector_shutdown(struct zt_connector *c, uint64_t now) {
    * then the Intermediate, which tells the agents our services are gone. */
   for (size_t i = 0; i < c->by_key.cap; i++) {
     struct session *s = c->by_key.slots[i].val;
-    if (c->by_key.slots[i].key && s->t.inner) {
-      zq_close(s->t.inner, 0, "connector shutting down");
-      zt_tunnel_flush(&s->t, now);
-    }
+    if (c->by_key.slots[i].key)
+      zt_tunnel_close(&s->t, "connector shutting down", now);
   }
   zt_uplink_flush(&c->up, now);
   zt_uplink_shutdown(&c->up, now);

@@ -32,18 +32,6 @@ void zt_e2e_config(struct zq_config *cfg, struct zt_tls_creds *creds,
   cfg->keepalive_ms = ZT_KEEPALIVE_MS;
 }
 
-bool zt_e2e_flush(struct zq_conn *inner, struct zt_uplink *u,
-                  uint32_t channel, uint64_t now) {
-  uint8_t pkt[ZT_INNER_UDP_PAYLOAD];
-  struct sockaddr_storage to;
-  socklen_t tolen;
-  ssize_t n;
-
-  while ((n = zq_write(inner, pkt, sizeof(pkt), &to, &tolen, now)) > 0)
-    zt_uplink_send_relay(u, channel, pkt, (size_t)n);
-  return !zq_is_dead(inner);
-}
-
 void zt_e2e_feed(struct zq_conn *inner, bool at_agent, const uint8_t *pkt,
                  size_t len, uint64_t now) {
   const struct sockaddr_in *local =

@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 
 #include "quic.h"
-#include "uplink.h"
 
 /* The agent's and the connector's ends of the relay path. */
 extern const struct sockaddr_in zt_e2e_agent_addr;
@@ -22,11 +21,6 @@ extern const struct sockaddr_in zt_e2e_connector_addr;
  * the identity the peer must prove. */
 void zt_e2e_config(struct zq_config *cfg, struct zt_tls_creds *creds,
                    enum zt_role peer_role, const char *peer_name);
-
-/* Moves the inner connection's pending packets into relay frames on the
- * uplink. Returns false when the inner connection is dead. */
-bool zt_e2e_flush(struct zq_conn *inner, struct zt_uplink *u,
-                  uint32_t channel, uint64_t now);
 
 /* Feeds one relayed packet to the inner connection. */
 void zt_e2e_feed(struct zq_conn *inner, bool at_agent, const uint8_t *pkt,

@@ -644,18 +644,11 @@ static void note_observed(struct zt_intermediate *im, struct peer *p) {
 }
 
 static void flush_dirty(struct zt_intermediate *im) {
-  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
-  struct sockaddr_storage to;
-  socklen_t tolen;
-  ssize_t n;
-
   while (im->dirty) {
     struct peer *p = im->dirty;
     im->dirty = p->next_dirty;
     p->dirty = false;
-    while ((n = zq_write(p->q, buf, sizeof(buf), &to, &tolen, im->now)) > 0)
-      im->io->udp_send(im->io->ud, (struct sockaddr *)&to, tolen, buf,
-                       (size_t)n);
+    zt_io_send_all(im->io, p->q, im->now);
     if (zq_is_dead(p->q))
       peer_remove(im, p); /* may mark others dirty: the loop continues */
   }
@@ -988,10 +981,6 @@ int zt_intermediate_load_state(struct zt_intermediate *im, const char *text,
 }
 
 void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now) {
-  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
-  struct sockaddr_storage to;
-  socklen_t tolen;
-  ssize_t n;
   im->now = now;
   /* Every peer hears it from us now, and reconnects after its first
    * backoff, instead of finding out from a Stateless Reset when it next
@@ -1000,9 +989,7 @@ void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now) {
     if (zq_is_dead(p->q))
       continue;
     zq_close(p->q, 0, "intermediate shutting down");
-    while ((n = zq_write(p->q, buf, sizeof(buf), &to, &tolen, now)) > 0)
-      im->io->udp_send(im->io->ud, (struct sockaddr *)&to, tolen, buf,
-                       (size_t)n);
+    zt_io_send_all(im->io, p->q, now);
   }
 }
 

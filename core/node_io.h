@@ -47,4 +47,10 @@ struct zt_io {
   size_t (*local_addrs)(void *ud, struct sockaddr_storage *out, size_t max);
 };
 
+/* Sends every packet connection q has now through io->udp_send (the
+ * uplink's and the Intermediate's peers' connections go straight to the
+ * socket; inner sessions choose a path per packet, tunnel.c). */
+struct zq_conn;
+void zt_io_send_all(const struct zt_io *io, struct zq_conn *q, uint64_t now);
+
 #endif

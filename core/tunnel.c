@@ -240,6 +240,13 @@ bool zt_tunnel_flush(struct zt_tunnel *t, uint64_t now) {
   return !zq_is_dead(t->inner);
 }
 
+void zt_tunnel_close(struct zt_tunnel *t, const char *reason, uint64_t now) {
+  if (!t->inner)
+    return;
+  zq_close(t->inner, 0, reason);
+  zt_tunnel_flush(t, now);
+}
+
 uint64_t zt_tunnel_expiry(const struct zt_tunnel *t) {
   uint64_t a = t->inner ? zq_expiry(t->inner) : UINT64_MAX;
   uint64_t b = zt_path_expiry(&t->path);

@@ -79,6 +79,9 @@ void zt_tunnel_feed_direct(struct zt_tunnel *t, const struct sockaddr *from,
                            socklen_t fromlen, const uint8_t *pkt, size_t len,
                            uint64_t now);
 
+/* Ends the session with a CONNECTION_CLOSE to the peer, sent now on the
+ * session's path (relay frames still need the uplink flushed). */
+void zt_tunnel_close(struct zt_tunnel *t, const char *reason, uint64_t now);
 /* Sends what the inner connection has, each packet on its path. False
  * when the inner connection is dead. */
 bool zt_tunnel_flush(struct zt_tunnel *t, uint64_t now);

@@ -213,15 +213,9 @@ static void go_down(struct zt_uplink *u, uint64_t now) {
 }
 
 void zt_uplink_flush(struct zt_uplink *u, uint64_t now) {
-  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
-  struct sockaddr_storage to;
-  socklen_t tolen;
-  ssize_t n;
-
   if (!u->q)
     return;
-  while ((n = zq_write(u->q, buf, sizeof(buf), &to, &tolen, now)) > 0)
-    u->io->udp_send(u->io->ud, (struct sockaddr *)&to, tolen, buf, (size_t)n);
+  zt_io_send_all(u->io, u->q, now);
   if (zq_is_dead(u->q))
     go_down(u, now);
 }
@@ -260,15 +254,9 @@ void zt_uplink_status(const struct zt_uplink *u, struct zt_strbuf *sb) {
 }
 
 void zt_uplink_shutdown(struct zt_uplink *u, uint64_t now) {
-  uint8_t buf[ZT_OUTER_UDP_PAYLOAD];
-  struct sockaddr_storage to;
-  socklen_t tolen;
-  ssize_t n;
-
   u->reconnect_at = 0;
   if (!u->q || zq_is_dead(u->q))
     return;
   zq_close(u->q, 0, "shutting down");
-  while ((n = zq_write(u->q, buf, sizeof(buf), &to, &tolen, now)) > 0)
-    u->io->udp_send(u->io->ud, (struct sockaddr *)&to, tolen, buf, (size_t)n);
+  zt_io_send_all(u->io, u->q, now);
 }
