@@ -12,6 +12,7 @@
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
 #   make bench-flood  spoofed-Initial flood vs. an established session
+#   make soak       an hour of traffic with faults (scripts/soak.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
 #                   systemd units)
 
@@ -67,7 +68,7 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all test unit check mutants demo bench bench-flood install clean fuzz
+.PHONY: all test unit check mutants demo bench bench-flood soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
 
 $(BUILD)/%.o: %.c
@@ -165,6 +166,11 @@ $(BUILD)/bench/flood: $(BUILD)/bench/flood.o $(LIBZTNA)
 
 bench-flood:
 	bash bench/flood.sh
+
+# An hour of mixed traffic with a fault every few minutes (scripts/soak.sh);
+# figures in docs/reliability.md. Not part of make test.
+soak: all
+	bash scripts/soak.sh
 
 # systemd units go where systemd looks for a PREFIX's units, with the
 # binaries' real path filled in.
