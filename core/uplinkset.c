@@ -85,6 +85,24 @@ bool zt_uplinks_any_up(const struct zt_uplinks *s) {
   return false;
 }
 
+bool zt_uplinks_silent(const struct zt_uplink *u, uint64_t now) {
+  return now > u->last_rx && now - u->last_rx >= ZT_UPLINK_SILENT_NS;
+}
+
+size_t zt_uplinks_best(const struct zt_uplinks *s, uint32_t eligible,
+                       uint64_t now) {
+  size_t best = SIZE_MAX;
+  for (size_t i = 0; i < s->n; i++) {
+    const struct zt_uplink *u = &s->u[i];
+    if (!(eligible & (1u << i)) || !zt_uplink_is_up(u) ||
+        zt_uplinks_silent(u, now))
+      continue;
+    if (best == SIZE_MAX || zt_uplink_rtt_ns(u) < zt_uplink_rtt_ns(&s->u[best]))
+      best = i;
+  }
+  return best;
+}
+
 size_t zt_uplinks_index(const struct zt_uplinks *s,
                         const struct zt_uplink *u) {
   return (size_t)(u - s->u);

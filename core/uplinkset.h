@@ -41,6 +41,15 @@ struct zt_uplink *zt_uplinks_owner(struct zt_uplinks *s,
 void zt_uplinks_flush(struct zt_uplinks *s, uint64_t now);
 uint64_t zt_uplinks_expiry(const struct zt_uplinks *s);
 void zt_uplinks_handle_expiry(struct zt_uplinks *s, uint64_t now);
+/* An Intermediate we hear nothing from for this long while its connection
+ * is up is taken for gone (an agent with standbys sets a 1 s keepalive, so
+ * a live one answers at least every second). */
+#define ZT_UPLINK_SILENT_NS (3000ULL * 1000000ULL)
+bool zt_uplinks_silent(const struct zt_uplink *u, uint64_t now);
+/* The uplink with the lowest smoothed RTT among those in `eligible` (bit i:
+ * uplink i) that are up and not silent; SIZE_MAX if none. */
+size_t zt_uplinks_best(const struct zt_uplinks *s, uint32_t eligible,
+                       uint64_t now);
 /* Is at least one uplink up? */
 bool zt_uplinks_any_up(const struct zt_uplinks *s);
 /* Index of u in the set (u must be one of its uplinks). */
