@@ -40,8 +40,9 @@ zt_multi_up >/dev/null || exit 1
 zt_bg ping "$ZT_NS_A" ping -D -n -i 0.02 -c 1000 -W 1 "$WEB_VIP"
 sleep 2
 kill_at=$(date +%s.%N)
-zt_multi_kill_in_use >/dev/null 2>&1
-for ((i = 0; i < 200; i++)); do
+other=$(zt_multi_kill_in_use 2>/dev/null)
+zt_wait_log agent "moved from intermediate #.* to #$other" 20 || exit 1
+for ((i = 0; i < 150; i++)); do
   ms=$(zt_ping_outage_ms "$ZT_WORK/ping.log" "$kill_at")
   [ -n "$ms" ] && break
   sleep 0.1

@@ -61,7 +61,7 @@ zt_multi_up() {
   zt_start_connector
   local i
   for ((i = 0; i < 200; i++)); do
-    [ "$(grep -c 'service echo registered' "$ZT_WORK/connector.log")" -ge 2 ] && break
+    [ "$(grep -c 'service echo registered' "$ZT_WORK/connector.log" 2>/dev/null)" -ge 2 ] 2>/dev/null && break
     sleep 0.1
   done
   [ "$i" -lt 200 ] || { echo "connector not registered at both" >&2; return 1; }
@@ -85,15 +85,18 @@ zt_multi_kill_in_use() {
   esac
 }
 
-# zt_ping_outage_ms LOG T: from the output of `ping -D`, the time in ms from
-# the last reply before T (epoch seconds, fractional) to the first one after
-# it; nothing when no reply came after T.
+# zt_ping_outage_ms LOG T: from the output of `ping -D`, the longest time
+# in ms between two consecutive replies, the later one after T (epoch
+# seconds, fractional): the outage of a failure at T. Nothing unless
+# replies kept coming for at least 0.5 s after that gap (the traffic is
+# back, not merely a reply that was in flight at T). Call it after the
+# move, with pings still running.
 zt_ping_outage_ms() {
   awk -v t="$2" '
     /bytes from/ {
       ts = substr($1, 2, length($1) - 2) + 0
-      if (ts <= t) last = ts
-      else if (!after) after = ts
+      if (ts > t && prev && ts - prev > gap) { gap = ts - prev; end = ts }
+      prev = ts
     }
-    END { if (after && last) printf "%d\n", (after - last) * 1000 }' "$1"
+    END { if (gap && prev - end >= 0.5) printf "%d\n", gap * 1000 }' "$1"
 }

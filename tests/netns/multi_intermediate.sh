@@ -41,7 +41,7 @@ kill_at=$(date +%s.%N)
 other=$(zt_multi_kill_in_use)
 if zt_wait_log agent "moved from intermediate #$first to #$other" 20; then
   resumed=""
-  for ((i = 0; i < 200; i++)); do
+  for ((i = 0; i < 150; i++)); do
     resumed=$(zt_ping_outage_ms "$ZT_WORK/ping.log" "$kill_at")
     [ -n "$resumed" ] && break
     sleep 0.1
