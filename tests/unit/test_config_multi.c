@@ -98,10 +98,27 @@ static void test_string_replaces_list(void) {
   CHECK_STR(addr_str(&ccfg.intermediate), "10.0.0.3:4433");
 }
 
+/* The examples in deploy/config/ list two Intermediates. */
+static void test_examples_list_two(void) {
+  zt_connector_config_defaults(&ccfg);
+  CHECK_EQ_INT(zt_connector_config_load(&ccfg, "deploy/config/connector.json",
+                                        err, sizeof err),
+               0);
+  CHECK_EQ_INT(ccfg.n_more_intermediates, 1);
+  CHECK_STR(addr_str(&ccfg.more_intermediates[0]), "198.51.100.10:4433");
+  zt_agent_config_defaults(&acfg);
+  CHECK_EQ_INT(
+      zt_agent_config_load(&acfg, "deploy/config/agent.json", err, sizeof err),
+      0);
+  CHECK_EQ_INT(acfg.n_more_intermediates, 1);
+  CHECK_STR(addr_str(&acfg.intermediate), "203.0.113.10:4433");
+}
+
 int main(void) {
   RUN(test_string_form);
   RUN(test_array_form);
   RUN(test_array_errors);
   RUN(test_string_replaces_list);
+  RUN(test_examples_list_two);
   return TEST_EXIT();
 }
