@@ -468,9 +468,10 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
   old = zt_keymap_get(&c->by_agent_ip, agent_ip);
   if (old && (!old->t.channel || old->ui != ui) && old->t.inner &&
       strcmp(old->agent, m->u.session_new.agent) == 0) {
-    if (old->t.channel) {
-      send_session_close(c, old->ui, old->t.channel, ZT_ERR_GONE);
-      zt_keymap_del(&c->by_channel[old->ui], old->t.channel);
+    if (old->t.channel) { /* its channel at the Intermediate it left */
+      uint32_t left = old->t.channel;
+      zt_keymap_del(&c->by_channel[old->ui], left);
+      send_session_close(c, old->ui, left, ZT_ERR_GONE);
       old->t.channel = 0;
     }
     if (zt_keymap_put(&c->by_channel[ui], channel, old) != 0) {
