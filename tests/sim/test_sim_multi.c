@@ -102,6 +102,47 @@ static void test_failover(void) {
   world_free(w);
 }
 
+static void two_ims_direct(struct world *wd) {
+  wd->second_im = true;
+  wd->agent_direct = true;
+}
+
+static char status_buf[65536];
+
+static bool agent_direct(struct world *wd) {
+  int n = zt_agent_status_json(wd->agent, status_buf, sizeof(status_buf));
+  return n > 0 && (size_t)n < sizeof(status_buf) &&
+         strstr(status_buf, "\"path\":\"direct\"") != NULL;
+}
+
+/* A direct session needs no relay: it carries on while the Intermediate
+ * in use dies and the agent moves, with no new handshake, and the
+ * connector adopts it when the second Intermediate announces it. */
+static void test_direct_session_rides_through(void) {
+  w = world_new_with(&pki.alice, two_ims_direct);
+  w->hi2->delay_ns = 10 * MS;
+  CHECK(world_run(w, both_registered, 10 * SEC));
+  CHECK_EQ_INT(zt_agent_intermediate_in_use(w->agent), 0);
+  CHECK_EQ_INT(ping_round(3), 3);
+  for (int i = 0; i < 50 && !agent_direct(w); i++)
+    ping_round(1);
+  CHECK(agent_direct(w));
+  uint64_t opened = zt_agent_get_stats(w->agent)->sessions_opened;
+
+  world_stop_intermediate(w);
+  size_t answered = 0;
+  for (int i = 0; i < 60; i++) /* 6 s: before, during and after the move */
+    answered += ping_round(1);
+  CHECK_EQ_INT(answered, 60);
+  CHECK_EQ_INT(zt_agent_intermediate_in_use(w->agent), 1);
+  CHECK_EQ_INT(zt_agent_get_stats(w->agent)->sessions_opened, opened);
+  struct seen sn = sessions();
+  CHECK_EQ_INT(sn.n[1], 1); /* re-announced by the second, adopted */
+  CHECK(sn.channel[1] != 0);
+  CHECK_EQ_INT(zt_connector_get_stats(w->conn)->sessions_replaced, 0);
+  world_free(w);
+}
+
 static struct fake_im *f;
 
 static bool alice_on_second(struct world *wd) {
@@ -166,6 +207,7 @@ int main(void) {
   RUN(test_lowest_rtt_chosen);
   RUN(test_failover);
   RUN(test_channel_per_intermediate);
+  RUN(test_direct_session_rides_through);
   sim_pki_free();
   return TEST_EXIT();
 }
