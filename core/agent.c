@@ -27,11 +27,20 @@
 #include "strbuf.h"
 #include "tunnel.h"
 #include "uplink.h"
+#include "uplinkset.h"
 #include "wire.h"
 
 #define PENDING_MAX 32
 #define SESSION_RETRY_MS 2000
 #define NS_PER_MS 1000000ULL
+/* With several Intermediates, the first WELCOME starts a short wait for
+ * the others' handshakes, so the choice sees every RTT that comes in
+ * time; after that, the best of those welcomed is taken at once. */
+#define CHOOSE_WAIT_MS 500
+/* Keepalive of an agent's uplinks when it has standbys: a live
+ * Intermediate then answers at least every second, and one silent for
+ * ZT_UPLINK_SILENT_NS is given up for another. */
+#define STANDBY_KEEPALIVE_MS 1000
 
 struct pending_pkt {
   uint16_t len;
@@ -63,7 +72,16 @@ struct agent_ping {
 };
 
 struct zt_agent {
-  struct zt_uplink up;
+  /* Every configured Intermediate, connected; one of them in use (cur),
+   * the others idle standbys (see "Several Intermediates" in
+   * docs/architecture.md). */
+  struct zt_uplinks ups;
+  size_t cur;         /* SIZE_MAX: none in use */
+  uint32_t welcomed;  /* bit i: uplink i is up and has sent its WELCOME */
+  uint64_t choose_at; /* 0, or when to pick among the welcomed ones */
+  bool chosen_once;   /* after the first choice, no waiting */
+  uint32_t im_tunnel_ip[ZT_MAX_INTERMEDIATES]; /* from each one's WELCOME */
+  struct zt_ctrl_msg *im_services[ZT_MAX_INTERMEDIATES]; /* last SERVICES */
   struct zt_tunnel_env env;
   const struct zt_io *io;
   struct zt_tls_creds *creds;
@@ -92,6 +110,24 @@ static uint64_t pings_expiry(const struct zt_agent *a);
 static void flush(struct zt_agent *a);
 static void agent_direct_counters(const struct zt_agent *a,
                                   struct zt_jsonw *w);
+
+/* ---- the Intermediate in use -------------------------------------------- */
+
+static bool uplink_ok(const struct zt_agent *a) {
+  return a->cur != SIZE_MAX && zt_uplink_is_up(&a->ups.u[a->cur]);
+}
+
+/* a->scratch to the Intermediate in use (dropped if there is none: the
+ * sessions it concerns start over on the next one). */
+static void send_ctrl(struct zt_agent *a) {
+  if (a->cur != SIZE_MAX)
+    zt_uplink_send_msg(&a->ups.u[a->cur], &a->scratch);
+}
+
+/* The one whose address status reports (the one in use, else the first). */
+static const struct zt_uplink *shown_uplink(const struct zt_agent *a) {
+  return &a->ups.u[a->cur != SIZE_MAX ? a->cur : 0];
+}
 
 /* ---- sessions ----------------------------------------------------------- */
 
@@ -131,7 +167,7 @@ static void session_close(struct zt_agent *a, struct session *s,
     a->scratch.type = ZT_MSG_SESSION_CLOSE;
     a->scratch.u.session_close.channel = s->t.channel;
     a->scratch.u.session_close.status = ZT_ERR_GONE;
-    zt_uplink_send_msg(&a->up, &a->scratch);
+    send_ctrl(a);
   }
   zt_path_stats_add(&a->closed_paths, &s->t.path.stats);
   zt_tunnel_free(&s->t);
@@ -172,7 +208,7 @@ static void send_session_open(struct zt_agent *a, struct session *s) {
   a->scratch.u.session_open.request_id = s->request_id;
   snprintf(a->scratch.u.session_open.connector,
            sizeof(a->scratch.u.session_open.connector), "%s", s->connector);
-  zt_uplink_send_msg(&a->up, &a->scratch);
+  send_ctrl(a);
 }
 
 /* ---- inner connection handlers ------------------------------------------ */
@@ -231,12 +267,12 @@ static const struct zq_handlers inner_handlers = {
 
 /* The Intermediate shows which sessions run direct (ZT_MSG_PATH). */
 static void report_path(struct zt_agent *a, struct session *s) {
-  if (!s->t.channel || !zt_uplink_is_up(&a->up))
+  if (!s->t.channel || !uplink_ok(a))
     return;
   a->scratch.type = ZT_MSG_PATH;
   a->scratch.u.path.channel = s->t.channel;
   a->scratch.u.path.direct = zt_tunnel_is_direct(&s->t);
-  zt_uplink_send_msg(&a->up, &a->scratch);
+  send_ctrl(a);
 }
 
 static void tunnel_switched(void *owner, struct zt_tunnel *t) {
@@ -327,6 +363,8 @@ static size_t filter_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   return n;
 }
 
+static void activate(struct zt_agent *a, size_t i);
+
 static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   char ipbuf[16];
   size_t n_new = filter_services(a, m);
@@ -374,33 +412,108 @@ static void on_up(struct zt_uplink *u, void *ud) {
   a->scratch.u.hello.version = ZT_PROTOCOL_VERSION;
   a->scratch.u.hello.prev_tunnel_ip = a->tunnel_ip;
   zt_uplink_send_msg(u, &a->scratch);
+  /* With one Intermediate there is nothing to choose: in use from now. */
+  if (a->ups.n == 1)
+    activate(a, 0);
 }
 
-static void on_welcome(struct zt_agent *a, const struct zt_ctrl_msg *m) {
-  char addr[64], ipbuf[16];
-  zt_info("intermediate knows us as agent %s, sees us at %s",
-          m->u.welcome.identity,
-          zt_netaddr_str((const struct sockaddr *)&m->u.welcome.observed, addr,
-                         sizeof(addr)));
+/* The address the Intermediate in use gave us. Several Intermediates give
+ * the same one (each starts an identity's search at a hash of its name),
+ * unless that address is bound to someone else at one of them. */
+static void set_tunnel_ip(struct zt_agent *a, uint32_t ip) {
+  char ipbuf[16], old[16];
+  if (ip == a->tunnel_ip || ip == 0) /* 0: no WELCOME yet */
+    return;
+  if (a->tunnel_ip)
+    zt_warn("tunnel address changes from %s to %s: connections through the "
+            "tunnel must start over",
+            zt_ip4_str(a->tunnel_ip, old), zt_ip4_str(ip, ipbuf));
+  a->tunnel_ip = ip;
+  zt_info("tunnel address %s", zt_ip4_str(a->tunnel_ip, ipbuf));
+  if (a->io->tun_addr)
+    a->io->tun_addr(a->io->ud, a->tunnel_ip);
+}
+
+static void send_all_candidates(struct zt_agent *a) {
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
     if (a->sessions[i].used)
       zt_tunnel_send_candidates(&a->sessions[i].t);
-  if (m->u.welcome.tunnel_ip != a->tunnel_ip) {
-    a->tunnel_ip = m->u.welcome.tunnel_ip;
-    zt_info("tunnel address %s", zt_ip4_str(a->tunnel_ip, ipbuf));
-    if (a->io->tun_addr)
-      a->io->tun_addr(a->io->ud, a->tunnel_ip);
+}
+
+/* Every uplink's WELCOME is remembered; only the one in use acts on it. */
+static void on_welcome(struct zt_agent *a, size_t i,
+                       const struct zt_ctrl_msg *m) {
+  char addr[64], ipbuf[16];
+  zt_info("intermediate #%zu knows us as agent %s at %s, sees us at %s", i,
+          m->u.welcome.identity, zt_ip4_str(m->u.welcome.tunnel_ip, ipbuf),
+          zt_netaddr_str((const struct sockaddr *)&m->u.welcome.observed, addr,
+                         sizeof(addr)));
+  a->welcomed |= 1u << i;
+  a->im_tunnel_ip[i] = m->u.welcome.tunnel_ip;
+  if (i == a->cur) {
+    send_all_candidates(a);
+    set_tunnel_ip(a, m->u.welcome.tunnel_ip);
   }
+}
+
+/* Uplink i becomes the one in use: our address and service list are what
+ * it said, and the sessions ask it for channels (apply_services). */
+static void activate(struct zt_agent *a, size_t i) {
+  char addr[64];
+  const struct zt_uplink *u = &a->ups.u[i];
+  a->cur = i;
+  a->choose_at = 0;
+  a->chosen_once = true;
+  a->env.up = &a->ups.u[i];
+  zt_info("using intermediate #%zu at %s (rtt %.1f ms)", i,
+          zt_netaddr_str((const struct sockaddr *)&u->server, addr,
+                         sizeof(addr)),
+          (double)zt_uplink_rtt_ns(u) / 1e6);
+  set_tunnel_ip(a, a->im_tunnel_ip[i]);
+  send_all_candidates(a);
+  if (a->im_services[i])
+    apply_services(a, a->im_services[i]);
+}
+
+/* With no Intermediate in use: the one with the lowest RTT among the
+ * welcomed, once all have answered or the first wait is over. */
+static void choose(struct zt_agent *a) {
+  if (a->cur != SIZE_MAX || !a->welcomed)
+    return;
+  if (!a->choose_at)
+    a->choose_at =
+        a->now + (a->chosen_once ? 0 : CHOOSE_WAIT_MS * NS_PER_MS);
+  bool all = a->welcomed == (uint32_t)((1ull << a->ups.n) - 1);
+  if (!all && a->now < a->choose_at)
+    return;
+  size_t best = zt_uplinks_best(&a->ups, a->welcomed, a->now);
+  if (best != SIZE_MAX)
+    activate(a, best);
+}
+
+/* A copy of each uplink's last SERVICES, for when it comes into use. */
+static void keep_services(struct zt_agent *a, size_t i,
+                          const struct zt_ctrl_msg *m) {
+  if (!a->im_services[i] &&
+      !(a->im_services[i] = malloc(sizeof(*a->im_services[i]))))
+    return;
+  *a->im_services[i] = *m;
 }
 
 static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
   struct zt_agent *a = ud;
+  size_t ui = zt_uplinks_index(&a->ups, u);
   char addr[64];
-  (void)u;
+  if (m->type == ZT_MSG_SERVICES)
+    keep_services(a, ui, m);
+  if (m->type == ZT_MSG_WELCOME) {
+    on_welcome(a, ui, m);
+    choose(a);
+    return;
+  }
+  if (ui != a->cur) /* a standby: nothing else of it matters now */
+    return;
   switch (m->type) {
-  case ZT_MSG_WELCOME:
-    on_welcome(a, m);
-    break;
   case ZT_MSG_OBSERVED:
     zt_info("intermediate now sees us at %s",
             zt_netaddr_str((const struct sockaddr *)&m->u.observed.observed,
@@ -443,7 +556,9 @@ static void on_relay(struct zt_uplink *u, uint32_t channel,
                      const uint8_t *payload, size_t len, void *ud) {
   struct zt_agent *a = ud;
   struct session *s = session_by_channel(a, channel);
-  (void)u;
+  /* Our channels are the Intermediate-in-use's: another's are not ours. */
+  if (zt_uplinks_index(&a->ups, u) != a->cur)
+    s = NULL;
   if (!s || !s->t.inner) {
     a->stats.relay_unknown_channel++;
     return;
@@ -453,7 +568,14 @@ static void on_relay(struct zt_uplink *u, uint32_t channel,
 
 static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
   struct zt_agent *a = ud;
+  size_t ui = zt_uplinks_index(&a->ups, u);
   (void)reason;
+  a->welcomed &= ~(1u << ui);
+  /* Its list dies with the connection: the next one sends a fresh one. */
+  free(a->im_services[ui]);
+  a->im_services[ui] = NULL;
+  if (ui != a->cur)
+    return; /* a standby: it reconnects on its own */
   /* Channels die with the Intermediate's connection. Relayed sessions
    * start over after reconnecting; direct ones carry on without it and ask
    * for a channel again once it is back. The tunnel address and routes
@@ -476,6 +598,12 @@ static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
   /* Nothing is known to be online until the Intermediate says so again. */
   for (size_t i = 0; i < a->n_services; i++)
     a->services[i].online = false;
+  a->cur = SIZE_MAX;
+  if (!zt_uplink_is_replaced(u)) {
+    choose(a); /* a standby takes over at once, if one is up */
+    if (a->cur != SIZE_MAX)
+      zt_info("moved from intermediate #%zu to #%zu", ui, a->cur);
+  }
 }
 
 static const struct zt_uplink_handlers uplink_handlers = {
@@ -505,18 +633,21 @@ struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
   cfg.alpn = ZT_ALPN_OUTER;
   cfg.expect.roles = 1u << ZT_ROLE_INTERMEDIATE;
   cfg.expect.name = a->intermediate_name;
-  zt_uplink_init(&a->up, &cfg, io, opt->local, opt->locallen, opt->server,
-                 opt->serverlen, &uplink_handlers, a);
+  if (opt->n_more_servers)
+    cfg.keepalive_ms = STANDBY_KEEPALIVE_MS;
+  a->cur = SIZE_MAX;
+  zt_uplinks_init(&a->ups, &cfg, io, opt->local, opt->locallen, opt->server,
+                  opt->serverlen, opt->n_more_servers, opt->more_servers,
+                  opt->more_serverlens, &uplink_handlers, a);
   a->env = (struct zt_tunnel_env){
       .io = io,
-      .up = &a->up,
+      .up = &a->ups.u[0],
       .direct = opt->direct,
       .owner = a,
       .switched = tunnel_switched,
       .ping_result = tunnel_ping_result,
   };
-  zt_uplink_start(&a->up, now);
-  zt_uplink_flush(&a->up, now);
+  zt_uplinks_start(&a->ups, now);
   return a;
 }
 
@@ -529,8 +660,7 @@ void zt_agent_shutdown(struct zt_agent *a, uint64_t now) {
     if (s->used)
       zt_tunnel_close(&s->t, "agent shutting down", now);
   }
-  zt_uplink_flush(&a->up, now);
-  zt_uplink_shutdown(&a->up, now);
+  zt_uplinks_shutdown(&a->ups, now);
 }
 
 void zt_agent_free(struct zt_agent *a) {
@@ -539,7 +669,9 @@ void zt_agent_free(struct zt_agent *a) {
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
     if (a->sessions[i].used)
       session_close(a, &a->sessions[i], false);
-  zt_uplink_free(&a->up);
+  zt_uplinks_free(&a->ups);
+  for (size_t i = 0; i < ZT_MAX_INTERMEDIATES; i++)
+    free(a->im_services[i]);
   free(a);
 }
 
@@ -556,7 +688,7 @@ static void flush(struct zt_agent *a) {
       session_close(a, s, true);
     }
   }
-  zt_uplink_flush(&a->up, a->now);
+  zt_uplinks_flush(&a->ups, a->now);
 }
 
 /* One socket carries the uplink, every session's direct packets and their
@@ -568,6 +700,7 @@ void zt_agent_feed_udp(struct zt_agent *a, const struct sockaddr *from,
                        socklen_t fromlen, const uint8_t *pkt, size_t len,
                        uint64_t now) {
   struct session *s;
+  struct zt_uplink *u;
   uint32_t key;
   a->now = now;
   if (zt_probe_match(pkt, len)) {
@@ -578,8 +711,8 @@ void zt_agent_feed_udp(struct zt_agent *a, const struct sockaddr *from,
   } else if (zq_packet_key(pkt, len, &key) == 0 &&
              (s = session_by_key(a, key))) {
     zt_tunnel_feed_direct(&s->t, from, fromlen, pkt, len, now);
-  } else if (zt_uplink_owns(&a->up, from, pkt, len)) {
-    zt_uplink_feed(&a->up, from, fromlen, pkt, len, now);
+  } else if ((u = zt_uplinks_owner(&a->ups, from, pkt, len))) {
+    zt_uplink_feed(u, from, fromlen, pkt, len, now);
   } else {
     a->stats.direct_unknown++;
   }
@@ -658,7 +791,7 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
     a->stats.tun_service_offline++;
     return;
   }
-  if (!zt_uplink_is_up(&a->up)) {
+  if (!uplink_ok(a)) {
     a->stats.tun_no_uplink++;
     return;
   }
@@ -672,6 +805,8 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
   flush(a);
 }
 
+static bool has_standbys(const struct zt_agent *a) { return a->ups.n > 1; }
+
 /* Refused earlier, packets held, no request in flight. */
 static bool waiting_to_retry(const struct session *s) {
   return s->used && !s->t.channel && !s->request_id &&
@@ -679,10 +814,17 @@ static bool waiting_to_retry(const struct session *s) {
 }
 
 uint64_t zt_agent_expiry(const struct zt_agent *a) {
-  uint64_t t = zt_uplink_expiry(&a->up);
+  uint64_t t = zt_uplinks_expiry(&a->ups);
   uint64_t p = pings_expiry(a);
   if (p < t)
     t = p;
+  if (a->cur == SIZE_MAX && a->choose_at && a->choose_at < t)
+    t = a->choose_at;
+  if (has_standbys(a) && uplink_ok(a)) {
+    uint64_t silent = a->ups.u[a->cur].last_rx + ZT_UPLINK_SILENT_NS;
+    if (silent < t)
+      t = silent;
+  }
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
     if (s->used) {
@@ -703,11 +845,17 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
     if (s->used && zt_tunnel_expiry(&s->t) <= now)
       zt_tunnel_handle_expiry(&s->t, now);
     /* Packets held after a refusal: ask again when the wait is over. */
-    if (waiting_to_retry(s) && s->retry_at <= now && zt_uplink_is_up(&a->up) &&
+    if (waiting_to_retry(s) && s->retry_at <= now && uplink_ok(a) &&
         connector_online(a, s->connector))
       send_session_open(a, s);
   }
-  zt_uplink_handle_expiry(&a->up, now);
+  zt_uplinks_handle_expiry(&a->ups, now);
+  /* The Intermediate in use went quiet: a standby is there, so do not wait
+   * for the idle timeout (30 s) to move. */
+  if (has_standbys(a) && uplink_ok(a) &&
+      zt_uplinks_silent(&a->ups.u[a->cur], now))
+    zt_uplink_abandon(&a->ups.u[a->cur], "intermediate silent", now);
+  choose(a);
   pings_expire(a);
   flush(a);
 }
@@ -719,7 +867,11 @@ const struct zt_agent_stats *zt_agent_get_stats(const struct zt_agent *a) {
 uint32_t zt_agent_tunnel_addr(const struct zt_agent *a) { return a->tunnel_ip; }
 
 bool zt_agent_is_connected(const struct zt_agent *a) {
-  return zt_uplink_is_up(&a->up);
+  return uplink_ok(a);
+}
+
+size_t zt_agent_intermediate_in_use(const struct zt_agent *a) {
+  return a->cur;
 }
 
 bool zt_agent_service_online(const struct zt_agent *a, uint32_t vip) {
@@ -747,10 +899,10 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
   struct zt_strbuf sb;
   zt_strbuf_init(&sb, buf, len);
   zt_strbuf_printf(&sb, "uplink %s, tunnel address %s, rtt %.1f ms\n",
-                   zt_uplink_is_up(&a->up) ? "up" : "down",
+                   uplink_ok(a) ? "up" : "down",
                    zt_ip4_str(a->tunnel_ip, ipbuf),
-                   (double)zt_uplink_rtt_ns(&a->up) / 1e6);
-  zt_uplink_status(&a->up, &sb);
+                   (double)zt_uplink_rtt_ns(shown_uplink(a)) / 1e6);
+  zt_uplinks_status(&a->ups, &sb, a->cur);
   for (size_t i = 0; i < a->n_services; i++)
     zt_strbuf_printf(&sb, "service %s %s via %s %s\n", a->services[i].name,
                      zt_ip4_str(a->services[i].vip, ipbuf),
@@ -803,9 +955,10 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_strbuf_init(&sb, buf, len);
   zt_jsonw_init(&w, &sb);
   zt_statusw_begin(&w, "agent", a->creds->own_name);
-  zt_statusw_uplink_begin(&w, &a->up, a->intermediate_name);
+  zt_statusw_uplink_begin(&w, shown_uplink(a), a->intermediate_name);
   zt_statusw_ip4(&w, "tunnel_address", a->tunnel_ip);
   zt_jsonw_end_object(&w);
+  zt_uplinks_status_json(&a->ups, &w, a->cur);
   zt_jsonw_begin_array(&w, "services");
   for (size_t i = 0; i < a->n_services; i++) {
     zt_jsonw_begin_object(&w, NULL);
@@ -888,7 +1041,7 @@ static void ping_report(struct zt_agent *a, struct agent_ping *pg,
       zt_statusw_addr(&w, "remote", (const struct sockaddr *)&s->t.path.remote,
                       s->t.path.remotelen);
     else
-      zt_statusw_relay_remote(&w, "remote", &a->up);
+      zt_statusw_relay_remote(&w, "remote", shown_uplink(a));
     zt_jsonw_u64(&w, "rtt_us", rtt_ns / 1000);
   }
   zt_jsonw_end_object(&w);
@@ -975,7 +1128,7 @@ int zt_agent_ping(struct zt_agent *a, const char *target, uint64_t cookie,
   s = session_by_connector(a, svc->connector);
   if (!s || !zt_tunnel_ready_now(&s->t)) {
     /* Open the session as a packet for the service would. */
-    if (!svc->online || !zt_uplink_is_up(&a->up)) {
+    if (!svc->online || !uplink_ok(a)) {
       snprintf(err, errlen, "service '%s' is offline", svc->name);
       return -1;
     }

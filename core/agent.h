@@ -18,8 +18,13 @@ struct zt_agent_options {
   const char *intermediate_name; /* name in the Intermediate's certificate */
   const struct sockaddr *local;  /* our UDP socket's bound address */
   socklen_t locallen;
-  const struct sockaddr *server; /* the Intermediate */
+  const struct sockaddr *server; /* the (first) Intermediate */
   socklen_t serverlen;
+  /* The others (config "intermediate" as a list): standbys, one of all in
+   * use at a time. */
+  size_t n_more_servers;
+  const struct sockaddr_storage *more_servers;
+  const socklen_t *more_serverlens;
   /* Service addresses we accept routes for (config service_range); a
    * length of 0 accepts any address. */
   uint32_t service_range;
@@ -55,6 +60,9 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now);
 const struct zt_agent_stats *zt_agent_get_stats(const struct zt_agent *a);
 uint32_t zt_agent_tunnel_addr(const struct zt_agent *a);
 bool zt_agent_is_connected(const struct zt_agent *a);
+/* Index of the Intermediate in use (0: the first configured), or SIZE_MAX
+ * while none is. */
+size_t zt_agent_intermediate_in_use(const struct zt_agent *a);
 /* Has an end-to-end session to the connector serving vip completed its
  * handshake? */
 /* The Intermediate lists the service at `vip` as online. */

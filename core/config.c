@@ -301,6 +301,9 @@ static int set_pin_range(const struct ctx *cx, const struct zt_json *v,
 struct common {
   struct sockaddr_storage *intermediate;
   socklen_t *intermediate_len;
+  size_t *n_more; /* the other Intermediates of an array */
+  struct sockaddr_storage *more;
+  socklen_t *more_len;
   char *intermediate_name;
   struct zt_tls_paths *tls;
   char *tun;
@@ -308,12 +311,39 @@ struct common {
   char *control_socket;
 };
 
+/* "intermediate": one "host:port" string, or an array of 1 to
+ * ZT_MAX_INTERMEDIATES of them (a deployment with several Intermediates:
+ * a connector dials all of them, an agent uses the best one). */
+static int set_intermediates(const struct ctx *cx, const struct common *f,
+                             const struct zt_json *v, const char *kp) {
+  char ekp[KP_MAX];
+  *f->n_more = 0;
+  if (v->type != ZT_JSON_ARRAY)
+    return set_addr(cx, v, kp, f->intermediate, f->intermediate_len);
+  if (v->n == 0)
+    return cfail(cx, v->line, kp, "empty list: give at least one address");
+  if (v->n > ZT_MAX_INTERMEDIATES)
+    return cfail(cx, v->items[ZT_MAX_INTERMEDIATES].line, kp,
+                 "too many Intermediates (max %d)", ZT_MAX_INTERMEDIATES);
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    int r = i == 0 ? set_addr(cx, &v->items[0], ekp, f->intermediate,
+                              f->intermediate_len)
+                   : set_addr(cx, &v->items[i], ekp, &f->more[i - 1],
+                              &f->more_len[i - 1]);
+    if (r != 0)
+      return r;
+  }
+  *f->n_more = v->n - 1;
+  return 0;
+}
+
 /* 1 when m is a shared key and was set, 0 when it is not one, -1 on error. */
 static int common_member(const struct ctx *cx, const struct common *f,
                          const struct zt_json *m, const char *kp) {
   int r = -2;
   if (f->intermediate && key_is(m, "intermediate"))
-    r = set_addr(cx, m, kp, f->intermediate, f->intermediate_len);
+    r = set_intermediates(cx, f, m, kp);
   else if (f->intermediate_name && key_is(m, "intermediate_name"))
     r = set_name(cx, m, kp, f->intermediate_name);
   else if (f->tls && key_is(m, "ca"))
@@ -726,6 +756,9 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
     return -1;
   struct top t = {.f = {.intermediate = &c->intermediate,
                         .intermediate_len = &c->intermediate_len,
+                        .n_more = &c->n_more_intermediates,
+                        .more = c->more_intermediates,
+                        .more_len = c->more_intermediates_len,
                         .intermediate_name = c->intermediate_name,
                         .tls = &c->tls,
                         .tun = c->tun,
@@ -763,6 +796,9 @@ int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
     return -1;
   struct top t = {.f = {.intermediate = &c->intermediate,
                         .intermediate_len = &c->intermediate_len,
+                        .n_more = &c->n_more_intermediates,
+                        .more = c->more_intermediates,
+                        .more_len = c->more_intermediates_len,
                         .intermediate_name = c->intermediate_name,
                         .tls = &c->tls,
                         .tun = c->tun,

@@ -54,8 +54,13 @@ struct zt_intermediate_config {
 };
 
 struct zt_connector_config {
+  /* "intermediate": the first (or only) Intermediate ... */
   struct sockaddr_storage intermediate;
   socklen_t intermediate_len; /* 0: not set */
+  /* ... and, when the file gives an array, the ones after it. */
+  size_t n_more_intermediates;
+  struct sockaddr_storage more_intermediates[ZT_MAX_INTERMEDIATES - 1];
+  socklen_t more_intermediates_len[ZT_MAX_INTERMEDIATES - 1];
   char intermediate_name[ZT_NAME_MAX + 1];
   struct zt_tls_paths tls;
   char tun[16];
@@ -83,8 +88,12 @@ struct zt_connector_config {
 };
 
 struct zt_agent_config {
+  /* As in the connector's: the first Intermediate, then the others. */
   struct sockaddr_storage intermediate;
   socklen_t intermediate_len;
+  size_t n_more_intermediates;
+  struct sockaddr_storage more_intermediates[ZT_MAX_INTERMEDIATES - 1];
+  socklen_t more_intermediates_len[ZT_MAX_INTERMEDIATES - 1];
   char intermediate_name[ZT_NAME_MAX + 1];
   struct zt_tls_paths tls;
   char tun[16];

@@ -32,6 +32,7 @@
 #include "strbuf.h"
 #include "tunnel.h"
 #include "uplink.h"
+#include "uplinkset.h"
 #include "wire.h"
 
 /* Early packets: at most EARLY_PER_CHANNEL per channel and EARLY_MAX in
@@ -65,6 +66,10 @@ struct session {
   /* The inner session and its paths. t.channel is 0 for an orphan: a
    * direct session whose relay channel closed (in by_key, not by_channel). */
   struct zt_tunnel t;
+  /* The Intermediate (index into the uplink set) the session was announced
+   * by: its relay channel is a channel of that uplink, and channel numbers
+   * are only unique per Intermediate. */
+  unsigned ui;
   uint64_t orphan_since; /* orphans: since when our uplink is up */
   bool adopted; /* re-announced orphan: an Initial may restart it (the
                    agent restarted meanwhile) */
@@ -73,6 +78,7 @@ struct session {
 
 struct early_pkt {
   uint32_t channel; /* 0: free */
+  unsigned ui;      /* the uplink it came on */
   uint64_t seq;     /* arrival order, for replay */
   uint64_t at;
   uint16_t len;
@@ -80,14 +86,16 @@ struct early_pkt {
 };
 
 struct zt_connector {
-  struct zt_uplink up;
+  struct zt_uplinks ups; /* one per Intermediate, all in use */
   const struct zt_io *io;
   struct zt_tls_creds *creds;
   char intermediate_name[ZT_NAME_MAX + 1];
   size_t n_services;
   struct service services[ZT_MAX_SERVICES];
   struct zt_tunnel_env env;
-  struct zt_keymap by_channel;  /* channel -> session */
+  /* per uplink: channel -> session. A channel number names a session only
+   * together with the Intermediate that allocated it. */
+  struct zt_keymap by_channel[ZT_MAX_INTERMEDIATES];
   struct zt_keymap by_key;      /* inner connection key -> session */
   struct zt_path_stats closed_paths; /* path counters of ended sessions */
   struct zt_keymap by_agent_ip; /* agent tunnel address -> session */
@@ -133,13 +141,19 @@ static void push_nat_rules(struct zt_connector *c) {
 
 /* ---- sessions ----------------------------------------------------------- */
 
+/* The session on channel ch of uplink ui. */
+static struct session *session_on(struct zt_connector *c, unsigned ui,
+                                  uint32_t ch) {
+  return zt_keymap_get(&c->by_channel[ui], ch);
+}
+
 /* keep_route: a newer session for the same address takes over, so the
  * route stays (removing and re-adding it is two routing-table changes per
  * SESSION_NEW, and a window in which replies have no way back). */
 static void session_free_keep(struct zt_connector *c, struct session *s,
                               bool keep_route) {
-  if (s->t.channel && zt_keymap_get(&c->by_channel, s->t.channel) == s)
-    zt_keymap_del(&c->by_channel, s->t.channel);
+  if (s->t.channel && session_on(c, s->ui, s->t.channel) == s)
+    zt_keymap_del(&c->by_channel[s->ui], s->t.channel);
   uint32_t key = zt_tunnel_key(&s->t);
   if (key && zt_keymap_get(&c->by_key, key) == s)
     zt_keymap_del(&c->by_key, key);
@@ -161,7 +175,7 @@ static bool survives_without_relay(const struct session *s) {
 /* The session loses its relay channel but lives on its direct path. */
 static void session_orphan(struct zt_connector *c, struct session *s) {
   if (s->t.channel)
-    zt_keymap_del(&c->by_channel, s->t.channel);
+    zt_keymap_del(&c->by_channel[s->ui], s->t.channel);
   s->t.channel = 0;
   s->orphan_since = c->now;
   s->adopted = false;
@@ -171,12 +185,12 @@ static void session_free(struct zt_connector *c, struct session *s) {
   session_free_keep(c, s, false);
 }
 
-static void send_session_close(struct zt_connector *c, uint32_t channel,
-                               uint8_t status) {
+static void send_session_close(struct zt_connector *c, unsigned ui,
+                               uint32_t channel, uint8_t status) {
   c->scratch.type = ZT_MSG_SESSION_CLOSE;
   c->scratch.u.session_close.channel = channel;
   c->scratch.u.session_close.status = status;
-  zt_uplink_send_msg(&c->up, &c->scratch);
+  zt_uplink_send_msg(&c->ups.u[ui], &c->scratch);
 }
 
 static void free_holders(struct zt_connector *c) {
@@ -230,17 +244,27 @@ static struct session *first_session(const struct zt_keymap *map) {
   return NULL;
 }
 
-static void free_all_sessions(struct zt_connector *c) {
+/* The sessions of uplink ui (with a channel there). */
+static void free_sessions_of(struct zt_connector *c, unsigned ui) {
   struct session *s;
   /* session_free() reshapes the tables, so take the first one each time. */
-  while ((s = first_session(&c->by_channel)) || (s = first_session(&c->by_key)))
+  while ((s = first_session(&c->by_channel[ui])))
     session_free(c, s);
 }
 
-/* The uplink is gone: relayed sessions end, direct ones go on alone. */
-static void orphan_or_free_all(struct zt_connector *c) {
+static void free_all_sessions(struct zt_connector *c) {
   struct session *s;
-  while ((s = first_session(&c->by_channel))) {
+  for (unsigned ui = 0; ui < c->ups.n; ui++)
+    free_sessions_of(c, ui);
+  while ((s = first_session(&c->by_key)))
+    session_free(c, s);
+}
+
+/* Uplink ui is gone: its relayed sessions end, direct ones go on alone
+ * (and another Intermediate may announce them again). */
+static void orphan_or_free_all(struct zt_connector *c, unsigned ui) {
+  struct session *s;
+  while ((s = first_session(&c->by_channel[ui]))) {
     if (survives_without_relay(s)) {
       zt_info("session with agent %s stays on its direct path without the "
               "intermediate", s->agent);
@@ -322,6 +346,7 @@ static void session_feed(struct zt_connector *c, struct session *s,
     zt_tunnel_free(&s->t);
     zt_tunnel_init(&s->t, &c->env, false, s->agent);
     s->t.channel = ch;
+    s->t.up = &c->ups.u[s->ui];
     s->adopted = false; /* the rest of this handshake is the new one's */
   }
   if (!initial)
@@ -346,7 +371,7 @@ static void session_feed(struct zt_connector *c, struct session *s,
   zt_tunnel_feed_relay(&s->t, pkt, len, c->now);
 }
 
-static void early_hold(struct zt_connector *c, uint32_t channel,
+static void early_hold(struct zt_connector *c, unsigned ui, uint32_t channel,
                        const uint8_t *pkt, size_t len) {
   struct early_pkt *free_slot = NULL, *oldest = NULL;
   unsigned mine = 0;
@@ -365,7 +390,7 @@ static void early_hold(struct zt_connector *c, uint32_t channel,
     if (!e->channel) {
       if (!free_slot)
         free_slot = e;
-    } else if (e->channel == channel) {
+    } else if (e->channel == channel && e->ui == ui) {
       mine++;
       if (!oldest || e->seq < oldest->seq)
         oldest = e;
@@ -379,6 +404,7 @@ static void early_hold(struct zt_connector *c, uint32_t channel,
   if (e == oldest)
     c->stats.relay_early_dropped++; /* its own oldest makes room */
   e->channel = channel;
+  e->ui = ui;
   e->seq = ++c->early_seq;
   e->at = c->now;
   e->len = (uint16_t)len;
@@ -394,7 +420,8 @@ static void early_replay(struct zt_connector *c, struct session *s) {
     struct early_pkt *next = NULL;
     for (unsigned i = 0; i < EARLY_MAX; i++) {
       struct early_pkt *e = &c->early[i];
-      if (e->channel == s->t.channel && (!next || e->seq < next->seq))
+      if (e->channel == s->t.channel && e->ui == s->ui &&
+          (!next || e->seq < next->seq))
         next = e;
     }
     if (!next)
@@ -407,7 +434,7 @@ static void early_replay(struct zt_connector *c, struct session *s) {
   }
 }
 
-static void on_session_new(struct zt_connector *c,
+static void on_session_new(struct zt_connector *c, unsigned ui,
                            const struct zt_ctrl_msg *m) {
   uint32_t channel = m->u.session_new.channel;
   uint32_t agent_ip = m->u.session_new.agent_ip;
@@ -419,7 +446,7 @@ static void on_session_new(struct zt_connector *c,
    * one we refuse below: the refusal tells the Intermediate the channel is
    * closed, so a session kept on it would never hear of it again (nor be
    * closed by it), and would keep its route. */
-  if ((old = zt_keymap_get(&c->by_channel, channel)))
+  if ((old = session_on(c, ui, channel)))
     session_free(c, old);
   /* The route this session would add must stay inside the pool: a
    * compromised Intermediate must not be able to pull a gateway's or a DNS
@@ -430,19 +457,29 @@ static void on_session_new(struct zt_connector *c,
             "outside agent_pool %s/%u",
             channel, m->u.session_new.agent, zt_ip4_str(agent_ip, ipbuf),
             zt_ip4_str(c->agent_pool, poolbuf), c->agent_pool_len);
-    send_session_close(c, channel, ZT_ERR_NOT_ALLOWED);
+    send_session_close(c, ui, channel, ZT_ERR_NOT_ALLOWED);
     return;
   }
-  /* The same agent again for a direct session that lost its channel: the
-   * session carries on, on the new channel and with the grants the
-   * Intermediate just re-checked. */
+  /* The same agent again for a direct session that lost its channel, or
+   * through another Intermediate (the agent moved there; its old one may
+   * not know yet that it left): the session carries on, on the new channel
+   * and with the grants the Intermediate just re-checked. A relayed
+   * session adopted this way is restarted by the agent's next Initial. */
   old = zt_keymap_get(&c->by_agent_ip, agent_ip);
-  if (old && !old->t.channel && old->t.inner &&
+  if (old && (!old->t.channel || old->ui != ui) && old->t.inner &&
       strcmp(old->agent, m->u.session_new.agent) == 0) {
-    if (zt_keymap_put(&c->by_channel, channel, old) != 0) {
+    if (old->t.channel) { /* its channel at the Intermediate it left */
+      uint32_t left = old->t.channel;
+      zt_keymap_del(&c->by_channel[old->ui], left);
+      send_session_close(c, old->ui, left, ZT_ERR_GONE);
+      old->t.channel = 0;
+    }
+    if (zt_keymap_put(&c->by_channel[ui], channel, old) != 0) {
       session_free(c, old);
       return;
     }
+    old->ui = ui;
+    old->t.up = &c->ups.u[ui];
     old->t.channel = channel;
     old->adopted = true;
     old->n_vips = m->u.session_new.n;
@@ -458,6 +495,8 @@ static void on_session_new(struct zt_connector *c,
   s->conn = c;
   zt_tunnel_init(&s->t, &c->env, false, m->u.session_new.agent);
   s->t.channel = channel;
+  s->ui = ui;
+  s->t.up = &c->ups.u[ui];
   snprintf(s->agent, sizeof(s->agent), "%s", m->u.session_new.agent);
   s->agent_ip = agent_ip;
   s->n_vips = m->u.session_new.n;
@@ -471,12 +510,12 @@ static void on_session_new(struct zt_connector *c,
     zt_info("session with agent %s on channel %u replaced by channel %u",
             old->agent, old->t.channel, s->t.channel);
     if (old->t.channel)
-      send_session_close(c, old->t.channel, ZT_ERR_GONE);
+      send_session_close(c, old->ui, old->t.channel, ZT_ERR_GONE);
     session_free_keep(c, old, true);
   }
-  if (zt_keymap_put(&c->by_channel, s->t.channel, s) != 0 ||
+  if (zt_keymap_put(&c->by_channel[ui], s->t.channel, s) != 0 ||
       zt_keymap_put(&c->by_agent_ip, s->agent_ip, s) != 0) {
-    zt_keymap_del(&c->by_channel, s->t.channel);
+    zt_keymap_del(&c->by_channel[ui], s->t.channel);
     if (routed && c->io->route)
       c->io->route(c->io->ud, s->agent_ip, false);
     free(s);
@@ -544,21 +583,21 @@ static void on_register_ack(struct zt_connector *c,
 
 static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
   struct zt_connector *c = ud;
+  unsigned ui = (unsigned)zt_uplinks_index(&c->ups, u);
   char addr[64];
-  (void)u;
   switch (m->type) {
   case ZT_MSG_WELCOME:
   case ZT_MSG_OBSERVED: {
     const struct sockaddr_storage *obs = m->type == ZT_MSG_WELCOME
                                              ? &m->u.welcome.observed
                                              : &m->u.observed.observed;
-    zt_info("intermediate sees us at %s",
+    zt_info("intermediate #%u sees us at %s", ui,
             zt_netaddr_str((const struct sockaddr *)obs, addr, sizeof(addr)));
     /* Agents aim their probes at this address: tell them when it moves. */
     for (size_t i = 0; i < c->by_key.cap; i++)
       if (c->by_key.slots[i].key) {
         struct session *s = c->by_key.slots[i].val;
-        if (s->t.cands_sent)
+        if (s->t.cands_sent && s->t.up == u)
           zt_tunnel_send_candidates(&s->t);
       }
     break;
@@ -567,11 +606,10 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
     on_register_ack(c, m);
     break;
   case ZT_MSG_SESSION_NEW:
-    on_session_new(c, m);
+    on_session_new(c, ui, m);
     break;
   case ZT_MSG_SESSION_CLOSE: {
-    struct session *s =
-        zt_keymap_get(&c->by_channel, m->u.session_close.channel);
+    struct session *s = session_on(c, ui, m->u.session_close.channel);
     if (s && m->u.session_close.status == ZT_ERR_PEER_LOST &&
         survives_without_relay(s)) {
       zt_info("session with agent %s: relay channel closed (the agent lost "
@@ -597,22 +635,26 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
 static void on_relay(struct zt_uplink *u, uint32_t channel,
                      const uint8_t *payload, size_t len, void *ud) {
   struct zt_connector *c = ud;
-  struct session *s = zt_keymap_get(&c->by_channel, channel);
-  (void)u;
+  unsigned ui = (unsigned)zt_uplinks_index(&c->ups, u);
+  /* Only a session of this Intermediate: the same channel number at
+   * another one is another agent's session. */
+  struct session *s = session_on(c, ui, channel);
   if (!s) {
     c->stats.relay_unknown_channel++;
-    early_hold(c, channel, payload, len);
+    early_hold(c, ui, channel, payload, len);
     return;
   }
   session_feed(c, s, payload, len);
 }
 
 static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
+  struct zt_connector *c = ud;
+  unsigned ui = (unsigned)zt_uplinks_index(&c->ups, u);
   (void)reason;
   if (zt_uplink_is_replaced(u))
-    free_all_sessions(ud);
+    free_sessions_of(c, ui);
   else
-    orphan_or_free_all(ud);
+    orphan_or_free_all(c, ui);
 }
 
 static const struct zt_uplink_handlers uplink_handlers = {
@@ -644,10 +686,12 @@ struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
     memcpy(s->rules, opt->cfg->services[i].rules,
            s->n_rules * sizeof(s->rules[0]));
   }
-  zt_keymap_init(&c->by_channel);
+  for (size_t i = 0; i < ZT_MAX_INTERMEDIATES; i++)
+    zt_keymap_init(&c->by_channel[i]);
   zt_keymap_init(&c->by_key);
+  /* Each session's tunnel uses the uplink of its channel (t.up). */
   c->env = (struct zt_tunnel_env){
-      .io = io, .up = &c->up, .direct = opt->cfg->direct, .owner = c};
+      .io = io, .up = &c->ups.u[0], .direct = opt->cfg->direct, .owner = c};
   if (opt->cfg->p2p_listen_len &&
       !is_wildcard((const struct sockaddr *)&opt->cfg->p2p_listen)) {
     c->env.fixed = opt->cfg->p2p_listen;
@@ -662,10 +706,10 @@ struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
   cfg.alpn = ZT_ALPN_OUTER;
   cfg.expect.roles = 1u << ZT_ROLE_INTERMEDIATE;
   cfg.expect.name = c->intermediate_name;
-  zt_uplink_init(&c->up, &cfg, io, opt->local, opt->locallen, opt->server,
-                 opt->serverlen, &uplink_handlers, c);
-  zt_uplink_start(&c->up, now);
-  zt_uplink_flush(&c->up, now);
+  zt_uplinks_init(&c->ups, &cfg, io, opt->local, opt->locallen, opt->server,
+                  opt->serverlen, opt->n_more_servers, opt->more_servers,
+                  opt->more_serverlens, &uplink_handlers, c);
+  zt_uplinks_start(&c->ups, now);
   return c;
 }
 
@@ -678,19 +722,19 @@ void zt_connector_shutdown(struct zt_connector *c, uint64_t now) {
     if (c->by_key.slots[i].key)
       zt_tunnel_close(&s->t, "connector shutting down", now);
   }
-  zt_uplink_flush(&c->up, now);
-  zt_uplink_shutdown(&c->up, now);
+  zt_uplinks_shutdown(&c->ups, now);
 }
 
 void zt_connector_free(struct zt_connector *c) {
   if (!c)
     return;
   free_all_sessions(c);
-  zt_keymap_free(&c->by_channel);
+  for (size_t i = 0; i < ZT_MAX_INTERMEDIATES; i++)
+    zt_keymap_free(&c->by_channel[i]);
   zt_keymap_free(&c->by_key);
   zt_keymap_free(&c->by_agent_ip);
   free_holders(c);
-  zt_uplink_free(&c->up);
+  zt_uplinks_free(&c->ups);
   free(c->early);
   free(c);
 }
@@ -699,7 +743,7 @@ void zt_connector_free(struct zt_connector *c) {
  * period of our uplink being up: policy may no longer grant them. */
 static bool orphan_expired(const struct zt_connector *c,
                            const struct session *s) {
-  return !s->t.channel && zt_uplink_is_up(&c->up) &&
+  return !s->t.channel && zt_uplinks_any_up(&c->ups) &&
          c->now - s->orphan_since >= ORPHAN_GRACE_NS;
 }
 
@@ -733,12 +777,12 @@ static void flush(struct zt_connector *c) {
       else
         zt_info("session with agent %s ended: %s", s->agent, why);
       if (s->t.channel)
-        send_session_close(c, s->t.channel, ZT_ERR_GONE);
+        send_session_close(c, s->ui, s->t.channel, ZT_ERR_GONE);
       session_free(c, s);
       again = true;
     }
   }
-  zt_uplink_flush(&c->up, c->now);
+  zt_uplinks_flush(&c->ups, c->now);
 }
 
 /* One socket carries the uplink and every session's direct packets and
@@ -749,6 +793,7 @@ void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
                            socklen_t fromlen, const uint8_t *pkt, size_t len,
                            uint64_t now) {
   struct session *s;
+  struct zt_uplink *u;
   uint32_t key;
   c->now = now;
   if (zt_probe_match(pkt, len)) {
@@ -760,8 +805,8 @@ void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
   } else if (zq_packet_key(pkt, len, &key) == 0 &&
              (s = zt_keymap_get(&c->by_key, key))) {
     zt_tunnel_feed_direct(&s->t, from, fromlen, pkt, len, now);
-  } else if (zt_uplink_owns(&c->up, from, pkt, len)) {
-    zt_uplink_feed(&c->up, from, fromlen, pkt, len, now);
+  } else if ((u = zt_uplinks_owner(&c->ups, from, pkt, len))) {
+    zt_uplink_feed(u, from, fromlen, pkt, len, now);
   } else {
     c->stats.direct_unknown++;
   }
@@ -796,13 +841,13 @@ void zt_connector_feed_tun(struct zt_connector *c, const uint8_t *pkt,
 }
 
 uint64_t zt_connector_expiry(const struct zt_connector *c) {
-  uint64_t t = zt_uplink_expiry(&c->up);
+  uint64_t t = zt_uplinks_expiry(&c->ups);
   for (size_t i = 0; i < c->by_key.cap; i++) {
     const struct session *s = c->by_key.slots[i].val;
     if (!c->by_key.slots[i].key)
       continue;
     uint64_t e = zt_tunnel_expiry(&s->t);
-    if (!s->t.channel && zt_uplink_is_up(&c->up) &&
+    if (!s->t.channel && zt_uplinks_any_up(&c->ups) &&
         s->orphan_since + ORPHAN_GRACE_NS < e)
       e = s->orphan_since + ORPHAN_GRACE_NS;
     if (e < t)
@@ -818,7 +863,7 @@ void zt_connector_handle_expiry(struct zt_connector *c, uint64_t now) {
     if (c->by_key.slots[i].key && zt_tunnel_expiry(&s->t) <= now)
       zt_tunnel_handle_expiry(&s->t, now);
   }
-  zt_uplink_handle_expiry(&c->up, now);
+  zt_uplinks_handle_expiry(&c->ups, now);
   flush(c);
 }
 
@@ -828,7 +873,7 @@ zt_connector_get_stats(const struct zt_connector *c) {
 }
 
 bool zt_connector_is_connected(const struct zt_connector *c) {
-  return zt_uplink_is_up(&c->up);
+  return zt_uplinks_any_up(&c->ups);
 }
 
 size_t zt_connector_registered(const struct zt_connector *c) {
@@ -841,24 +886,29 @@ size_t zt_connector_registered(const struct zt_connector *c) {
 /* Every session once: those with a channel, then the orphans. */
 static const struct session *next_session(const struct zt_connector *c,
                                           size_t *pos) {
-  size_t n1 = c->by_channel.cap;
-  for (; *pos < n1 + c->by_key.cap; (*pos)++) {
-    const struct session *s;
-    if (*pos < n1) {
-      if (!c->by_channel.slots[*pos].key)
-        continue;
-      s = c->by_channel.slots[*pos].val;
-    } else {
-      if (!c->by_key.slots[*pos - n1].key)
-        continue;
-      s = c->by_key.slots[*pos - n1].val;
-      if (s->t.channel)
-        continue; /* seen in by_channel */
-    }
+  for (;; (*pos)++) {
+    /* pos runs over the slots of by_channel[0..n-1], then by_key's. */
+    size_t p = *pos, m = 0;
+    while (m < c->ups.n && p >= c->by_channel[m].cap)
+      p -= c->by_channel[m++].cap;
+    const struct zt_keymap *map = m < c->ups.n ? &c->by_channel[m] : &c->by_key;
+    if (p >= map->cap)
+      return NULL;
+    if (!map->slots[p].key)
+      continue;
+    const struct session *s = map->slots[p].val;
+    if (map == &c->by_key && s->t.channel)
+      continue; /* seen in its by_channel */
     (*pos)++;
     return s;
   }
-  return NULL;
+}
+
+static size_t n_channels(const struct zt_connector *c) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->ups.n; i++)
+    n += c->by_channel[i].count;
+  return n;
 }
 
 int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
@@ -867,17 +917,17 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
   struct zt_strbuf sb;
   zt_strbuf_init(&sb, buf, len);
   zt_strbuf_printf(&sb, "uplink %s, %zu session(s)\n",
-                   zt_uplink_is_up(&c->up) ? "up" : "down",
-                   c->by_channel.count);
-  zt_uplink_status(&c->up, &sb);
+                   zt_uplinks_any_up(&c->ups) ? "up" : "down",
+                   n_channels(c));
+  zt_uplinks_status(&c->ups, &sb, SIZE_MAX);
   const struct session *se;
   for (size_t pos = 0; (se = next_session(c, &pos));) {
     if (!se->t.inner)
       continue;
     zt_tunnel_status(&se->t, &sb);
     zq_format_stats(se->t.inner, qbuf, sizeof(qbuf));
-    zt_strbuf_printf(&sb, "session %s channel %u quic: %s\n", se->agent,
-                     se->t.channel, qbuf);
+    zt_strbuf_printf(&sb, "session %s intermediate #%u channel %u quic: %s\n",
+                     se->agent, se->ui, se->t.channel, qbuf);
   }
   for (size_t i = 0; i < c->n_services; i++)
     zt_strbuf_printf(&sb, "service %s %s -> %s\n", c->services[i].name,
@@ -922,7 +972,7 @@ void zt_connector_foreach_session(
   for (size_t pos = 0; (s = next_session(c, &pos));) {
     struct zt_connector_session_info info = {
         s->t.channel, s->agent, s->agent_ip, s->n_vips, s->vips, s->t.inner,
-        zt_keymap_get(&c->by_agent_ip, s->agent_ip) == s};
+        zt_keymap_get(&c->by_agent_ip, s->agent_ip) == s, s->ui};
     cb(ud, &info);
   }
 }
@@ -937,8 +987,9 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
   zt_strbuf_init(&sb, buf, len);
   zt_jsonw_init(&w, &sb);
   zt_statusw_begin(&w, "connector", c->creds->own_name);
-  zt_statusw_uplink_begin(&w, &c->up, c->intermediate_name);
+  zt_statusw_uplink_begin(&w, &c->ups.u[0], c->intermediate_name);
   zt_jsonw_end_object(&w);
+  zt_uplinks_status_json(&c->ups, &w, SIZE_MAX);
   zt_jsonw_begin_array(&w, "services");
   for (size_t i = 0; i < c->n_services; i++) {
     zt_jsonw_begin_object(&w, NULL);
@@ -955,6 +1006,7 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
     zt_jsonw_str(&w, "peer", se->agent);
     zt_jsonw_str(&w, "role", "agent");
     zt_jsonw_u64(&w, "channel", se->t.channel);
+    zt_jsonw_u64(&w, "intermediate", se->ui);
     zt_jsonw_str(&w, "state",
                  zt_tunnel_ready_now(&se->t) ? "ready" : "opening");
     zt_statusw_ip4(&w, "agent_address", se->agent_ip);

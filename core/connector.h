@@ -21,8 +21,12 @@ struct zt_connector_options {
   const char *intermediate_name;
   const struct sockaddr *local;
   socklen_t locallen;
-  const struct sockaddr *server;
+  const struct sockaddr *server; /* the first Intermediate */
   socklen_t serverlen;
+  /* The others (config "intermediate" as a list): one uplink each. */
+  size_t n_more_servers;
+  const struct sockaddr_storage *more_servers;
+  const socklen_t *more_serverlens;
   const struct zt_connector_config *cfg; /* services, agent_pool; copied */
 };
 
@@ -71,6 +75,7 @@ struct zt_connector_session_info {
   const uint32_t *vips;
   const struct zq_conn *inner; /* NULL until the agent's first packet */
   bool routed; /* the session owning agent_ip's route */
+  unsigned uplink; /* index of the Intermediate it was announced by */
 };
 void zt_connector_foreach_session(
     const struct zt_connector *c,

@@ -18,8 +18,13 @@
 
 /* ---- the path's callbacks ----------------------------------------------- */
 
+/* The uplink of the session's relay channel. */
+static struct zt_uplink *up_of(const struct zt_tunnel *t) {
+  return t->up ? t->up : t->env->up;
+}
+
 static bool relay_up(const struct zt_tunnel *t) {
-  return t->channel != 0 && zt_uplink_is_up(t->env->up);
+  return t->channel != 0 && zt_uplink_is_up(up_of(t));
 }
 
 static void path_send_direct(void *ud, const struct sockaddr *to,
@@ -32,7 +37,7 @@ static bool path_send_relay(void *ud, const uint8_t *pkt, size_t len) {
   struct zt_tunnel *t = ud;
   if (!relay_up(t))
     return false;
-  return zt_uplink_send_relay(t->env->up, t->channel, pkt, len) == 0;
+  return zt_uplink_send_relay(up_of(t), t->channel, pkt, len) == 0;
 }
 
 static void path_ping_result(void *ud, uint64_t cookie, bool timed_out,
@@ -117,7 +122,7 @@ void zt_tunnel_send_candidates(struct zt_tunnel *t) {
   m.type = ZT_MSG_CANDIDATES;
   m.u.candidates.probe_key = zq_key(t->inner);
   if (env->direct) {
-    add_cand(&m, &env->up->observed, env->up->observedlen);
+    add_cand(&m, &up_of(t)->observed, up_of(t)->observedlen);
     add_cand(&m, &env->fixed, env->fixedlen);
     size_t n = env->io->local_addrs
                    ? env->io->local_addrs(env->io->ud, local, ZT_MAX_CANDIDATES)
@@ -233,7 +238,7 @@ bool zt_tunnel_flush(struct zt_tunnel *t, uint64_t now) {
                            (const struct sockaddr *)&t->path.remote,
                            t->path.remotelen, pkt, (size_t)n);
     if (route & ZT_ROUTE_RELAY)
-      zt_uplink_send_relay(t->env->up, t->channel, pkt, (size_t)n);
+      zt_uplink_send_relay(up_of(t), t->channel, pkt, (size_t)n);
     if (!route)
       t->stats.no_path++;
   }
@@ -285,7 +290,7 @@ void zt_tunnel_status_json(const struct zt_tunnel *t, struct zt_jsonw *w) {
     zt_statusw_addr(w, "remote", (const struct sockaddr *)&p->remote,
                     p->remotelen);
   else
-    zt_statusw_relay_remote(w, "remote", t->env->up);
+    zt_statusw_relay_remote(w, "remote", up_of(t));
   zt_statusw_session_quic(w, t->inner);
   zt_jsonw_u64(w, "direct_rtt_us", p->direct ? p->rtt_ns / 1000 : 0);
   zt_jsonw_bool(w, "relay", relay_up(t));

@@ -50,6 +50,9 @@ struct zt_tunnel {
   bool at_agent;
   char peer[ZT_NAME_MAX + 1]; /* for logs */
   uint32_t channel;           /* the relay channel; 0: none now */
+  /* The uplink the channel belongs to (a connector has one per
+   * Intermediate); NULL: the node's env->up. */
+  struct zt_uplink *up;
   struct zq_conn *inner;
   struct zt_path path;
   struct zt_ctrl_reader *reader; /* only while a message is half read */

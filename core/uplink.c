@@ -115,6 +115,7 @@ void zt_uplink_start(struct zt_uplink *u, uint64_t now) {
   u->reconnect_at = 0;
   u->was_up = false;
   zt_ctrl_reader_init(&u->reader);
+  u->last_rx = now;
   u->q = zq_client_new(
       &u->qcfg, &uplink_handlers, u, (struct sockaddr *)&u->local, u->locallen,
       (struct sockaddr *)&u->server, u->serverlen, now, err, sizeof(err));
@@ -142,6 +143,7 @@ void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,
                     uint64_t now) {
   if (!u->q)
     return;
+  u->last_rx = now;
   zq_read(u->q, (struct sockaddr *)&u->local, u->locallen, from, fromlen, pkt,
           len, now);
   zt_uplink_flush(u, now);
@@ -241,6 +243,13 @@ uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u) {
 }
 
 bool zt_uplink_is_replaced(const struct zt_uplink *u) { return u->replaced; }
+
+void zt_uplink_abandon(struct zt_uplink *u, const char *reason, uint64_t now) {
+  if (!u->q || zq_is_dead(u->q))
+    return;
+  zq_close(u->q, 0, reason);
+  zt_uplink_flush(u, now); /* sends the close; the connection is dead */
+}
 
 void zt_uplink_status(const struct zt_uplink *u, struct zt_strbuf *sb) {
   char q[256];

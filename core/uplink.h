@@ -46,6 +46,9 @@ struct zt_uplink {
    * none yet), for status reports. */
   struct sockaddr_storage observed;
   socklen_t observedlen;
+  /* When a packet last came from the Intermediate (or the dial began):
+   * an agent with standby Intermediates gives up on a silent one early. */
+  uint64_t last_rx;
 };
 
 void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,
@@ -83,6 +86,9 @@ size_t zt_uplink_max_relay_payload(const struct zt_uplink *u);
 void zt_uplink_flush(struct zt_uplink *u, uint64_t now);
 uint64_t zt_uplink_expiry(const struct zt_uplink *u);
 void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now);
+/* Gives the connection up now, as if it had been lost (CONNECTION_CLOSE,
+ * on_down, reconnect after the backoff): the Intermediate went silent. */
+void zt_uplink_abandon(struct zt_uplink *u, const char *reason, uint64_t now);
 /* RTT to the Intermediate in ns (0 if unknown). */
 uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u);
 /* "uplink quic: ..." for status reports; nothing while down. */

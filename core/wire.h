@@ -84,6 +84,8 @@
 #define ZT_CTRL_BODY_MAX 16384 /* a full SERVICES table is 8513 bytes */
 #define ZT_NAME_MAX 63
 #define ZT_MAX_SERVICES 64
+/* Intermediates one agent or connector may be configured with. */
+#define ZT_MAX_INTERMEDIATES 8
 #define ZT_MAX_REASON 127
 
 /* An empty frame of type 0: skipped by every reader without a count. QUIC

@@ -73,7 +73,8 @@ static void check_connector(void) {
   check_str(ccfg.tun, sizeof ccfg.tun);
   check_str(ccfg.intermediate_name, sizeof ccfg.intermediate_name);
   if (ccfg.n_services > ZT_MAX_SERVICES || ccfg.log_level < 0 ||
-      ccfg.log_level > 3)
+      ccfg.log_level > 3 ||
+      ccfg.n_more_intermediates > ZT_MAX_INTERMEDIATES - 1)
     abort();
   for (size_t i = 0; i < ccfg.n_services; i++) {
     check_str(ccfg.services[i].name, sizeof ccfg.services[i].name);
@@ -90,7 +91,8 @@ static void check_agent(void) {
   check_tls(&acfg.tls);
   check_str(acfg.tun, sizeof acfg.tun);
   check_str(acfg.intermediate_name, sizeof acfg.intermediate_name);
-  if (acfg.log_level < 0 || acfg.log_level > 3)
+  if (acfg.log_level < 0 || acfg.log_level > 3 ||
+      acfg.n_more_intermediates > ZT_MAX_INTERMEDIATES - 1)
     abort();
 }
 

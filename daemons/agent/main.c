@@ -26,7 +26,7 @@ static const char usage[] =
     "  -c, --config FILE            JSON configuration (default "
     "/etc/ztna/agent.json)\n"
     "      --intermediate ADDR:PORT the Intermediate (required here or in the "
-    "config)\n"
+    "config, which may list several)\n"
     "      --intermediate-name NAME name in its certificate (default "
     "intermediate)\n"
     "      --bind ADDR:PORT         local UDP address (default 0.0.0.0:0)\n"
@@ -107,6 +107,8 @@ int main(int argc, char **argv) {
             args.intermediate);
     return 2;
   }
+  if (args.intermediate) /* the flag names one: the file's list is off */
+    cfg.n_more_intermediates = 0;
   if (!cfg.intermediate_len) {
     fprintf(stderr, "ztna-agent: no Intermediate address: give "
                     "--intermediate or \"intermediate\" in the config\n");
@@ -170,6 +172,9 @@ int main(int argc, char **argv) {
       .locallen = locallen,
       .server = (struct sockaddr *)&cfg.intermediate,
       .serverlen = cfg.intermediate_len,
+      .n_more_servers = cfg.n_more_intermediates,
+      .more_servers = cfg.more_intermediates,
+      .more_serverlens = cfg.more_intermediates_len,
       .service_range = cfg.service_range,
       .service_range_len = cfg.service_range_len,
   };

@@ -29,7 +29,7 @@ static const char usage[] =
     "  -c, --config FILE            JSON configuration (default "
     "/etc/ztna/connector.json)\n"
     "      --intermediate ADDR:PORT the Intermediate (required here or in the "
-    "config)\n"
+    "config, which may list several)\n"
     "      --intermediate-name NAME name in its certificate (default "
     "intermediate)\n"
     "      --bind ADDR:PORT         local UDP address (default 0.0.0.0:0)\n"
@@ -125,6 +125,8 @@ int main(int argc, char **argv) {
             args.intermediate);
     return 2;
   }
+  if (args.intermediate) /* the flag names one: the file's list is off */
+    cfg.n_more_intermediates = 0;
   if (!cfg.intermediate_len) {
     fprintf(stderr, "ztna-connector: no Intermediate address: give "
                     "--intermediate or \"intermediate\" in the config\n");
@@ -200,6 +202,9 @@ int main(int argc, char **argv) {
       .locallen = locallen,
       .server = (struct sockaddr *)&cfg.intermediate,
       .serverlen = cfg.intermediate_len,
+      .n_more_servers = cfg.n_more_intermediates,
+      .more_servers = cfg.more_intermediates,
+      .more_serverlens = cfg.more_intermediates_len,
       .cfg = &cfg,
   };
   struct zt_connector *c = zt_connector_new(&opt, &io, zt_now_ns());

@@ -203,6 +203,19 @@ void world_stop_intermediate(struct world *w) {
   w->hi->node = NULL;
 }
 
+void world_start_intermediate2(struct world *w) {
+  w->im2 = zt_intermediate_new(&w->icfg, w->ci, &w->io_i2,
+                               (struct sockaddr *)&w->hi2->priv,
+                               sizeof(w->hi2->priv));
+  w->hi2->node = w->im2;
+}
+
+void world_stop_intermediate2(struct world *w) {
+  zt_intermediate_free(w->im2);
+  w->im2 = NULL;
+  w->hi2->node = NULL;
+}
+
 struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
                                   uint16_t pub_port) {
   char priv[32];
@@ -229,6 +242,12 @@ struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
       .service_range_len = 16,
       .direct = w->agent_direct,
   };
+  socklen_t im2len = sizeof(struct sockaddr_in);
+  if (w->hi2) {
+    ao.n_more_servers = 1;
+    ao.more_servers = &w->im2_addr;
+    ao.more_serverlens = &im2len;
+  }
   a->agent = zt_agent_new(&ao, &a->io, w->net.now);
   a->h->node = a;
   w->n_agents++;
@@ -267,6 +286,12 @@ struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
       .serverlen = sizeof(w->hi->pub),
       .cfg = &c->cfg,
   };
+  socklen_t im2len = sizeof(struct sockaddr_in);
+  if (w->hi2) {
+    co.n_more_servers = 1;
+    co.more_servers = &w->im2_addr;
+    co.more_serverlens = &im2len;
+  }
   c->conn = zt_connector_new(&co, &c->io, w->net.now);
   c->h->node = c;
   w->n_conns++;
@@ -312,6 +337,13 @@ struct world *world_new_with(const struct zt_pem *agent_pem,
     edit(w);
   w->ci = sim_creds(&pki.im);
   world_start_intermediate(w);
+  if (w->second_im) {
+    w->hi2 = sim_add_host(&w->net, "198.51.100.4", 4433, NULL, 0);
+    w->hi2->deliver = deliver_i;
+    w->io_i2 = (struct zt_io){.ud = w->hi2, .udp_send = intermediate_udp};
+    memcpy(&w->im2_addr, &w->hi2->pub, sizeof(w->hi2->pub));
+    world_start_intermediate2(w);
+  }
   struct zt_connector_config cc = w->c[0].cfg;
   world_add_connector(w, &pki.conn, &cc, 50000);
   w->conn = w->c[0].conn;
@@ -344,6 +376,7 @@ void world_free(struct world *w) {
       free(w->c[i].kq[k]);
   }
   zt_intermediate_free(w->im);
+  zt_intermediate_free(w->im2);
   zt_tls_creds_free(w->ci);
   free(w->state);
   sim_free(&w->net);
@@ -704,6 +737,8 @@ static uint64_t world_next(struct world *w) {
   } while (0)
   if (w->im)
     EARLIER(zt_intermediate_expiry(w->im));
+  if (w->im2)
+    EARLIER(zt_intermediate_expiry(w->im2));
   for (size_t i = 0; i < w->n_conns; i++)
     if (w->c[i].conn)
       EARLIER(zt_connector_expiry(w->c[i].conn));
@@ -726,6 +761,8 @@ static void world_expire(struct world *w) {
   uint64_t now = w->net.now;
   if (w->im && zt_intermediate_expiry(w->im) <= now)
     zt_intermediate_handle_expiry(w->im, now);
+  if (w->im2 && zt_intermediate_expiry(w->im2) <= now)
+    zt_intermediate_handle_expiry(w->im2, now);
   for (size_t i = 0; i < w->n_conns; i++)
     if (w->c[i].conn && zt_connector_expiry(w->c[i].conn) <= now)
       zt_connector_handle_expiry(w->c[i].conn, now);

@@ -130,6 +130,15 @@ struct world {
   char *state;
   size_t state_len, state_saves;
   struct fake_im *fake; /* in place of the Intermediate, if any */
+  /* A second Intermediate (198.51.100.4), same certificate and
+   * configuration, no saved state: set second_im in world_new_with's edit,
+   * and every agent and connector is configured with both (the first
+   * listed first). */
+  bool second_im;
+  struct sim_host *hi2;
+  struct zt_intermediate *im2;
+  struct zt_io io_i2;
+  struct sockaddr_storage im2_addr;
   /* Agents added from now on look for direct paths (zt_agent_options
    * .direct); connectors do by default (zt_connector_config.direct). Set
    * it in world_new_with's edit for a[0]. */
@@ -151,6 +160,8 @@ struct world *world_new_with(const struct zt_pem *agent_pem,
 void world_free(struct world *w);
 void world_start_intermediate(struct world *w);
 void world_stop_intermediate(struct world *w);
+void world_start_intermediate2(struct world *w);
+void world_stop_intermediate2(struct world *w);
 /* Another agent or connector, behind its own NAT (public port pub_port). */
 struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
                                   uint16_t pub_port);
