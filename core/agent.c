@@ -23,6 +23,7 @@
 #include "ippkt.h"
 #include "log.h"
 #include "netaddr.h"
+#include "roam.h"
 #include "statusw.h"
 #include "strbuf.h"
 #include "tunnel.h"
@@ -81,6 +82,7 @@ struct zt_agent {
   uint64_t now; /* time of the event being handled, for nested handlers */
   struct zt_ctrl_msg scratch; /* outgoing control message */
   struct agent_ping pings[AGENT_PINGS];
+  struct zt_roam roam; /* network changes (roam.h) */
 };
 
 static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
@@ -515,6 +517,7 @@ struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
       .switched = tunnel_switched,
       .ping_result = tunnel_ping_result,
   };
+  zt_roam_init(&a->roam, &a->up);
   zt_uplink_start(&a->up, now);
   zt_uplink_flush(&a->up, now);
   return a;
@@ -683,6 +686,8 @@ uint64_t zt_agent_expiry(const struct zt_agent *a) {
   uint64_t p = pings_expiry(a);
   if (p < t)
     t = p;
+  if ((p = zt_roam_expiry(&a->roam)) < t)
+    t = p;
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
     if (s->used) {
@@ -707,8 +712,21 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
         connector_online(a, s->connector))
       send_session_open(a, s);
   }
+  zt_roam_handle_expiry(&a->roam, &a->up, now);
   zt_uplink_handle_expiry(&a->up, now);
   pings_expire(a);
+  flush(a);
+}
+
+void zt_agent_network_changed(struct zt_agent *a, const struct zt_netchange *n,
+                              uint64_t now) {
+  a->now = now;
+  zt_roam_on_change(&a->roam, &a->up, n, now);
+  /* Our candidates changed with our addresses: peers probe the new ones
+   * (the Intermediate's OBSERVED, once the move is seen, repeats this). */
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used)
+      zt_tunnel_send_candidates(&a->sessions[i].t);
   flush(a);
 }
 
@@ -784,6 +802,7 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       (unsigned long long)st->tun_too_big);
   zt_strbuf_printf(&sb, "services: refused %llu (outside service_range)\n",
                    (unsigned long long)st->services_refused);
+  zt_roam_status(&a->roam, &sb);
   zt_strbuf_printf(&sb,
                    "rx: packets %llu malformed %llu policy_drops %llu "
                    "unknown_channel %llu\n",
@@ -854,6 +873,7 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_u64(&w, "refused", st->sessions_refused);
   zt_jsonw_end_object(&w);
   zt_jsonw_u64(&w, "services_refused", st->services_refused);
+  zt_roam_status_json(&a->roam, &w, a->now);
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
   return (int)sb.off;

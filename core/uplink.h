@@ -46,6 +46,9 @@ struct zt_uplink {
    * none yet), for status reports. */
   struct sockaddr_storage observed;
   socklen_t observedlen;
+  /* When the last packet from the Intermediate arrived (roaming checks
+   * that a moved path answers). */
+  uint64_t last_rx;
 };
 
 void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,
@@ -83,6 +86,14 @@ size_t zt_uplink_max_relay_payload(const struct zt_uplink *u);
 void zt_uplink_flush(struct zt_uplink *u, uint64_t now);
 uint64_t zt_uplink_expiry(const struct zt_uplink *u);
 void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now);
+/* Roaming (core/roam.c). Moves the live connection to a new local
+ * address: 0, or -1 when QUIC cannot migrate now (then redial). */
+int zt_uplink_migrate(struct zt_uplink *u, const struct sockaddr *local,
+                      socklen_t locallen, uint64_t now);
+/* Drops the connection (on_down if one existed), resets the backoff and
+ * dials at once from `local` (NULL: the address it used). */
+void zt_uplink_redial(struct zt_uplink *u, const struct sockaddr *local,
+                      socklen_t locallen, const char *why, uint64_t now);
 /* RTT to the Intermediate in ns (0 if unknown). */
 uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u);
 /* "uplink quic: ..." for status reports; nothing while down. */
