@@ -30,8 +30,22 @@ static void parse_attrs(const struct nlmsghdr *nlh, size_t hdrlen, int max,
   mnl_attr_parse(nlh, (unsigned)hdrlen, attr_cb, at);
 }
 
+static bool same_addr(const struct sockaddr_storage *ss, int family,
+                      const void *raw) {
+  if (ss->ss_family != family)
+    return false;
+  return family == AF_INET
+             ? !memcmp(&((const struct sockaddr_in *)ss)->sin_addr, raw, 4)
+             : !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, raw, 16);
+}
+
+/* Once per address: the kernel announces a promoted secondary address
+ * again, and a flapping one may come and go several times in a burst. */
 static void add_addr(struct sockaddr_storage *list, unsigned *count,
                      int family, const void *raw) {
+  for (unsigned i = 0; i < *count && i < ZT_NETCHANGE_ADDRS; i++)
+    if (same_addr(&list[i], family, raw))
+      return;
   if (*count < ZT_NETCHANGE_ADDRS) {
     struct sockaddr_storage *ss = &list[*count];
     memset(ss, 0, sizeof(*ss));

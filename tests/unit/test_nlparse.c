@@ -81,8 +81,12 @@ static void test_addresses(void) {
   CHECK_EQ_INT(st.malformed, 0);
   /* More addresses than are kept: all counted. */
   reset();
-  for (int i = 0; i < ZT_NETCHANGE_ADDRS + 3; i++)
-    put_addr(RTM_NEWADDR, AF_INET, 2, "10.0.0.1");
+  put_addr(RTM_NEWADDR, AF_INET, 2, "10.10.1.3"); /* again: once */
+  for (int i = 0; i < ZT_NETCHANGE_ADDRS + 3; i++) {
+    char ip[16];
+    snprintf(ip, sizeof(ip), "10.0.0.%d", i + 1);
+    put_addr(RTM_NEWADDR, AF_INET, 2, ip);
+  }
   zt_nl_parse(&st, buf, used, &n);
   CHECK_EQ_INT(n.n_added, 2 + ZT_NETCHANGE_ADDRS + 3);
 }
