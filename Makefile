@@ -142,6 +142,12 @@ build-fuzz/%: fuzz/%.c $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The rtnetlink parser is Linux's, so it lives in platform/; it is pure all
+# the same and fuzzed like the core's parsers.
+build-fuzz/fuzz_netlink: fuzz/fuzz_netlink.c platform/nlparse.c $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Iplatform -o $@ $^ $(PKG_LIBS)
+
 # Node-level targets drive a whole node: every core source but the real
 # QUIC layer, which fuzz/mock_quic.c replaces (a handshake per input would
 # be far too slow), plus the drivers' shared helpers.

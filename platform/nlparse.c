@@ -166,12 +166,20 @@ static bool on_link(struct zt_nl_state *st, const struct nlmsghdr *nlh,
   return true;
 }
 
+/* mnl_nlmsg_ok() compares the length as an int: a length of 2^31 or more
+ * turns negative and passes, and the next message is then read from far
+ * outside the buffer (found by fuzz_netlink). Compared unsigned here. */
+static bool msg_ok(const struct nlmsghdr *nlh, int left) {
+  return left >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+         nlh->nlmsg_len <= (unsigned)left;
+}
+
 unsigned zt_nl_parse(struct zt_nl_state *st, const void *buf, size_t len,
                      struct zt_netchange *n) {
   const struct nlmsghdr *nlh = buf;
   int left = len > INT_MAX ? INT_MAX : (int)len;
   unsigned changed = 0;
-  for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+  for (; msg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
     bool hit = false;
     switch (nlh->nlmsg_type) {
     case RTM_NEWADDR:

@@ -163,6 +163,17 @@ static void test_malformed(void) {
   CHECK_EQ_INT(zt_nl_parse(&st, buf, used, &n), 1);
   CHECK_EQ_INT(n.what, ZT_NET_ROUTE_DEFAULT);
   CHECK_EQ_INT(st.malformed, 3);
+  /* A length of 2^31 or more (negative as an int, which libmnl's own
+   * check lets through) ends the buffer instead of jumping out of it. */
+  reset();
+  put_route(RTM_NEWROUTE, 0, RT_TABLE_MAIN, 2);
+  nlh = put(RTM_NEWROUTE);
+  nlh->nlmsg_len = 0x80000010u;
+  used += sizeof(*nlh);
+  st.malformed = 0;
+  memset(&n, 0, sizeof(n));
+  CHECK_EQ_INT(zt_nl_parse(&st, buf, used, &n), 1);
+  CHECK_EQ_INT(st.malformed, 1);
   /* Empty and tiny buffers. */
   CHECK_EQ_INT(zt_nl_parse(&st, buf, 0, &n), 0);
   CHECK_EQ_INT(zt_nl_parse(&st, buf, 3, &n), 0);
