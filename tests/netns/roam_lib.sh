@@ -51,3 +51,23 @@ zt_ping_gap() {
     END { if (n == 0) print -1, 0; else printf "%d %d\n", max, n }
   ' "$ZT_WORK/$1.log"
 }
+
+# zt_roam_idle_move OLD NEW: with no traffic through the tunnel, A's
+# address moves; prints the ms until the Intermediate logs that the agent
+# moved (it hears from the new address only when the agent sends: at once
+# when the agent reacts to the change, else at its next keepalive, up to
+# 10 s), or -1 after 15 s.
+zt_roam_idle_move() {
+  local before t0 i
+  before=$(grep -c "agent alice moved to" "$ZT_WORK/intermediate.log")
+  t0=$(date +%s%N)
+  zt_roam_move_address "$1" "$2" || { echo -1; return 1; }
+  for ((i = 0; i < 1500; i++)); do
+    if [ "$(grep -c "agent alice moved to" "$ZT_WORK/intermediate.log")" -gt "$before" ]; then
+      echo $((($(date +%s%N) - t0) / 1000000))
+      return 0
+    fi
+    sleep 0.01
+  done
+  echo -1
+}
