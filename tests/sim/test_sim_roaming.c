@@ -18,13 +18,17 @@
 
 #define VIP SIM_VIP
 
+/* The new network has a route, but loses everything (a captive portal, a
+ * firewall): the migration is not answered. */
+static bool blackhole;
+
 /* The sim's "kernel" route lookup: the agent host's own address. */
 static int sim_source(void *ud, const struct sockaddr *to, socklen_t tolen,
                       struct sockaddr_storage *out, socklen_t *outlen) {
   struct sim_host *h = ((struct sim_agent *)ud)->h;
   (void)to;
   (void)tolen;
-  if (h->loss >= 1.0) /* "no route" while the network is gone */
+  if (h->loss >= 1.0 && !blackhole) /* "no route" while the network is gone */
     return -1;
   memset(out, 0, sizeof(*out));
   memcpy(out, &h->priv, sizeof(h->priv));
@@ -121,9 +125,52 @@ static void test_roam_with_notice(void) {
   CHECK(seen_without < 0 || seen_without > seen_with + 500);
 }
 
+static uint64_t roam_counter(struct world *w, const char *name) {
+  char js[8192], key[64];
+  zt_agent_status_json(w->agent, js, sizeof(js));
+  snprintf(key, sizeof(key), "\"%s\":", name);
+  const char *m = strstr(js, key);
+  return m ? strtoull(m + strlen(key), NULL, 10) : UINT64_MAX;
+}
+
+static bool agent_up(struct world *w) { return zt_agent_is_connected(w->agent); }
+
+/* A migration nobody answers: after the grace (1 s here) the agent drops
+ * the connection and dials again at once; once the network works, it is
+ * back with the same tunnel address. */
+static void test_silent_path_redials(void) {
+  struct world *w = world_new(&pki.alice);
+  w->a[0].io.source_addr = sim_source;
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  uint32_t addr = zt_agent_tunnel_addr(w->agent);
+  blackhole = true;
+  w->ha->loss = 1.0;
+  w->ha->priv = sim_addr("192.168.7.20", ntohs(w->ha->priv.sin_port));
+  w->ha->pub = sim_addr("203.0.113.77", 41000);
+  struct zt_netchange n = {.what = ZT_NET_ADDR_ADDED | ZT_NET_ADDR_REMOVED};
+  zt_agent_network_changed(w->agent, &n, w->net.now);
+  CHECK_EQ_INT(roam_counter(w, "migrations"), 1);
+  world_run(w, NULL, 900 * MS);
+  CHECK_EQ_INT(roam_counter(w, "grace_redials"), 0); /* still in grace */
+  world_run(w, NULL, 200 * MS);
+  CHECK_EQ_INT(roam_counter(w, "grace_redials"), 1);
+  CHECK(!zt_agent_is_connected(w->agent)); /* dialing again */
+  blackhole = false;
+  w->ha->loss = 0;
+  CHECK(world_run(w, agent_up, 5 * SEC)); /* its Initial retransmitted */
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  CHECK_EQ_INT(zt_agent_tunnel_addr(w->agent), addr);
+  size_t before = w->a[0].rx;
+  sim_send_pings(&w->a[0], VIP, 5, 20 * MS);
+  world_run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->a[0].rx - before, 5);
+  world_free(w);
+}
+
 int main(void) {
   sim_log_init();
   RUN(test_roam_with_notice);
+  RUN(test_silent_path_redials);
   sim_pki_free();
   return TEST_EXIT();
 }
