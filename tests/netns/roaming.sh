@@ -84,13 +84,15 @@ fi
 # ---- flap: the link down for a second and up again
 zt_ping_stream pings2 750 # 15 s
 sleep 1
+tdown=$(date +%s.%N)
 zt_roam_flap 1 || fail "link flap" "ip failed"
 t1=$(date +%s.%N)
 for _ in $(seq 150); do
-  read -r gap n < <(zt_ping_gap pings2 "$t1")
+  read -r _ n < <(zt_ping_gap pings2 "$t1")
   [ "$n" -gt 0 ] && break
   sleep 0.1
 done
+read -r gap _ < <(zt_ping_gap pings2 "$tdown")
 first=$(awk -v after="$t1" '/bytes from/ { t = substr($1, 2, length($1) - 2) + 0
   if (t > after) { printf "%d\n", (t - after) * 1000; exit } }' "$ZT_WORK/pings2.log")
 if [ "$n" -gt 0 ] && [ "$gap" -lt 15000 ]; then
@@ -115,5 +117,9 @@ PY
 else
   fail "status" "$js"
 fi
+human=$(A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" 2>&1)
+grep -q "^roaming: [0-9]* network change(s): [1-9][0-9]* migration(s)" <<<"$human" &&
+  pass "ztna status shows roaming ($(grep '^roaming:' <<<"$human"))" ||
+  fail "ztna status roaming line" "$human"
 
 zt_summary roaming
