@@ -21,7 +21,8 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?= 0
 
-PKGS    := libngtcp2 libngtcp2_crypto_gnutls gnutls libnftables libnetfilter_conntrack
+PKGS    := libngtcp2 libngtcp2_crypto_gnutls gnutls libnftables libnetfilter_conntrack \
+	libmnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -141,6 +142,12 @@ fuzz: $(FUZZ_BIN)
 build-fuzz/%: fuzz/%.c $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The rtnetlink parser is Linux's, so it lives in platform/; it is pure all
+# the same and fuzzed like the core's parsers.
+build-fuzz/fuzz_netlink: fuzz/fuzz_netlink.c platform/nlparse.c $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Iplatform -o $@ $^ $(PKG_LIBS)
 
 # Node-level targets drive a whole node: every core source but the real
 # QUIC layer, which fuzz/mock_quic.c replaces (a handshake per input would

@@ -23,6 +23,7 @@
 #include "ippkt.h"
 #include "log.h"
 #include "netaddr.h"
+#include "roam.h"
 #include "statusw.h"
 #include "strbuf.h"
 #include "tunnel.h"
@@ -99,6 +100,9 @@ struct zt_agent {
   uint64_t now; /* time of the event being handled, for nested handlers */
   struct zt_ctrl_msg scratch; /* outgoing control message */
   struct agent_ping pings[AGENT_PINGS];
+  /* Network changes (roam.h), one per Intermediate's connection; the
+   * status shows the one in use. */
+  struct zt_roam roam[ZT_MAX_INTERMEDIATES];
 };
 
 static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
@@ -647,6 +651,8 @@ struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
       .switched = tunnel_switched,
       .ping_result = tunnel_ping_result,
   };
+  for (size_t i = 0; i < a->ups.n; i++)
+    zt_roam_init(&a->roam[i], &a->ups.u[i]);
   zt_uplinks_start(&a->ups, now);
   return a;
 }
@@ -825,6 +831,9 @@ uint64_t zt_agent_expiry(const struct zt_agent *a) {
     if (silent < t)
       t = silent;
   }
+  for (size_t i = 0; i < a->ups.n; i++)
+    if ((p = zt_roam_expiry(&a->roam[i])) < t)
+      t = p;
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
     if (s->used) {
@@ -849,6 +858,8 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
         connector_online(a, s->connector))
       send_session_open(a, s);
   }
+  for (size_t i = 0; i < a->ups.n; i++)
+    zt_roam_handle_expiry(&a->roam[i], &a->ups.u[i], now);
   zt_uplinks_handle_expiry(&a->ups, now);
   /* The Intermediate in use went quiet: a standby is there, so do not wait
    * for the idle timeout (30 s) to move. */
@@ -857,6 +868,21 @@ void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now) {
     zt_uplink_abandon(&a->ups.u[a->cur], "intermediate silent", now);
   choose(a);
   pings_expire(a);
+  flush(a);
+}
+
+void zt_agent_network_changed(struct zt_agent *a, const struct zt_netchange *n,
+                              uint64_t now) {
+  a->now = now;
+  /* Every Intermediate's connection moves: the standbys are the
+   * failover targets and must live on the new network too. */
+  for (size_t i = 0; i < a->ups.n; i++)
+    zt_roam_on_change(&a->roam[i], &a->ups.u[i], n, now);
+  /* Our candidates changed with our addresses: peers probe the new ones
+   * (the Intermediate's OBSERVED, once the move is seen, repeats this). */
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
+    if (a->sessions[i].used)
+      zt_tunnel_send_candidates(&a->sessions[i].t);
   flush(a);
 }
 
@@ -936,6 +962,7 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       (unsigned long long)st->tun_too_big);
   zt_strbuf_printf(&sb, "services: refused %llu (outside service_range)\n",
                    (unsigned long long)st->services_refused);
+  zt_roam_status(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &sb);
   zt_strbuf_printf(&sb,
                    "rx: packets %llu malformed %llu policy_drops %llu "
                    "unknown_channel %llu\n",
@@ -1007,6 +1034,7 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_u64(&w, "refused", st->sessions_refused);
   zt_jsonw_end_object(&w);
   zt_jsonw_u64(&w, "services_refused", st->services_refused);
+  zt_roam_status_json(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &w, a->now);
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
   return (int)sb.off;

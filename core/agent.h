@@ -56,6 +56,12 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
                        uint64_t now);
 uint64_t zt_agent_expiry(const struct zt_agent *a);
 void zt_agent_handle_expiry(struct zt_agent *a, uint64_t now);
+/* The host's network changed (platform/netwatch.c): the outer connection
+ * migrates, revalidates or redials at once (roam.h), and sessions send
+ * their new candidates. */
+struct zt_netchange;
+void zt_agent_network_changed(struct zt_agent *a, const struct zt_netchange *n,
+                              uint64_t now);
 
 const struct zt_agent_stats *zt_agent_get_stats(const struct zt_agent *a);
 uint32_t zt_agent_tunnel_addr(const struct zt_agent *a);

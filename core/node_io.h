@@ -45,6 +45,12 @@ struct zt_io {
    * up to max of them, with the port of the node's socket; their number.
    * NULL: none (the observed address is still offered). */
   size_t (*local_addrs)(void *ud, struct sockaddr_storage *out, size_t max);
+  /* Agent, roaming (roam.h): the address packets to `to` would leave from
+   * now, with the port of the node's socket: 0, or -1 when there is no
+   * route. NULL: unknown (the host's changes are then acted on as if the
+   * source stayed the same). */
+  int (*source_addr)(void *ud, const struct sockaddr *to, socklen_t tolen,
+                     struct sockaddr_storage *out, socklen_t *outlen);
 };
 
 /* Sends every packet connection q has now through io->udp_send (the

@@ -996,3 +996,22 @@ int zq_export_key(const struct zq_conn *c, const char *label, uint8_t *out,
              ? 0
              : -1;
 }
+
+/* Client migration (roaming, core/roam.c): immediate, since the old path
+ * is usually gone; ngtcp2 moves to a fresh connection ID, restarts
+ * congestion control and validates the new path with a PATH_CHALLENGE
+ * that goes out on the next write. */
+int zq_migrate(struct zq_conn *c, const struct sockaddr *local,
+               socklen_t locallen, uint64_t now) {
+  if (c->is_server || c->dead || !c->ready)
+    return -1;
+  ngtcp2_path path = *ngtcp2_conn_get_path(c->conn);
+  path.local.addr = (ngtcp2_sockaddr *)local;
+  path.local.addrlen = locallen;
+  path.user_data = NULL;
+  if (ngtcp2_conn_initiate_immediate_migration(c->conn, &path, now) != 0)
+    return -1;
+  memcpy(&c->local, local, locallen);
+  c->locallen = locallen;
+  return 0;
+}

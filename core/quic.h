@@ -232,5 +232,12 @@ int zq_export_key(const struct zq_conn *c, const char *label, uint8_t *out,
                   size_t len);
 /* Smoothed RTT in ns (0 before the first sample). */
 uint64_t zq_rtt_ns(const struct zq_conn *c);
+/* Client only, handshake done: moves the connection to a new local
+ * address (QUIC connection migration: new connection ID, path validated
+ * by a PATH_CHALLENGE sent on the next write). Later zq_read() calls must
+ * pass this local address. 0, or -1 (not allowed now, no spare connection
+ * ID from the peer, same address as now): the caller reconnects. */
+int zq_migrate(struct zq_conn *c, const struct sockaddr *local,
+               socklen_t locallen, uint64_t now);
 
 #endif

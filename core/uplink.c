@@ -269,3 +269,37 @@ void zt_uplink_shutdown(struct zt_uplink *u, uint64_t now) {
   zq_close(u->q, 0, "shutting down");
   zt_io_send_all(u->io, u->q, now);
 }
+
+int zt_uplink_migrate(struct zt_uplink *u, const struct sockaddr *local,
+                      socklen_t locallen, uint64_t now) {
+  if (!u->q || !zq_is_ready(u->q) ||
+      zq_migrate(u->q, local, locallen, now) != 0)
+    return -1;
+  memcpy(&u->local, local, locallen);
+  u->locallen = locallen;
+  return 0;
+}
+
+void zt_uplink_redial(struct zt_uplink *u, const struct sockaddr *local,
+                      socklen_t locallen, const char *why, uint64_t now) {
+  if (u->replaced)
+    return;
+  if (local) {
+    memcpy(&u->local, local, locallen);
+    u->locallen = locallen;
+  }
+  /* No CONNECTION_CLOSE: its path is gone. The Intermediate lets the new
+   * connection of our identity replace the old one. */
+  if (u->q) {
+    zt_info("dropping the connection to intermediate: %s", why);
+    zq_free(u->q);
+    u->q = NULL;
+    if (u->was_up)
+      u->stats.disconnects++;
+    u->was_up = false;
+    if (u->h.on_down)
+      u->h.on_down(u, why, u->ud);
+  }
+  zt_backoff_reset(&u->backoff);
+  zt_uplink_start(u, now);
+}

@@ -47,7 +47,8 @@ struct zt_uplink {
   struct sockaddr_storage observed;
   socklen_t observedlen;
   /* When a packet last came from the Intermediate (or the dial began):
-   * an agent with standby Intermediates gives up on a silent one early. */
+   * an agent with standby Intermediates gives up on a silent one early,
+   * and roaming checks that a moved path answers. */
   uint64_t last_rx;
 };
 
@@ -89,6 +90,14 @@ void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now);
 /* Gives the connection up now, as if it had been lost (CONNECTION_CLOSE,
  * on_down, reconnect after the backoff): the Intermediate went silent. */
 void zt_uplink_abandon(struct zt_uplink *u, const char *reason, uint64_t now);
+/* Roaming (core/roam.c). Moves the live connection to a new local
+ * address: 0, or -1 when QUIC cannot migrate now (then redial). */
+int zt_uplink_migrate(struct zt_uplink *u, const struct sockaddr *local,
+                      socklen_t locallen, uint64_t now);
+/* Drops the connection (on_down if one existed), resets the backoff and
+ * dials at once from `local` (NULL: the address it used). */
+void zt_uplink_redial(struct zt_uplink *u, const struct sockaddr *local,
+                      socklen_t locallen, const char *why, uint64_t now);
 /* RTT to the Intermediate in ns (0 if unknown). */
 uint64_t zt_uplink_rtt_ns(const struct zt_uplink *u);
 /* "uplink quic: ..." for status reports; nothing while down. */

@@ -671,6 +671,15 @@ uint64_t zq_rtt_ns(const struct zq_conn *c) {
   return 0;
 }
 
+int zq_migrate(struct zq_conn *c, const struct sockaddr *local,
+               socklen_t locallen, uint64_t now) {
+  (void)c;
+  (void)local;
+  (void)locallen;
+  (void)now;
+  return -1; /* the node fuzzers never roam */
+}
+
 /* Both ends of a mock connection derive the same bytes: the label's, so
  * probes between mock peers authenticate. */
 int zq_export_key(const struct zq_conn *c, const char *label, uint8_t *out,

@@ -84,12 +84,36 @@ static size_t driver_local_addrs(void *ud, struct sockaddr_storage *out,
   return zt_local_addrs(d->tun_name, sin->sin_port, out, max);
 }
 
+/* Where packets to `to` leave from now, with our socket's port. */
+static int driver_source_addr(void *ud, const struct sockaddr *to,
+                              socklen_t tolen, struct sockaddr_storage *out,
+                              socklen_t *outlen) {
+  struct zt_driver *d = ud;
+  struct sockaddr_storage self;
+  socklen_t len;
+  if (zt_udp_local(d->udp_fd, &self, &len) != 0)
+    return -1;
+  uint16_t port = self.ss_family == AF_INET6
+                      ? ((struct sockaddr_in6 *)&self)->sin6_port
+                      : ((struct sockaddr_in *)&self)->sin_port;
+  return zt_route_source(to, tolen, port, out, outlen);
+}
+
 void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
   io->ud = d;
   io->udp_send = driver_udp_send;
   io->tun_write = driver_tun_write;
   io->ping_result = driver_ping_result;
   io->local_addrs = driver_local_addrs;
+  io->source_addr = driver_source_addr;
+}
+
+void zt_driver_call(struct zt_driver *d,
+                    void (*fn)(void *node, const void *arg, uint64_t now),
+                    const void *arg) {
+  begin(d);
+  fn(d->node, arg, zt_now_ns());
+  end(d);
 }
 
 static void rearm(struct zt_driver *d) {

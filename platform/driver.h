@@ -58,6 +58,12 @@ void zt_driver_io(struct zt_driver *d, struct zt_io *io);
  * "status", "status json" and "ping TARGET". zt_driver_run() does it;
  * exposed for tests. 0, or -1 when a required socket cannot be opened. */
 int zt_driver_open_ctl(struct zt_driver *d);
+/* Calls fn(node, arg, now) as the driver's own callbacks do: what it
+ * sends goes out in one batch, then the timer is re-armed at the node's
+ * next deadline. For event sources of one daemon (the agent's netwatch). */
+void zt_driver_call(struct zt_driver *d,
+                    void (*fn)(void *node, const void *arg, uint64_t now),
+                    const void *arg);
 /* Runs until SIGINT/SIGTERM. 0 on a clean stop. */
 int zt_driver_run(struct zt_driver *d);
 /* Logs the node's status, one log line per status line. */

@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <unistd.h>
 
 size_t zt_local_addrs(const char *exclude, uint16_t port,
                       struct sockaddr_storage *out, size_t max) {
@@ -29,4 +30,22 @@ size_t zt_local_addrs(const char *exclude, uint16_t port,
   }
   freeifaddrs(list);
   return n;
+}
+
+int zt_route_source(const struct sockaddr *to, socklen_t tolen, uint16_t port,
+                    struct sockaddr_storage *out, socklen_t *outlen) {
+  int fd = socket(to->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  *outlen = sizeof(*out);
+  int rv = connect(fd, to, tolen) == 0 &&
+                   getsockname(fd, (struct sockaddr *)out, outlen) == 0
+               ? 0
+               : -1;
+  close(fd);
+  if (rv == 0 && out->ss_family == AF_INET)
+    ((struct sockaddr_in *)out)->sin_port = port;
+  else if (rv == 0 && out->ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)out)->sin6_port = port;
+  return rv;
 }

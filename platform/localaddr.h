@@ -16,4 +16,10 @@
 size_t zt_local_addrs(const char *exclude, uint16_t port,
                       struct sockaddr_storage *out, size_t max);
 
+/* The address the kernel would send from to reach `to` now (a connected
+ * UDP socket's own address: a route lookup, no packet sent), with port
+ * `port` (network order). 0, or -1 when there is no route. */
+int zt_route_source(const struct sockaddr *to, socklen_t tolen, uint16_t port,
+                    struct sockaddr_storage *out, socklen_t *outlen);
+
 #endif

@@ -7,6 +7,7 @@ pkgs=(
   make gcc clang libclang-rt-14-dev pkg-config
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev   # QUIC + TLS
   libnftables-dev libnetfilter-conntrack-dev                  # connector: nft, conntrack
+  libmnl-dev                                                  # agent: rtnetlink watch (roaming)
   iproute2 nftables iputils-ping iperf3 curl python3 tshark   # tests, demo
   conntrack tcpdump                                           # tests
 )

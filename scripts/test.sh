@@ -39,6 +39,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/nat_matrix.sh
   BUILD=build bash tests/netns/delayfwd.sh
   BUILD=build bash tests/netns/multi_intermediate.sh
+  BUILD=build bash tests/netns/roaming.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   # The daemons run with ASan and UBSan but without LeakSanitizer: its exit

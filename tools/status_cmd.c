@@ -114,6 +114,22 @@ static void print_uplink(const struct zt_json *u) {
   printf("\n");
 }
 
+/* The agent's network changes (counters.roaming), once there was one. */
+static void print_roaming(const struct zt_json *counters) {
+  const struct zt_json *r = counters ? zt_json_get(counters, "roaming") : NULL;
+  if (!r || r->type != ZT_JSON_OBJECT || !num(r, "changes"))
+    return;
+  printf("roaming: %" PRIu64 " network change(s): %" PRIu64
+         " migration(s), %" PRIu64 " revalidation(s), %" PRIu64 " redial(s)",
+         num(r, "changes"), num(r, "migrations"), num(r, "revalidations"),
+         num(r, "redials"));
+  const struct zt_json *l = zt_json_get(r, "last_change");
+  if (l && l->type == ZT_JSON_OBJECT && str(l, "what") && str(l, "action"))
+    printf("; last %" PRIu64 " ms ago: %s -> %s", num(l, "ago_ms"),
+           str(l, "what"), str(l, "action"));
+  printf("\n");
+}
+
 static void print_sessions(const struct zt_json *ss) {
   static struct table t;
   char b[9][CELL];
@@ -213,6 +229,7 @@ static int print_human(const char *text, size_t len) {
     print_intermediate(j);
   } else {
     print_uplink(zt_json_get(j, "uplink"));
+    print_roaming(zt_json_get(j, "counters"));
     printf("\n");
     print_sessions(zt_json_get(j, "sessions"));
     const struct zt_json *sv = zt_json_get(j, "services");

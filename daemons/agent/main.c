@@ -17,6 +17,7 @@
 #include "ippkt.h"
 #include "log.h"
 #include "netaddr.h"
+#include "netwatch.h"
 #include "tun.h"
 #include "udp.h"
 #include "wire.h"
@@ -60,6 +61,14 @@ static int status(void *n, char *buf, size_t len) {
 static int ping(void *n, const char *target, uint64_t cookie, uint64_t now,
                 char *err, size_t errlen) {
   return zt_agent_ping(n, target, cookie, now, err, errlen);
+}
+
+/* The host's network changed: the agent moves its outer connection. */
+static void network_changed_cb(void *node, const void *n, uint64_t now) {
+  zt_agent_network_changed(node, n, now);
+}
+static void network_changed(void *ud, const struct zt_netchange *n) {
+  zt_driver_call(ud, network_changed_cb, n);
 }
 
 static void set_tun_addr(void *ud, uint32_t addr) {
@@ -190,7 +199,14 @@ int main(int argc, char **argv) {
   d.status_json = status_json;
   d.ping = ping;
   zt_daemon_control_socket(&args, cfg.control_socket, "agent", &d);
+  /* Without it the agent still works; a network change then costs a
+   * timeout instead of a round trip. */
+  struct zt_netwatch *nw =
+      zt_netwatch_open(d.loop, tun_name, network_changed, &d, err, sizeof(err));
+  if (!nw)
+    zt_warn("%s; network changes will be noticed by timeouts only", err);
   int rv = zt_driver_run(&d);
+  zt_netwatch_close(nw);
   zt_agent_shutdown(agent, zt_now_ns());
   zt_agent_free(agent);
   zt_loop_free(d.loop);
