@@ -26,6 +26,7 @@
 #include "statusw.h"
 #include "strbuf.h"
 #include "tunnel.h"
+#include "tunout.h"
 #include "uplink.h"
 #include "wire.h"
 
@@ -81,6 +82,7 @@ struct zt_agent {
   uint64_t now; /* time of the event being handled, for nested handlers */
   struct zt_ctrl_msg scratch; /* outgoing control message */
   struct agent_ping pings[AGENT_PINGS];
+  struct zt_tunout out; /* TUN reads: MSS, fragments, too big */
 };
 
 static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
@@ -141,6 +143,10 @@ static void session_close(struct zt_agent *a, struct session *s,
 
 static void pending_push(struct zt_agent *a, struct session *s,
                          const uint8_t *pkt, size_t len) {
+  if (len > sizeof(s->pending->data)) { /* tunout cut it to fit: never */
+    a->stats.tun_pending_drops++;
+    return;
+  }
   if (!s->pending && !(s->pending = calloc(PENDING_MAX, sizeof(*s->pending)))) {
     a->stats.tun_pending_drops++;
     return;
@@ -540,6 +546,7 @@ void zt_agent_free(struct zt_agent *a) {
     if (a->sessions[i].used)
       session_close(a, &a->sessions[i], false);
   zt_uplink_free(&a->up);
+  zt_tunout_free(&a->out);
   free(a);
 }
 
@@ -615,6 +622,21 @@ static struct session *session_for(struct zt_agent *a, const char *connector) {
   return NULL;
 }
 
+static int send_inner(void *q, const uint8_t *pkt, size_t len) {
+  return zq_send_datagram(q, pkt, len);
+}
+
+struct pending_ctx {
+  struct zt_agent *a;
+  struct session *s;
+};
+
+static int pending_push_cb(void *ud, const uint8_t *pkt, size_t len) {
+  struct pending_ctx *pc = ud;
+  pending_push(pc->a, pc->s, pkt, len);
+  return 0;
+}
+
 void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
                        uint64_t now) {
   struct zt_ip_info ip;
@@ -633,10 +655,6 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
       a->stats.tun_malformed++;
     return;
   }
-  if (len > ZT_TUN_MTU) {
-    a->stats.tun_too_big++;
-    return;
-  }
   if (a->tunnel_ip == 0 || ip.src != a->tunnel_ip) {
     a->stats.tun_bad_source++;
     return;
@@ -649,7 +667,9 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
    * state: a direct one works without it. */
   s = session_by_connector(a, svc->connector);
   if (s && zt_tunnel_ready_now(&s->t)) {
-    if (zq_send_datagram(s->t.inner, pkt, len) == ZQ_ERR_TOO_BIG)
+    if (zt_tunout_send(&a->out, pkt, len, zq_max_datagram(s->t.inner), now,
+                       send_inner, s->t.inner, a->io->tun_write,
+                       a->io->ud) == ZT_TUNOUT_TOO_BIG)
       a->stats.tun_too_big++;
     flush(a);
     return;
@@ -666,7 +686,13 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
     a->stats.tun_pending_drops++;
     return;
   }
-  pending_push(a, s, pkt, len);
+  /* Held until the session is up, cut to the size it will most likely
+   * carry. */
+  struct pending_ctx pc = {a, s};
+  if (zt_tunout_send(&a->out, pkt, len, ZT_INNER_DGRAM_MAX, now,
+                     pending_push_cb, &pc, a->io->tun_write,
+                     a->io->ud) == ZT_TUNOUT_TOO_BIG)
+    a->stats.tun_too_big++;
   if (!s->request_id && !s->t.channel && now >= s->retry_at)
     send_session_open(a, s);
   flush(a);
@@ -782,6 +808,7 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       (unsigned long long)st->tun_no_uplink,
       (unsigned long long)st->tun_pending_drops,
       (unsigned long long)st->tun_too_big);
+  zt_tunout_status(&a->out, &sb);
   zt_strbuf_printf(&sb, "services: refused %llu (outside service_range)\n",
                    (unsigned long long)st->services_refused);
   zt_strbuf_printf(&sb,
@@ -842,6 +869,7 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_u64(&w, "pending_drops", st->tun_pending_drops);
   zt_jsonw_u64(&w, "too_big", st->tun_too_big);
   zt_jsonw_end_object(&w);
+  zt_tunout_status_json(&a->out, &w);
   zt_jsonw_begin_object(&w, "rx");
   zt_jsonw_u64(&w, "packets", st->rx_packets);
   zt_jsonw_u64(&w, "malformed", st->rx_malformed);
