@@ -6,13 +6,6 @@
 
 #include "ippkt.h"
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
 /* Addresses an ICMP error must neither come from nor go to. */
 static bool not_a_host(uint32_t a) {
   uint8_t first = (uint8_t)(a >> 24);
@@ -30,7 +23,7 @@ size_t zt_icmp_frag_needed(const uint8_t *orig, size_t len, uint16_t mtu,
   struct zt_ip_info ip;
   if (zt_ip_parse(orig, len, &ip) != 0)
     return 0;
-  if ((rd16(orig + 6) & 0x1fff) != 0) /* not the first fragment */
+  if ((zt_ip_rd16(orig + 6) & 0x1fff) != 0) /* not the first fragment */
     return 0;
   if (ip.proto == ZT_IP_PROTO_ICMP && (!ip.l4_ok || is_icmp_error(ip.icmp_type)))
     return 0;
@@ -43,19 +36,18 @@ size_t zt_icmp_frag_needed(const uint8_t *orig, size_t len, uint16_t mtu,
   memset(out, 0, 28);
   out[0] = 0x45;
   out[1] = 0xc0; /* precedence "internetwork control", as Linux sends */
-  wr16(out + 2, (uint16_t)n);
+  zt_ip_wr16(out + 2, (uint16_t)n);
   out[8] = 64;
   out[9] = ZT_IP_PROTO_ICMP;
   memcpy(out + 12, orig + 16, 4); /* from the original destination */
   memcpy(out + 16, orig + 12, 4); /* to its source */
-  uint16_t ck = zt_ip_checksum(out, 20);
-  memcpy(out + 10, &ck, 2);
+  zt_ip_set_checksum(out, 20);
   uint8_t *icmp = out + 20;
   icmp[0] = ZT_ICMP_TYPE_UNREACH;
   icmp[1] = ZT_ICMP_CODE_FRAG_NEEDED;
-  wr16(icmp + 6, mtu);
+  zt_ip_wr16(icmp + 6, mtu);
   memcpy(icmp + 8, orig, quote);
-  ck = zt_ip_checksum(icmp, 8 + quote);
+  uint16_t ck = zt_ip_checksum(icmp, 8 + quote);
   memcpy(icmp + 2, &ck, 2);
   return n;
 }

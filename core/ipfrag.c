@@ -6,16 +6,6 @@
 
 #include "ippkt.h"
 
-#define IP_DF 0x4000
-#define IP_MF 0x2000
-#define IP_OFFMASK 0x1fff
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
 
 /* The header of the second and later pieces: the fixed 20 bytes and the
  * options whose "copied" bit is set, padded with EOL to 4 bytes. */
@@ -46,11 +36,9 @@ static size_t later_header(const uint8_t *hdr, size_t hdr_len, uint8_t *out) {
 
 static int emit_piece(uint8_t *buf, size_t hl, size_t plen, uint16_t frag,
                       zt_ipfrag_emit emit, void *ud) {
-  wr16(buf + 2, (uint16_t)(hl + plen));
-  wr16(buf + 6, frag);
-  wr16(buf + 10, 0);
-  uint16_t ck = zt_ip_checksum(buf, hl);
-  memcpy(buf + 10, &ck, 2);
+  zt_ip_wr16(buf + 2, (uint16_t)(hl + plen));
+  zt_ip_wr16(buf + 6, frag);
+  zt_ip_set_checksum(buf, hl);
   return emit(ud, buf, hl + plen);
 }
 
@@ -60,15 +48,15 @@ int zt_ip_fragment(const uint8_t *pkt, size_t len, size_t mtu, uint8_t *buf,
   uint8_t later[60];
   if (zt_ip_parse(pkt, len, &ip) != 0)
     return -1;
-  uint16_t fl = rd16(pkt + 6);
-  if (fl & IP_DF)
+  uint16_t fl = zt_ip_rd16(pkt + 6);
+  if (fl & ZT_IP_DF)
     return -1;
   size_t later_len = later_header(pkt, ip.hdr_len, later);
   if (mtu < (size_t)ip.hdr_len + 8 || mtu > 65535)
     return -1;
   /* Offsets stay those of the original datagram: pkt may be a fragment. */
-  size_t base = (size_t)(fl & IP_OFFMASK) * 8;
-  int more_after = (fl & IP_MF) != 0;
+  size_t base = (size_t)(fl & ZT_IP_OFFMASK) * 8;
+  int more_after = (fl & ZT_IP_MF) != 0;
   const uint8_t *payload = pkt + ip.hdr_len;
   size_t plen = (size_t)ip.total_len - ip.hdr_len, pos = 0;
   int pieces = 0;
@@ -79,9 +67,9 @@ int zt_ip_fragment(const uint8_t *pkt, size_t len, size_t mtu, uint8_t *buf,
     bool last = pos + n == plen;
     memcpy(buf, pieces == 0 ? pkt : later, hl);
     memcpy(buf + hl, payload + pos, n);
-    uint16_t frag = (uint16_t)(((base + pos) / 8) & IP_OFFMASK);
+    uint16_t frag = (uint16_t)(((base + pos) / 8) & ZT_IP_OFFMASK);
     if (!last || more_after)
-      frag |= IP_MF;
+      frag |= ZT_IP_MF;
     frag |= fl & 0x8000; /* the reserved bit, as it was */
     int rv = emit_piece(buf, hl, n, frag, emit, ud);
     if (rv != 0)

@@ -8,19 +8,12 @@
 #define TCPOPT_NOP 1
 #define TCPOPT_MSS 2
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
 void zt_cksum_update16(uint8_t *ck, uint16_t old, uint16_t new_) {
   /* HC' = ~(~HC + ~m + m'), summed with end-around carry. */
-  uint32_t sum = (uint16_t)~rd16(ck) + (uint32_t)(uint16_t)~old + new_;
+  uint32_t sum = (uint16_t)~zt_ip_rd16(ck) + (uint32_t)(uint16_t)~old + new_;
   sum = (sum & 0xffff) + (sum >> 16);
   sum = (sum & 0xffff) + (sum >> 16);
-  wr16(ck, (uint16_t)~sum);
+  zt_ip_wr16(ck, (uint16_t)~sum);
 }
 
 static uint16_t swap16(uint16_t v) { return (uint16_t)(v << 8 | v >> 8); }
@@ -46,10 +39,10 @@ bool zt_tcp_clamp_mss(uint8_t *pkt, size_t len, uint16_t mss) {
     if (i + 1 >= doff || tcp[i + 1] < 2 || i + tcp[i + 1] > doff)
       return false; /* malformed options: leave them to the receiver */
     if (kind == TCPOPT_MSS && tcp[i + 1] == 4) {
-      uint16_t old = rd16(tcp + i + 2);
+      uint16_t old = zt_ip_rd16(tcp + i + 2);
       if (old <= mss)
         return false;
-      wr16(tcp + i + 2, mss);
+      zt_ip_wr16(tcp + i + 2, mss);
       /* The checksum sums 16-bit words from the TCP header's start: a
        * value at an odd offset straddles two words, which is the same
        * sum with its bytes swapped. */

@@ -7,9 +7,6 @@
 
 #include "ippkt.h"
 
-#define IP_DF 0x4000
-#define IP_MF 0x2000
-#define IP_OFFMASK 0x1fff
 #define IP_MAX_LEN 65535u
 #define IP_MIN_HDR 20u
 
@@ -36,28 +33,6 @@ struct zt_reasm_group {
   unsigned n_frags;
   struct frag_range frags[ZT_REASM_MAX_FRAGS];
 };
-
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static void wr16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-/* The transport header bytes port rules read (as ippkt.c's l4_min_len):
- * a first fragment shorter than this is a tiny fragment. */
-static uint32_t l4_need(uint8_t proto) {
-  switch (proto) {
-  case ZT_IP_PROTO_TCP:
-    return 20;
-  case ZT_IP_PROTO_UDP:
-    return 8;
-  case ZT_IP_PROTO_ICMP:
-    return 4;
-  default:
-    return 0;
-  }
-}
 
 void zt_reasm_init(struct zt_reasm *r) { memset(r, 0, sizeof(*r)); }
 
@@ -221,13 +196,11 @@ static bool assemble(struct zt_reasm *r, struct zt_reasm_group *g,
     return false;
   memcpy(d, g->hdr, g->hdr_len);
   memcpy(d + g->hdr_len, g->data, g->total);
-  wr16(d + 2, (uint16_t)len);
+  zt_ip_wr16(d + 2, (uint16_t)len);
   /* Fragment offset and MF cleared; DF too: the sender let this datagram
    * be fragmented, so the kernel may cut it again for the next link. */
-  wr16(d + 6, 0);
-  wr16(d + 10, 0);
-  uint16_t ck = zt_ip_checksum(d, g->hdr_len);
-  memcpy(d + 10, &ck, 2);
+  zt_ip_wr16(d + 6, 0);
+  zt_ip_set_checksum(d, g->hdr_len);
   r->done = d;
   *outlen = len;
   return true;
@@ -244,9 +217,9 @@ enum zt_reasm_result zt_reasm_feed(struct zt_reasm *r, const uint8_t *pkt,
   r->stats.fragments++;
   expire(r, now);
 
-  uint16_t fl = rd16(pkt + 6);
-  bool more = (fl & IP_MF) != 0;
-  uint32_t start = (uint32_t)(fl & IP_OFFMASK) * 8;
+  uint16_t fl = zt_ip_rd16(pkt + 6);
+  bool more = (fl & ZT_IP_MF) != 0;
+  uint32_t start = (uint32_t)(fl & ZT_IP_OFFMASK) * 8;
   uint32_t plen = (uint32_t)ip.total_len - ip.hdr_len;
   uint32_t end = start + plen;
   const uint8_t *payload = pkt + ip.hdr_len;
@@ -258,7 +231,7 @@ enum zt_reasm_result zt_reasm_feed(struct zt_reasm *r, const uint8_t *pkt,
     return ZT_REASM_DROPPED;
   }
   struct zt_reasm_group *g =
-      group_find(r, ip.src, ip.dst, rd16(pkt + 4), ip.proto);
+      group_find(r, ip.src, ip.dst, zt_ip_rd16(pkt + 4), ip.proto);
   if (!g) {
     if (!(g = group_new(r, now))) {
       r->stats.bad++;
@@ -266,7 +239,7 @@ enum zt_reasm_result zt_reasm_feed(struct zt_reasm *r, const uint8_t *pkt,
     }
     g->src = ip.src;
     g->dst = ip.dst;
-    g->id = rd16(pkt + 4);
+    g->id = zt_ip_rd16(pkt + 4);
     g->proto = ip.proto;
   }
   if (g->refused) {
@@ -276,7 +249,7 @@ enum zt_reasm_result zt_reasm_feed(struct zt_reasm *r, const uint8_t *pkt,
   /* No header is shorter than 20 bytes: a datagram whose payload ends
    * past 65515 cannot exist (the ping of death). */
   if (end + IP_MIN_HDR > IP_MAX_LEN ||
-      (start == 0 && plen < l4_need(ip.proto))) {
+      (start == 0 && plen < zt_ip_l4_min_len(ip.proto))) {
     r->stats.bad++;
     group_refuse(r, g);
     return ZT_REASM_DROPPED;

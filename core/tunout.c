@@ -11,7 +11,6 @@
 #include "mss.h"
 
 #define SCRATCH 65536 /* one IPv4 packet at most */
-#define IP_DF 0x4000
 
 void zt_tunout_free(struct zt_tunout *t) {
   free(t->buf);
@@ -81,7 +80,7 @@ enum zt_tunout_result zt_tunout_send(struct zt_tunout *t, const uint8_t *pkt,
   }
   if (len <= max)
     return send_whole(pkt, len, send, send_ud);
-  if (pkt[6] & (IP_DF >> 8)) {
+  if (zt_ip_rd16(pkt + 6) & ZT_IP_DF) {
     t->stats.too_big++;
     too_big_answer(t, pkt, len, max, now, write, write_ud);
     return ZT_TUNOUT_TOO_BIG;
