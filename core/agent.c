@@ -27,6 +27,7 @@
 #include "statusw.h"
 #include "strbuf.h"
 #include "tunnel.h"
+#include "tunout.h"
 #include "uplink.h"
 #include "uplinkset.h"
 #include "wire.h"
@@ -103,6 +104,7 @@ struct zt_agent {
   /* Network changes (roam.h), one per Intermediate's connection; the
    * status shows the one in use. */
   struct zt_roam roam[ZT_MAX_INTERMEDIATES];
+  struct zt_tunout out; /* TUN reads: MSS, fragments, too big */
 };
 
 static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
@@ -181,6 +183,10 @@ static void session_close(struct zt_agent *a, struct session *s,
 
 static void pending_push(struct zt_agent *a, struct session *s,
                          const uint8_t *pkt, size_t len) {
+  if (len > sizeof(s->pending->data)) { /* tunout cut it to fit: never */
+    a->stats.tun_pending_drops++;
+    return;
+  }
   if (!s->pending && !(s->pending = calloc(PENDING_MAX, sizeof(*s->pending)))) {
     a->stats.tun_pending_drops++;
     return;
@@ -678,6 +684,7 @@ void zt_agent_free(struct zt_agent *a) {
   zt_uplinks_free(&a->ups);
   for (size_t i = 0; i < ZT_MAX_INTERMEDIATES; i++)
     free(a->im_services[i]);
+  zt_tunout_free(&a->out);
   free(a);
 }
 
@@ -754,6 +761,21 @@ static struct session *session_for(struct zt_agent *a, const char *connector) {
   return NULL;
 }
 
+static int send_inner(void *q, const uint8_t *pkt, size_t len) {
+  return zq_send_datagram(q, pkt, len);
+}
+
+struct pending_ctx {
+  struct zt_agent *a;
+  struct session *s;
+};
+
+static int pending_push_cb(void *ud, const uint8_t *pkt, size_t len) {
+  struct pending_ctx *pc = ud;
+  pending_push(pc->a, pc->s, pkt, len);
+  return 0;
+}
+
 void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
                        uint64_t now) {
   struct zt_ip_info ip;
@@ -772,10 +794,6 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
       a->stats.tun_malformed++;
     return;
   }
-  if (len > ZT_TUN_MTU) {
-    a->stats.tun_too_big++;
-    return;
-  }
   if (a->tunnel_ip == 0 || ip.src != a->tunnel_ip) {
     a->stats.tun_bad_source++;
     return;
@@ -788,7 +806,9 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
    * state: a direct one works without it. */
   s = session_by_connector(a, svc->connector);
   if (s && zt_tunnel_ready_now(&s->t)) {
-    if (zq_send_datagram(s->t.inner, pkt, len) == ZQ_ERR_TOO_BIG)
+    if (zt_tunout_send(&a->out, pkt, len, zq_max_datagram(s->t.inner), now,
+                       send_inner, s->t.inner, a->io->tun_write,
+                       a->io->ud) == ZT_TUNOUT_TOO_BIG)
       a->stats.tun_too_big++;
     flush(a);
     return;
@@ -805,7 +825,13 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
     a->stats.tun_pending_drops++;
     return;
   }
-  pending_push(a, s, pkt, len);
+  /* Held until the session is up, cut to the size it will most likely
+   * carry. */
+  struct pending_ctx pc = {a, s};
+  if (zt_tunout_send(&a->out, pkt, len, ZT_INNER_DGRAM_MAX, now,
+                     pending_push_cb, &pc, a->io->tun_write,
+                     a->io->ud) == ZT_TUNOUT_TOO_BIG)
+    a->stats.tun_too_big++;
   if (!s->request_id && !s->t.channel && now >= s->retry_at)
     send_session_open(a, s);
   flush(a);
@@ -960,6 +986,7 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       (unsigned long long)st->tun_no_uplink,
       (unsigned long long)st->tun_pending_drops,
       (unsigned long long)st->tun_too_big);
+  zt_tunout_status(&a->out, &sb);
   zt_strbuf_printf(&sb, "services: refused %llu (outside service_range)\n",
                    (unsigned long long)st->services_refused);
   zt_roam_status(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &sb);
@@ -1022,6 +1049,7 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_u64(&w, "pending_drops", st->tun_pending_drops);
   zt_jsonw_u64(&w, "too_big", st->tun_too_big);
   zt_jsonw_end_object(&w);
+  zt_tunout_status_json(&a->out, &w);
   zt_jsonw_begin_object(&w, "rx");
   zt_jsonw_u64(&w, "packets", st->rx_packets);
   zt_jsonw_u64(&w, "malformed", st->rx_malformed);

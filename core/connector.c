@@ -28,9 +28,11 @@
 #include "log.h"
 #include "netaddr.h"
 #include "portrule.h"
+#include "reasm.h"
 #include "statusw.h"
 #include "strbuf.h"
 #include "tunnel.h"
+#include "tunout.h"
 #include "uplink.h"
 #include "uplinkset.h"
 #include "wire.h"
@@ -107,6 +109,10 @@ struct zt_connector {
   struct early_pkt *early;      /* EARLY_MAX slots, allocated on use */
   uint64_t early_seq;
   struct zt_connector_stats stats;
+  /* Fragments from agents wait here for their datagram: port rules are
+   * checked on whole datagrams. One per node, bounded (reasm.h). */
+  struct zt_reasm reasm;
+  struct zt_tunout out; /* TUN reads: MSS, fragments, too big */
   uint64_t now;
   struct zt_ctrl_msg scratch;
 };
@@ -313,10 +319,30 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
     return;
   }
   svc = service_by_vip(c, ip.dst);
-  if (!svc || !session_may_reach(s, ip.dst) ||
-      !zt_port_rules_match(svc->rules, svc->n_rules, ip.proto,
+  if (!svc || !session_may_reach(s, ip.dst)) {
+    c->stats.rx_not_allowed++;
+    zt_dbg("drop: agent %s to %s not allowed", s->agent,
+           zt_ip4_str(ip.dst, a));
+    return;
+  }
+  /* Only a first fragment has ports: rules are checked on the reassembled
+   * datagram, and that is what the kernel gets, so what was checked is
+   * what is delivered (Linux takes a TUN write longer than the MTU and
+   * forwards it, fragmenting it again for the next link if need be).
+   * Fragments of no complete datagram are counted in reasm's stats. */
+  bool reassembled = false;
+  if (ip.is_fragment) {
+    if (zt_reasm_feed(&c->reasm, pkt, len, c->now, &pkt, &len) !=
+            ZT_REASM_DONE ||
+        zt_ip_parse(pkt, len, &ip) != 0)
+      return;
+    reassembled = true;
+  }
+  if (!zt_port_rules_match(svc->rules, svc->n_rules, ip.proto,
                            ip.proto == 1 ? 0 : ip.dport)) {
     c->stats.rx_not_allowed++;
+    if (reassembled)
+      c->stats.rx_frag_not_allowed++;
     zt_dbg("drop: agent %s to %s %s port %u not allowed", s->agent,
            zt_ip4_str(ip.dst, a), zt_ip_proto_name(ip.proto), ip.dport);
     return;
@@ -736,6 +762,8 @@ void zt_connector_free(struct zt_connector *c) {
   free_holders(c);
   zt_uplinks_free(&c->ups);
   free(c->early);
+  zt_reasm_free(&c->reasm);
+  zt_tunout_free(&c->out);
   free(c);
 }
 
@@ -813,6 +841,10 @@ void zt_connector_feed_udp(struct zt_connector *c, const struct sockaddr *from,
   flush(c);
 }
 
+static int send_inner(void *q, const uint8_t *pkt, size_t len) {
+  return zq_send_datagram(q, pkt, len);
+}
+
 void zt_connector_feed_tun(struct zt_connector *c, const uint8_t *pkt,
                            size_t len, uint64_t now) {
   struct zt_ip_info ip;
@@ -835,7 +867,9 @@ void zt_connector_feed_tun(struct zt_connector *c, const uint8_t *pkt,
     c->stats.tun_no_session++;
     return;
   }
-  if (zq_send_datagram(s->t.inner, pkt, len) != 0)
+  if (zt_tunout_send(&c->out, pkt, len, zq_max_datagram(s->t.inner), now,
+                     send_inner, s->t.inner, c->io->tun_write,
+                     c->io->ud) == ZT_TUNOUT_SEND_FAILED)
     c->stats.tun_drops++;
   flush(c);
 }
@@ -939,6 +973,18 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
       (unsigned long long)st->rx_packets, (unsigned long long)st->rx_malformed,
       (unsigned long long)st->rx_bad_source,
       (unsigned long long)st->rx_not_allowed);
+  const struct zt_reasm_stats *rs = &c->reasm.stats;
+  zt_strbuf_printf(&sb,
+                   "reasm: fragments %llu reassembled %llu not_allowed %llu "
+                   "timed_out %llu evicted %llu overlaps %llu bad %llu\n",
+                   (unsigned long long)rs->fragments,
+                   (unsigned long long)rs->reassembled,
+                   (unsigned long long)st->rx_frag_not_allowed,
+                   (unsigned long long)rs->timed_out,
+                   (unsigned long long)rs->evicted,
+                   (unsigned long long)rs->overlaps,
+                   (unsigned long long)rs->bad);
+  zt_tunout_status(&c->out, &sb);
   zt_strbuf_printf(&sb,
                    "tun: packets %llu not_ipv4 %llu malformed %llu no_session "
                    "%llu drops %llu\n",
@@ -1021,6 +1067,16 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
   zt_jsonw_u64(&w, "bad_source", st->rx_bad_source);
   zt_jsonw_u64(&w, "not_allowed", st->rx_not_allowed);
   zt_jsonw_end_object(&w);
+  zt_jsonw_begin_object(&w, "reasm");
+  zt_jsonw_u64(&w, "fragments", c->reasm.stats.fragments);
+  zt_jsonw_u64(&w, "reassembled", c->reasm.stats.reassembled);
+  zt_jsonw_u64(&w, "not_allowed", st->rx_frag_not_allowed);
+  zt_jsonw_u64(&w, "timed_out", c->reasm.stats.timed_out);
+  zt_jsonw_u64(&w, "evicted", c->reasm.stats.evicted);
+  zt_jsonw_u64(&w, "overlaps", c->reasm.stats.overlaps);
+  zt_jsonw_u64(&w, "bad", c->reasm.stats.bad);
+  zt_jsonw_end_object(&w);
+  zt_tunout_status_json(&c->out, &w);
   zt_jsonw_begin_object(&w, "tun");
   zt_jsonw_u64(&w, "packets", st->tun_packets);
   zt_jsonw_u64(&w, "not_ipv4", st->tun_not_ipv4);

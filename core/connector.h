@@ -32,6 +32,7 @@ struct zt_connector_options {
 
 struct zt_connector_stats {
   uint64_t rx_packets, rx_malformed, rx_bad_source, rx_not_allowed;
+  uint64_t rx_frag_not_allowed; /* reassembled datagrams, of not_allowed */
   uint64_t tun_packets, tun_not_ipv4, tun_malformed, tun_no_session, tun_drops;
   uint64_t relay_unknown_channel, relay_early_buffered, relay_early_replayed,
       relay_early_dropped;

@@ -18,7 +18,7 @@ static uint32_t rd32(const uint8_t *p) {
 /* Minimum L4 header we insist on before trusting any of its fields: a
  * packet too short to be real TCP/UDP gets no ports, so it can match no
  * port rule. */
-static size_t l4_min_len(uint8_t proto) {
+size_t zt_ip_l4_min_len(uint8_t proto) {
   switch (proto) {
   case ZT_IP_PROTO_TCP:
     return 20;
@@ -33,7 +33,7 @@ static size_t l4_min_len(uint8_t proto) {
 
 /* l4 is the payload of an unfragmented or first-fragment packet. */
 static void parse_l4(const uint8_t *l4, size_t len, struct zt_ip_info *out) {
-  size_t need = l4_min_len(out->proto);
+  size_t need = zt_ip_l4_min_len(out->proto);
   if (need == 0 || len < need)
     return;
   out->l4_ok = 1;
@@ -115,6 +115,12 @@ uint16_t zt_ip_checksum(const void *data, size_t len) {
   while (sum >> 16)
     sum = (sum & 0xffff) + (sum >> 16);
   return htons((uint16_t)~sum); /* summed as big-endian words */
+}
+
+void zt_ip_set_checksum(uint8_t *hdr, size_t hdr_len) {
+  hdr[10] = hdr[11] = 0;
+  uint16_t ck = zt_ip_checksum(hdr, hdr_len);
+  memcpy(hdr + 10, &ck, 2);
 }
 
 char *zt_ip4_str(uint32_t ip, char *buf) {

@@ -49,6 +49,28 @@ const char *zt_ip_proto_name(uint8_t proto);
  * already holds a correct checksum the result is 0. */
 uint16_t zt_ip_checksum(const void *data, size_t len);
 
+/* The IPv4 header's flags and fragment offset field (bytes 6-7). */
+#define ZT_IP_DF 0x4000
+#define ZT_IP_MF 0x2000
+#define ZT_IP_OFFMASK 0x1fff
+
+/* Bytes of a transport header that must be present before its fields are
+ * believed (TCP 20, UDP 8, ICMP 4; 0 for other protocols): a first
+ * fragment shorter than this is a tiny fragment (core/reasm.c). */
+size_t zt_ip_l4_min_len(uint8_t proto);
+
+/* Recomputes the header checksum of an IPv4 header of hdr_len bytes. */
+void zt_ip_set_checksum(uint8_t *hdr, size_t hdr_len);
+
+/* Big-endian 16-bit fields, for the code that builds and edits packets. */
+static inline uint16_t zt_ip_rd16(const uint8_t *p) {
+  return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline void zt_ip_wr16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
 /* Formats a host-order IPv4 address as dotted quad into buf (>= 16 bytes);
  * returns buf. */
 char *zt_ip4_str(uint32_t ip, char *buf);

@@ -40,6 +40,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/delayfwd.sh
   BUILD=build bash tests/netns/multi_intermediate.sh
   BUILD=build bash tests/netns/roaming.sh
+  BUILD=build bash tests/netns/fragments.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   # The daemons run with ASan and UBSan but without LeakSanitizer: its exit
@@ -52,5 +53,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build-san bash tests/netns/hostile_lan.sh
   # Direct paths under ASan: forged and replayed probes reach the parsers.
   BUILD=build-san bash tests/netns/nat_matrix.sh
+  # Fragments from agents reach the connector's reassembly under ASan.
+  BUILD=build-san bash tests/netns/fragments.sh
 fi
 step "all tests passed"

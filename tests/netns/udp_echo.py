@@ -2,9 +2,11 @@
 """A UDP echo for the end-to-end tests, bounded in time.
 
   udp_echo.py server ADDR PORT [SECONDS]   echo every datagram back (default 600 s)
-  udp_echo.py client ADDR PORT MESSAGE [COUNT]
+  udp_echo.py client ADDR PORT MESSAGE [COUNT [SIZE]]
       send MESSAGE COUNT times (default 5), print how many came back intact;
-      exit 0 if all did.
+      exit 0 if all did. With SIZE, each datagram is padded to SIZE bytes
+      with a pattern that differs per datagram (fragments of one cannot
+      pass for another's).
 """
 import socket
 import sys
@@ -24,12 +26,15 @@ def server(addr, port, seconds):
         s.sendto(data, peer)
 
 
-def client(addr, port, message, count):
+def client(addr, port, message, count, size=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(2.0)
     ok = 0
     for i in range(count):
         payload = ("%s %d" % (message, i)).encode()
+        if size > len(payload):
+            pad = bytes((i * 7 + j) % 251 for j in range(size - len(payload)))
+            payload += pad
         s.sendto(payload, (addr, port))
         try:
             data, _ = s.recvfrom(65535)
@@ -47,7 +52,8 @@ if __name__ == "__main__":
                float(sys.argv[4]) if len(sys.argv) > 4 else 600)
     elif mode == "client":
         sys.exit(client(sys.argv[2], int(sys.argv[3]), sys.argv[4],
-                        int(sys.argv[5]) if len(sys.argv) > 5 else 5))
+                        int(sys.argv[5]) if len(sys.argv) > 5 else 5,
+                        int(sys.argv[6]) if len(sys.argv) > 6 else 0))
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

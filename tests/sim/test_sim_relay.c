@@ -74,11 +74,17 @@ static void test_largest_packet_fits(void) {
   world_run(w, NULL, 300 * MS);
   CHECK_EQ_INT(w->a[0].rx, 2);
   CHECK_EQ_INT(w->a[0].rx_bytes - 84, ZT_TUN_MTU);
-  /* ...and one byte more is refused and counted, never silently lost. */
+  /* ...and one byte more with DF set is refused, counted and answered
+   * with ICMP "fragmentation needed" (test_sim_fragments.c has the rest). */
   len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, ZT_TUN_MTU - 27);
+  p[6] |= 0x40;
+  memset(p + 10, 0, 2);
+  uint16_t ck = zt_ip_checksum(p, 20);
+  memcpy(p + 10, &ck, 2);
   zt_agent_feed_tun(w->agent, p, len, w->net.now);
   world_run(w, NULL, 300 * MS);
-  CHECK_EQ_INT(w->a[0].rx, 2);
+  CHECK_EQ_INT(w->a[0].rx, 3);
+  CHECK_EQ_INT(w->a[0].last[20], 3); /* the ICMP error, no echo */
   CHECK_EQ_INT(zt_agent_get_stats(w->agent)->tun_too_big, 1);
   world_free(w);
 }

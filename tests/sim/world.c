@@ -91,6 +91,7 @@ static void conn_tun_write(void *ud, const uint8_t *pkt, size_t len) {
   if (zt_ip_parse(pkt, len, &ip) != 0 || c->kq_n == MAX_REPLIES)
     return;
   c->delivered++;
+  c->last_len = len;
   uint8_t *r = malloc(len);
   memcpy(r, pkt, len);
   memcpy(r + 12, pkt + 16, 4); /* swap addresses */
@@ -135,6 +136,8 @@ static void agent_tun_write(void *ud, const uint8_t *pkt, size_t len) {
   }
   a->rx++;
   a->rx_bytes += len;
+  a->last_len = len;
+  memcpy(a->last, pkt, len < sizeof(a->last) ? len : sizeof(a->last));
 }
 
 static void agent_route(void *ud, uint32_t vip, bool add) {

@@ -66,6 +66,8 @@ struct sim_agent {
   struct zt_tls_creds *creds;
   struct zt_io io;
   size_t rx, rx_bytes, rx_bad; /* what its TUN received */
+  uint8_t last[128];           /* the start of the last packet written */
+  size_t last_len;             /* ... and its whole length */
   uint32_t routes[16];         /* routes currently installed */
   size_t n_routes;
   size_t route_adds;
@@ -82,6 +84,7 @@ struct sim_conn {
   uint8_t *kq[MAX_REPLIES];
   size_t kq_len[MAX_REPLIES], kq_n;
   size_t delivered;       /* packets handed to the kernel */
+  size_t last_len;        /* the length of the last one */
   size_t route_changes;   /* agent routes added or removed */
   size_t forgets;         /* io->forget_addr calls (conntrack flushes) */
   uint32_t last_forgot;   /* the address of the last one */
