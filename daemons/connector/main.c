@@ -150,15 +150,9 @@ int main(int argc, char **argv) {
   if (cfg.n_services == 0)
     zt_warn("no services configured: nothing to offer");
 
-  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls);
+  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls, ZT_ROLE_CONNECTOR);
   if (!creds)
     return 1;
-  if (creds->own_role != ZT_ROLE_CONNECTOR) {
-    zt_err("%s is a %s certificate, not a connector's", cfg.tls.cert,
-           zt_role_name(creds->own_role));
-    return 1;
-  }
-
   struct zt_driver d = {0};
   struct zt_io io = {0};
   bool forward_was_on = false;

@@ -241,6 +241,36 @@ void world_stop_agent(struct sim_agent *a) {
   a->h->node = NULL;
 }
 
+static void conn_start(struct world *w, struct sim_conn *c) {
+  struct zt_connector_options co = {
+      .creds = c->creds,
+      .intermediate_name = "intermediate",
+      .local = (struct sockaddr *)&c->h->priv,
+      .locallen = sizeof(c->h->priv),
+      .server = (struct sockaddr *)&w->hi->pub,
+      .serverlen = sizeof(w->hi->pub),
+      .cfg = &c->cfg,
+  };
+  c->conn = zt_connector_new(&co, &c->io, w->net.now);
+  c->h->node = c;
+}
+
+void world_stop_connector(struct sim_conn *c, bool clean) {
+  if (clean)
+    zt_connector_shutdown(c->conn, c->w->net.now);
+  zt_connector_free(c->conn);
+  c->conn = NULL;
+  c->h->node = NULL;
+  if (c == &c->w->c[0])
+    c->w->conn = NULL;
+}
+
+void world_start_connector(struct sim_conn *c) {
+  conn_start(c->w, c);
+  if (c == &c->w->c[0])
+    c->w->conn = c->conn;
+}
+
 struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
                                      const struct zt_connector_config *cfg,
                                      uint16_t pub_port) {
@@ -258,17 +288,7 @@ struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
                          .tun_write = conn_tun_write,
                          .route = conn_route,
                          .forget_addr = conn_forget};
-  struct zt_connector_options co = {
-      .creds = c->creds,
-      .intermediate_name = "intermediate",
-      .local = (struct sockaddr *)&c->h->priv,
-      .locallen = sizeof(c->h->priv),
-      .server = (struct sockaddr *)&w->hi->pub,
-      .serverlen = sizeof(w->hi->pub),
-      .cfg = &c->cfg,
-  };
-  c->conn = zt_connector_new(&co, &c->io, w->net.now);
-  c->h->node = c;
+  conn_start(w, c);
   w->n_conns++;
   return c;
 }
