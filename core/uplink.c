@@ -79,6 +79,7 @@ static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
   const uint8_t *payload;
   size_t plen;
   (void)q;
+  u->watch_until = u->now + ZT_UPLINK_WATCH_MS * NS_PER_MS;
   if (zt_relay_parse(data, len, &channel, &payload, &plen) != 0) {
     u->stats.relay_malformed++;
     zt_dbg("uplink: dropped malformed relay frame (%zu bytes)", len);
@@ -164,6 +165,7 @@ void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,
   if (!u->q)
     return;
   u->now = now;
+  u->last_rx = now;
   zq_read(u->q, (struct sockaddr *)&u->local, u->locallen, from, fromlen, pkt,
           len, now);
   zt_uplink_flush(u, now);
@@ -273,6 +275,7 @@ static void go_down(struct zt_uplink *u, uint64_t now) {
     u->stats.disconnects++;
   u->was_up = false;
   u->welcomed = false;
+  u->watch_until = 0;
   if (at_once) {
     u->reconnect_at = now ? now : 1; /* 0 means none pending */
     zt_info("reconnecting now");
@@ -291,9 +294,22 @@ void zt_uplink_flush(struct zt_uplink *u, uint64_t now) {
     go_down(u, now);
 }
 
+/* When relayed traffic stopped, the uplink's silence is worth a poke:
+ * the time of the next one, or UINT64_MAX. */
+static uint64_t silence_check_at(const struct zt_uplink *u) {
+  if (!u->welcomed || !u->watch_until)
+    return UINT64_MAX;
+  uint64_t t = u->last_rx + ZT_UPLINK_QUIET_MS * NS_PER_MS;
+  if (t < u->next_poke)
+    t = u->next_poke;
+  return t < u->watch_until ? t : UINT64_MAX;
+}
+
 uint64_t zt_uplink_expiry(const struct zt_uplink *u) {
-  if (u->q)
-    return zq_expiry(u->q);
+  if (u->q) {
+    uint64_t e = zq_expiry(u->q), s = silence_check_at(u);
+    return s < e ? s : e;
+  }
   return u->reconnect_at ? u->reconnect_at : UINT64_MAX;
 }
 
@@ -301,8 +317,14 @@ void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now) {
   if (!u->q) {
     if (u->reconnect_at && now >= u->reconnect_at)
       zt_uplink_start(u, now);
-  } else if (zq_expiry(u->q) <= now) {
-    zq_handle_expiry(u->q, now);
+  } else {
+    if (zq_expiry(u->q) <= now)
+      zq_handle_expiry(u->q, now);
+    if (silence_check_at(u) <= now) {
+      zt_uplink_poke(u, now);
+      if (u->next_poke <= now) /* not sent: no busy loop either */
+        u->next_poke = now + ZT_UPLINK_POKE_MS * NS_PER_MS;
+    }
   }
   zt_uplink_flush(u, now);
 }

@@ -18,6 +18,12 @@
  * often, so a restarted Intermediate answers with a Stateless Reset within
  * a round trip instead of at the next keepalive (10 s). */
 #define ZT_UPLINK_POKE_MS 250
+/* For this long after a relay frame arrived, an uplink that has heard
+ * nothing for ZT_UPLINK_QUIET_MS pokes too: relayed traffic that stops
+ * at once is what an Intermediate's death looks like from a connector
+ * that only answers (its keepalive would notice after 10 s). */
+#define ZT_UPLINK_WATCH_MS 5000
+#define ZT_UPLINK_QUIET_MS 500
 
 struct zt_uplink;
 
@@ -54,6 +60,8 @@ struct zt_uplink {
   bool replaced; /* closed with ZT_ERR_REPLACED: stays down */
   struct zt_repeat fails; /* failed attempts in a row, for the log */
   uint64_t next_poke;     /* zt_uplink_poke: not before this time */
+  uint64_t last_rx;       /* the last packet read */
+  uint64_t watch_until;   /* relay traffic seen: watch for silence */
   struct zt_ctrl_reader reader;
   struct zt_uplink_stats stats;
   /* Our address as the Intermediate saw it (last WELCOME; 0 length:

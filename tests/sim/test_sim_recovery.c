@@ -142,6 +142,39 @@ static void test_connector_restart_reopens(void) {
   world_free(w);
 }
 
+/* The same under relayed traffic (pings every 20 ms): the connector, which
+ * only answers, stops hearing relay frames; its uplink's silence after
+ * relay traffic makes it poke, so it notices within a second, not at its
+ * keepalive. */
+static void test_intermediate_restart_under_relayed_traffic(void) {
+  struct world *w = session_world();
+  CHECK(w);
+  if (!w)
+    return;
+  sim_send_pings(&w->a[0], VIP, 50, 20 * MS);
+  /* killed when the connector has nothing in flight (on a fast link it
+   * rarely has): nothing of its own will meet the new Intermediate */
+  world_run(w, NULL, 300 * MS);
+  world_stop_intermediate(w);
+  uint64_t t0 = w->net.now, lost = 0;
+  /* down for 300 ms: what was in flight is lost, pings go on */
+  sim_send_pings(&w->a[0], VIP, 15, 20 * MS);
+  world_start_intermediate(w);
+  size_t rx = w->a[0].rx;
+  for (int i = 0; i < 500 && (!lost || w->a[0].rx == rx); i++) {
+    sim_send_pings(&w->a[0], VIP, 1, 20 * MS);
+    if (!lost && !zt_connector_is_connected(w->conn))
+      lost = w->net.now;
+  }
+  CHECK(lost);
+  CHECK(w->a[0].rx > rx);
+  printf("  connector noticed after %.0f ms; echo again after %.0f ms\n",
+         (double)(lost - t0) / 1e6, (double)(w->net.now - t0) / 1e6);
+  CHECK(lost - t0 < 2 * SEC);
+  CHECK(w->net.now - t0 < 3 * SEC);
+  world_free(w);
+}
+
 static bool agent_ready(struct world *w) {
   return zt_agent_is_connected(w->agent) && zt_agent_tunnel_addr(w->agent);
 }
@@ -257,6 +290,7 @@ int main(void) {
   RUN(test_connector_killed_restarted_agent_told_at_once);
   RUN(test_connector_restart_reopens);
   RUN(test_intermediate_restart_session_back);
+  RUN(test_intermediate_restart_under_relayed_traffic);
   RUN(test_agent_restart_keeps_address);
   RUN(test_refused_agent_says_why);
   RUN(test_nothing_granted_warned);
