@@ -398,7 +398,9 @@ static void test_restart_noticed_while_direct(void) {
   CHECK(w);
   if (!w)
     return;
-  world_run(w, NULL, 1 * SEC); /* the uplinks idle: nothing in flight */
+  /* the uplinks idle: nothing in flight, and no relay frame for longer
+   * than ZT_UPLINK_WATCH_MS: only the direct traffic can tell */
+  world_run(w, NULL, 6 * SEC);
   world_stop_intermediate(w);
   world_start_intermediate(w);
   uint64_t t0 = w->net.now, lost = 0;
