@@ -465,10 +465,14 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
               "the intermediate); staying on the direct path",
               s->connector);
       s->t.channel = 0;
-    } else if (s && m->u.session_close.status == ZT_ERR_PEER_LOST) {
-      zt_warn("session with %s closed: the connector left the intermediate; "
+    } else if (s && (m->u.session_close.status == ZT_ERR_PEER_LOST ||
+                     m->u.session_close.status == ZT_ERR_REPLACED)) {
+      zt_warn("session with %s closed: the connector left the intermediate%s; "
               "reopening when it is back",
-              s->connector);
+              s->connector,
+              m->u.session_close.status == ZT_ERR_REPLACED
+                  ? " (a new instance of it connected)"
+                  : "");
       session_end_for_reopen(a, s, false);
     } else if (s) {
       zt_info("session with %s closed by intermediate: %s", s->connector,
