@@ -10,6 +10,8 @@
 #   raw-veth, wireguard-go, openvpn-p2p, openvpn-relay   from shared/bench/peer-tunnels.sh
 #   ztna-rss-KIB NAME   peak resident memory of each daemon after the run
 #   flood...            the handshake flood, from bench/flood.sh (FLOOD=0: skip)
+#   outage-ms FAULT MS PATH  traffic stopped by a node's restart, from
+#                       bench/outage.sh (OUTAGE=0: skip)
 #
 # DUR (default 8) is passed to the peer script too. No thresholds: figures only.
 set -uo pipefail
@@ -58,3 +60,7 @@ fi
 # Initials against an established session, in a topology of its own.
 # FLOOD=0 skips it.
 if [ "${FLOOD:-1}" = 1 ]; then bash bench/flood.sh; fi
+
+# Outages: an Intermediate or connector restarted under traffic
+# (bench/outage.sh). OUTAGE=0 skips it.
+if [ "${OUTAGE:-1}" = 1 ]; then bash bench/outage.sh; fi

@@ -54,6 +54,10 @@ struct session {
   char connector[ZT_NAME_MAX + 1];
   uint32_t request_id;
   uint64_t retry_at; /* refused: not before this time */
+  /* The session ended because its connector or the Intermediate went away
+   * (not by choice): it is opened again, without waiting for a packet, as
+   * soon as the Intermediate lists the connector online. */
+  bool reopen;
   /* The inner session and its paths; t.channel is 0 until SESSION_READY,
    * and again while a direct session has no relay channel (the
    * Intermediate or the connector's uplink went away). */
@@ -105,6 +109,7 @@ struct zt_agent {
    * status shows the one in use. */
   struct zt_roam roam[ZT_MAX_INTERMEDIATES];
   struct zt_tunout out; /* TUN reads: MSS, fragments, too big */
+  bool said_nothing_granted; /* this connection's empty SERVICES, logged */
 };
 
 static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
@@ -179,6 +184,27 @@ static void session_close(struct zt_agent *a, struct session *s,
   zt_tunnel_free(&s->t);
   free(s->pending);
   memset(s, 0, sizeof(*s));
+}
+
+/* Ends the session's inner connection but keeps its slot, marked to be
+ * opened again when its connector is back (apply_services). Packets held
+ * for it stay held. */
+static void session_end_for_reopen(struct zt_agent *a, struct session *s,
+                                   bool tell_intermediate) {
+  struct pending_pkt *pending = s->pending;
+  unsigned head = s->pend_head, count = s->pend_count;
+  char connector[ZT_NAME_MAX + 1];
+  memcpy(connector, s->connector, sizeof(connector));
+  s->pending = NULL;
+  session_close(a, s, tell_intermediate);
+  s->used = true;
+  s->agent = a;
+  s->reopen = true;
+  memcpy(s->connector, connector, sizeof(s->connector));
+  zt_tunnel_init(&s->t, &a->env, true, s->connector);
+  s->pending = pending;
+  s->pend_head = head;
+  s->pend_count = count;
 }
 
 static void pending_push(struct zt_agent *a, struct session *s,
@@ -312,7 +338,7 @@ static void session_ready(struct zt_agent *a, const struct zt_ctrl_msg *m,
     s->request_id = 0;
     /* A direct session lives on without a channel until the Intermediate
      * says it may not: policy no longer grants it. */
-    if (s->t.inner &&
+    if ((s->t.inner || s->reopen) &&
         (status == ZT_ERR_NOT_ALLOWED || status == ZT_ERR_UNKNOWN_SERVICE)) {
       zt_warn("session with %s closed: no longer granted", s->connector);
       session_close(a, s, false);
@@ -321,6 +347,7 @@ static void session_ready(struct zt_agent *a, const struct zt_ctrl_msg *m,
   }
   s->t.channel = m->u.session_ready.channel;
   s->request_id = 0;
+  s->reopen = false;
   if (s->t.inner) { /* a session that outlived its channel: resumed */
     zt_info("session with connector %s has a relay channel again (%u)",
             s->connector, s->t.channel);
@@ -378,6 +405,15 @@ static void activate(struct zt_agent *a, size_t i);
 static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   char ipbuf[16];
   size_t n_new = filter_services(a, m);
+  /* An agent that can reach nothing looks broken; say why, once per
+   * connection: it is the Intermediate's policy, not the network. */
+  if (m->u.services.n == 0 && !a->said_nothing_granted) {
+    zt_warn("the intermediate's policy grants agent %s no services: add a "
+            "rule {\"agent\": \"%s\", \"services\": [...]} to \"policy\" "
+            "in the intermediate's configuration",
+            a->creds->own_name, a->creds->own_name);
+    a->said_nothing_granted = true;
+  }
   /* Routes stay for offline services too, so their packets die in the
    * tunnel (counted) instead of leaking out of the default route. */
   for (size_t i = 0; i < a->n_services; i++) {
@@ -409,9 +445,15 @@ static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
         connector_online(a, s->connector)) {
       s->retry_at = 0;
       /* A direct session that lost its channel asks for one again: the
-       * Intermediate checks policy anew, and the relay is its fallback. */
-      if (s->pend_count || s->t.inner)
+       * Intermediate checks policy anew, and the relay is its fallback. A
+       * session cut off by its connector's or the Intermediate's leaving
+       * comes back as soon as its connector does. */
+      if (s->pend_count || s->t.inner || s->reopen) {
+        if (s->reopen)
+          zt_info("connector %s is online again: reopening the session",
+                  s->connector);
         send_session_open(a, s);
+      }
     }
   }
 }
@@ -546,6 +588,15 @@ static void on_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m, void *ud) {
               "the intermediate); staying on the direct path",
               s->connector);
       s->t.channel = 0;
+    } else if (s && (m->u.session_close.status == ZT_ERR_PEER_LOST ||
+                     m->u.session_close.status == ZT_ERR_REPLACED)) {
+      zt_warn("session with %s closed: the connector left the intermediate%s; "
+              "reopening when it is back",
+              s->connector,
+              m->u.session_close.status == ZT_ERR_REPLACED
+                  ? " (a new instance of it connected)"
+                  : "");
+      session_end_for_reopen(a, s, false);
     } else if (s) {
       zt_info("session with %s closed by intermediate: %s", s->connector,
               zt_status_name(m->u.session_close.status));
@@ -597,14 +648,17 @@ static void on_down(struct zt_uplink *u, const char *reason, void *ud) {
     if (!s->used)
       continue;
     s->request_id = 0;
-    if (!zt_uplink_is_replaced(u) && survives_without_relay(s)) {
+    if (zt_uplink_is_replaced(u)) {
+      session_close(a, s, false);
+    } else if (survives_without_relay(s)) {
       s->t.channel = 0;
       zt_info("session with %s stays on its direct path without the "
               "intermediate", s->connector);
     } else {
-      session_close(a, s, false);
+      session_end_for_reopen(a, s, false); /* back with the Intermediate */
     }
   }
+  a->said_nothing_granted = false;
   /* Nothing is known to be online until the Intermediate says so again. */
   for (size_t i = 0; i < a->n_services; i++)
     a->services[i].online = false;
@@ -696,9 +750,17 @@ static void flush(struct zt_agent *a) {
     if (!s->used || !s->t.inner)
       continue;
     if (!zt_tunnel_flush(&s->t, a->now)) {
-      zt_warn("session with connector %s ended: %s", s->connector,
-              zq_close_reason(s->t.inner));
-      session_close(a, s, true);
+      /* The connector closed it (it is leaving, or restarting) or went
+       * silent: open it again when the Intermediate lists it online. */
+      enum zq_end end = zq_end_kind(s->t.inner);
+      bool reopen = end == ZQ_END_PEER_CLOSED || end == ZQ_END_TIMEOUT;
+      zt_warn("session with connector %s ended: %s%s", s->connector,
+              zq_close_reason(s->t.inner),
+              reopen ? "; reopening when it is back" : "");
+      if (reopen)
+        session_end_for_reopen(a, s, true);
+      else
+        session_close(a, s, true);
     }
   }
   zt_uplinks_flush(&a->ups, a->now);
@@ -839,10 +901,11 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
 
 static bool has_standbys(const struct zt_agent *a) { return a->ups.n > 1; }
 
-/* Refused earlier, packets held, no request in flight. */
+/* Refused earlier, packets held (or a session to reopen), no request in
+ * flight. */
 static bool waiting_to_retry(const struct session *s) {
   return s->used && !s->t.channel && !s->request_id &&
-         (s->pend_count || s->t.inner) && s->retry_at;
+         (s->pend_count || s->t.inner || s->reopen) && s->retry_at;
 }
 
 uint64_t zt_agent_expiry(const struct zt_agent *a) {

@@ -483,7 +483,8 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
 
 static void peer_handshake_over(struct zt_intermediate *im, struct peer *p);
 
-static void peer_detach(struct zt_intermediate *im, struct peer *p);
+static void peer_detach(struct zt_intermediate *im, struct peer *p,
+                        uint8_t why);
 
 /* One live connection per identity: the newer one replaces the older, and
  * both sides say so. Two instances of one identity would otherwise fight
@@ -500,7 +501,10 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
     im->stats.peers_replaced++;
     peer_warn(p, "%s %s: new connection from %s replaces the one from %s",
               zt_role_name(p->role), p->name, now_at, was);
-    peer_detach(im, o);
+    /* REPLACED, not PEER_LOST: the other ends' direct sessions were with
+     * the older instance, which is most likely gone (killed and started
+     * again), so they end and are opened anew rather than kept. */
+    peer_detach(im, o, ZT_ERR_REPLACED);
     snprintf(reason, sizeof(reason),
              "replaced by a newer connection of %s from %s", p->name, now_at);
     zq_close(o->q, ZT_ERR_REPLACED, reason);
@@ -581,11 +585,12 @@ static const struct zq_handlers peer_handlers = {
 /* Everything the peer holds in the registry: its channels (the other ends
  * are told), its services, its tunnel address. The connection itself
  * stays until it is dead. */
-static void peer_detach(struct zt_intermediate *im, struct peer *p) {
+static void peer_detach(struct zt_intermediate *im, struct peer *p,
+                        uint8_t why) {
   bool services_changed = false;
-  /* The other ends learn that this peer is gone from us, not that it
-   * closed the session: a direct session can outlive its channel. */
-  close_channels(im, p, NULL, ZT_ERR_PEER_LOST);
+  /* The other ends learn that this peer is gone from us (PEER_LOST), not
+   * that it closed the session: a direct session can outlive its channel. */
+  close_channels(im, p, NULL, why);
   for (size_t j = 0; j < im->cfg->n_services; j++) {
     if (im->service_conn[j] == p) {
       im->service_conn[j] = NULL;
@@ -612,7 +617,7 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
             zq_close_reason(p->q));
   }
   peer_handshake_over(im, p);
-  peer_detach(im, p);
+  peer_detach(im, p, ZT_ERR_PEER_LOST);
   zt_keymap_del(&im->by_key, zq_key(p->q));
   for (struct peer **pp = &im->peers; *pp; pp = &(*pp)->next) {
     if (*pp == p) {

@@ -65,6 +65,8 @@ struct zq_conn {
   enum zt_role peer_role;
   char peer_name[ZT_NAME_MAX + 1];
   char refuse_reason[200];
+  uint8_t refuse_alert;   /* the TLS alert our refusal is sent with */
+  uint8_t peer_tls_alert; /* the peer closed with this TLS alert (0: none) */
 
   struct sockaddr_storage local, remote;
   socklen_t locallen, remotelen;
@@ -286,7 +288,8 @@ static int verify_cb(gnutls_session_t session) {
   ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
   struct zq_conn *c = ref->user_data;
   if (zt_tls_verify_peer(session, &c->cfg.expect, &c->peer_role, c->peer_name,
-                         c->refuse_reason, sizeof(c->refuse_reason)) != 0)
+                         c->refuse_reason, sizeof(c->refuse_reason),
+                         &c->refuse_alert) != 0)
     return GNUTLS_E_CERTIFICATE_ERROR;
   return 0;
 }
@@ -642,6 +645,7 @@ static void note_read_error(struct zq_conn *c, int rv) {
       const char *a = gnutls_alert_get_strname(
           (gnutls_alert_description_t)(ccerr.error_code & 0xff));
       snprintf(what, sizeof(what), "TLS alert %s", a ? a : "?");
+      c->peer_tls_alert = (uint8_t)(ccerr.error_code & 0xff);
     } else {
       snprintf(what, sizeof(what), "%s error 0x%llx",
                ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION
@@ -711,8 +715,14 @@ static ssize_t write_close(struct zq_conn *c, uint8_t *buf, size_t cap,
       ngtcp2_conn_is_in_draining_period(c->conn))
     return 0;
   if (c->refuse_reason[0] || ngtcp2_conn_get_tls_alert(c->conn)) {
+    /* Our own verdict names the cause (expired, unknown CA, ...); GnuTLS
+     * would say bad_certificate for every refusal. */
     ngtcp2_connection_close_error_set_transport_error_tls_alert(
-        &ccerr, ngtcp2_conn_get_tls_alert(c->conn), NULL, 0);
+        &ccerr,
+        c->refuse_reason[0] && c->refuse_alert
+            ? c->refuse_alert
+            : ngtcp2_conn_get_tls_alert(c->conn),
+        NULL, 0);
   } else {
     ngtcp2_connection_close_error_set_application_error(
         &ccerr, c->app_error, (const uint8_t *)c->reason, strlen(c->reason));
@@ -916,6 +926,13 @@ const char *zq_close_reason(const struct zq_conn *c) { return c->reason; }
 enum zq_end zq_end_kind(const struct zq_conn *c) {
   return c->dead ? c->end : ZQ_END_NONE;
 }
+bool zq_peer_tls_alert(const struct zq_conn *c, uint8_t *alert) {
+  if (!c->peer_tls_alert)
+    return false;
+  *alert = c->peer_tls_alert;
+  return true;
+}
+
 bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code) {
   if (!c->peer_app_close)
     return false;

@@ -201,6 +201,10 @@ enum zq_end {
   ZQ_END_ERROR,       /* TLS or QUIC failure on our side */
 };
 enum zq_end zq_end_kind(const struct zq_conn *c);
+/* The peer closed the connection with a TLS alert (a refused certificate:
+ * bad_certificate, unknown_ca, certificate_expired, access_denied...): true
+ * and the alert's number (gnutls_alert_description_t). */
+bool zq_peer_tls_alert(const struct zq_conn *c, uint8_t *alert);
 /* The application error code the peer closed with: true and *code, or
  * false when it did not close with one. */
 bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code);

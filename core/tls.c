@@ -192,8 +192,12 @@ struct zt_tls_creds *zt_tls_creds_load_at(const char *ca_file,
                 errlen, warn, warnlen) != 0)
     goto out;
   c = zt_tls_creds_from_pem(ca, crt, key, why, sizeof(why));
-  if (!c)
+  if (!c) {
     snprintf(err, errlen, "cert %s / key %s: %s", cert_file, key_file, why);
+  } else {
+    snprintf(c->cert_file, sizeof(c->cert_file), "%s", cert_file);
+    snprintf(c->ca_file, sizeof(c->ca_file), "%s", ca_file);
+  }
 out:
   free(ca);
   free(crt);
@@ -242,19 +246,45 @@ void zt_tls_creds_free(struct zt_tls_creds *c) {
   free(c);
 }
 
+int zt_tls_creds_check_role(const struct zt_tls_creds *c, enum zt_role want,
+                            char *err, size_t errlen) {
+  if (c->own_role == want)
+    return 0;
+  snprintf(err, errlen, "cert %s is a%s %s certificate (ztna://%s/%s), not %s %s's",
+           c->cert_file[0] ? c->cert_file : "(in memory)",
+           c->own_role == ZT_ROLE_AGENT || c->own_role == ZT_ROLE_INTERMEDIATE
+               ? "n"
+               : "",
+           zt_role_name(c->own_role), zt_role_name(c->own_role), c->own_name,
+           want == ZT_ROLE_AGENT || want == ZT_ROLE_INTERMEDIATE ? "an" : "a",
+           zt_role_name(want));
+  return -1;
+}
+
+/* The alert that names a verification failure (RFC 8446 6.2). */
+static uint8_t status_alert(unsigned status) {
+  if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
+    return GNUTLS_A_CERTIFICATE_EXPIRED;
+  if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA))
+    return GNUTLS_A_UNKNOWN_CA;
+  return GNUTLS_A_BAD_CERTIFICATE;
+}
+
 int zt_tls_verify_peer(gnutls_session_t session,
                        const struct zt_tls_expect *expect, enum zt_role *role,
                        char name[ZT_NAME_MAX + 1], char *reason,
-                       size_t reasonlen) {
+                       size_t reasonlen, uint8_t *alert) {
   unsigned status = 0;
   const gnutls_datum_t *chain;
   unsigned chain_len = 0;
   char why[160];
   int rv;
 
+  *alert = GNUTLS_A_BAD_CERTIFICATE;
   chain = gnutls_certificate_get_peers(session, &chain_len);
   if (!chain || chain_len == 0) {
     snprintf(reason, reasonlen, "peer sent no certificate");
+    *alert = GNUTLS_A_CERTIFICATE_REQUIRED;
     return -1;
   }
   /* Chain, signatures, validity dates, key usage: against our CA only. */
@@ -266,6 +296,7 @@ int zt_tls_verify_peer(gnutls_session_t session,
   }
   if (status != 0) {
     gnutls_datum_t out = {NULL, 0};
+    *alert = status_alert(status);
     if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
                                                      &out, 0) == 0) {
       snprintf(reason, reasonlen, "certificate rejected: %s", out.data);
@@ -281,11 +312,13 @@ int zt_tls_verify_peer(gnutls_session_t session,
     return -1;
   }
   if (!(expect->roles & (1u << *role))) {
+    *alert = GNUTLS_A_ACCESS_DENIED;
     snprintf(reason, reasonlen, "peer %s/%s: role %s not accepted here",
              zt_role_name(*role), name, zt_role_name(*role));
     return -1;
   }
   if (expect->name && strcmp(expect->name, name) != 0) {
+    *alert = GNUTLS_A_ACCESS_DENIED;
     snprintf(reason, reasonlen, "peer %s/%s: expected %s/%s",
              zt_role_name(*role), name, zt_role_name(*role), expect->name);
     return -1;

@@ -23,6 +23,9 @@ struct zt_tls_creds {
   gnutls_certificate_credentials_t cred;
   enum zt_role own_role;
   char own_name[ZT_NAME_MAX + 1];
+  /* The files they came from ("" from memory), for messages that tell an
+   * operator which certificate the Intermediate refused. */
+  char cert_file[256], ca_file[256];
 };
 
 /* Loads PEM files. NULL and err ("cert /etc/ztna/agent.pem: ...") on error.
@@ -47,6 +50,13 @@ struct zt_tls_creds *zt_tls_creds_load_at(const char *ca_file,
                                           const char *key_file, uint64_t now,
                                           char *err, size_t errlen, char *warn,
                                           size_t warnlen);
+/* A daemon's own certificate must be of its own role: an agent started
+ * with a connector's certificate would only fail every handshake later.
+ * 0, or -1 with "cert PATH is a connector certificate (ztna://connector/x),
+ * not an agent's" in err. */
+int zt_tls_creds_check_role(const struct zt_tls_creds *c, enum zt_role want,
+                            char *err, size_t errlen);
+
 /* The same from PEM strings in memory (tests, the simulator). */
 struct zt_tls_creds *zt_tls_creds_from_pem(const char *ca_pem,
                                            const char *cert_pem,
@@ -67,10 +77,15 @@ struct zt_tls_expect {
 };
 
 /* Called by the verify function with the session's expectations; fills the
- * peer's identity or a reason. 0 accept, -1 refuse. Exposed for tests. */
+ * peer's identity or a reason. 0 accept, -1 refuse, and then *alert is the
+ * TLS alert that tells the peer why (GnuTLS itself would send
+ * bad_certificate whatever the cause): certificate_expired (also not yet
+ * valid), unknown_ca (not signed by our CA), access_denied (a valid
+ * certificate of the wrong role or name), certificate_required (none),
+ * bad_certificate (anything else). Exposed for tests. */
 int zt_tls_verify_peer(gnutls_session_t session,
                        const struct zt_tls_expect *expect, enum zt_role *role,
                        char name[ZT_NAME_MAX + 1], char *reason,
-                       size_t reasonlen);
+                       size_t reasonlen, uint8_t *alert);
 
 #endif

@@ -241,6 +241,8 @@ bool zt_tunnel_flush(struct zt_tunnel *t, uint64_t now) {
       zt_uplink_send_relay(up_of(t), t->channel, pkt, (size_t)n);
     if (!route)
       t->stats.no_path++;
+    else if (!(route & ZT_ROUTE_RELAY))
+      zt_uplink_poke(t->env->up, now); /* is the Intermediate still there? */
   }
   return !zq_is_dead(t->inner);
 }

@@ -1,10 +1,13 @@
 /*
  * The connection to the Intermediate, kept alive. See uplink.h.
  *
- * Lifecycle: start -> dialing -> up (on_up) -> ... -> dead (on_down) ->
- * backoff timer -> dialing again. The backoff resets only once a connection
- * has completed its handshake, so a server that accepts UDP but refuses our
- * certificate is retried at the capped rate, not hammered.
+ * Lifecycle: start -> dialing -> handshake done (on_up: HELLO) -> WELCOME
+ * (connected) -> ... -> dead (on_down) -> backoff timer -> dialing again.
+ * The backoff resets only on WELCOME, so a server that accepts UDP but
+ * refuses our certificate is retried at the capped rate, not hammered. A
+ * connection that was accepted and then ended by a Stateless Reset or a
+ * CONNECTION_CLOSE (the Intermediate restarted or left) is redialled at
+ * once: the backoff only starts if that attempt fails too.
  */
 #include "uplink.h"
 
@@ -23,15 +26,24 @@
 
 static void on_ready(struct zq_conn *q, void *ud) {
   struct zt_uplink *u = ud;
-  char addr[64];
-  (void)q;
   u->was_up = true;
-  u->stats.connects++;
-  zt_info("connected to intermediate %s/%s at %s",
-          zt_role_name(zq_peer_role(q)), zq_peer_name(q),
-          zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
+  /* Not "connected" yet: the Intermediate may still refuse our
+   * certificate. HELLO goes now, WELCOME says it accepted us. */
+  zt_dbg("handshake with intermediate %s/%s done, waiting for WELCOME",
+         zt_role_name(zq_peer_role(q)), zq_peer_name(q));
   if (u->h.on_up)
     u->h.on_up(u, u->ud);
+}
+
+static void on_welcome(struct zt_uplink *u) {
+  char addr[64];
+  u->welcomed = true;
+  u->welcomed_at = u->now;
+  u->stats.connects++;
+  zt_repeat_reset(&u->fails);
+  zt_info("connected to intermediate %s/%s at %s",
+          zt_role_name(zq_peer_role(u->q)), zq_peer_name(u->q),
+          zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
 }
 
 static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
@@ -40,6 +52,8 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
    * certificate shows up after our side of the handshake completes), so
    * only then does the backoff start again from one second. */
   if (m->type == ZT_MSG_WELCOME) {
+    if (!u->welcomed)
+      on_welcome(u);
     zt_backoff_reset(&u->backoff);
     u->observed = m->u.welcome.observed;
     u->observedlen = sizeof(u->observed);
@@ -65,6 +79,7 @@ static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
   const uint8_t *payload;
   size_t plen;
   (void)q;
+  u->watch_until = u->now + ZT_UPLINK_WATCH_MS * NS_PER_MS;
   if (zt_relay_parse(data, len, &channel, &payload, &plen) != 0) {
     u->stats.relay_malformed++;
     zt_dbg("uplink: dropped malformed relay frame (%zu bytes)", len);
@@ -102,18 +117,23 @@ void zt_uplink_free(struct zt_uplink *u) {
   u->q = NULL;
 }
 
-static void schedule_reconnect(struct zt_uplink *u, uint64_t now) {
+static void schedule_reconnect(struct zt_uplink *u, uint64_t now,
+                               bool quiet) {
   uint32_t r;
   gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
   uint64_t ms = zt_backoff_next_ms(&u->backoff, r);
   u->reconnect_at = now + ms * NS_PER_MS;
-  zt_info("reconnecting in %.1f s", (double)ms / 1000.0);
+  if (quiet)
+    zt_dbg("reconnecting in %.1f s", (double)ms / 1000.0);
+  else
+    zt_info("reconnecting in %.1f s", (double)ms / 1000.0);
 }
 
 void zt_uplink_start(struct zt_uplink *u, uint64_t now) {
   char err[256], addr[64];
   u->reconnect_at = 0;
   u->was_up = false;
+  u->welcomed = false;
   zt_ctrl_reader_init(&u->reader);
   u->last_rx = now;
   u->q = zq_client_new(
@@ -121,11 +141,13 @@ void zt_uplink_start(struct zt_uplink *u, uint64_t now) {
       (struct sockaddr *)&u->server, u->serverlen, now, err, sizeof(err));
   if (!u->q) {
     zt_err("cannot dial intermediate: %s", err);
-    schedule_reconnect(u, now);
+    schedule_reconnect(u, now, false);
     return;
   }
-  zt_info("dialing intermediate at %s",
-          zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
+  /* After failures, only the attempts whose failure is logged say so. */
+  if (u->fails.count == 0)
+    zt_info("dialing intermediate at %s",
+            zt_netaddr_str((struct sockaddr *)&u->server, addr, sizeof(addr)));
 }
 
 bool zt_uplink_owns(const struct zt_uplink *u, const struct sockaddr *from,
@@ -143,6 +165,7 @@ void zt_uplink_feed(struct zt_uplink *u, const struct sockaddr *from,
                     uint64_t now) {
   if (!u->q)
     return;
+  u->now = now;
   u->last_rx = now;
   zq_read(u->q, (struct sockaddr *)&u->local, u->locallen, from, fromlen, pkt,
           len, now);
@@ -187,9 +210,44 @@ size_t zt_uplink_max_relay_payload(const struct zt_uplink *u) {
               : ZT_OUTER_DGRAM_MAX - ZT_RELAY_HDR_LEN;
 }
 
+void zt_uplink_poke(struct zt_uplink *u, uint64_t now) {
+  static const uint8_t pad[ZT_CTRL_HDR_LEN] = {ZT_CTRL_PAD, 0, 0};
+  if (!u->welcomed || !zt_uplink_is_up(u) || now < u->next_poke)
+    return;
+  u->next_poke = now + ZT_UPLINK_POKE_MS * NS_PER_MS;
+  zq_send_stream(u->q, pad, sizeof(pad));
+}
+
+/* Ended before the Intermediate accepted us: say why, in words that point
+ * at the cause, once per cause and then every ZT_REPEAT_EVERY attempts.
+ * True if the failure was logged. */
+static bool log_refusal(struct zt_uplink *u, const char *reason) {
+  char cause[400];
+  uint8_t alert;
+  unsigned n;
+  if (zq_end_kind(u->q) == ZQ_END_PEER_CLOSED &&
+      zq_peer_tls_alert(u->q, &alert))
+    zt_refusal_explain(alert, u->qcfg.creds ? u->qcfg.creds->cert_file : "",
+                       u->qcfg.creds ? u->qcfg.creds->ca_file : "", cause,
+                       sizeof(cause));
+  else
+    snprintf(cause, sizeof(cause), "%s", reason);
+  if (!zt_repeat_should_log(&u->fails, cause, &n)) {
+    zt_dbg("cannot connect to intermediate: %s (attempt %u)", cause, n);
+    return false;
+  }
+  if (n == 1)
+    zt_warn("cannot connect to intermediate: %s", cause);
+  else
+    zt_warn("cannot connect to intermediate: %s (%u attempts in a row)",
+            cause, n);
+  return true;
+}
+
 static void go_down(struct zt_uplink *u, uint64_t now) {
   char reason[256];
   uint64_t code;
+  bool logged = true;
   snprintf(reason, sizeof(reason), "%s", zq_close_reason(u->q));
   /* Another instance of our identity connected after us: reconnecting
    * would throw it out in turn, and the two would take turns for ever. The
@@ -201,15 +259,30 @@ static void go_down(struct zt_uplink *u, uint64_t now) {
            "identity is running, so this one will not reconnect (restart it "
            "to take over)",
            reason);
-  else
+  else if (u->welcomed)
     zt_warn("connection to intermediate lost: %s", reason);
+  else
+    logged = log_refusal(u, reason);
+  /* Accepted, then forgotten (Stateless Reset: it restarted) or told
+   * goodbye (it is restarting): the first attempt goes at once. At most
+   * once per backoff step, should it keep closing us right after WELCOME. */
+  enum zq_end end = zq_end_kind(u->q);
+  bool at_once = u->welcomed && !u->replaced &&
+                 (end == ZQ_END_RESET || end == ZQ_END_PEER_CLOSED) &&
+                 now - u->welcomed_at >= ZT_BACKOFF_INITIAL_MS * NS_PER_MS;
   zq_free(u->q);
   u->q = NULL;
   if (u->was_up)
     u->stats.disconnects++;
   u->was_up = false;
-  if (!u->replaced)
-    schedule_reconnect(u, now);
+  u->welcomed = false;
+  u->watch_until = 0;
+  if (at_once) {
+    u->reconnect_at = now ? now : 1; /* 0 means none pending */
+    zt_info("reconnecting now");
+  } else if (!u->replaced) {
+    schedule_reconnect(u, now, !logged);
+  }
   if (u->h.on_down)
     u->h.on_down(u, reason, u->ud);
 }
@@ -222,9 +295,22 @@ void zt_uplink_flush(struct zt_uplink *u, uint64_t now) {
     go_down(u, now);
 }
 
+/* When relayed traffic stopped, the uplink's silence is worth a poke:
+ * the time of the next one, or UINT64_MAX. */
+static uint64_t silence_check_at(const struct zt_uplink *u) {
+  if (!u->welcomed || !u->watch_until)
+    return UINT64_MAX;
+  uint64_t t = u->last_rx + ZT_UPLINK_QUIET_MS * NS_PER_MS;
+  if (t < u->next_poke)
+    t = u->next_poke;
+  return t < u->watch_until ? t : UINT64_MAX;
+}
+
 uint64_t zt_uplink_expiry(const struct zt_uplink *u) {
-  if (u->q)
-    return zq_expiry(u->q);
+  if (u->q) {
+    uint64_t e = zq_expiry(u->q), s = silence_check_at(u);
+    return s < e ? s : e;
+  }
   return u->reconnect_at ? u->reconnect_at : UINT64_MAX;
 }
 
@@ -232,8 +318,14 @@ void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now) {
   if (!u->q) {
     if (u->reconnect_at && now >= u->reconnect_at)
       zt_uplink_start(u, now);
-  } else if (zq_expiry(u->q) <= now) {
-    zq_handle_expiry(u->q, now);
+  } else {
+    if (zq_expiry(u->q) <= now)
+      zq_handle_expiry(u->q, now);
+    if (silence_check_at(u) <= now) {
+      zt_uplink_poke(u, now);
+      if (u->next_poke <= now) /* not sent: no busy loop either */
+        u->next_poke = now + ZT_UPLINK_POKE_MS * NS_PER_MS;
+    }
   }
   zt_uplink_flush(u, now);
 }

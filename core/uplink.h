@@ -11,6 +11,19 @@
 #include "ctrl.h"
 #include "node_io.h"
 #include "quic.h"
+#include "refusal.h"
+
+/* While the node sends traffic that does not go through the uplink (a
+ * direct session), the uplink sends an ack-eliciting PAD at most this
+ * often, so a restarted Intermediate answers with a Stateless Reset within
+ * a round trip instead of at the next keepalive (10 s). */
+#define ZT_UPLINK_POKE_MS 250
+/* For this long after a relay frame arrived, an uplink that has heard
+ * nothing for ZT_UPLINK_QUIET_MS pokes too: relayed traffic that stops
+ * at once is what an Intermediate's death looks like from a connector
+ * that only answers (its keepalive would notice after 10 s). */
+#define ZT_UPLINK_WATCH_MS 5000
+#define ZT_UPLINK_QUIET_MS 500
 
 struct zt_uplink;
 
@@ -39,7 +52,15 @@ struct zt_uplink {
   struct zt_backoff backoff;
   uint64_t reconnect_at; /* 0: no reconnect pending */
   bool was_up;
+  /* The Intermediate accepted us (WELCOME): only then are we connected. In
+   * TLS 1.3 our handshake completes before it has checked our certificate. */
+  bool welcomed;
+  uint64_t welcomed_at;
+  uint64_t now; /* time of the packet being read, for handlers */
   bool replaced; /* closed with ZT_ERR_REPLACED: stays down */
+  struct zt_repeat fails; /* failed attempts in a row, for the log */
+  uint64_t next_poke;     /* zt_uplink_poke: not before this time */
+  uint64_t watch_until;   /* relay traffic seen: watch for silence */
   struct zt_ctrl_reader reader;
   struct zt_uplink_stats stats;
   /* Our address as the Intermediate saw it (last WELCOME; 0 length:
@@ -48,7 +69,8 @@ struct zt_uplink {
   socklen_t observedlen;
   /* When a packet last came from the Intermediate (or the dial began):
    * an agent with standby Intermediates gives up on a silent one early,
-   * and roaming checks that a moved path answers. */
+   * roaming checks that a moved path answers, and relay traffic that
+   * meets silence pokes the Intermediate (zt_uplink_expiry). */
   uint64_t last_rx;
 };
 
@@ -76,6 +98,11 @@ bool zt_uplink_is_up(const struct zt_uplink *u);
 /* A newer connection of our identity replaced ours at the Intermediate:
  * the uplink stays down (no reconnect) until the node is restarted. */
 bool zt_uplink_is_replaced(const struct zt_uplink *u);
+/* The node just sent traffic some other way than the uplink (a direct
+ * path): sends an ack-eliciting PAD on the control stream, at most every
+ * ZT_UPLINK_POKE_MS, so that a dead or restarted Intermediate is noticed
+ * within a round trip of traffic rather than at the next keepalive. */
+void zt_uplink_poke(struct zt_uplink *u, uint64_t now);
 /* 0 or -1 (not connected, or encoding failed). */
 int zt_uplink_send_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m);
 /* Queues a relay frame: header + payload (copied). 0 or -1 (counted). */

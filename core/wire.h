@@ -143,7 +143,9 @@ enum zt_status {
   ZT_ERR_PROTOCOL = 5,
   ZT_ERR_GONE = 6,
   /* A newer connection of the same identity took this one's place (also
-   * the QUIC application error the older connection is closed with). */
+   * the QUIC application error the older connection is closed with, and
+   * the SESSION_CLOSE status of the older one's channels: unlike
+   * PEER_LOST, a direct session with the older instance ends too). */
   ZT_ERR_REPLACED = 7,
   /* SESSION_CLOSE: the other end's connection to the Intermediate ended.
    * A session on a direct path outlives its channel (docs/protocol.md). */

@@ -607,6 +607,12 @@ enum zq_end zq_end_kind(const struct zq_conn *c) {
   return c->dead ? c->end : ZQ_END_NONE;
 }
 
+bool zq_peer_tls_alert(const struct zq_conn *c, uint8_t *alert) {
+  (void)c;
+  (void)alert;
+  return false; /* the mock never refuses a certificate */
+}
+
 bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code) {
   if (!c->peer_app_close)
     return false;

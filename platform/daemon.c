@@ -79,7 +79,8 @@ int zt_daemon_log_level(const char *flag, int from_config) {
 }
 
 struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
-                                          struct zt_tls_paths *paths) {
+                                          struct zt_tls_paths *paths,
+                                          enum zt_role role) {
   char err[512], warn[512];
   if (a->ca)
     snprintf(paths->ca, sizeof(paths->ca), "%s", a->ca);
@@ -93,6 +94,11 @@ struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
                            sizeof(warn));
   if (!c) {
     zt_err("%s", err);
+    return NULL;
+  }
+  if (zt_tls_creds_check_role(c, role, err, sizeof(err)) != 0) {
+    zt_err("%s", err);
+    zt_tls_creds_free(c);
     return NULL;
   }
   if (warn[0])

@@ -37,9 +37,10 @@ const char *zt_daemon_config_path(const struct zt_daemon_args *a,
 int zt_daemon_log_level(const char *flag, int from_config);
 
 /* Overrides TLS paths with flags and loads them; logs and returns NULL on
- * error. */
+ * error, including a certificate of another role than the daemon's. */
 struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
-                                          struct zt_tls_paths *paths);
+                                          struct zt_tls_paths *paths,
+                                          enum zt_role role);
 
 struct zt_driver;
 /* Points the driver's control socket at --control-socket, else the

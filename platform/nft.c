@@ -214,6 +214,34 @@ int zt_nft_apply(const char *tun, const struct zt_nft_service *s, size_t n,
   return rv;
 }
 
+int zt_nft_leftover_only_ours(const char *tun, bool *found, char *err,
+                              size_t errlen) {
+  char table[8 + IFNAMSIZ], cmd[64];
+  *found = false;
+  if (!tun_name_ok(tun)) {
+    snprintf(err, errlen, "nft: interface name \"%s\" cannot name a table",
+             tun);
+    return -1;
+  }
+  table_name(tun, table);
+  struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+  if (!nft || nft_ctx_buffer_output(nft) != 0 ||
+      nft_ctx_buffer_error(nft) != 0) {
+    snprintf(err, errlen, "nft: cannot create a libnftables context");
+    if (nft)
+      nft_ctx_free(nft);
+    return -1;
+  }
+  snprintf(cmd, sizeof(cmd), "list table inet %s", table);
+  /* No such table is the normal case: nothing was left behind. */
+  if (nft_run_cmd_from_buffer(nft, cmd) == 0) {
+    const char *out = nft_ctx_get_output_buffer(nft);
+    *found = out && strstr(out, "meta nfproto ipv4") != NULL;
+  }
+  nft_ctx_free(nft);
+  return 0;
+}
+
 int zt_nft_remove(const char *tun, char *err, size_t errlen) {
   char table[8 + IFNAMSIZ], rules[128];
   if (!tun_name_ok(tun)) {

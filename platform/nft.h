@@ -30,6 +30,13 @@ int zt_nft_apply(const char *tun, const struct zt_nft_service *s, size_t n,
                  unsigned flags, char *err, size_t errlen);
 /* Deleting a table that is not there is not an error. */
 int zt_nft_remove(const char *tun, char *err, size_t errlen);
+/* A connector killed (kill -9) leaves its table, and ip_forward on if it
+ * had turned it on. *found: our table is there with the drop of other
+ * forwarding (ZT_NFT_ONLY_OURS), i.e. the dead instance had turned
+ * ip_forward on, and the next start must restore it at exit rather than
+ * take the host for a router. 0, or -1 with err. */
+int zt_nft_leftover_only_ours(const char *tun, bool *found, char *err,
+                              size_t errlen);
 
 /* net.ipv4.ip_forward of the current network namespace. The connector
  * routes between TUN and LAN: enable() turns it on and says whether it was

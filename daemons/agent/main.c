@@ -134,15 +134,9 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls);
+  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls, ZT_ROLE_AGENT);
   if (!creds)
     return 1;
-  if (creds->own_role != ZT_ROLE_AGENT) {
-    zt_err("%s is a %s certificate, not an agent's", cfg.tls.cert,
-           zt_role_name(creds->own_role));
-    return 1;
-  }
-
   struct zt_driver d = {0};
   struct zt_io io = {0};
   d.tun_fd = zt_tun_open(cfg.tun, tun_name, err, sizeof(err));

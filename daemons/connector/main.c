@@ -152,24 +152,29 @@ int main(int argc, char **argv) {
   if (cfg.n_services == 0)
     zt_warn("no services configured: nothing to offer");
 
-  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls);
+  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls, ZT_ROLE_CONNECTOR);
   if (!creds)
     return 1;
-  if (creds->own_role != ZT_ROLE_CONNECTOR) {
-    zt_err("%s is a %s certificate, not a connector's", cfg.tls.cert,
-           zt_role_name(creds->own_role));
-    return 1;
-  }
-
   struct zt_driver d = {0};
   struct zt_io io = {0};
   bool forward_was_on = false;
   d.tun_fd = zt_tun_open(cfg.tun, tun_name, err, sizeof(err));
+  bool leftover_ours = false;
   if (d.tun_fd < 0 || zt_tun_set_mtu(tun_name, ZT_TUN_MTU, err, sizeof(err)) ||
       zt_tun_up(tun_name, err, sizeof(err)) ||
+      zt_nft_leftover_only_ours(tun_name, &leftover_ours, err, sizeof(err)) ||
       zt_ip_forward_enable(&forward_was_on, err, sizeof(err))) {
     zt_err("%s", err);
     return 1;
+  }
+  /* A previous instance died without cleaning up (kill -9): its table is
+   * replaced below; the ip_forward it turned on is ours to restore. */
+  if (leftover_ours && forward_was_on) {
+    zt_warn("a previous connector on %s did not clean up (killed?): its "
+            "nftables table is replaced, and ip_forward, which it had turned "
+            "on, is restored at exit",
+            tun_name);
+    forward_was_on = false;
   }
   we_enabled_forwarding = !forward_was_on;
   zt_info("ip_forward %s", forward_was_on

@@ -166,15 +166,9 @@ int main(int argc, char **argv) {
   if (!path)
     zt_warn("no configuration file: no services, every session is denied");
 
-  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls);
+  struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls, ZT_ROLE_INTERMEDIATE);
   if (!creds)
     return 1;
-  if (creds->own_role != ZT_ROLE_INTERMEDIATE) {
-    zt_err("%s is a %s certificate, not an intermediate's", cfg.tls.cert,
-           zt_role_name(creds->own_role));
-    return 1;
-  }
-
   struct zt_driver d = {.tun_fd = -1};
   struct zt_io io = {0};
   d.udp_fd = zt_udp_open((struct sockaddr *)&cfg.listen, cfg.listen_len, err,

@@ -256,7 +256,12 @@ if zt_wait_log intermediate "refused peer at 198.51.100.2" 10; then
 else
   fail "foreign CA refused"
 fi
-zt_wait_log mallory "connection to intermediate lost" 5 || fail "refused agent did not notice"
+zt_wait_log mallory "cannot connect to intermediate: the intermediate refused our certificate" 5 || fail "refused agent did not notice"
+if grep -q "unknown_ca" "$ZT_WORK/mallory.log" && ! grep -q "connected to intermediate" "$ZT_WORK/mallory.log"; then
+  pass "refused agent says why: $(grep -m1 'cannot connect' "$ZT_WORK/mallory.log" | sed 's/.*cannot connect/cannot connect/')"
+else
+  fail "refused agent's message" "$(grep -m2 'intermediate' "$ZT_WORK/mallory.log")"
+fi
 zt_stop mallory
 grep -q "added route" "$ZT_WORK/mallory.log" && fail "refused agent got routes"
 

@@ -388,11 +388,44 @@ static void test_peer_cannot_say_peer_lost(void) {
   world_free(w);
 }
 
+/* The Intermediate restarted at once while the session is direct: the
+ * connector's uplink carries none of the traffic, yet it notices within a
+ * fraction of a second (its uplink pokes the Intermediate while session
+ * traffic flows, and the restarted Intermediate answers with a Stateless
+ * Reset), not at its next keepalive 10 s later. */
+static void test_restart_noticed_while_direct(void) {
+  struct world *w = direct_world();
+  CHECK(w);
+  if (!w)
+    return;
+  /* the uplinks idle: nothing in flight, and no relay frame for longer
+   * than ZT_UPLINK_WATCH_MS: only the direct traffic can tell */
+  world_run(w, NULL, 6 * SEC);
+  world_stop_intermediate(w);
+  world_start_intermediate(w);
+  uint64_t t0 = w->net.now, lost = 0;
+  /* echo every 20 ms over the direct path, as a download would flow */
+  for (int i = 0; i < 250 && !lost; i++) {
+    sim_send_pings(&w->a[0], VIP, 1, 20 * MS);
+    if (!zt_connector_is_connected(w->conn))
+      lost = w->net.now;
+  }
+  CHECK(lost);
+  printf("  connector noticed the restart after %.0f ms of direct traffic\n",
+         (double)(lost - t0) / 1e6);
+  CHECK(lost - t0 < ZT_KEEPALIVE_MS * MS / 4);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  printf("  both back %.0f ms after the restart\n",
+         (double)(w->net.now - t0) / 1e6);
+  world_free(w);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   sim_log_init();
   RUN(test_relay_without_direct);
   RUN(test_direct_outlives_intermediate);
+  RUN(test_restart_noticed_while_direct);
   RUN(test_orphan_not_reannounced_is_closed);
   RUN(test_direct_nat_rebinding);
   RUN(test_peer_cannot_say_peer_lost);

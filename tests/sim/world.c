@@ -263,23 +263,7 @@ void world_stop_agent(struct sim_agent *a) {
   a->h->node = NULL;
 }
 
-struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
-                                     const struct zt_connector_config *cfg,
-                                     uint16_t pub_port) {
-  char priv[32];
-  struct sim_conn *c = &w->c[w->n_conns];
-  snprintf(priv, sizeof(priv), "10.20.%zu.2", w->n_conns + 1);
-  memset(c, 0, sizeof(*c));
-  c->w = w;
-  c->cfg = *cfg;
-  c->h = sim_add_host(&w->net, priv, 40000, "198.51.100.3", pub_port);
-  c->h->deliver = deliver_c;
-  c->creds = sim_creds(pem);
-  c->io = (struct zt_io){.ud = c,
-                         .udp_send = conn_udp,
-                         .tun_write = conn_tun_write,
-                         .route = conn_route,
-                         .forget_addr = conn_forget};
+static void conn_start(struct world *w, struct sim_conn *c) {
   struct zt_connector_options co = {
       .creds = c->creds,
       .intermediate_name = "intermediate",
@@ -297,6 +281,42 @@ struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
   }
   c->conn = zt_connector_new(&co, &c->io, w->net.now);
   c->h->node = c;
+}
+
+void world_stop_connector(struct sim_conn *c, bool clean) {
+  if (clean)
+    zt_connector_shutdown(c->conn, c->w->net.now);
+  zt_connector_free(c->conn);
+  c->conn = NULL;
+  c->h->node = NULL;
+  if (c == &c->w->c[0])
+    c->w->conn = NULL;
+}
+
+void world_start_connector(struct sim_conn *c) {
+  conn_start(c->w, c);
+  if (c == &c->w->c[0])
+    c->w->conn = c->conn;
+}
+
+struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
+                                     const struct zt_connector_config *cfg,
+                                     uint16_t pub_port) {
+  char priv[32];
+  struct sim_conn *c = &w->c[w->n_conns];
+  snprintf(priv, sizeof(priv), "10.20.%zu.2", w->n_conns + 1);
+  memset(c, 0, sizeof(*c));
+  c->w = w;
+  c->cfg = *cfg;
+  c->h = sim_add_host(&w->net, priv, 40000, "198.51.100.3", pub_port);
+  c->h->deliver = deliver_c;
+  c->creds = sim_creds(pem);
+  c->io = (struct zt_io){.ud = c,
+                         .udp_send = conn_udp,
+                         .tun_write = conn_tun_write,
+                         .route = conn_route,
+                         .forget_addr = conn_forget};
+  conn_start(w, c);
   w->n_conns++;
   return c;
 }

@@ -172,6 +172,11 @@ struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
                                      const struct zt_connector_config *cfg,
                                      uint16_t pub_port);
 void world_stop_agent(struct sim_agent *a);
+/* A connector process ends: clean (SIGTERM: CONNECTION_CLOSEs sent) or
+ * not (kill -9: silence). world_start_connector starts it again on the
+ * same host with the same certificate and configuration. */
+void world_stop_connector(struct sim_conn *c, bool clean);
+void world_start_connector(struct sim_conn *c);
 
 /* Advances simulated time until `done` holds or `for_ns` has passed. */
 bool world_run(struct world *w, bool (*done)(struct world *), uint64_t for_ns);

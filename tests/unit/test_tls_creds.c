@@ -116,6 +116,30 @@ static void test_expiring_soon_warns(void) {
   CHECK_CONTAINS(warn, "expires on");
 }
 
+/* An agent certificate where a connector's belongs: refused with the file,
+ * what it is and what was expected; the right role passes. */
+static void test_wrong_role(void) {
+  struct zt_tls_creds *c =
+      zt_tls_creds_load_at(path("ca.pem"), path("good.pem"), path("good.key"),
+                           t0 + DAY, err, sizeof(err), NULL, 0);
+  CHECK(c != NULL);
+  if (!c)
+    return;
+  CHECK_EQ_INT(zt_tls_creds_check_role(c, ZT_ROLE_AGENT, err, sizeof(err)), 0);
+  CHECK_EQ_INT(
+      zt_tls_creds_check_role(c, ZT_ROLE_CONNECTOR, err, sizeof(err)), -1);
+  char want[300];
+  snprintf(want, sizeof(want),
+           "cert %s is an agent certificate (ztna://agent/alice), not a "
+           "connector's",
+           path("good.pem"));
+  CHECK_STR(err, want);
+  CHECK_EQ_INT(
+      zt_tls_creds_check_role(c, ZT_ROLE_INTERMEDIATE, err, sizeof(err)), -1);
+  CHECK_CONTAINS(err, "not an intermediate's");
+  zt_tls_creds_free(c);
+}
+
 static void make_files(void) {
   struct zt_pem ca, other_ca, good, soon, foreign;
   char e[256];
@@ -162,6 +186,7 @@ int main(void) {
   RUN(test_not_yet_valid);
   RUN(test_foreign_ca);
   RUN(test_expiring_soon_warns);
+  RUN(test_wrong_role);
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
     unlink(path(files[i]));
   rmdir(dir);
