@@ -916,7 +916,7 @@ uint64_t zt_agent_expiry(const struct zt_agent *a) {
   if (a->cur == SIZE_MAX && a->choose_at && a->choose_at < t)
     t = a->choose_at;
   if (has_standbys(a) && uplink_ok(a)) {
-    uint64_t silent = a->ups.u[a->cur].last_rx + ZT_UPLINK_SILENT_NS;
+    uint64_t silent = zt_uplinks_silent_at(&a->ups.u[a->cur]);
     if (silent < t)
       t = silent;
   }

@@ -215,7 +215,12 @@ void zt_uplink_poke(struct zt_uplink *u, uint64_t now) {
   if (!u->welcomed || !zt_uplink_is_up(u) || now < u->next_poke)
     return;
   u->next_poke = now + ZT_UPLINK_POKE_MS * NS_PER_MS;
-  zq_send_stream(u->q, pad, sizeof(pad));
+  if (zq_send_stream(u->q, pad, sizeof(pad)) == 0 && u->poked_at <= u->last_rx)
+    u->poked_at = now; /* the first poke since we last heard anything */
+}
+
+uint64_t zt_uplink_unanswered_since(const struct zt_uplink *u) {
+  return u->q && u->poked_at > u->last_rx ? u->poked_at : 0;
 }
 
 /* Ended before the Intermediate accepted us: say why, in words that point

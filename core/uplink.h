@@ -60,6 +60,7 @@ struct zt_uplink {
   bool replaced; /* closed with ZT_ERR_REPLACED: stays down */
   struct zt_repeat fails; /* failed attempts in a row, for the log */
   uint64_t next_poke;     /* zt_uplink_poke: not before this time */
+  uint64_t poked_at; /* first poke since last_rx (answered if <= last_rx) */
   uint64_t watch_until;   /* relay traffic seen: watch for silence */
   struct zt_ctrl_reader reader;
   struct zt_uplink_stats stats;
@@ -103,6 +104,10 @@ bool zt_uplink_is_replaced(const struct zt_uplink *u);
  * ZT_UPLINK_POKE_MS, so that a dead or restarted Intermediate is noticed
  * within a round trip of traffic rather than at the next keepalive. */
 void zt_uplink_poke(struct zt_uplink *u, uint64_t now);
+/* When the first poke the Intermediate has not answered yet went out (it
+ * answers an ack-eliciting PAD within a round trip and its ACK delay), or
+ * 0 when nothing is outstanding. */
+uint64_t zt_uplink_unanswered_since(const struct zt_uplink *u);
 /* 0 or -1 (not connected, or encoding failed). */
 int zt_uplink_send_msg(struct zt_uplink *u, const struct zt_ctrl_msg *m);
 /* Queues a relay frame: header + payload (copied). 0 or -1 (counted). */

@@ -85,8 +85,21 @@ bool zt_uplinks_any_up(const struct zt_uplinks *s) {
   return false;
 }
 
+uint64_t zt_uplinks_silent_at(const struct zt_uplink *u) {
+  uint64_t at = u->last_rx + ZT_UPLINK_SILENT_NS;
+  uint64_t poked = zt_uplink_unanswered_since(u);
+  if (poked) {
+    uint64_t wait = 3 * zt_uplink_rtt_ns(u);
+    if (wait < ZT_UPLINK_POKE_ANSWER_NS)
+      wait = ZT_UPLINK_POKE_ANSWER_NS;
+    if (poked + wait < at)
+      at = poked + wait;
+  }
+  return at;
+}
+
 bool zt_uplinks_silent(const struct zt_uplink *u, uint64_t now) {
-  return now > u->last_rx && now - u->last_rx >= ZT_UPLINK_SILENT_NS;
+  return now > u->last_rx && now >= zt_uplinks_silent_at(u);
 }
 
 size_t zt_uplinks_best(const struct zt_uplinks *s, uint32_t eligible,

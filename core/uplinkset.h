@@ -45,7 +45,14 @@ void zt_uplinks_handle_expiry(struct zt_uplinks *s, uint64_t now);
  * is up is taken for gone (an agent with standbys sets a 1 s keepalive, so
  * a live one answers at least every second). */
 #define ZT_UPLINK_SILENT_NS (3000ULL * 1000000ULL)
+/* Sooner while traffic runs: the uplink pokes after 500 ms of silence
+ * (uplink.h), and a poke unanswered for max(this, 3 RTT) means gone too.
+ * That is what brings a failover under traffic below a second. */
+#define ZT_UPLINK_POKE_ANSWER_NS (250ULL * 1000000ULL)
 bool zt_uplinks_silent(const struct zt_uplink *u, uint64_t now);
+/* When zt_uplinks_silent() turns true if nothing arrives: UINT64_MAX for
+ * never (no connection). */
+uint64_t zt_uplinks_silent_at(const struct zt_uplink *u);
 /* The uplink with the lowest smoothed RTT among those in `eligible` (bit i:
  * uplink i) that are up and not silent; SIZE_MAX if none. */
 size_t zt_uplinks_best(const struct zt_uplinks *s, uint32_t eligible,
