@@ -344,8 +344,8 @@ fi
 # its relay channel and got a new one from the new Intermediate.
 reconnected=0
 for _ in $(seq 60); do
-  if [ "$(grep -c 'intermediate knows us' "$ZT_WORK/agent.log")" -ge 2 ] &&
-    [ "$(grep -c 'intermediate sees us' "$ZT_WORK/connector.log")" -ge 2 ]; then
+  if [ "$(grep -c 'intermediate #[0-9]* knows us' "$ZT_WORK/agent.log")" -ge 2 ] &&
+    [ "$(grep -c 'intermediate #[0-9]* sees us' "$ZT_WORK/connector.log")" -ge 2 ]; then
     reconnected=1
     break
   fi
