@@ -12,6 +12,9 @@
 #   flood...            the handshake flood, from bench/flood.sh (FLOOD=0: skip)
 #   outage-ms FAULT MS PATH  traffic stopped by a node's restart, from
 #                       bench/outage.sh (OUTAGE=0: skip)
+#   ztna-roam-*         an agent address change (bench/outage_roaming.sh)
+#   failover-outage-ms  the Intermediate in use killed, a second one takes
+#                       over (bench/outage_failover.sh)
 #
 # DUR (default 8) is passed to the peer script too. No thresholds: figures only.
 set -uo pipefail
@@ -63,4 +66,11 @@ if [ "${FLOOD:-1}" = 1 ]; then bash bench/flood.sh; fi
 
 # Outages: an Intermediate or connector restarted under traffic
 # (bench/outage.sh). OUTAGE=0 skips it.
-if [ "${OUTAGE:-1}" = 1 ]; then bash bench/outage.sh; fi
+if [ "${OUTAGE:-1}" = 1 ]; then
+  bash bench/outage.sh
+  # The agent's address changed (bench/outage_roaming.sh) and a failover
+  # between two Intermediates (bench/outage_failover.sh): topologies of
+  # their own.
+  bash bench/outage_roaming.sh
+  bash bench/outage_failover.sh
+fi
