@@ -124,6 +124,18 @@ void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq) {
   p->bh_losses = 0;
 }
 
+static void black_hole(struct zt_pmtu *p, uint64_t now) {
+  p->black_holes++;
+  /* Not proof that the old size fails for good (a path cut for a moment
+   * looks the same): the search tries max first again. */
+  p->fail_size = p->max + 1;
+  set_plpmtu(p, p->base, ZT_PMTU_WHY_BLACK_HOLE);
+  p->bh_losses = 0;
+  p->probe_lost = 0;
+  p->epoch_seq = p->next_seq;
+  advance(p, now);
+}
+
 void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now) {
   /* Lost before a later large one got through: congestion, not the path.
    * Lost before the last size change: says nothing about this size. */
@@ -131,14 +143,16 @@ void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now) {
     return;
   if (++p->bh_losses < ZT_PMTU_MAX_PROBES)
     return;
-  p->black_holes++;
-  if (p->plpmtu < p->fail_size)
-    p->fail_size = p->plpmtu;
-  set_plpmtu(p, p->base, ZT_PMTU_WHY_BLACK_HOLE);
-  p->bh_losses = 0;
-  p->probe_lost = 0;
-  p->epoch_seq = p->next_seq;
-  advance(p, now);
+  black_hole(p, now);
+}
+
+void zt_pmtu_pto(struct zt_pmtu *p, unsigned pto_count, uint64_t now) {
+  /* Nothing above base was sent since the last change: the timeouts are
+   * about something else (a cut path), and base is the floor anyway. */
+  if (pto_count < ZT_PMTU_BLACK_HOLE_PTOS || p->plpmtu <= p->base ||
+      p->next_seq == p->epoch_seq)
+    return;
+  black_hole(p, now);
 }
 
 void zt_pmtu_too_big(struct zt_pmtu *p, size_t size, uint64_t now) {
@@ -171,7 +185,7 @@ uint64_t zt_pmtu_expiry(const struct zt_pmtu *p) {
 
 void zt_pmtu_handle_expiry(struct zt_pmtu *p, uint64_t now) {
   if (p->inflight && now >= p->probe_deadline) {
-    probe_failed(p, now);
+    p->inflight = false; /* the same size again; see PROBE_TIMEOUT_MIN */
     return;
   }
   if (!p->inflight && p->state == ZT_PMTU_COMPLETE && p->plpmtu < p->max &&

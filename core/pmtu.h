@@ -19,7 +19,9 @@
  * number; ZT_PMTU_MAX_PROBES of them lost in a row, with none sent after
  * them acknowledged, means large packets no longer pass (congestion loss
  * always leaves later large packets acknowledged). The size falls back to
- * BASE and the search starts again.
+ * BASE and the search starts again. So does a run of ZT_PMTU_BLACK_HOLE_PTOS
+ * loss-probe timeouts: when every packet is large (a full datagram queue)
+ * nothing is acknowledged, and the transport only has its timer.
  *
  * A send refused with EMSGSIZE (the kernel learned a smaller path MTU from
  * an ICMP "fragmentation needed") is a hint: that size is too big now.
@@ -31,12 +33,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZT_PMTU_BASE 1200
+#define ZT_PMTU_BASE 1200 /* ZT_QUIC_MIN_UDP_PAYLOAD */
 #define ZT_PMTU_MAX_PROBES 3
 #define ZT_PMTU_SEARCH_GAP 16
 #define ZT_PMTU_RAISE_MS (600 * 1000)
-/* A probe neither acknowledged nor declared lost this long is lost. */
+/* A probe neither acknowledged nor declared lost this long is sent again,
+ * without counting as lost: only a loss the transport declares (later
+ * packets acknowledged) proves the path alive and the size too big. A path
+ * cut for a while must not walk the search down to the base size. */
 #define ZT_PMTU_PROBE_TIMEOUT_MIN_MS 1000
+/* Consecutive loss-probe timeouts (PTO) with packets above base in flight
+ * that make a black hole: everything large is lost, so no later packet is
+ * acknowledged and no loss can be declared at all. */
+#define ZT_PMTU_BLACK_HOLE_PTOS 2
 
 enum zt_pmtu_state {
   ZT_PMTU_SEARCHING, /* probing: plpmtu is usable, larger sizes untried */
@@ -94,6 +103,9 @@ void zt_pmtu_probe_lost(struct zt_pmtu *p, uint64_t id, uint64_t now);
 uint64_t zt_pmtu_data_seq(struct zt_pmtu *p, size_t size);
 void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq);
 void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now);
+
+/* The transport's consecutive PTO count went up to pto_count. */
+void zt_pmtu_pto(struct zt_pmtu *p, unsigned pto_count, uint64_t now);
 
 /* A packet of `size` bytes could not be sent: too big for the path. */
 void zt_pmtu_too_big(struct zt_pmtu *p, size_t size, uint64_t now);

@@ -78,6 +78,7 @@ void sim_udp_send(void *ud, const struct sockaddr *to, socklen_t tolen,
   struct sim_pkt *p = &s->q[s->q_len++];
   p->at = s->now + h->delay_ns + dst->delay_ns +
           (jitter ? (uint64_t)(sim_rand(s) * (double)jitter) : 0);
+  p->seq = s->sent_seq++;
   p->from = h->pub; /* the NAT rewrites the source */
   p->to = *(const struct sockaddr_in *)to;
   p->len = len;
@@ -98,7 +99,9 @@ size_t sim_deliver_until(struct simnet *s, uint64_t t) {
   for (;;) {
     size_t best = s->q_len;
     for (size_t i = 0; i < s->q_len; i++)
-      if (s->q[i].at <= t && (best == s->q_len || s->q[i].at < s->q[best].at))
+      if (s->q[i].at <= t &&
+          (best == s->q_len || s->q[i].at < s->q[best].at ||
+           (s->q[i].at == s->q[best].at && s->q[i].seq < s->q[best].seq)))
         best = i;
     if (best == s->q_len)
       return delivered;

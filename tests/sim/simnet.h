@@ -32,6 +32,7 @@ struct sim_host {
 
 struct sim_pkt {
   uint64_t at;
+  uint64_t seq; /* send order: packets due at the same time keep it */
   struct sockaddr_in from, to;
   size_t len;
   uint8_t *data;
@@ -44,6 +45,7 @@ struct simnet {
   size_t n_hosts;
   struct sim_pkt *q;
   size_t q_len, q_cap;
+  uint64_t sent_seq;
 };
 
 void sim_init(struct simnet *s, uint64_t seed);

@@ -97,14 +97,39 @@ static void test_only_own_ack_confirms(void) {
   CHECK_EQ_INT(p.plpmtu, 1200);
   zt_pmtu_probe_acked(&p, id, now); /* late ack of the lost one */
   CHECK_EQ_INT(p.plpmtu, 1200);
-  /* timeout: lost after the deadline */
+  /* timeout: sent again, neither confirmed nor counted as lost (only a
+   * loss the transport declares proves the path alive) */
   id = zt_pmtu_probe_sent(&p, now, 200 * MS);
   CHECK_EQ_INT(zt_pmtu_expiry(&p), now + ZT_PMTU_PROBE_TIMEOUT_MIN_MS * MS);
   now += ZT_PMTU_PROBE_TIMEOUT_MIN_MS * MS;
   zt_pmtu_handle_expiry(&p, now);
-  CHECK_EQ_INT(p.probe_lost, 2);
+  CHECK_EQ_INT(p.probe_lost, 1);
   CHECK_EQ_INT(p.plpmtu, 1200);
-  CHECK_EQ_INT(p.probes_lost, 2);
+  CHECK_EQ_INT(p.probes_lost, 1);
+  CHECK_EQ_INT(zt_pmtu_probe_size(&p), MAX);
+  zt_pmtu_probe_acked(&p, id, now); /* too late: that probe was given up */
+  CHECK_EQ_INT(p.plpmtu, 1200);
+}
+
+/* Everything large lost, nothing acknowledged: only loss-probe timeouts
+ * tell, and they make a black hole too, but only with large packets sent. */
+static void test_black_hole_by_pto(void) {
+  struct zt_pmtu p;
+  uint64_t now = 0;
+  zt_pmtu_init(&p, ZT_PMTU_BASE, MAX, now);
+  run_path(&p, 1500, &now, 10);
+  zt_pmtu_pto(&p, 5, now); /* nothing large sent yet: a cut, not a hole */
+  CHECK_EQ_INT(p.plpmtu, MAX);
+  zt_pmtu_data_seq(&p, MAX);
+  zt_pmtu_pto(&p, ZT_PMTU_BLACK_HOLE_PTOS - 1, now);
+  CHECK_EQ_INT(p.plpmtu, MAX);
+  zt_pmtu_pto(&p, ZT_PMTU_BLACK_HOLE_PTOS, now);
+  CHECK_EQ_INT(p.plpmtu, 1200);
+  CHECK_EQ_INT(p.black_holes, 1);
+  /* max is tried first again: the cut may have been short */
+  CHECK_EQ_INT(zt_pmtu_probe_size(&p), MAX);
+  zt_pmtu_pto(&p, ZT_PMTU_BLACK_HOLE_PTOS + 1, now);
+  CHECK_EQ_INT(p.black_holes, 1);
 }
 
 static void test_black_hole(void) {
@@ -212,6 +237,7 @@ int main(void) {
   RUN(test_probe_loss_is_not_failure);
   RUN(test_only_own_ack_confirms);
   RUN(test_black_hole);
+  RUN(test_black_hole_by_pto);
   RUN(test_raise_timer);
   RUN(test_too_big_hint);
   RUN(test_restart_new_path);
