@@ -70,6 +70,11 @@ void sim_udp_send(void *ud, const struct sockaddr *to, socklen_t tolen,
     h->dropped++;
     return;
   }
+  if ((h->mtu && len > h->mtu) || (dst->mtu && len > dst->mtu)) {
+    h->dropped++;
+    h->too_big++;
+    return;
+  }
   if (s->q_len == s->q_cap) {
     s->q_cap = s->q_cap ? s->q_cap * 2 : 256;
     s->q = realloc(s->q, s->q_cap * sizeof(*s->q));

@@ -27,7 +27,10 @@ struct sim_host {
   sim_deliver deliver;
   double loss;             /* probability each packet from/to it is lost */
   uint64_t delay_ns, jitter_ns;
-  uint64_t sent, received, dropped;
+  /* Largest UDP payload its link carries both ways (0: any): a path MTU
+   * with no ICMP, bigger packets are lost silently (and counted). */
+  size_t mtu;
+  uint64_t sent, received, dropped, too_big;
 };
 
 struct sim_pkt {
