@@ -823,9 +823,14 @@ static ngtcp2_ssize write_probe(struct zq_conn *c, uint8_t *buf, size_t cap,
  * would otherwise be lost and the inner handshake would wait for its
  * retransmission timer. The first probe (the maximum) settles it within a
  * round trip on a normal path. */
+static size_t dgram_confirmed(const struct zq_conn *c) {
+  size_t now = c->pmtu.plpmtu - ZT_QUIC_DGRAM_OVERHEAD;
+  return now < c->max_dgram ? now : c->max_dgram;
+}
+
 static size_t dgram_possible(const struct zq_conn *c) {
   if (c->pmtu.state != ZT_PMTU_SEARCHING)
-    return zq_max_datagram(c);
+    return dgram_confirmed(c);
   size_t hi = c->pmtu.fail_size > c->pmtu.max ? c->pmtu.max
                                               : c->pmtu.fail_size - 1;
   hi -= ZT_QUIC_DGRAM_OVERHEAD;
@@ -885,7 +890,7 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     ngtcp2_ssize accepted = -1;
     int accepted_dg = 0;
 
-    if (dg && dg->len > zq_max_datagram(c)) {
+    if (dg && dg->len > dgram_confirmed(c)) {
       if (dg->len > dgram_possible(c)) {
         /* Queued before the path MTU went down: it fits no packet now. */
         zt_dgramq_pop(&c->dq);
@@ -1038,10 +1043,7 @@ int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
   }
 }
 
-size_t zq_max_datagram(const struct zq_conn *c) {
-  size_t now = c->pmtu.plpmtu - ZT_QUIC_DGRAM_OVERHEAD;
-  return now < c->max_dgram ? now : c->max_dgram;
-}
+size_t zq_max_datagram(const struct zq_conn *c) { return dgram_possible(c); }
 
 const struct zt_pmtu *zq_pmtu(const struct zq_conn *c) { return &c->pmtu; }
 

@@ -183,11 +183,15 @@ int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len);
  * queue fairly (dgramq.h), so one cannot crowd out the others. */
 int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
                           const uint8_t *data, size_t len);
-/* Largest datagram that fits a packet on this connection's path now: it
- * follows the path MTU (pmtu.h), so callers ask per packet. While a search
- * is in progress zq_send_datagram() also takes larger ones, up to what the
- * search may still confirm: they wait for it (at most a few round trips)
- * and are dropped as too_big if it ends lower. */
+/* Largest datagram zq_send_datagram() takes now; it follows the path MTU
+ * (pmtu.h), so callers ask per packet. Once the search is complete it is
+ * what fits a packet of the confirmed size (zq_pmtu()->plpmtu minus
+ * ZT_QUIC_DGRAM_OVERHEAD). While a search is in progress (a new connection,
+ * a new path, a black hole) it is what the search may still confirm:
+ * datagrams above the confirmed size wait for it (a round trip on a normal
+ * path, a few on a smaller one) and are dropped as too_big if it ends
+ * lower. So a caller that answers "too big" (ICMP) never does so for a
+ * size the path is only about to confirm. */
 size_t zq_max_datagram(const struct zq_conn *c);
 
 /* Path MTU discovery (pmtu.h) of this connection: its state, read-only. */
