@@ -52,7 +52,10 @@ static void test_1280_path_from_the_start(void) {
   uint8_t p[200];
   size_t len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, 100);
   zt_agent_feed_tun(w->agent, p, len, w->net.now);
+  uint64_t t0 = w->net.now;
   CHECK(world_run(w, session_ready, 5 * SEC));
+  printf("  session up %.0f ms after the first packet\n",
+         (double)(w->net.now - t0) / 1e6);
   world_run(w, NULL, 5 * SEC); /* let both searches finish */
   size_t outer = status_pmtu(w, "uplink quic:");
   size_t inner = status_pmtu(w, "session conn-a quic:");
