@@ -84,7 +84,7 @@ uint64_t zt_pmtu_probe_sent(struct zt_pmtu *p, uint64_t now, uint64_t rto_ns) {
 /* Only the acknowledgement of the probe in flight confirms its size: an
  * old probe's late ack says nothing about the size probed now. */
 void zt_pmtu_probe_acked(struct zt_pmtu *p, uint64_t id, uint64_t now) {
-  if (!p->inflight || id != p->probe_id)
+  if (id != p->probe_id || !p->inflight)
     return;
   p->probes_acked++;
   p->probe_lost = 0;
