@@ -104,25 +104,6 @@ while time.monotonic() < end:
 ' "$ECHO_VIP" 9999 "$1"
 }
 
-download() { # LABEL [CURL OPTIONS]: 20 MB over HTTP, checksum compared
-  local want got label=$1
-  shift
-  want=$(sha256sum <"$ZT_WORK/www/blob" | cut -d' ' -f1)
-  if A curl -sS --max-time 90 "$@" -o "$ZT_WORK/blob.got" \
-    -w '%{size_download} bytes in %{time_total} s' "http://$WEB_VIP:8080/blob" \
-    >"$ZT_WORK/curl.out" 2>&1; then
-    got=$(sha256sum <"$ZT_WORK/blob.got" | cut -d' ' -f1)
-    if [ "$got" = "$want" ]; then
-      pass "$label: http 20 MB download, sha256 matches ($(cat "$ZT_WORK/curl.out"))"
-    else
-      fail "$label: http download" "sha256 $got != $want"
-    fi
-  else
-    fail "$label: http download" "$(cat "$ZT_WORK/curl.out")"
-  fi
-  rm -f "$ZT_WORK/blob.got"
-}
-
 # The path MTU the agent's status shows for its uplink ("pmtu N state").
 agent_uplink_pmtu() {
   zt_status agent >/dev/null 2>&1 || return 1
@@ -157,7 +138,7 @@ p=$(agent_uplink_pmtu)
 udp_echo_1000 "1500"
 gap_probe 12 "$ZT_WORK/gap.out" &
 gap_pid=$!
-download shrink --limit-rate 4M &
+zt_http_blob "shrink: " --limit-rate 4M &
 dl_pid=$!
 big_udp 8 &
 big_pid=$!
@@ -200,7 +181,7 @@ else
   fail "1280 no-icmp: agent connected"
 fi
 udp_echo_1000 "1280 no-icmp"
-download "1280 no-icmp"
+zt_http_blob "1280 no-icmp: "
 p=$(agent_uplink_pmtu)
 [ "$p" = 1252 ] && pass "1280 no-icmp: agent uplink path MTU $p" ||
   fail "1280 no-icmp: agent uplink path MTU" "status says '${p:-nothing}', want 1252"
