@@ -565,8 +565,14 @@ static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
     im->stats.relay_wrong_peer++;
     return;
   }
-  if (zq_send_datagram_flow(to->q, id, data, len) != 0) {
-    im->stats.relay_queue_drops++;
+  int rv = zq_send_datagram_flow(to->q, id, data, len);
+  if (rv != 0) {
+    /* Too big for the forward leg's path MTU: counted apart, it tells the
+     * operator that the two legs' paths differ (docs/status.md). */
+    if (rv == ZQ_ERR_TOO_BIG)
+      im->stats.relay_too_big++;
+    else
+      im->stats.relay_queue_drops++;
     return;
   }
   im->stats.relay_frames++;
@@ -1109,12 +1115,13 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
   zt_strbuf_printf(
       &sb,
       "relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "
-      "wrong_peer %llu queue_drops %llu\n",
+      "wrong_peer %llu queue_drops %llu too_big %llu\n",
       (unsigned long long)st->relay_frames, (unsigned long long)st->relay_bytes,
       (unsigned long long)st->relay_malformed,
       (unsigned long long)st->relay_unknown_channel,
       (unsigned long long)st->relay_wrong_peer,
-      (unsigned long long)st->relay_queue_drops);
+      (unsigned long long)st->relay_queue_drops,
+      (unsigned long long)st->relay_too_big);
   zt_strbuf_printf(
       &sb,
       "ctrl: unexpected %llu; handshakes refused %llu; sessions opened %llu "
@@ -1191,6 +1198,7 @@ static void im_counters_json(const struct zt_intermediate *im,
   zt_jsonw_u64(w, "unknown_channel", st->relay_unknown_channel);
   zt_jsonw_u64(w, "wrong_peer", st->relay_wrong_peer);
   zt_jsonw_u64(w, "queue_drops", st->relay_queue_drops);
+  zt_jsonw_u64(w, "too_big", st->relay_too_big);
   zt_jsonw_end_object(w);
   zt_jsonw_begin_object(w, "ctrl");
   zt_jsonw_u64(w, "malformed", st->ctrl_malformed);
@@ -1232,6 +1240,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                     p->observedlen);
     zt_statusw_ip4(&w, "tunnel_address", p->tunnel_ip);
     zt_jsonw_u64(&w, "rtt_us", p->q ? zq_rtt_ns(p->q) / 1000 : 0);
+    zt_statusw_pmtu(&w, p->q);
     zt_jsonw_end_object(&w);
   }
   zt_jsonw_end_array(&w);

@@ -20,6 +20,7 @@ struct zt_intermediate_stats {
   uint64_t peers_accepted, resets_sent, resets_limited;
   uint64_t relay_frames, relay_bytes, relay_malformed, relay_unknown_channel,
       relay_wrong_peer, relay_queue_drops;
+  uint64_t relay_too_big; /* frames larger than the forward leg's path MTU */
   uint64_t ctrl_malformed, ctrl_unknown, ctrl_oversized, ctrl_unexpected;
   uint64_t sessions_opened, sessions_denied;
   /* limits on what one identity can hold (see wire.h) */

@@ -24,8 +24,8 @@ enum {
 #define FAMILY_V4 4
 #define FAMILY_V6 6
 
-_Static_assert(OFF_TAG + ZT_PROBE_TAG_LEN == ZT_PROBE_LEN,
-               "the tag ends the probe");
+_Static_assert(OFF_TAG + ZT_PROBE_TAG_LEN == ZT_PROBE_AUTH_LEN,
+               "the tag ends the authenticated part");
 _Static_assert(OFF_ADDR + ADDR_LEN == OFF_TAG, "the address ends the body");
 
 static uint32_t rd32(const uint8_t *p) {
@@ -169,6 +169,8 @@ int zt_probe_decode(const uint8_t *pkt, size_t len,
   struct zt_probe q;
   if (parse_observed(pkt, &q.observed) != 0)
     return ZT_PROBE_EMALFORMED;
+  if (!all_zero(pkt + ZT_PROBE_AUTH_LEN, ZT_PROBE_LEN - ZT_PROBE_AUTH_LEN))
+    return ZT_PROBE_EMALFORMED; /* padding is zeros, nothing else */
 
   /* The structure is public, the tag is the secret part: check it last,
    * and fill *p only once it holds. */

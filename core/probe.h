@@ -26,6 +26,11 @@
  *   31  2  observed port
  *   33 16  observed address (IPv4: first 4 bytes, the rest zero)
  *   49 16  tag: HMAC-SHA256(key, bytes 0..48), first 16 bytes
+ *   65  *  padding: zeros up to ZT_PROBE_LEN (checked, so that every probe
+ *          has one encoding and the tag need not cover it)
+ * The padding makes every probe a 1200-byte UDP payload, QUIC's minimum:
+ * a direct path is used only if it carries the inner connection's
+ * smallest packets (path MTU discovery then runs on it, pmtu.h).
  * Sans-IO: no sockets, no clock, no malloc.
  */
 #ifndef ZTNA_PROBE_H
@@ -37,7 +42,8 @@
 #include <sys/socket.h>
 
 #define ZT_PROBE_VERSION 0x7a747031u /* "ztp1" */
-#define ZT_PROBE_LEN 65
+#define ZT_PROBE_AUTH_LEN 65 /* fields and tag; zeros follow */
+#define ZT_PROBE_LEN 1200     /* ZT_QUIC_MIN_UDP_PAYLOAD */
 #define ZT_PROBE_KEY_LEN 32
 #define ZT_PROBE_TXID_LEN 12
 #define ZT_PROBE_TAG_LEN 16
@@ -46,7 +52,8 @@ enum zt_probe_type { ZT_PROBE_PING = 1, ZT_PROBE_PONG = 2 };
 
 enum zt_probe_err {
   ZT_PROBE_EMALFORMED = -1, /* wrong length, first byte, version, type,
-                               family, or nonzero bytes where zeros belong */
+                               family, or nonzero bytes where zeros belong
+                               (padding included) */
   ZT_PROBE_EAUTH = -2,      /* tag does not verify under the key */
 };
 

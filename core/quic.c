@@ -24,6 +24,7 @@
 
 #include "dgramq.h"
 #include "log.h"
+#include "pmtu.h"
 #include "secret.h"
 #include "sendbuf.h"
 #include "wire.h"
@@ -33,6 +34,10 @@
  * an ACK-only packet while the head datagram waits: the guard must be far
  * above that (3 tries dropped ~3% of a bulk TCP flow's packets). */
 #define DGRAM_MAX_TRIES 256
+/* dgram_id of a path MTU probe (pmtu.h): this bit and the probe's id. Other
+ * datagrams carry (pmtu sequence << 16 | length), the sequence 0 for those
+ * too small to tell anything about the path. */
+#define DGRAM_ID_PROBE (1ULL << 63)
 
 static const char tls_priority[] =
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
@@ -52,9 +57,15 @@ struct zq_conn {
   int64_t stream_id; /* the control stream; -1 until open */
   struct zt_sendbuf sbuf;
   struct zt_dgramq dq;
-  size_t max_dgram;
+  size_t max_dgram; /* at the configured maximum packet size */
+  struct zt_pmtu pmtu;
+  uint64_t pmtu_probes_recv; /* padding datagrams received (probes) */
 
   bool ready, dead, closing_requested, close_sent;
+  /* Handshake confirmed (RFC 9001 4.1.2): path MTU probes wait for it, or
+   * a probe the path cannot carry could take the client's Finished with
+   * it (ngtcp2 coalesces Handshake packets into the probe's datagram). */
+  bool confirmed;
   bool got_reset; /* the peer sent a Stateless Reset */
   enum zq_end end;
   bool peer_app_close;     /* the peer closed with an application error */
@@ -71,6 +82,7 @@ struct zq_conn {
   struct sockaddr_storage local, remote;
   socklen_t locallen, remotelen;
   struct zq_stats stats;
+  uint64_t last_ts; /* of the call in progress, for ngtcp2's callbacks */
 };
 
 static void set_dead(struct zq_conn *c, enum zq_end end, const char *fmt, ...)
@@ -87,6 +99,17 @@ static void set_dead(struct zq_conn *c, enum zq_end end, const char *fmt, ...) {
     va_end(ap);
   }
   c->dead = true;
+}
+
+/* Logs a path MTU change once, with its cause. */
+static void note_pmtu(struct zq_conn *c) {
+  if (!c->pmtu.changed)
+    return;
+  c->pmtu.changed = false;
+  zt_info("quic %s%s%s: path MTU %zu -> %zu (%s)",
+          strcmp(c->cfg.alpn, ZT_ALPN_INNER) ? "outer" : "inner",
+          c->peer_name[0] ? " " : "", c->peer_name, c->pmtu.changed_from,
+          c->pmtu.plpmtu, zt_pmtu_why_name(c->pmtu.why));
 }
 
 void zq_config_defaults(struct zq_config *cfg) {
@@ -194,8 +217,17 @@ static int handshake_completed_cb(ngtcp2_conn *conn, void *user_data) {
   /* The client opens the control stream on its next write (open_stream),
    * outside ngtcp2's callback. */
   c->ready = true;
+  if (c->is_server) /* a server's handshake is confirmed once complete */
+    c->confirmed = true;
   if (c->h.on_ready)
     c->h.on_ready(c, c->ud);
+  return 0;
+}
+
+static int handshake_confirmed_cb(ngtcp2_conn *conn, void *user_data) {
+  struct zq_conn *c = user_data;
+  (void)conn;
+  c->confirmed = true;
   return 0;
 }
 
@@ -239,6 +271,12 @@ static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags,
   struct zq_conn *c = user_data;
   (void)conn;
   (void)flags;
+  /* A path MTU probe: padding, on both layers (not a relay frame type, not
+   * IPv4). Dropped here, counted, never seen as a malformed datagram. */
+  if (datalen == 0 || data[0] == ZT_DGRAM_PADDING) {
+    c->pmtu_probes_recv++;
+    return 0;
+  }
   c->stats.dgram_recv++;
   c->stats.dgram_bytes_recv += datalen;
   if (c->h.on_datagram)
@@ -252,8 +290,23 @@ static int lost_datagram_cb(ngtcp2_conn *conn, uint64_t dgram_id,
                             void *user_data) {
   struct zq_conn *c = user_data;
   (void)conn;
-  (void)dgram_id;
+  if (dgram_id & DGRAM_ID_PROBE) {
+    zt_pmtu_probe_lost(&c->pmtu, dgram_id & ~DGRAM_ID_PROBE, c->last_ts);
+    return 0;
+  }
   c->stats.dgram_lost++;
+  zt_pmtu_data_lost(&c->pmtu, dgram_id >> 16, c->last_ts);
+  return 0;
+}
+
+static int ack_datagram_cb(ngtcp2_conn *conn, uint64_t dgram_id,
+                           void *user_data) {
+  struct zq_conn *c = user_data;
+  (void)conn;
+  if (dgram_id & DGRAM_ID_PROBE)
+    zt_pmtu_probe_acked(&c->pmtu, dgram_id & ~DGRAM_ID_PROBE, c->last_ts);
+  else
+    zt_pmtu_data_acked(&c->pmtu, dgram_id >> 16);
   return 0;
 }
 
@@ -265,6 +318,7 @@ static ngtcp2_conn *get_conn_cb(ngtcp2_crypto_conn_ref *ref) {
 static const ngtcp2_callbacks base_callbacks = {
     .recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb,
     .handshake_completed = handshake_completed_cb,
+    .handshake_confirmed = handshake_confirmed_cb,
     .encrypt = ngtcp2_crypto_encrypt_cb,
     .decrypt = ngtcp2_crypto_decrypt_cb,
     .hp_mask = ngtcp2_crypto_hp_mask_cb,
@@ -277,6 +331,7 @@ static const ngtcp2_callbacks base_callbacks = {
     .delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
     .recv_datagram = recv_datagram_cb,
     .lost_datagram = lost_datagram_cb,
+    .ack_datagram = ack_datagram_cb,
     .recv_stateless_reset = recv_stateless_reset_cb,
     .get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
     .version_negotiation = ngtcp2_crypto_version_negotiation_cb,
@@ -347,7 +402,7 @@ static int tls_init(struct zq_conn *c, char *err, size_t errlen) {
 static struct zq_conn *
 conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
            bool is_server, const struct sockaddr *local, socklen_t locallen,
-           const struct sockaddr *remote, socklen_t remotelen) {
+           const struct sockaddr *remote, socklen_t remotelen, uint64_t now) {
   struct zq_conn *c = calloc(1, sizeof(*c));
   if (!c)
     return NULL;
@@ -369,6 +424,11 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
   /* A datagram must fit one packet with the short header and AEAD tag. */
   c->max_dgram =
       cfg->max_udp_payload - (ZT_OUTER_UDP_PAYLOAD - ZT_OUTER_DGRAM_MAX);
+  /* Every path starts at QUIC's minimum and discovers upward (pmtu.h). */
+  zt_pmtu_init(&c->pmtu,
+               cfg->max_udp_payload < ZT_PMTU_BASE ? cfg->max_udp_payload
+                                                  : ZT_PMTU_BASE,
+               cfg->max_udp_payload, now);
   /* The datagram queue (its slot array alone is 24 KB) waits for the
    * handshake: a server must keep as little as it can for Initials from
    * anybody (dq_ready). */
@@ -380,8 +440,11 @@ static void fill_settings(const struct zq_config *cfg, ngtcp2_settings *s,
   ngtcp2_settings_default(s);
   s->initial_ts = now;
   s->max_tx_udp_payload_size = cfg->max_udp_payload;
-  /* Sizes are fixed by design (the nested path has a known budget), so
-   * path MTU discovery would only probe sizes we never use. */
+  /* Our own path MTU discovery (pmtu.h) sets the size of every packet
+   * through the buffer length we give ngtcp2: ngtcp2 0.12's probes only
+   * the fixed sizes 1406/1342/1232/1444, so a 1280-byte IPv4 path would end
+   * at 1232, too small for the relayed inner connection's 1200-byte
+   * packets plus their headers (1245), while 1252 fits. */
   s->no_pmtud = 1;
   s->no_tx_udp_payload_size_shaping = 1;
   s->handshake_timeout = cfg->handshake_timeout_ms * NS_PER_MS;
@@ -417,7 +480,7 @@ struct zq_conn *zq_client_new(const struct zq_config *cfg,
                               socklen_t remotelen, uint64_t now, char *err,
                               size_t errlen) {
   struct zq_conn *c =
-      conn_alloc(cfg, h, ud, false, local, locallen, remote, remotelen);
+      conn_alloc(cfg, h, ud, false, local, locallen, remote, remotelen, now);
   ngtcp2_settings settings;
   ngtcp2_transport_params params;
   ngtcp2_cid dcid, scid;
@@ -542,7 +605,7 @@ struct zq_conn *zq_server_accept_initial(
     const struct zq_initial *ini, const uint8_t *pkt, size_t len,
     uint64_t now, char *err, size_t errlen) {
   struct zq_conn *c =
-      conn_alloc(cfg, h, ud, true, local, locallen, remote, remotelen);
+      conn_alloc(cfg, h, ud, true, local, locallen, remote, remotelen, now);
   if (!c) {
     snprintf(err, errlen, "out of memory");
     return NULL;
@@ -687,7 +750,9 @@ int zq_read(struct zq_conn *c, const struct sockaddr *local, socklen_t locallen,
 
   if (c->dead)
     return -1;
+  c->last_ts = now;
   int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, now);
+  note_pmtu(c);
   if (rv == 0)
     return 0;
   /* A packet that fails to decrypt or parse is ngtcp2's to discard; only
@@ -738,6 +803,50 @@ static void copy_to(const ngtcp2_path *path, struct sockaddr_storage *to,
   *tolen = (socklen_t)path->remote.addrlen;
 }
 
+/* A path MTU probe when one is due: one DATAGRAM of padding alone in a
+ * packet of exactly the probe size (ngtcp2 pads a packet to the buffer's
+ * end once less than 10 bytes are left, so the payload leaves 2..5 for any
+ * packet number length). Its acknowledgement or loss comes back through
+ * ack_datagram_cb/lost_datagram_cb. 0 when none is sent. */
+static ngtcp2_ssize write_probe(struct zq_conn *c, uint8_t *buf, size_t cap,
+                                ngtcp2_path_storage *ps, uint64_t now) {
+  static const uint8_t zeros[ZT_OUTER_UDP_PAYLOAD]; /* ZT_DGRAM_PADDING */
+  size_t size = zt_pmtu_probe_size(&c->pmtu);
+  ngtcp2_pkt_info pi;
+  int accepted = 0;
+  if (!c->confirmed || size == 0 || size > cap || size > sizeof(zeros))
+    return 0;
+  ngtcp2_vec v = {(uint8_t *)zeros, size - ZT_QUIC_DGRAM_OVERHEAD - 2};
+  uint64_t id = c->pmtu.next_probe_id;
+  ngtcp2_ssize n = ngtcp2_conn_writev_datagram(
+      c->conn, &ps->path, &pi, buf, size, &accepted,
+      NGTCP2_WRITE_DATAGRAM_FLAG_NONE, DGRAM_ID_PROBE | id, &v, 1, now);
+  if (n > 0 && accepted)
+    zt_pmtu_probe_sent(&c->pmtu, now, 3 * ngtcp2_conn_get_pto(c->conn));
+  return n;
+}
+
+/* The largest datagram this connection may carry once its path MTU search
+ * is over. A datagram above the current size but within this one waits in
+ * the queue for the search instead of being dropped: right after a
+ * connection starts (1200 bytes) the first relayed inner packets (1205)
+ * would otherwise be lost and the inner handshake would wait for its
+ * retransmission timer. The first probe (the maximum) settles it within a
+ * round trip on a normal path. */
+static size_t dgram_confirmed(const struct zq_conn *c) {
+  size_t now = c->pmtu.plpmtu - ZT_QUIC_DGRAM_OVERHEAD;
+  return now < c->max_dgram ? now : c->max_dgram;
+}
+
+static size_t dgram_possible(const struct zq_conn *c) {
+  if (c->pmtu.state != ZT_PMTU_SEARCHING)
+    return dgram_confirmed(c);
+  size_t hi = c->pmtu.fail_size > c->pmtu.max ? c->pmtu.max
+                                              : c->pmtu.fail_size - 1;
+  hi -= ZT_QUIC_DGRAM_OVERHEAD;
+  return hi < c->max_dgram ? hi : c->max_dgram;
+}
+
 /* Stream bytes first, then datagrams, then ngtcp2's own frames. */
 ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
                  struct sockaddr_storage *to, socklen_t *tolen, uint64_t now) {
@@ -746,6 +855,11 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
   ngtcp2_ssize n;
 
   ngtcp2_path_storage_zero(&ps);
+  c->last_ts = now;
+  size_t bufcap = cap;
+  /* Every packet fits the path as far as it is known (pmtu.h). */
+  if (cap > c->pmtu.plpmtu)
+    cap = c->pmtu.plpmtu;
   if (c->closing_requested && !c->close_sent) {
     n = write_close(c, buf, cap, &ps, now);
     if (n > 0)
@@ -763,13 +877,20 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     c->stream_id = -1; /* stream credit not there yet: try again later */
 
   /* Datagrams about to go out with nothing of the stream in flight: a PAD
-   * frame (wire.h) rides along, so that a loss probe can always be sent. */
-  if (c->ready && c->stream_id >= 0 && zt_dgramq_front(&c->dq) &&
+   * frame (wire.h) rides along, so that a loss probe can always be sent.
+   * Path MTU probes are datagrams too. */
+  if (c->ready && c->stream_id >= 0 &&
+      (zt_dgramq_front(&c->dq) ||
+       (c->confirmed && zt_pmtu_probe_size(&c->pmtu))) &&
       zt_sendbuf_unacked(&c->sbuf) == 0) {
     static const uint8_t pad[ZT_CTRL_HDR_LEN] = {ZT_CTRL_PAD, 0, 0};
     if (zt_sendbuf_append(&c->sbuf, pad, sizeof(pad)) == 0)
       c->stats.pad_frames++;
   }
+
+  n = write_probe(c, buf, bufcap, &ps, now);
+  if (n != 0)
+    goto written; /* a probe, or a packet of ngtcp2's own in its place */
 
   for (;;) {
     const uint8_t *sdata;
@@ -778,6 +899,16 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     struct zt_dgram_slot *dg = c->ready ? zt_dgramq_front(&c->dq) : NULL;
     ngtcp2_ssize accepted = -1;
     int accepted_dg = 0;
+
+    if (dg && dg->len > dgram_confirmed(c)) {
+      if (dg->len > dgram_possible(c)) {
+        /* Queued before the path MTU went down: it fits no packet now. */
+        zt_dgramq_pop(&c->dq);
+        c->stats.dgram_drop_too_big++;
+        continue;
+      }
+      dg = NULL; /* waits for the search (dgram_possible) */
+    }
 
     if (slen > 0 && c->stream_id >= 0) {
       ngtcp2_vec v = {(uint8_t *)sdata, slen};
@@ -800,9 +931,12 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     }
     if (dg) {
       ngtcp2_vec v = {dg->data, dg->len};
+      /* Large datagrams are numbered for black hole detection. */
+      uint64_t seq =
+          zt_pmtu_data_seq(&c->pmtu, dg->len + ZT_QUIC_DGRAM_OVERHEAD);
       n = ngtcp2_conn_writev_datagram(
           c->conn, &ps.path, &pi, buf, cap, &accepted_dg,
-          NGTCP2_WRITE_DATAGRAM_FLAG_MORE, 0, &v, 1, now);
+          NGTCP2_WRITE_DATAGRAM_FLAG_MORE, seq << 16 | dg->len, &v, 1, now);
       if (n == NGTCP2_ERR_WRITE_MORE) {
         c->stats.dgram_bytes_sent += dg->len;
         zt_dgramq_pop(&c->dq);
@@ -836,6 +970,7 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     /* Nothing of ours: flush the open packet, or ngtcp2's own frames. */
     n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, buf, cap, now);
   written:
+    note_pmtu(c);
     if (n < 0) {
       /* Fatal for the connection; the peer learns of it by idle timeout. */
       set_dead(c, ZQ_END_ERROR, "write: %s", ngtcp2_strerror((int)n));
@@ -851,13 +986,24 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
 uint64_t zq_expiry(const struct zq_conn *c) {
   if (c->dead)
     return UINT64_MAX;
-  return ngtcp2_conn_get_expiry(c->conn);
+  uint64_t t = ngtcp2_conn_get_expiry(c->conn);
+  uint64_t p = c->confirmed ? zt_pmtu_expiry(&c->pmtu) : UINT64_MAX;
+  return p < t ? p : t;
 }
 
 int zq_handle_expiry(struct zq_conn *c, uint64_t now) {
   if (c->dead)
     return -1;
+  c->last_ts = now;
+  if (c->confirmed)
+    zt_pmtu_handle_expiry(&c->pmtu, now);
   int rv = ngtcp2_conn_handle_expiry(c->conn, now);
+  if (c->confirmed) {
+    ngtcp2_conn_stat cs;
+    ngtcp2_conn_get_conn_stat(c->conn, &cs);
+    zt_pmtu_pto(&c->pmtu, (unsigned)cs.pto_count, now);
+  }
+  note_pmtu(c);
   if (rv == 0)
     return 0;
   if (rv == NGTCP2_ERR_IDLE_CLOSE)
@@ -886,6 +1032,10 @@ int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
                           const uint8_t *data, size_t len) {
   if (c->dead || c->closing_requested)
     return ZQ_ERR_CLOSED;
+  if (len > dgram_possible(c)) {
+    c->stats.dgram_drop_too_big++;
+    return ZQ_ERR_TOO_BIG;
+  }
   if (dq_ready(c) != 0)
     return ZQ_ERR_NOMEM;
   uint64_t evicted = c->dq.evicted;
@@ -903,7 +1053,23 @@ int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
   }
 }
 
-size_t zq_max_datagram(const struct zq_conn *c) { return c->max_dgram; }
+size_t zq_max_datagram(const struct zq_conn *c) { return dgram_possible(c); }
+
+const struct zt_pmtu *zq_pmtu(const struct zq_conn *c) { return &c->pmtu; }
+
+uint64_t zq_pmtu_probes_recv(const struct zq_conn *c) {
+  return c->pmtu_probes_recv;
+}
+
+void zq_path_too_big(struct zq_conn *c, size_t size, uint64_t now) {
+  zt_pmtu_too_big(&c->pmtu, size, now);
+  note_pmtu(c);
+}
+
+void zq_path_changed(struct zq_conn *c, uint64_t now) {
+  zt_pmtu_restart(&c->pmtu, now);
+  note_pmtu(c);
+}
 
 size_t zq_stream_backlog(const struct zq_conn *c) {
   return zt_sendbuf_unacked(&c->sbuf);
@@ -949,7 +1115,7 @@ int zq_format_stats(const struct zq_conn *c, char *buf, size_t len) {
       buf, len,
       "rtt %.1f ms cwnd %llu inflight %llu; datagrams sent %llu recv %llu "
       "lost %llu dropped: queue_full %llu fair_share %llu too_big %llu "
-      "unplaced %llu refused %llu",
+      "unplaced %llu refused %llu; pmtu %zu %s",
       (double)cs.smoothed_rtt / 1e6, (unsigned long long)cs.cwnd,
       (unsigned long long)cs.bytes_in_flight,
       (unsigned long long)st->dgram_sent, (unsigned long long)st->dgram_recv,
@@ -958,7 +1124,8 @@ int zq_format_stats(const struct zq_conn *c, char *buf, size_t len) {
       (unsigned long long)st->dgram_drop_fair,
       (unsigned long long)st->dgram_drop_too_big,
       (unsigned long long)st->dgram_drop_unplaced,
-      (unsigned long long)st->dgram_drop_state);
+      (unsigned long long)st->dgram_drop_state, c->pmtu.plpmtu,
+      zt_pmtu_state_name(&c->pmtu));
 }
 
 size_t zq_stateless_reset(const struct zq_config *cfg, const uint8_t *pkt,

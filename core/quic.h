@@ -183,8 +183,28 @@ int zq_send_datagram(struct zq_conn *c, const uint8_t *data, size_t len);
  * queue fairly (dgramq.h), so one cannot crowd out the others. */
 int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
                           const uint8_t *data, size_t len);
-/* Largest datagram zq_send_datagram() takes on this connection. */
+/* Largest datagram zq_send_datagram() takes now; it follows the path MTU
+ * (pmtu.h), so callers ask per packet. Once the search is complete it is
+ * what fits a packet of the confirmed size (zq_pmtu()->plpmtu minus
+ * ZT_QUIC_DGRAM_OVERHEAD). While a search is in progress (a new connection,
+ * a new path, a black hole) it is what the search may still confirm:
+ * datagrams above the confirmed size wait for it (a round trip on a normal
+ * path, a few on a smaller one) and are dropped as too_big if it ends
+ * lower. So a caller that answers "too big" (ICMP) never does so for a
+ * size the path is only about to confirm. */
 size_t zq_max_datagram(const struct zq_conn *c);
+
+/* Path MTU discovery (pmtu.h) of this connection: its state, read-only. */
+struct zt_pmtu;
+const struct zt_pmtu *zq_pmtu(const struct zq_conn *c);
+/* Padding datagrams (probes of the peer's search) received. */
+uint64_t zq_pmtu_probes_recv(const struct zq_conn *c);
+/* A packet of `size` bytes could not be sent (EMSGSIZE): a hint that the
+ * path MTU is smaller now. */
+void zq_path_too_big(struct zq_conn *c, size_t size, uint64_t now);
+/* Packets now take another path (inner sessions: relay <-> direct): the
+ * search starts again from the base size (RFC 8899: a new path). */
+void zq_path_changed(struct zq_conn *c, uint64_t now);
 
 /* Starts a graceful close (CONNECTION_CLOSE goes out on the next write). */
 void zq_close(struct zq_conn *c, uint64_t app_error, const char *reason);

@@ -3,6 +3,7 @@
 
 #include "ippkt.h"
 #include "netaddr.h"
+#include "pmtu.h"
 #include "quic.h"
 #include "uplink.h"
 
@@ -60,6 +61,26 @@ void zt_statusw_uplink_begin(struct zt_jsonw *w, const struct zt_uplink *u,
   zt_jsonw_u64(w, "disconnects", u->stats.disconnects);
   zt_jsonw_u64(w, "relay_malformed", u->stats.relay_malformed);
   zt_jsonw_u64(w, "relay_send_drops", u->stats.relay_send_drops);
+  zt_statusw_pmtu(w, u->q);
+}
+
+void zt_statusw_pmtu(struct zt_jsonw *w, const struct zq_conn *q) {
+  if (!q) {
+    zt_jsonw_null(w, "pmtu");
+    return;
+  }
+  const struct zt_pmtu *p = zq_pmtu(q);
+  zt_jsonw_begin_object(w, "pmtu");
+  zt_jsonw_u64(w, "size", p->plpmtu);
+  zt_jsonw_str(w, "state", zt_pmtu_state_name(p));
+  zt_jsonw_str(w, "last_change", zt_pmtu_why_name(p->why));
+  zt_jsonw_u64(w, "max_datagram", zq_max_datagram(q));
+  zt_jsonw_u64(w, "probes_sent", p->probes_sent);
+  zt_jsonw_u64(w, "probes_acked", p->probes_acked);
+  zt_jsonw_u64(w, "probes_lost", p->probes_lost);
+  zt_jsonw_u64(w, "black_holes", p->black_holes);
+  zt_jsonw_u64(w, "too_big_hints", p->too_big_hints);
+  zt_jsonw_end_object(w);
 }
 
 void zt_statusw_relay_remote(struct zt_jsonw *w, const char *key,
@@ -73,6 +94,7 @@ void zt_statusw_session_quic(struct zt_jsonw *w, const struct zq_conn *q) {
   static const struct zq_stats none;
   const struct zq_stats *st = q ? zq_get_stats(q) : &none;
   zt_jsonw_u64(w, "rtt_us", q ? zq_rtt_ns(q) / 1000 : 0);
+  zt_statusw_pmtu(w, q);
   zt_jsonw_begin_object(w, "tx");
   zt_jsonw_u64(w, "packets", st->dgram_sent);
   zt_jsonw_u64(w, "bytes", st->dgram_bytes_sent);

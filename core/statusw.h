@@ -32,6 +32,9 @@ void zt_statusw_uplink_begin(struct zt_jsonw *w, const struct zt_uplink *u,
  * QUIC connection: "rtt_us" (QUIC's smoothed estimate), "tx", "rx",
  * "drops". q may be NULL (not yet open). */
 void zt_statusw_session_quic(struct zt_jsonw *w, const struct zq_conn *q);
+/* "pmtu":{...}: the path MTU search of one QUIC connection (docs/
+ * status.md), or null when q is NULL. */
+void zt_statusw_pmtu(struct zt_jsonw *w, const struct zq_conn *q);
 /* key: the address the relay's packets go to (the Intermediate's). */
 void zt_statusw_relay_remote(struct zt_jsonw *w, const char *key,
                              const struct zt_uplink *u);

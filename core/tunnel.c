@@ -230,6 +230,12 @@ bool zt_tunnel_flush(struct zt_tunnel *t, uint64_t now) {
   t->now = now;
   if (!t->inner)
     return true;
+  if (t->path.switches != t->path_switches) {
+    /* Relay <-> direct: another path, its MTU unknown (RFC 8899). The
+     * direct one carries 1200 bytes at least (its probes are that big). */
+    t->path_switches = t->path.switches;
+    zq_path_changed(t->inner, now);
+  }
   while ((n = zq_write(t->inner, pkt, sizeof(pkt), &to, &tolen, now)) > 0) {
     bool ru = relay_up(t);
     unsigned route = zt_path_route(&t->path, ru, now);

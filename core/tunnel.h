@@ -57,6 +57,7 @@ struct zt_tunnel {
   struct zt_path path;
   struct zt_ctrl_reader *reader; /* only while a message is half read */
   bool cands_sent;
+  uint64_t path_switches; /* path.switches the inner's path MTU knows of */
   uint64_t now;
   struct zt_tunnel_stats stats;
 };

@@ -37,6 +37,17 @@
 
 #define ZT_SCID_LEN 16
 
+/* Path MTU (core/pmtu.h): every connection, outer and inner, starts at
+ * QUIC's minimum UDP payload and discovers upward to its maximum above. A
+ * datagram fits a packet of size S when it is at most S minus the exact
+ * overhead: short header 1 + DCID ZT_SCID_LEN + packet number 4, AEAD tag
+ * 16, DATAGRAM frame type 1 + length 2. */
+#define ZT_QUIC_MIN_UDP_PAYLOAD 1200
+#define ZT_QUIC_DGRAM_OVERHEAD (1 + ZT_SCID_LEN + 4 + 16 + 3)
+/* A DATAGRAM payload starting with this byte is padding: a path MTU probe,
+ * on both layers (no relay frame type, not IPv4). Dropped on receipt. */
+#define ZT_DGRAM_PADDING 0x00
+
 /* ---- Timers (milliseconds) ---------------------------------------------- */
 
 #define ZT_IDLE_TIMEOUT_MS 30000      /* outer and inner max_idle_timeout */

@@ -17,7 +17,8 @@ def probe(typ, dst_key, seq, txid, fam=0, port=0, addr=b""):
     body = struct.pack(">BIBIQ", 0xC0, 0x7A747031, typ, dst_key, seq)
     body += txid + struct.pack(">BH", fam, port) + addr.ljust(16, b"\0")
     assert len(body) == 49
-    return body + hmac.new(KEY, body, hashlib.sha256).digest()[:16]
+    auth = body + hmac.new(KEY, body, hashlib.sha256).digest()[:16]
+    return auth.ljust(1200, b"\0")  # zero padding to ZT_PROBE_LEN
 
 
 txid = bytes(range(0xA0, 0xAC))
@@ -31,6 +32,8 @@ seeds = {
     "pong_none": probe(2, 7, 4, txid),
 }
 seeds["ping_truncated"] = seeds["ping"][:40]
+seeds["ping_unpadded"] = seeds["ping"][:65]  # the format before padding
+seeds["ping_bad_padding"] = seeds["ping"][:1199] + b"\1"
 seeds["quic_v1_initial"] = bytes([0xC0, 0, 0, 0, 1, 8]) + bytes(range(8)) \
     + bytes([0]) + bytes(51)
 seeds["quic_short"] = bytes([0x40]) + bytes(range(64))

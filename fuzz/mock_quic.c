@@ -8,6 +8,7 @@
 
 #include "dgramq.h"
 #include "identity.h"
+#include "pmtu.h"
 #include "sendbuf.h"
 #include "wire.h"
 
@@ -34,6 +35,7 @@ struct zq_conn {
   struct zt_sendbuf sbuf;
   struct zt_dgramq dq;
   size_t max_dgram;
+  struct zt_pmtu pmtu;
   size_t inflight; /* bytes written since the peer's last ACK */
   uint64_t created, last_recv;
   struct zq_stats stats;
@@ -204,6 +206,8 @@ static struct zq_conn *conn_new(const struct zq_config *cfg,
   /* The same size rule as quic.c: a datagram fits an empty packet. */
   c->max_dgram =
       cfg->max_udp_payload - (ZT_OUTER_UDP_PAYLOAD - ZT_OUTER_DGRAM_MAX);
+  /* No path to discover: the search is over at the maximum. */
+  zt_pmtu_init(&c->pmtu, cfg->max_udp_payload, cfg->max_udp_payload, now);
   if (zt_dgramq_init(&c->dq, cfg->dgram_queue_max, c->max_dgram) != 0) {
     free(c);
     return NULL;
@@ -598,6 +602,19 @@ int zq_send_datagram_flow(struct zq_conn *c, uint32_t flow,
 }
 
 size_t zq_max_datagram(const struct zq_conn *c) { return c->max_dgram; }
+
+const struct zt_pmtu *zq_pmtu(const struct zq_conn *c) { return &c->pmtu; }
+uint64_t zq_pmtu_probes_recv(const struct zq_conn *c) {
+  (void)c;
+  return 0;
+}
+void zq_path_too_big(struct zq_conn *c, size_t size, uint64_t now) {
+  zt_pmtu_too_big(&c->pmtu, size, now);
+}
+void zq_path_changed(struct zq_conn *c, uint64_t now) {
+  /* the mock has no probes: the new path is as good as the old */
+  zt_pmtu_init(&c->pmtu, c->pmtu.max, c->pmtu.max, now);
+}
 
 size_t zq_stream_backlog(const struct zq_conn *c) {
   return zt_sendbuf_unacked(&c->sbuf);

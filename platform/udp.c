@@ -210,18 +210,23 @@ static unsigned build_messages(struct zt_udp_batch *b) {
   return k;
 }
 
-/* A GSO message the kernel refused: switch GSO off and send its datagrams
- * one by one. Returns how many of them failed. */
-static int resend_plain(struct zt_udp_batch *b, const struct msghdr *h) {
+/* Sends the datagrams of a refused GSO message one by one. Returns how
+ * many of them failed. */
+static int resend_singly(struct zt_udp_batch *b, const struct msghdr *h) {
   int dropped = 0;
-  b->no_gso = true;
-  zt_warn("udp: the kernel refused UDP GSO (%s); sending datagrams singly",
-          strerror(errno));
   for (size_t i = 0; i < h->msg_iovlen; i++)
     if (zt_udp_send(b->fd, h->msg_name, h->msg_namelen, h->msg_iov[i].iov_base,
                     h->msg_iov[i].iov_len) != 0)
       dropped++;
   return dropped;
+}
+
+/* A GSO message the kernel refused as such: GSO off from now on. */
+static int resend_plain(struct zt_udp_batch *b, const struct msghdr *h) {
+  b->no_gso = true;
+  zt_warn("udp: the kernel refused UDP GSO (%s); sending datagrams singly",
+          strerror(errno));
+  return resend_singly(b, h);
 }
 
 int zt_udp_batch_flush(struct zt_udp_batch *b) {
@@ -239,6 +244,11 @@ int zt_udp_batch_flush(struct zt_udp_batch *b) {
     if (h->msg_iovlen > 1 && (errno == EIO || errno == EINVAL ||
                               errno == ENOPROTOOPT || errno == EOPNOTSUPP)) {
       dropped += resend_plain(b, h);
+    } else if (h->msg_iovlen > 1 && errno == EMSGSIZE) {
+      /* Its first datagram is bigger than the path MTU the kernel knows
+       * (a path MTU probe, typically): only that one may be refused, not
+       * the smaller ones that share its message. */
+      dropped += resend_singly(b, h);
     } else {
       /* Full buffer, unreachable destination...: drop this message (QUIC's
        * loss recovery resends) and go on with the others, which may be for

@@ -5,8 +5,8 @@
       one line per probe in a capture (tcpdump -w, Ethernet, IPv4/UDP):
       "SRC_IP:PORT DST_IP:PORT TYPE DST_KEY_HEX SEQ"
   forge_probes.py forge KIND DST_IP:PORT COUNT [--key HEX] [--spoof IP:PORT]
-      COUNT probe-shaped packets (65 bytes, 0xc0, "ztp1") to DST, where KIND is
-        random   the header, then 60 random bytes (almost always malformed)
+      COUNT probe-shaped packets (1200 bytes, 0xc0, "ztp1") to DST, where KIND is
+        random   the header, then random bytes (almost always malformed)
         unknown  well-formed (PING, family 0, zeros where zeros belong) with a
                  random dst_key and a random tag: no session has that key
         badtag   well-formed, with dst_key HEX (the receiver's real key id,
@@ -25,7 +25,7 @@ import socket
 import struct
 import sys
 
-PROBE_LEN = 65
+PROBE_LEN = 1200  # 65 authenticated bytes, then zero padding
 MAGIC = b"\xc0ztp1"
 
 
@@ -109,7 +109,7 @@ def forged(kind, key):
     txid = os.urandom(12)
     # type PING, dst_key, seq, txid, family 0, port 0, address 0, tag
     body = MAGIC + b"\x01" + dst_key + seq + txid + b"\x00" * 19
-    return body + os.urandom(16)
+    return (body + os.urandom(16)).ljust(PROBE_LEN, b"\x00")
 
 
 def main():

@@ -49,3 +49,24 @@ zt_summary() {
   echo "$1: $passes passed, $skips skipped, $failures failed"
   exit "$failures"
 }
+
+# zt_http_blob LABEL [CURL OPTION...]: the agent downloads B's 20 MB blob
+# through the tunnel; PASS when its sha256 matches, FAIL otherwise.
+zt_http_blob() {
+  local label=$1 want got
+  shift
+  want=$(sha256sum <"$ZT_WORK/www/blob" | cut -d' ' -f1)
+  if ip netns exec "$ZT_NS_A" curl -sS --max-time 120 "$@" -o "$ZT_WORK/blob.got" \
+    -w '%{size_download} bytes in %{time_total} s' "http://$WEB_VIP:8080/blob" \
+    >"$ZT_WORK/curl.out" 2>&1; then
+    got=$(sha256sum <"$ZT_WORK/blob.got" | cut -d' ' -f1)
+    if [ "$got" = "$want" ]; then
+      pass "${label}http 20 MB download, sha256 matches ($(cat "$ZT_WORK/curl.out"))"
+    else
+      fail "${label}http download" "sha256 $got != $want"
+    fi
+  else
+    fail "${label}http download" "$(cat "$ZT_WORK/curl.out")"
+  fi
+  rm -f "$ZT_WORK/blob.got"
+}

@@ -70,6 +70,11 @@ void sim_udp_send(void *ud, const struct sockaddr *to, socklen_t tolen,
     h->dropped++;
     return;
   }
+  if ((h->mtu && len > h->mtu) || (dst->mtu && len > dst->mtu)) {
+    h->dropped++;
+    h->too_big++;
+    return;
+  }
   if (s->q_len == s->q_cap) {
     s->q_cap = s->q_cap ? s->q_cap * 2 : 256;
     s->q = realloc(s->q, s->q_cap * sizeof(*s->q));
@@ -78,6 +83,7 @@ void sim_udp_send(void *ud, const struct sockaddr *to, socklen_t tolen,
   struct sim_pkt *p = &s->q[s->q_len++];
   p->at = s->now + h->delay_ns + dst->delay_ns +
           (jitter ? (uint64_t)(sim_rand(s) * (double)jitter) : 0);
+  p->seq = s->sent_seq++;
   p->from = h->pub; /* the NAT rewrites the source */
   p->to = *(const struct sockaddr_in *)to;
   p->len = len;
@@ -98,7 +104,9 @@ size_t sim_deliver_until(struct simnet *s, uint64_t t) {
   for (;;) {
     size_t best = s->q_len;
     for (size_t i = 0; i < s->q_len; i++)
-      if (s->q[i].at <= t && (best == s->q_len || s->q[i].at < s->q[best].at))
+      if (s->q[i].at <= t &&
+          (best == s->q_len || s->q[i].at < s->q[best].at ||
+           (s->q[i].at == s->q[best].at && s->q[i].seq < s->q[best].seq)))
         best = i;
     if (best == s->q_len)
       return delivered;

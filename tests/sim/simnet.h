@@ -27,11 +27,15 @@ struct sim_host {
   sim_deliver deliver;
   double loss;             /* probability each packet from/to it is lost */
   uint64_t delay_ns, jitter_ns;
-  uint64_t sent, received, dropped;
+  /* Largest UDP payload its link carries both ways (0: any): a path MTU
+   * with no ICMP, bigger packets are lost silently (and counted). */
+  size_t mtu;
+  uint64_t sent, received, dropped, too_big;
 };
 
 struct sim_pkt {
   uint64_t at;
+  uint64_t seq; /* send order: packets due at the same time keep it */
   struct sockaddr_in from, to;
   size_t len;
   uint8_t *data;
@@ -44,6 +48,7 @@ struct simnet {
   size_t n_hosts;
   struct sim_pkt *q;
   size_t q_len, q_cap;
+  uint64_t sent_seq;
 };
 
 void sim_init(struct simnet *s, uint64_t seed);

@@ -182,7 +182,7 @@ static void test_pong_layout(void) {
 /* No amplification: an answer is exactly as long as what it answers. */
 static void test_same_length(void) {
   struct zt_probe p = ping(1), q4 = pong_v4(), q6 = pong_v6();
-  uint8_t out[256];
+  uint8_t out[ZT_PROBE_LEN + 64];
   memset(out, 0xee, sizeof(out));
   size_t np = zt_probe_encode(&p, key_ab, out, sizeof(out));
   CHECK_EQ_INT(np, ZT_PROBE_LEN);
@@ -229,8 +229,11 @@ static void test_every_bit_flip_refused(void) {
         CHECK(rc == ZT_PROBE_EMALFORMED || rc == ZT_PROBE_EAUTH);
         /* Fields the structure does not constrain: only the tag can
          * tell, so the answer must be EAUTH. */
-        if ((i >= 6 && i < 30) || i >= 49)
+        if ((i >= 6 && i < 30) || (i >= 49 && i < ZT_PROBE_AUTH_LEN))
           CHECK_EQ_INT(rc, ZT_PROBE_EAUTH);
+        /* The padding is not authenticated: it must be zeros. */
+        if (i >= ZT_PROBE_AUTH_LEN)
+          CHECK_EQ_INT(rc, ZT_PROBE_EMALFORMED);
         pkt[i] ^= (uint8_t)(1u << b);
       }
     }
@@ -264,6 +267,10 @@ static void test_wrong_length(void) {
   for (size_t n = 0; n < ZT_PROBE_LEN; n++)
     CHECK_EQ_INT(zt_probe_decode(pkt, n, key_ab, &q), ZT_PROBE_EMALFORMED);
   CHECK_EQ_INT(zt_probe_decode(pkt, ZT_PROBE_LEN, key_ab, &q), 0);
+  /* the unpadded probe of before (its tag is right) is not a probe now */
+  CHECK_EQ_INT(zt_probe_decode(pkt, ZT_PROBE_AUTH_LEN, key_ab, &q),
+               ZT_PROBE_EMALFORMED);
+  CHECK_EQ_INT(ZT_PROBE_LEN, 1200); /* a direct path must carry this */
 }
 
 /* A change at byte i to v, re-signed with the right key: only the

@@ -10,6 +10,7 @@
 #include "certgen.h"
 #include "e2e.h"
 #include "log.h"
+#include "pmtu.h"
 #include "quic.h"
 #include "test.h"
 #include "wire.h"
@@ -57,6 +58,8 @@ struct pair {
   struct zq_config ccfg, scfg;
   struct sockaddr_in ca, sa;
   uint64_t now;
+  size_t mtu;     /* largest UDP payload the path carries; 0: any */
+  size_t biggest; /* largest packet sent either way */
 };
 
 /* Moves every pending packet from one end to the other until quiet. */
@@ -69,6 +72,10 @@ static void pump(struct pair *p) {
     int moved = 0;
     while ((n = zq_write(p->c.q, buf, sizeof(buf), &to, &tolen, p->now)) > 0) {
       moved = 1;
+      if ((size_t)n > p->biggest)
+        p->biggest = (size_t)n;
+      if (p->mtu && (size_t)n > p->mtu)
+        continue; /* too big for the path: lost */
       if (!p->s.q) {
         char err[256];
         p->s.q = zq_server_accept(&p->scfg, &handlers, &p->s,
@@ -84,6 +91,10 @@ static void pump(struct pair *p) {
     while (p->s.q &&
            (n = zq_write(p->s.q, buf, sizeof(buf), &to, &tolen, p->now)) > 0) {
       moved = 1;
+      if ((size_t)n > p->biggest)
+        p->biggest = (size_t)n;
+      if (p->mtu && (size_t)n > p->mtu)
+        continue;
       zq_read(p->c.q, (struct sockaddr *)&p->ca, sizeof(p->ca),
               (struct sockaddr *)&p->sa, sizeof(p->sa), buf, (size_t)n, p->now);
     }
@@ -135,13 +146,20 @@ static void test_handshake_stream_datagram(void) {
   /* 300 KB each way: more than one chunk and more than the initial
    * stream flow-control window. */
   static uint8_t big[300000];
+  big[0] = 0x45; /* datagrams of zeros would be padding (ZT_DGRAM_PADDING) */
   CHECK_EQ_INT(zq_send_stream(p.c.q, big, sizeof(big)), 0);
-  for (int i = 0; i < 50 && p.s.stream_bytes < sizeof(big); i++)
+  /* The stream also carries the empty PAD frames (wire.h) that ride along
+   * with datagrams, path MTU probes included. */
+  size_t pads = 0;
+  for (int i = 0; i < 50 && p.s.stream_bytes < sizeof(big) + pads; i++) {
     pump(&p);
-  CHECK_EQ_INT(p.s.stream_bytes, sizeof(big));
+    pads = ZT_CTRL_HDR_LEN * zq_get_stats(p.c.q)->pad_frames;
+  }
+  CHECK_EQ_INT(p.s.stream_bytes, sizeof(big) + pads);
   CHECK_EQ_INT(zq_send_stream(p.s.q, big, 1000), 0);
   pump(&p);
-  CHECK_EQ_INT(p.c.stream_bytes, 1000);
+  CHECK_EQ_INT(p.c.stream_bytes,
+               1000 + ZT_CTRL_HDR_LEN * zq_get_stats(p.s.q)->pad_frames);
 
   /* The largest datagram we promise fits a real packet, both ways. */
   size_t max = zq_max_datagram(p.c.q);
@@ -186,7 +204,7 @@ static void test_inner_sizes(void) {
   pump(&p);
   CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
   CHECK_EQ_INT(zq_max_datagram(p.c.q), ZT_TUN_MTU);
-  static uint8_t pkt[ZT_TUN_MTU];
+  static uint8_t pkt[ZT_TUN_MTU] = {0x45};
   CHECK_EQ_INT(zq_send_datagram(p.c.q, pkt, sizeof(pkt)), 0);
   uint8_t buf[2048];
   struct sockaddr_storage to;
@@ -285,7 +303,7 @@ static void test_keepalive_and_idle_timeout(void) {
 static void test_tail_loss_with_queue_full(void) {
   struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
   struct pair p;
-  uint8_t d[1000] = {0}, buf[2048];
+  uint8_t d[1000] = {0x45}, buf[2048];
   struct sockaddr_storage to;
   socklen_t tolen;
   pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
@@ -314,6 +332,87 @@ static void test_tail_loss_with_queue_full(void) {
   }
   CHECK(p.s.dgrams > before);
   CHECK(zq_get_stats(p.c.q)->dgram_lost > 0);
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
+/* Runs both ends' timers and the path for `ms` of simulated time. */
+static void run_for(struct pair *p, uint64_t ms) {
+  uint64_t end = p->now + ms * MS;
+  while (p->now < end) {
+    uint64_t t = zq_expiry(p->c.q);
+    if (p->s.q && zq_expiry(p->s.q) < t)
+      t = zq_expiry(p->s.q);
+    if (t > end)
+      t = end;
+    p->now = t > p->now ? t : p->now + MS;
+    if (zq_expiry(p->c.q) <= p->now)
+      zq_handle_expiry(p->c.q, p->now);
+    if (p->s.q && zq_expiry(p->s.q) <= p->now)
+      zq_handle_expiry(p->s.q, p->now);
+    pump(p);
+  }
+}
+
+/* Path MTU discovery against real ngtcp2: a probe is exactly its size, a
+ * 1280-byte IPv4 path ends at 1252 both ways, the promised datagram size
+ * fits exactly, and a path that shrinks under traffic is found again. */
+static void test_path_mtu(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  static uint8_t d[2000] = {0x45};
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  /* a clean path: one probe of exactly the maximum, both ways */
+  CHECK_EQ_INT(p.biggest, ZT_OUTER_UDP_PAYLOAD);
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->plpmtu, ZT_OUTER_UDP_PAYLOAD);
+  CHECK_EQ_INT(zq_pmtu(p.s.q)->plpmtu, ZT_OUTER_UDP_PAYLOAD);
+  CHECK(zq_pmtu_probes_recv(p.s.q) >= 1);
+  CHECK_EQ_INT(p.s.dgrams, 0); /* probes never reach the application */
+  pair_free(&p);
+
+  /* a 1280-byte IPv4 path from the start */
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  p.mtu = 1252;
+  pump(&p);
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  /* searching: the maximum may still be confirmed */
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->plpmtu, ZT_QUIC_MIN_UDP_PAYLOAD);
+  CHECK_EQ_INT(zq_max_datagram(p.c.q), ZT_OUTER_DGRAM_MAX);
+  run_for(&p, 30000);
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->plpmtu, 1252);
+  CHECK_EQ_INT(zq_pmtu(p.s.q)->plpmtu, 1252);
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->state, ZT_PMTU_COMPLETE);
+  size_t max = zq_max_datagram(p.c.q);
+  CHECK_EQ_INT(max, 1252 - ZT_QUIC_DGRAM_OVERHEAD);
+  CHECK_EQ_INT(zq_send_datagram(p.c.q, d, max + 1), ZQ_ERR_TOO_BIG);
+  CHECK_EQ_INT(zq_send_datagram(p.c.q, d, max), 0);
+  CHECK_EQ_INT(zq_send_datagram(p.s.q, d, max), 0);
+  pump(&p);
+  CHECK_EQ_INT(p.s.dgrams, 1);
+  CHECK_EQ_INT(p.s.last_dgram_len, max);
+  CHECK_EQ_INT(p.c.dgrams, 1);
+  pair_free(&p);
+
+  /* the path shrinks under traffic, no ICMP: black hole, then 1252 */
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->plpmtu, ZT_OUTER_UDP_PAYLOAD);
+  p.mtu = 1252;
+  size_t got = 0;
+  for (int i = 0; i < 400; i++) {
+    size_t n = zq_max_datagram(p.c.q);
+    zq_send_datagram(p.c.q, d, n);
+    run_for(&p, 20);
+    if (i >= 300)
+      got += p.s.dgrams;
+    p.s.dgrams = 0;
+  }
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->black_holes, 1);
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->plpmtu, 1252);
+  CHECK_EQ_INT(got, 100); /* the last 100 all arrived */
   pair_free(&p);
   zt_tls_creds_free(ci);
   zt_tls_creds_free(cs);
@@ -404,6 +503,7 @@ int main(void) {
   RUN(test_packet_key);
   RUN(test_handshake_stream_datagram);
   RUN(test_inner_sizes);
+  RUN(test_path_mtu);
   RUN(test_foreign_ca_refused);
   RUN(test_wrong_role_refused);
   RUN(test_keepalive_and_idle_timeout);

@@ -1,0 +1,121 @@
+/*
+ * Datagram packetization-layer path MTU discovery (DPLPMTUD, RFC 8899) for
+ * one QUIC connection, outer or inner: a pure state machine, time given by
+ * the caller, no I/O.
+ *
+ * Every connection starts at ZT_PMTU_BASE (1200 bytes of UDP payload,
+ * QUIC's minimum, which any path that carries QUIC carries) and probes
+ * upward with padded DATAGRAM frames (quic.c). A probe size is confirmed
+ * only by the acknowledgement of a probe of that size; it fails after
+ * ZT_PMTU_MAX_PROBES probes of it are lost. Order of sizes: the configured
+ * maximum first (a normal path is done in one round trip), then the two
+ * 1280-byte plateaus (IPv4 1252, IPv6 1232), then a binary search between
+ * the largest confirmed and the smallest failed size until they are
+ * ZT_PMTU_SEARCH_GAP apart. After that the maximum is probed again every
+ * ZT_PMTU_RAISE_MS (the path may have grown).
+ *
+ * Black hole: the path shrank below the current size with no ICMP (or ICMP
+ * filtered). Every non-probe datagram larger than BASE carries a sequence
+ * number; ZT_PMTU_MAX_PROBES of them lost in a row, with none sent after
+ * them acknowledged, means large packets no longer pass (congestion loss
+ * always leaves later large packets acknowledged). The size falls back to
+ * BASE and the search starts again. So does a run of ZT_PMTU_BLACK_HOLE_PTOS
+ * loss-probe timeouts: when every packet is large (a full datagram queue)
+ * nothing is acknowledged, and the transport only has its timer.
+ *
+ * A send refused with EMSGSIZE (the kernel learned a smaller path MTU from
+ * an ICMP "fragmentation needed") is a hint: that size is too big now.
+ */
+#ifndef ZTNA_PMTU_H
+#define ZTNA_PMTU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZT_PMTU_BASE 1200 /* ZT_QUIC_MIN_UDP_PAYLOAD */
+#define ZT_PMTU_MAX_PROBES 3
+#define ZT_PMTU_SEARCH_GAP 16
+#define ZT_PMTU_RAISE_MS (600 * 1000)
+/* A probe neither acknowledged nor declared lost this long is sent again,
+ * without counting as lost: only a loss the transport declares (later
+ * packets acknowledged) proves the path alive and the size too big. A path
+ * cut for a while must not walk the search down to the base size. */
+#define ZT_PMTU_PROBE_TIMEOUT_MIN_MS 1000
+/* Consecutive loss-probe timeouts (PTO) with packets above base in flight
+ * that make a black hole: everything large is lost, so no later packet is
+ * acknowledged and no loss can be declared at all. */
+#define ZT_PMTU_BLACK_HOLE_PTOS 2
+
+enum zt_pmtu_state {
+  ZT_PMTU_SEARCHING, /* probing: plpmtu is usable, larger sizes untried */
+  ZT_PMTU_COMPLETE,  /* search done until the raise timer */
+};
+
+/* Why the size last changed (for the log line and status). */
+enum zt_pmtu_why {
+  ZT_PMTU_WHY_START,
+  ZT_PMTU_WHY_PROBE_ACKED,
+  ZT_PMTU_WHY_BLACK_HOLE,
+  ZT_PMTU_WHY_TOO_BIG, /* EMSGSIZE */
+  ZT_PMTU_WHY_NEW_PATH,
+};
+
+struct zt_pmtu {
+  size_t base, max;
+  size_t plpmtu;    /* largest confirmed UDP payload: what packets may use */
+  size_t fail_size; /* smallest size known not to pass (max + 1: none) */
+  enum zt_pmtu_state state;
+  enum zt_pmtu_why why;
+  size_t target; /* the size being probed (0: search complete) */
+  bool inflight;  /* a probe of target is in flight */
+  uint64_t probe_id;
+  uint64_t probe_deadline;
+  unsigned probe_lost; /* probes of target lost so far */
+  uint64_t next_probe_id;
+  uint64_t raise_at; /* COMPLETE: when to probe max again */
+  /* black hole detection over the large non-probe datagrams */
+  uint64_t next_seq;   /* sequence number of the next large datagram */
+  uint64_t epoch_seq;  /* losses of datagrams older than this are history */
+  uint64_t acked_max;  /* largest acknowledged (0: none) */
+  unsigned bh_losses;  /* large datagrams lost since then */
+  /* counters for status */
+  uint64_t probes_sent, probes_acked, probes_lost, black_holes, too_big_hints;
+  bool changed; /* set on every plpmtu change; the caller clears it */
+  size_t changed_from;
+};
+
+void zt_pmtu_init(struct zt_pmtu *p, size_t base, size_t max, uint64_t now);
+/* Forget everything about the path (it is a new one) and search from base. */
+void zt_pmtu_restart(struct zt_pmtu *p, uint64_t now);
+
+/* Size of the probe to send now, or 0 (one in flight, search complete). */
+size_t zt_pmtu_probe_size(const struct zt_pmtu *p);
+/* The probe of zt_pmtu_probe_size() went out; its id (for the ack/loss).
+ * rto_ns: the caller's estimate of how long an answer can take. */
+uint64_t zt_pmtu_probe_sent(struct zt_pmtu *p, uint64_t now, uint64_t rto_ns);
+void zt_pmtu_probe_acked(struct zt_pmtu *p, uint64_t id, uint64_t now);
+void zt_pmtu_probe_lost(struct zt_pmtu *p, uint64_t id, uint64_t now);
+
+/* Non-probe datagrams: a sequence number for one about to be sent in a
+ * packet of `size` bytes (0 when it is no larger than base: not tracked),
+ * and its fate. */
+uint64_t zt_pmtu_data_seq(struct zt_pmtu *p, size_t size);
+void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq);
+void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now);
+
+/* The transport's consecutive PTO count went up to pto_count. */
+void zt_pmtu_pto(struct zt_pmtu *p, unsigned pto_count, uint64_t now);
+
+/* A packet of `size` bytes could not be sent: too big for the path. */
+void zt_pmtu_too_big(struct zt_pmtu *p, size_t size, uint64_t now);
+
+/* Deadline of the probe timeout or raise timer (UINT64_MAX: none), and
+ * handling it. */
+uint64_t zt_pmtu_expiry(const struct zt_pmtu *p);
+void zt_pmtu_handle_expiry(struct zt_pmtu *p, uint64_t now);
+
+const char *zt_pmtu_state_name(const struct zt_pmtu *p);
+const char *zt_pmtu_why_name(enum zt_pmtu_why why);
+
+#endif

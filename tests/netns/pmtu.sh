@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Path MTU discovery in network namespaces: the agent's internet link (RA's
+# wan and the Intermediate's bridge port ra, both ends) at MTU 1280, with
+# real daemons and real traffic. Topology in lib.sh.
+#
+#   shrink   a 20 MB HTTP download starts on a 1500 path; the link drops to
+#            1280 in the middle: the download completes intact, the outage
+#            (longest gap between UDP echoes running beside it) is printed
+#   1280     daemons started on a 1280 path whose router drops its ICMP
+#            "fragmentation needed" (loss-based discovery only): the agent
+#            connects, a UDP echo and a 20 MB download go through, and the
+#            agent's uplink reports path MTU 1252
+#
+# TCP over the tunnel on a 1280 path needs its MSS clamped or ICMP "too
+# big" from the tunnel: see the TEMPORARY rule below. BUILD=build|build-san.
+set -u
+cd "$(dirname "$0")/../.."
+# shellcheck source=ztna-env.sh
+source tests/netns/ztna-env.sh
+# shellcheck source=harness.sh
+source tests/netns/harness.sh
+A() { ip netns exec "$ZT_NS_A" "$@"; }
+zt_need_bins ztna ztna-intermediate ztna-connector ztna-agent
+
+link_mtu() { # MTU: both ends of the agent's internet link
+  ip -n "$ZT_NS_RA" link set wan mtu "$1" && ip -n "$ZT_NS_I" link set ra mtu "$1"
+}
+
+# TEMPORARY, until the tunnel answers too-big packets itself (ICMP
+# fragmentation needed / MSS clamping on the TUN paths of agent.c and
+# connector.c): SYNs through the tunnel carry MSS 1100, so that TCP
+# segments (1140-byte IP packets) fit the inner connection's datagrams on a
+# 1280 path (1160 bytes). Remove when that work is merged.
+clamp_mss() {
+  A nft -f - <<'EOF'
+table inet ztmss {
+  chain out {
+    type filter hook output priority mangle; policy accept;
+    oifname "ztna0" tcp flags syn tcp option maxseg size set 1100
+  }
+  chain in {
+    type filter hook prerouting priority mangle; policy accept;
+    iifname "ztna0" tcp flags syn tcp option maxseg size set 1100
+  }
+}
+EOF
+}
+
+# RA sends no ICMP "fragmentation needed": only loss tells the daemons.
+drop_frag_needed() {
+  ip netns exec "$ZT_NS_RA" nft -f - <<'EOF'
+table inet ztnoicmp {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed drop
+  }
+}
+EOF
+}
+
+# UDP echoes of 1000 bytes every 50 ms for SECONDS; prints the replies and
+# the longest time without one (the outage).
+gap_probe() { # SECONDS OUTFILE
+  A "$ZT_PY" - "$ECHO_VIP" 9999 "$1" >"$2" 2>&1 <<'EOF'
+import socket, sys, time
+addr, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+start = last = time.monotonic()
+end = start + secs
+sent = got = 0
+gap = 0.0
+nxt = start
+while time.monotonic() < end:
+    now = time.monotonic()
+    if now >= nxt:
+        s.sendto(b"%08d" % sent + b"x" * 992, (addr, port))
+        sent += 1
+        nxt += 0.05
+    try:
+        data, _ = s.recvfrom(2048)
+        if len(data) == 1000:
+            now = time.monotonic()
+            gap = max(gap, now - last)
+            last = now
+            got += 1
+    except BlockingIOError:
+        time.sleep(0.005)
+gap = max(gap, time.monotonic() - last)
+print("%d/%d echoes, longest gap %.2f s" % (got, sent, gap))
+EOF
+}
+
+# 1300-byte UDP packets (they fill the tunnel's packets: after the link
+# shrinks, every one of them is too big) at 20 per second for SECONDS.
+big_udp() {
+  A "$ZT_PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    s.sendto(b"b" * 1272, (sys.argv[1], int(sys.argv[2])))
+    time.sleep(0.05)
+' "$ECHO_VIP" 9999 "$1"
+}
+
+# The path MTU the agent's status shows for its uplink ("pmtu N state").
+agent_uplink_pmtu() {
+  zt_status agent >/dev/null 2>&1 || return 1
+  grep 'status: uplink quic:' "$ZT_WORK/agent.log" | tail -n1 |
+    sed -n 's/.*pmtu \([0-9]*\).*/\1/p'
+}
+
+udp_echo_1000() { # LABEL
+  # TODO(lead): 1300 bytes once the tunnel fragments or answers too-big
+  # (IP fragments work); a 1300-byte UDP packet does not fit a 1280 path's
+  # tunnel (1160-byte inner datagrams).
+  local msg
+  msg=$(head -c 1000 /dev/zero | tr '\0' x)
+  if A "$ZT_PY" tests/netns/udp_echo.py client "$ECHO_VIP" 9999 "$msg" 10 >"$ZT_WORK/udp.out"; then
+    pass "$1: 1000-byte udp echo ($(cat "$ZT_WORK/udp.out"))"
+  else
+    fail "$1: 1000-byte udp echo" "$(cat "$ZT_WORK/udp.out")"
+  fi
+}
+
+zt_env_up || { fail "environment up"; exit 1; }
+clamp_mss || { fail "mss clamp"; exit 1; }
+
+# ---- shrink: 1500 -> 1280 in the middle of a download
+# On the relay (the direct path cut), so that both layers lose their large
+# packets: the outer connections find 1252, the inner one below that.
+zt_direct_cut on || fail "direct path cut"
+sleep 1
+p=$(agent_uplink_pmtu)
+[ "$p" = 1452 ] && pass "1500 path: agent uplink path MTU $p" ||
+  fail "1500 path: agent uplink path MTU" "status says '${p:-nothing}', want 1452"
+udp_echo_1000 "1500"
+gap_probe 12 "$ZT_WORK/gap.out" &
+gap_pid=$!
+zt_http_blob "shrink: " --limit-rate 4M &
+dl_pid=$!
+big_udp 8 &
+big_pid=$!
+sleep 2
+link_mtu 1280 || fail "set link mtu 1280"
+wait "$dl_pid"
+wait "$gap_pid"
+wait "$big_pid"
+zt_direct_cut off
+gap=$(cat "$ZT_WORK/gap.out")
+secs=$(sed -n 's/.*longest gap \([0-9.]*\) s.*/\1/p' <<<"$gap")
+if [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s < 20) }'; then
+  pass "shrink: traffic resumed ($gap)"
+else
+  fail "shrink: traffic did not resume within 20 s" "$gap"
+fi
+p=$(agent_uplink_pmtu)
+[ "$p" = 1252 ] && pass "shrink: agent uplink path MTU now $p" ||
+  fail "shrink: agent uplink path MTU" "status says '${p:-nothing}', want 1252"
+for d in agent intermediate connector; do
+  grep -h 'path MTU' "$ZT_WORK/$d.log" | sed "s/^/    $d: /" | tail -n 8
+  cp "$ZT_WORK/$d.log" "$ZT_WORK/$d-shrink.log"
+done
+
+# ---- 1280 from the start, no ICMP from the router
+zt_stop agent
+zt_stop connector
+zt_stop intermediate
+drop_frag_needed || fail "drop frag-needed"
+# and A forgets the path MTU it learned from RA's ICMP in the first part
+ip -n "$ZT_NS_A" route flush cache
+zt_start_intermediate
+zt_wait_log intermediate "listening on udp" || fail "restart intermediate"
+zt_start_connector
+zt_wait_log connector "service echo registered" || fail "restart connector"
+zt_start_agent
+if zt_wait_log agent "added route $ECHO_VIP" 20; then
+  pass "1280 no-icmp: agent connected"
+else
+  fail "1280 no-icmp: agent connected"
+fi
+udp_echo_1000 "1280 no-icmp"
+zt_http_blob "1280 no-icmp: "
+p=$(agent_uplink_pmtu)
+[ "$p" = 1252 ] && pass "1280 no-icmp: agent uplink path MTU $p" ||
+  fail "1280 no-icmp: agent uplink path MTU" "status says '${p:-nothing}', want 1252"
+
+zt_summary pmtu
