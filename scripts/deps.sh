@@ -10,6 +10,7 @@ pkgs=(
   libmnl-dev                                                  # agent: rtnetlink watch (roaming)
   iproute2 nftables iputils-ping iperf3 curl python3 tshark   # tests, demo
   conntrack tcpdump                                           # tests
+  openssh-server openssh-client                               # tests: ssh through the tunnel
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -4,7 +4,8 @@
 # killed by zt_env_down (namespaces going away kill the rest).
 #
 # Services (connector conn-a, backends on host B):
-#   web   10.100.0.1 -> 10.30.0.2   tcp/8080 (HTTP), tcp/5201 (iperf3), icmp
+#   web   10.100.0.1 -> 10.30.0.2   tcp/8080 (HTTP), tcp/5201 (iperf3),
+#                                   tcp/22 (sshd, zt_start_sshd only), icmp
 #   echo  10.100.0.2 -> 10.30.0.3   udp/9999 (UDP echo), icmp
 # Policy: agent alice may reach both; nobody else anything.
 # B also listens on tcp/$ZT_FORBIDDEN_PORT at 10.30.0.2, a port web does NOT
@@ -139,7 +140,7 @@ EOF
   "ca": "$p/ca.pem", "cert": "$p/conn-a.pem", "key": "$p/conn-a.key",
   "tun": "ztna-c0",
   "services": [
-    {"name": "web",  "backend": "10.30.0.2", "ports": ["tcp/8080", "tcp/5201", "icmp"]},
+    {"name": "web",  "backend": "10.30.0.2", "ports": ["tcp/8080", "tcp/5201", "tcp/22", "icmp"]},
     {"name": "echo", "backend": "10.30.0.3", "ports": ["udp/9999", "icmp"]}
   ]
 }
@@ -184,6 +185,42 @@ EOF
   done
   echo "backends did not start: $(cat "$ZT_WORK"/http.log "$ZT_WORK"/iperf.log "$ZT_WORK"/udpecho.log "$ZT_WORK"/forbidden.log)" >&2
   return 1
+}
+
+# An OpenSSH server on B (10.30.0.2:22) with a key of its own and one
+# authorized client key, both in $ZT_WORK/ssh; zt_ssh CMD... runs CMD on B
+# through the tunnel as root from the agent's host. Not started by
+# zt_env_up: the tests that want ssh call it.
+zt_start_sshd() {
+  local d="$ZT_WORK/ssh"
+  mkdir -p "$d" /run/sshd
+  ssh-keygen -q -t ed25519 -N "" -f "$d/host_key" &&
+    ssh-keygen -q -t ed25519 -N "" -f "$d/client_key" &&
+    cp "$d/client_key.pub" "$d/authorized_keys" || return 1
+  cat >"$d/sshd_config" <<EOF
+ListenAddress 10.30.0.2:22
+HostKey $d/host_key
+AuthorizedKeysFile $d/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile $d/sshd.pid
+EOF
+  zt_bg sshd "$ZT_NS_B" /usr/sbin/sshd -D -e -f "$d/sshd_config"
+  local i
+  for i in $(seq 50); do
+    ip netns exec "$ZT_NS_B" ss -Hlnt 2>/dev/null | grep -q '10.30.0.2:22 ' && return 0
+    sleep 0.1
+  done
+  echo "sshd did not start: $(cat "$ZT_WORK/sshd.log")" >&2
+  return 1
+}
+zt_ssh() {
+  ip netns exec "$ZT_NS_A" ssh -i "$ZT_WORK/ssh/client_key" -o BatchMode=yes \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+    -o ConnectTimeout=10 "root@$WEB_VIP" "$@"
 }
 
 # zt_status NAME: the daemon's status (SIGUSR1 makes it log one) appended
