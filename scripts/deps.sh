@@ -11,6 +11,7 @@ pkgs=(
   iproute2 nftables iputils-ping iperf3 curl python3 tshark   # tests, demo
   conntrack tcpdump                                           # tests
   openssh-server openssh-client                               # tests: ssh through the tunnel
+  openssl                                                     # tests: certificates with any dates
 )
 missing=()
 for p in "${pkgs[@]}"; do
