@@ -45,7 +45,7 @@ void zt_uplinks_handle_expiry(struct zt_uplinks *s, uint64_t now);
  * is up is taken for gone (an agent with standbys sets a 1 s keepalive, so
  * a live one answers at least every second). */
 #define ZT_UPLINK_SILENT_NS (3000ULL * 1000000ULL)
-/* Sooner while traffic runs: the uplink pokes after 500 ms of silence
+/* Sooner while traffic runs: the uplink pokes after 200 ms of silence
  * (uplink.h), and a poke unanswered for max(this, 3 RTT) means gone too.
  * That is what brings a failover under traffic below a second. */
 #define ZT_UPLINK_POKE_ANSWER_NS (250ULL * 1000000ULL)

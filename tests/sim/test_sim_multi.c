@@ -92,7 +92,7 @@ static void test_failover(void) {
       back = w->net.now;
   CHECK(back != 0);
   printf("  failover outage (simulated): %.1f s\n", (double)(back - t0) / 1e9);
-  /* Under traffic the silence is found by an unanswered poke (500 ms of
+  /* Under traffic the silence is found by an unanswered poke (200 ms of
    * silence, then max(250 ms, 3 RTT)), not by the 3 s idle rule.
    * Simulated time: an exact bound, not a wall-clock guess. */
   CHECK(back - t0 < 1500 * MS);

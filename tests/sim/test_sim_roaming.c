@@ -122,7 +122,7 @@ static void test_roam_with_notice(void) {
   CHECK(with >= 0 && with < 400);
   CHECK_EQ_INT(migrations, 1);
   /* Without the notice the uplink's own silence watch (a poke when relay
-   * or session traffic meets 500 ms of silence, uplink.c) usually finds
+   * or session traffic meets 200 ms of silence, uplink.c) usually finds
    * the new path too, a few round trips later: printed, not asserted. The
    * notice is what makes an idle agent move at once (roaming.sh measures
    * the idle case on the real kernel). */
