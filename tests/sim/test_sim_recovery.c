@@ -52,6 +52,14 @@ static struct world *session_world(void) {
 /* Waits for the connector to register, then for the agent's session to
  * come back with no packet sent; prints and returns how long the latter
  * took (UINT64_MAX: it did not). */
+/* Five pings 20 ms apart through the session: how many came back. */
+static size_t pings_answered(struct world *w) {
+  size_t rx = w->a[0].rx;
+  sim_send_pings(&w->a[0], VIP, 5, 20 * MS);
+  world_run(w, NULL, 300 * MS);
+  return w->a[0].rx - rx;
+}
+
 static uint64_t reopen_after_register(struct world *w) {
   if (!world_run(w, conn_registered, 20 * SEC))
     return UINT64_MAX;
@@ -110,10 +118,7 @@ static void test_connector_killed_restarted_agent_told_at_once(void) {
   CHECK(took < 1 * SEC);
   CHECK(sim_log_seen("closed: the connector left the intermediate"));
   printf("  outage %.0f ms\n", (double)(w->net.now - t0) / 1e6);
-  size_t rx = w->a[0].rx;
-  sim_send_pings(&w->a[0], VIP, 5, 20 * MS);
-  world_run(w, NULL, 300 * MS);
-  CHECK_EQ_INT(w->a[0].rx - rx, 5);
+  CHECK_EQ_INT(pings_answered(w), 5);
   sim_log_capture(false);
   world_free(w);
 }
@@ -135,10 +140,7 @@ static void test_connector_restart_reopens(void) {
   uint64_t took = reopen_after_register(w);
   CHECK(took < 1 * SEC);
   printf("  outage %.0f ms\n", (double)(w->net.now - t0) / 1e6);
-  size_t rx = w->a[0].rx;
-  sim_send_pings(&w->a[0], VIP, 5, 20 * MS);
-  world_run(w, NULL, 300 * MS);
-  CHECK_EQ_INT(w->a[0].rx - rx, 5);
+  CHECK_EQ_INT(pings_answered(w), 5);
   world_free(w);
 }
 
