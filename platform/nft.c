@@ -256,6 +256,29 @@ int zt_nft_remove(const char *tun, char *err, size_t errlen) {
   return run_nft(rules, err, errlen);
 }
 
+int zt_nft_park(const char *tun, char *err, size_t errlen) {
+  char table[8 + IFNAMSIZ], rules[512];
+  if (!tun_name_ok(tun)) {
+    snprintf(err, errlen, "nft: interface name \"%s\" cannot name a table",
+             tun);
+    return -1;
+  }
+  table_name(tun, table);
+  snprintf(rules, sizeof(rules),
+           "table inet %s\n"
+           "delete table inet %s\n"
+           "table inet %s {\n"
+           "  chain prerouting {\n"
+           "    type nat hook prerouting priority dstnat; policy accept;\n"
+           "  }\n"
+           "  chain postrouting {\n"
+           "    type nat hook postrouting priority srcnat; policy accept;\n"
+           "  }\n"
+           "}\n",
+           table, table, table);
+  return run_nft(rules, err, errlen);
+}
+
 /* ---- ip_forward ---- */
 
 static const char forward_path[] = "/proc/sys/net/ipv4/ip_forward";

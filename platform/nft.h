@@ -30,6 +30,15 @@ int zt_nft_apply(const char *tun, const struct zt_nft_service *s, size_t n,
                  unsigned flags, char *err, size_t errlen);
 /* Deleting a table that is not there is not an error. */
 int zt_nft_remove(const char *tun, char *err, size_t errlen);
+/* A clean stop: the table becomes its two NAT chains with no rules. Why
+ * keep anything: the kernel translates the packets of a NATed flow only
+ * while some nat chain is hooked in, so with the table gone the replies of
+ * every flow through the connector would reach this host's own stack
+ * untranslated, and its TCP would reset them: a restart (an upgrade, a
+ * config change) would cut every TCP connection through the connector.
+ * Empty NAT chains change no packet; the next start replaces the table,
+ * and `nft delete table inet ztna_<tun>` removes it for good. */
+int zt_nft_park(const char *tun, char *err, size_t errlen);
 /* A connector killed (kill -9) leaves its table, and ip_forward on if it
  * had turned it on. *found: our table is there with the drop of other
  * forwarding (ZT_NFT_ONLY_OURS), i.e. the dead instance had turned

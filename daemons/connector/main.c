@@ -228,8 +228,12 @@ int main(int argc, char **argv) {
   int rv = zt_driver_run(&d);
   zt_connector_shutdown(c, zt_now_ns());
   zt_connector_free(c);
-  if (zt_nft_remove(tun_name, err, sizeof(err)) != 0)
+  /* Parked, not removed: flows through us survive a restart (nft.h). */
+  if (zt_nft_park(tun_name, err, sizeof(err)) != 0)
     zt_warn("nftables: %s", err);
+  else
+    zt_info("nftables: table parked (NAT chains without rules, so that "
+            "connections through us survive a restart)");
   if (we_enabled_forwarding && zt_ip_forward_set(false, err, sizeof(err)) != 0)
     zt_warn("%s", err);
   zt_loop_free(d.loop);
