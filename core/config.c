@@ -774,7 +774,7 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
 static const char *const agent_keys[] = {
     "intermediate", "intermediate_name", "ca",           "cert", "key",
     "tun",          "log_level",         "service_range",
-    "control_socket", "direct", "dns_domain", "dns_address", NULL};
+    "control_socket", "direct", "dns_domain", "dns_address", "dns_resolved", NULL};
 
 /* The deployment's DNS domain: "" turns DNS off, anything else must be a
  * domain name dns.c can answer for. */
@@ -806,6 +806,8 @@ static int agent_member(const struct ctx *cx, void *ud, unsigned which,
     return set_dns_domain(cx, v, kp, c->dns_domain);
   if (which == 11)
     return get_ip4(cx, v, kp, false, &c->dns_address);
+  if (which == 12)
+    return set_bool(cx, v, kp, &c->dns_resolved);
   return shared_member(cx, ud, which, v, kp);
 }
 
@@ -876,6 +878,7 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
   c->direct = true;
   snprintf(c->dns_domain, sizeof c->dns_domain, "%s", ZT_DNS_DEFAULT_DOMAIN);
   c->dns_address = ZT_DNS_DEFAULT_ADDR;
+  c->dns_resolved = true;
 }
 
 /* ---- files -------------------------------------------------------------- */

@@ -113,6 +113,8 @@ struct zt_agent_config {
    * agent answers at (default 10.100.255.53). */
   char dns_domain[ZT_DNS_DOMAIN_MAX + 1];
   uint32_t dns_address;
+  /* Register with systemd-resolved where it runs (default true). */
+  bool dns_resolved;
 };
 
 void zt_intermediate_config_defaults(struct zt_intermediate_config *c);

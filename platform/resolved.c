@@ -19,6 +19,15 @@ bool zt_resolved_present(const char *resolvectl, const char *rundir) {
          S_ISDIR(st.st_mode);
 }
 
+bool zt_resolved_same_netns(void) {
+  char self[64], init[64];
+  ssize_t a = readlink("/proc/self/ns/net", self, sizeof(self) - 1);
+  ssize_t b = readlink("/proc/1/ns/net", init, sizeof(init) - 1);
+  if (a <= 0 || b <= 0)
+    return true;
+  return a == b && memcmp(self, init, (size_t)a) == 0;
+}
+
 /* Runs argv (argv[0] the program's path) and waits for it: 0 when it
  * exited with status 0, else -1 with err naming the command. */
 static int run(char *const argv[], char *err, size_t errlen) {

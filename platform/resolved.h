@@ -24,6 +24,13 @@
  * resolved's runtime directory present? */
 bool zt_resolved_present(const char *resolvectl, const char *rundir);
 
+/* Does this process share its network namespace with PID 1, where
+ * systemd-resolved runs? False only when both are readable and differ
+ * (an agent in a test's namespace must not configure the host's resolver
+ * for a link index that means another device there); unreadable (no
+ * CAP_SYS_PTRACE, as under the shipped unit) counts as shared. */
+bool zt_resolved_same_netns(void);
+
 /* Registers addr (host order) as the DNS server of ifname for ~domain,
  * running resolvectl (its path) twice. 0, or -1 with err naming the
  * command that failed (then the half done is reverted). */

@@ -103,6 +103,13 @@ static bool register_dns(const struct zt_agent_config *cfg) {
   zt_ip4_str(cfg->dns_address, ip);
   zt_info("dns: answering %s at %s:53 inside %s", cfg->dns_domain, ip,
           tun_name);
+  if (!cfg->dns_resolved)
+    return false; /* the configuration says: leave the resolver alone */
+  if (!zt_resolved_same_netns()) {
+    zt_info("dns: in a network namespace of its own: systemd-resolved "
+            "left alone; query %s directly", ip);
+    return false;
+  }
   if (!zt_resolved_present(ZT_RESOLVECTL, ZT_RESOLVED_RUNDIR)) {
     zt_info("dns: systemd-resolved not running; to resolve *.%s, send "
             "queries for that domain to %s (dnsmasq: "

@@ -164,6 +164,9 @@ static void test_agent_dns(void) {
   CHECK_EQ_INT(agent("{}"), 0);
   CHECK_STR(acfg.dns_domain, "ztna.internal");
   CHECK_EQ_INT(acfg.dns_address, 0x0a64ff35u);
+  CHECK(acfg.dns_resolved);
+  CHECK_EQ_INT(agent("{\"dns_resolved\": false}"), 0);
+  CHECK(!acfg.dns_resolved);
   CHECK_EQ_INT(agent("{\"dns_domain\": \"Corp.Example\", "
                      "\"dns_address\": \"10.100.9.9\"}"),
                0);
