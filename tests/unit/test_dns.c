@@ -88,9 +88,10 @@ static void test_case_insensitive(void) {
 
 static void test_unknown_and_deeper_nxdomain(void) {
   uint8_t q[512];
+  /* "we" and "webx": a prefix of a name, a name as prefix */
   const char *names[] = {"nosuch.ztna.internal", "a.web.ztna.internal",
-                         "webx.ztna.internal"};
-  for (size_t i = 0; i < 3; i++) {
+                         "webx.ztna.internal", "we.ztna.internal"};
+  for (size_t i = 0; i < 4; i++) {
     size_t qlen = query(q, names[i], ZT_DNS_TYPE_A, 0);
     CHECK_EQ_INT(ask(q, qlen), qlen);
     CHECK_EQ_INT(rcode(), ZT_DNS_NXDOMAIN);
