@@ -4,7 +4,8 @@
  * service's address in a reply packet written back to the TUN device,
  * from the DNS address to the asker, IP and UDP checksums valid; the DNS
  * address is routed into the tunnel; unknown names get NXDOMAIN and
- * others REFUSED, and nothing reaches a connector.
+ * others REFUSED, and nothing reaches a connector; a service pushed at the
+ * DNS address is refused.
  */
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +111,28 @@ static void test_query_through_tun(void) {
   world_free(w);
 }
 
+/* The Intermediate pushes a service at the DNS address: refused, never
+ * routed or answered; the DNS address keeps answering. */
+static void dns_addr_taken(struct world *w) {
+  w->agent_dns = true;
+  w->icfg.services[0].address = ZT_DNS_DEFAULT_ADDR;
+}
+
+static void test_service_at_dns_address_refused(void) {
+  struct world *w = world_new_with(&pki.alice, dns_addr_taken);
+  world_run(w, NULL, 3 * SEC);
+  uint32_t me = zt_agent_tunnel_addr(w->agent);
+  CHECK(me != 0);
+  CHECK(zt_agent_get_stats(w->agent)->services_refused >= 1);
+  CHECK(!zt_agent_service_online(w->agent, ZT_DNS_DEFAULT_ADDR));
+  uint8_t p[600];
+  size_t n = udp_query(p, me, "echo.ztna.internal", 9);
+  zt_agent_feed_tun(w->agent, p, n, w->net.now);
+  CHECK_EQ_INT(w->a[0].last[28 + 3] & 0xf, 3); /* NXDOMAIN: not in the table */
+  CHECK_EQ_INT(zt_agent_dns_stats(w->agent)->queries, 1);
+  world_free(w);
+}
+
 /* Without DNS the address is just an address with no service. */
 static void test_off_by_default(void) {
   struct world *w = world_new(&pki.alice);
@@ -126,6 +149,7 @@ static void test_off_by_default(void) {
 
 int main(void) {
   RUN(test_query_through_tun);
+  RUN(test_service_at_dns_address_refused);
   RUN(test_off_by_default);
   return TEST_EXIT();
 }
