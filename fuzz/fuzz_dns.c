@@ -14,6 +14,7 @@
 #include "dns.h"
 #include "dnstun.h"
 #include "ippkt.h"
+#include "../tests/unit/dnsbuild.h"
 
 static const struct zt_dns_entry table[] = {
     {"web", 0x0a640001u},
@@ -82,21 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > 1400)
     return 0;
   static uint8_t pkt[1500];
-  size_t n = 28 + size;
-  memset(pkt, 0, 28);
-  pkt[0] = 0x45;
-  zt_ip_wr16(pkt + 2, (uint16_t)n);
-  pkt[8] = 64;
-  pkt[9] = ZT_IP_PROTO_UDP;
-  zt_ip_wr16(pkt + 12, 0x6440);
-  zt_ip_wr16(pkt + 14, 0x0002);
-  zt_ip_wr16(pkt + 16, ZT_DNS_DEFAULT_ADDR >> 16);
-  zt_ip_wr16(pkt + 18, ZT_DNS_DEFAULT_ADDR & 0xffff);
-  zt_ip_set_checksum(pkt, 20);
-  zt_ip_wr16(pkt + 20, 40000);
-  zt_ip_wr16(pkt + 22, 53);
-  zt_ip_wr16(pkt + 24, (uint16_t)(8 + size));
-  memcpy(pkt + 28, data, size);
+  size_t n = db_udp_wrap(pkt, 0x64400002u, ZT_DNS_DEFAULT_ADDR, 53, data, size);
   struct zt_ip_info ip;
   struct zt_dnstun d = {.addr = ZT_DNS_DEFAULT_ADDR, .domain = "ztna.internal"};
   if (zt_ip_parse(pkt, n, &ip) == 0 &&

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../unit/dnsbuild.h"
 #include "../unit/test.h"
 #include "dnstun.h"
 #include "ippkt.h"
@@ -23,40 +24,7 @@ static void dns_on(struct world *w) { w->agent_dns = true; }
 /* A query for name from the agent's tunnel address to the DNS address. */
 static size_t udp_query(uint8_t *p, uint32_t src, const char *name,
                         uint16_t id) {
-  size_t o = 28 + 12;
-  memset(p, 0, o);
-  p[28] = (uint8_t)(id >> 8);
-  p[29] = (uint8_t)id;
-  p[30] = 0x01;
-  p[33] = 1;
-  while (*name) {
-    const char *dot = strchr(name, '.');
-    size_t l = dot ? (size_t)(dot - name) : strlen(name);
-    p[o++] = (uint8_t)l;
-    memcpy(p + o, name, l);
-    o += l;
-    name += l + (dot ? 1 : 0);
-  }
-  p[o++] = 0;
-  p[o++] = 0;
-  p[o++] = 1;
-  p[o++] = 0;
-  p[o++] = 1;
-  p[0] = 0x45;
-  zt_ip_wr16(p + 2, (uint16_t)o);
-  p[8] = 64;
-  p[9] = ZT_IP_PROTO_UDP;
-  for (int i = 0; i < 4; i++) {
-    p[12 + i] = (uint8_t)(src >> (24 - 8 * i));
-    p[16 + i] = (uint8_t)(ZT_DNS_DEFAULT_ADDR >> (24 - 8 * i));
-  }
-  zt_ip_set_checksum(p, 20);
-  zt_ip_wr16(p + 20, 33333);
-  zt_ip_wr16(p + 22, 53);
-  zt_ip_wr16(p + 24, (uint16_t)(o - 20));
-  uint16_t ck = zt_dnstun_udp_checksum(src, ZT_DNS_DEFAULT_ADDR, p + 20, o - 20);
-  memcpy(p + 26, &ck, 2);
-  return o;
+  return db_udp_query(p, src, ZT_DNS_DEFAULT_ADDR, 53, name, id);
 }
 
 static void test_query_through_tun(void) {
@@ -79,7 +47,7 @@ static void test_query_through_tun(void) {
   struct zt_ip_info ip;
   CHECK_EQ_INT(zt_ip_parse(a->last, a->last_len, &ip), 0);
   CHECK(ip.src == ZT_DNS_DEFAULT_ADDR && ip.dst == me);
-  CHECK(ip.sport == 53 && ip.dport == 33333);
+  CHECK(ip.sport == 53 && ip.dport == 40000);
   CHECK_EQ_INT(zt_ip_checksum(a->last, 20), 0);
   CHECK_EQ_INT(zt_dnstun_udp_checksum(ip.src, ip.dst, a->last + 20,
                                       a->last_len - 20), 0);

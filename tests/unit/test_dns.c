@@ -4,6 +4,7 @@
  * REFUSED outside it, and FORMERR or silence for malformed queries.
  */
 #include "../unit/test.h"
+#include "dnsbuild.h"
 #include "dns.h"
 #include "dnstun.h"
 #include "ippkt.h"
@@ -14,35 +15,9 @@ static const struct zt_dns_entry table[] = {
 };
 #define DOMAIN "ztna.internal"
 
-/* A query for name (dotted) of type qtype, id 0x1234, RD set; with an
- * EDNS0 OPT record (UDP size 4096) when edns. */
+/* A query for name of type qtype, id 0x1234 (dnsbuild.h). */
 static size_t query(uint8_t *p, const char *name, uint16_t qtype, int edns) {
-  size_t o = 12;
-  memset(p, 0, 12);
-  p[0] = 0x12;
-  p[1] = 0x34;
-  p[2] = 0x01; /* RD */
-  p[5] = 1;
-  p[11] = edns ? 1 : 0;
-  while (*name) {
-    const char *dot = strchr(name, '.');
-    size_t l = dot ? (size_t)(dot - name) : strlen(name);
-    p[o++] = (uint8_t)l;
-    memcpy(p + o, name, l);
-    o += l;
-    name += l + (dot ? 1 : 0);
-  }
-  p[o++] = 0;
-  p[o++] = (uint8_t)(qtype >> 8);
-  p[o++] = (uint8_t)qtype;
-  p[o++] = 0;
-  p[o++] = 1;
-  if (edns) {
-    static const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
-    memcpy(p + o, opt, sizeof(opt));
-    o += sizeof(opt);
-  }
-  return o;
+  return db_query(p, 0x1234, name, qtype, edns);
 }
 
 static uint8_t out[1500];
@@ -356,24 +331,7 @@ static void tun_write(void *ud, const uint8_t *p, size_t len) {
 
 static size_t udp_query(uint8_t *p, uint32_t dst, uint16_t dport,
                         const char *name) {
-  size_t dl = query(p + 28, name, ZT_DNS_TYPE_A, 0);
-  size_t n = 28 + dl;
-  memset(p, 0, 28);
-  p[0] = 0x45;
-  zt_ip_wr16(p + 2, (uint16_t)n);
-  p[8] = 64;
-  p[9] = ZT_IP_PROTO_UDP;
-  for (int i = 0; i < 4; i++) {
-    p[12 + i] = (uint8_t)(ME >> (24 - 8 * i));
-    p[16 + i] = (uint8_t)(dst >> (24 - 8 * i));
-  }
-  zt_ip_set_checksum(p, 20);
-  zt_ip_wr16(p + 20, 40000);
-  zt_ip_wr16(p + 22, dport);
-  zt_ip_wr16(p + 24, (uint16_t)(8 + dl));
-  uint16_t ck = zt_dnstun_udp_checksum(ME, dst, p + 20, 8 + dl);
-  memcpy(p + 26, &ck, 2);
-  return n;
+  return db_udp_query(p, ME, dst, dport, name, 0x1234);
 }
 
 static bool handle(struct zt_dnstun *d, const uint8_t *p, size_t n) {
