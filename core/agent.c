@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ctrl.h"
+#include "dnstun.h"
 #include "e2e.h"
 #include "ippkt.h"
 #include "log.h"
@@ -110,6 +111,8 @@ struct zt_agent {
   struct zt_roam roam[ZT_MAX_INTERMEDIATES];
   struct zt_tunout out; /* TUN reads: MSS, fragments, too big */
   bool said_nothing_granted; /* this connection's empty SERVICES, logged */
+  struct zt_dnstun dns;      /* DNS answered inside the TUN device */
+  bool dns_routed;
 };
 
 static void tunnel_ping_result(void *owner, struct zt_tunnel *t,
@@ -395,6 +398,13 @@ static size_t filter_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
               zt_ip4_str(a->service_range, rbuf), a->service_range_len);
       continue;
     }
+    if (svc->vip == a->dns.addr) { /* the DNS address is taken */
+      a->stats.services_refused++;
+      zt_warn("refused service %s at %s from the intermediate: that is the "
+              "agent's dns_address",
+              svc->name, zt_ip4_str(svc->vip, ipbuf));
+      continue;
+    }
     a->incoming[n++] = *svc;
   }
   return n;
@@ -484,6 +494,12 @@ static void set_tunnel_ip(struct zt_agent *a, uint32_t ip) {
   zt_info("tunnel address %s", zt_ip4_str(a->tunnel_ip, ipbuf));
   if (a->io->tun_addr)
     a->io->tun_addr(a->io->ud, a->tunnel_ip);
+  /* The DNS address routes into the tunnel once the device has an
+   * address to send queries from. */
+  if (a->dns.addr && !a->dns_routed && a->io->route) {
+    a->io->route(a->io->ud, a->dns.addr, true);
+    a->dns_routed = true;
+  }
 }
 
 static void send_all_candidates(struct zt_agent *a) {
@@ -690,6 +706,11 @@ struct zt_agent *zt_agent_new(const struct zt_agent_options *opt,
   a->now = now;
   a->service_range = opt->service_range;
   a->service_range_len = opt->service_range_len;
+  if (opt->dns_domain && opt->dns_domain[0] &&
+      zt_dns_domain_valid(opt->dns_domain)) {
+    a->dns.addr = opt->dns_addr;
+    snprintf(a->dns.domain, sizeof(a->dns.domain), "%s", opt->dns_domain);
+  }
   snprintf(a->intermediate_name, sizeof(a->intermediate_name), "%s",
            opt->intermediate_name);
   zq_config_defaults(&cfg);
@@ -838,6 +859,18 @@ static int pending_push_cb(void *ud, const uint8_t *pkt, size_t len) {
   return 0;
 }
 
+/* A packet to the DNS address: answered from the services we hold. */
+static bool answer_dns(struct zt_agent *a, const uint8_t *pkt, size_t len,
+                       const struct zt_ip_info *ip) {
+  struct zt_dns_entry table[ZT_MAX_SERVICES];
+  if (!a->dns.addr || ip->dst != a->dns.addr)
+    return false;
+  for (size_t i = 0; i < a->n_services; i++)
+    table[i] = (struct zt_dns_entry){a->services[i].name, a->services[i].vip};
+  return zt_dnstun_handle(&a->dns, pkt, len, ip, table, a->n_services,
+                          a->io->tun_write, a->io->ud);
+}
+
 void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
                        uint64_t now) {
   struct zt_ip_info ip;
@@ -860,6 +893,8 @@ void zt_agent_feed_tun(struct zt_agent *a, const uint8_t *pkt, size_t len,
     a->stats.tun_bad_source++;
     return;
   }
+  if (answer_dns(a, pkt, len, &ip))
+    return;
   if (!(svc = service_by_vip(a, ip.dst))) {
     a->stats.tun_no_service++;
     return;
@@ -1050,6 +1085,7 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       (unsigned long long)st->tun_pending_drops,
       (unsigned long long)st->tun_too_big);
   zt_tunout_status(&a->out, &sb);
+  zt_dnstun_status(&a->dns, &sb);
   zt_strbuf_printf(&sb, "services: refused %llu (outside service_range)\n",
                    (unsigned long long)st->services_refused);
   zt_roam_status(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &sb);
@@ -1113,6 +1149,7 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_u64(&w, "too_big", st->tun_too_big);
   zt_jsonw_end_object(&w);
   zt_tunout_status_json(&a->out, &w);
+  zt_dnstun_status_json(&a->dns, &w);
   zt_jsonw_begin_object(&w, "rx");
   zt_jsonw_u64(&w, "packets", st->rx_packets);
   zt_jsonw_u64(&w, "malformed", st->rx_malformed);
@@ -1129,6 +1166,11 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
   return (int)sb.off;
+}
+
+uint32_t zt_agent_dns_addr(const struct zt_agent *a) { return a->dns.addr; }
+const struct zt_dnstun_stats *zt_agent_dns_stats(const struct zt_agent *a) {
+  return &a->dns.st;
 }
 
 /* ---- ztna ping ---------------------------------------------------------- */

@@ -30,6 +30,11 @@ struct zt_agent_options {
   uint32_t service_range;
   uint8_t service_range_len;
   bool direct; /* look for direct paths (config "direct") */
+  /* DNS inside the tunnel (dnstun.h): services answered as
+   * name.dns_domain at dns_addr:53; dns_domain NULL or "", or dns_addr 0:
+   * off. */
+  const char *dns_domain;
+  uint32_t dns_addr;
 };
 
 struct zt_agent_stats {
@@ -83,6 +88,10 @@ bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip);
 #define ZT_PING_TIMEOUT_MS 1000
 int zt_agent_ping(struct zt_agent *a, const char *target, uint64_t cookie,
                   uint64_t now, char *err, size_t errlen);
+/* The DNS address inside the tunnel (0: DNS off) and its counters. */
+struct zt_dnstun_stats;
+uint32_t zt_agent_dns_addr(const struct zt_agent *a);
+const struct zt_dnstun_stats *zt_agent_dns_stats(const struct zt_agent *a);
 /* Writes a human-readable status (services, sessions, counters). */
 int zt_agent_status(const struct zt_agent *a, char *buf, size_t len);
 

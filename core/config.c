@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnstun.h"
 #include "file.h"
 #include "identity.h"
 #include "json.h"
@@ -773,7 +774,25 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
 static const char *const agent_keys[] = {
     "intermediate", "intermediate_name", "ca",           "cert", "key",
     "tun",          "log_level",         "service_range",
-    "control_socket", "direct", NULL};
+    "control_socket", "direct", "dns_domain", "dns_address", "dns_resolved", NULL};
+
+/* The deployment's DNS domain: "" turns DNS off, anything else must be a
+ * domain name dns.c can answer for. */
+static int set_dns_domain(const struct ctx *cx, const struct zt_json *v,
+                          const char *kp, char dst[ZT_DNS_DOMAIN_MAX + 1]) {
+  char shown[SHOW_MAX];
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  if (v->len && (v->len > ZT_DNS_DOMAIN_MAX || !zt_dns_domain_valid(s)))
+    return cfail(cx, v->line, kp,
+                 "not a domain name: '%s' (dot-separated labels of 1-63 of "
+                 "A-Z a-z 0-9 - _, at most %d characters; \"\" turns DNS "
+                 "off)",
+                 show(v->str, v->len, shown), ZT_DNS_DOMAIN_MAX);
+  memcpy(dst, s, v->len + 1);
+  return 0;
+}
 
 static int agent_member(const struct ctx *cx, void *ud, unsigned which,
                         const struct zt_json *v, const char *kp) {
@@ -783,6 +802,12 @@ static int agent_member(const struct ctx *cx, void *ud, unsigned which,
     return set_pin_range(cx, v, kp, &c->service_range, &c->service_range_len);
   if (which == 9)
     return set_bool(cx, v, kp, &c->direct);
+  if (which == 10)
+    return set_dns_domain(cx, v, kp, c->dns_domain);
+  if (which == 11)
+    return get_ip4(cx, v, kp, false, &c->dns_address);
+  if (which == 12)
+    return set_bool(cx, v, kp, &c->dns_resolved);
   return shared_member(cx, ud, which, v, kp);
 }
 
@@ -851,6 +876,9 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
   c->service_range_len = 16;
   c->log_level = ZT_LOG_INFO;
   c->direct = true;
+  snprintf(c->dns_domain, sizeof c->dns_domain, "%s", ZT_DNS_DEFAULT_DOMAIN);
+  c->dns_address = ZT_DNS_DEFAULT_ADDR;
+  c->dns_resolved = true;
 }
 
 /* ---- files -------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "dns.h"
 #include "portrule.h"
 #include "wire.h"
 
@@ -107,6 +108,13 @@ struct zt_agent_config {
   /* Look for direct paths to connectors (default true); false: relay
    * only. */
   bool direct;
+  /* DNS for the deployment's services inside the tunnel (docs/dns.md):
+   * the domain (default "ztna.internal"; "": DNS off) and the address the
+   * agent answers at (default 10.100.255.53). */
+  char dns_domain[ZT_DNS_DOMAIN_MAX + 1];
+  uint32_t dns_address;
+  /* Register with systemd-resolved where it runs (default true). */
+  bool dns_resolved;
 };
 
 void zt_intermediate_config_defaults(struct zt_intermediate_config *c);

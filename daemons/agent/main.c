@@ -18,6 +18,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "netwatch.h"
+#include "resolved.h"
 #include "tun.h"
 #include "udp.h"
 #include "wire.h"
@@ -90,6 +91,40 @@ static void route(void *ud, uint32_t vip, bool add) {
   else
     zt_info("%s route %s/32 via %s", add ? "added" : "removed",
             zt_ip4_str(vip, ip), tun_name);
+}
+
+/* Names in the domain go to our DNS address: through systemd-resolved
+ * where it runs; elsewhere the log says how to do it by hand. True when
+ * registered (to be reverted at exit). */
+static bool register_dns(const struct zt_agent_config *cfg) {
+  char err[512], ip[16];
+  if (!cfg->dns_domain[0] || !cfg->dns_address)
+    return false;
+  zt_ip4_str(cfg->dns_address, ip);
+  zt_info("dns: answering %s at %s:53 inside %s", cfg->dns_domain, ip,
+          tun_name);
+  if (!cfg->dns_resolved)
+    return false; /* the configuration says: leave the resolver alone */
+  if (!zt_resolved_same_netns()) {
+    zt_info("dns: in a network namespace of its own: systemd-resolved "
+            "left alone; query %s directly", ip);
+    return false;
+  }
+  if (!zt_resolved_present(ZT_RESOLVECTL, ZT_RESOLVED_RUNDIR)) {
+    zt_info("dns: systemd-resolved not running; to resolve *.%s, send "
+            "queries for that domain to %s (dnsmasq: "
+            "server=/%s/%s; or query it directly: dig @%s NAME.%s)",
+            cfg->dns_domain, ip, cfg->dns_domain, ip, ip, cfg->dns_domain);
+    return false;
+  }
+  if (zt_resolved_register(ZT_RESOLVECTL, tun_name, cfg->dns_address,
+                           cfg->dns_domain, err, sizeof(err)) != 0) {
+    zt_warn("dns: systemd-resolved registration failed: %s", err);
+    return false;
+  }
+  zt_info("dns: systemd-resolved sends ~%s to %s via %s", cfg->dns_domain, ip,
+          tun_name);
+  return true;
 }
 
 int main(int argc, char **argv) {
@@ -180,6 +215,8 @@ int main(int argc, char **argv) {
       .more_serverlens = cfg.more_intermediates_len,
       .service_range = cfg.service_range,
       .service_range_len = cfg.service_range_len,
+      .dns_domain = cfg.dns_domain,
+      .dns_addr = cfg.dns_address,
   };
   struct zt_agent *agent = zt_agent_new(&opt, &io, zt_now_ns());
   if (!agent)
@@ -199,7 +236,11 @@ int main(int argc, char **argv) {
       zt_netwatch_open(d.loop, tun_name, network_changed, &d, err, sizeof(err));
   if (!nw)
     zt_warn("%s; network changes will be noticed by timeouts only", err);
+  bool resolved = register_dns(&cfg);
   int rv = zt_driver_run(&d);
+  if (resolved &&
+      zt_resolved_revert(ZT_RESOLVECTL, tun_name, err, sizeof(err)) != 0)
+    zt_warn("%s", err);
   zt_netwatch_close(nw);
   zt_agent_shutdown(agent, zt_now_ns());
   zt_agent_free(agent);

@@ -149,7 +149,8 @@ EOF
 {
   "intermediate": "198.51.100.1:4433",$direct
   "ca": "$p/ca.pem", "cert": "$p/alice.pem", "key": "$p/alice.key",
-  "tun": "ztna0"
+  "tun": "ztna0",
+  "dns_resolved": false
 }
 EOF
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dnstun.h"
 #include "e2e.h"
 #include "ippkt.h"
 #include "log.h"
@@ -125,12 +126,14 @@ static void conn_forget(void *ud, uint32_t addr) {
   c->last_forgot = addr;
 }
 
-/* The agent's TUN: only packets from a service address are good. */
+/* The agent's TUN: only packets from a service address (or the agent's
+ * DNS address, when it answers DNS) are good. */
 static void agent_tun_write(void *ud, const uint8_t *pkt, size_t len) {
   struct sim_agent *a = ud;
   struct zt_ip_info ip;
   if (zt_ip_parse(pkt, len, &ip) != 0 ||
-      (ip.src != SIM_VIP && ip.src != SIM_VIP2)) {
+      (ip.src != SIM_VIP && ip.src != SIM_VIP2 &&
+       !(a->w->agent_dns && ip.src == ZT_DNS_DEFAULT_ADDR))) {
     a->rx_bad++;
     return;
   }
@@ -244,6 +247,8 @@ struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
       .service_range = 0x0a640000u,
       .service_range_len = 16,
       .direct = w->agent_direct,
+      .dns_domain = w->agent_dns ? ZT_DNS_DEFAULT_DOMAIN : NULL,
+      .dns_addr = w->agent_dns ? ZT_DNS_DEFAULT_ADDR : 0,
   };
   socklen_t im2len = sizeof(struct sockaddr_in);
   if (w->hi2) {

@@ -146,6 +146,9 @@ struct world {
    * .direct); connectors do by default (zt_connector_config.direct). Set
    * it in world_new_with's edit for a[0]. */
   bool agent_direct;
+  /* Agents added from now on answer DNS for "ztna.internal" at
+   * ZT_DNS_DEFAULT_ADDR (dnstun.h), as the daemon does by default. */
+  bool agent_dns;
   /* shorthands for the default deployment: a[0] and c[0] */
   struct zt_agent *agent;
   struct zt_connector *conn;

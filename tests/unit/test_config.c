@@ -159,6 +159,28 @@ static void test_agent_full(void) {
   CHECK_EQ_INT(acfg.log_level, ZT_LOG_ERROR);
 }
 
+/* DNS inside the tunnel: on by default, off with "", domains checked. */
+static void test_agent_dns(void) {
+  CHECK_EQ_INT(agent("{}"), 0);
+  CHECK_STR(acfg.dns_domain, "ztna.internal");
+  CHECK_EQ_INT(acfg.dns_address, 0x0a64ff35u);
+  CHECK(acfg.dns_resolved);
+  CHECK_EQ_INT(agent("{\"dns_resolved\": false}"), 0);
+  CHECK(!acfg.dns_resolved);
+  CHECK_EQ_INT(agent("{\"dns_domain\": \"Corp.Example\", "
+                     "\"dns_address\": \"10.100.9.9\"}"),
+               0);
+  CHECK_STR(acfg.dns_domain, "Corp.Example");
+  CHECK_EQ_INT(acfg.dns_address, 0x0a640909u);
+  CHECK_EQ_INT(agent("{\"dns_domain\": \"\"}"), 0);
+  CHECK_STR(acfg.dns_domain, "");
+  CHECK_EQ_INT(agent("{\"dns_domain\": \"bad..name\"}"), -1);
+  CHECK_CONTAINS(err, "dns_domain: not a domain name: 'bad..name'");
+  CHECK_EQ_INT(agent("{\"dns_domain\": \"ztna.internal.\"}"), -1);
+  CHECK_EQ_INT(agent("{\"dns_address\": \"127.0.0.53\"}"), -1);
+  CHECK_CONTAINS(err, "dns_address");
+}
+
 /* ---- defaults ----------------------------------------------------------- */
 
 static void test_defaults(void) {
@@ -905,6 +927,7 @@ int main(void) {
   RUN(test_intermediate_policy_before_services);
   RUN(test_connector_full);
   RUN(test_agent_full);
+  RUN(test_agent_dns);
   RUN(test_defaults);
   RUN(test_defaults_kept);
   RUN(test_parse_on_top);
