@@ -1016,8 +1016,11 @@ const struct zt_agent_stats *zt_agent_get_stats(const struct zt_agent *a) {
 
 uint32_t zt_agent_tunnel_addr(const struct zt_agent *a) { return a->tunnel_ip; }
 
+/* Connected means accepted: with TLS 1.3 our handshake completes before
+ * the Intermediate has checked our certificate, so only its WELCOME says
+ * we are in (a refused agent is "up" for a round trip otherwise). */
 bool zt_agent_is_connected(const struct zt_agent *a) {
-  return uplink_ok(a);
+  return uplink_ok(a) && a->ups.u[a->cur].welcomed;
 }
 
 size_t zt_agent_intermediate_in_use(const struct zt_agent *a) {
