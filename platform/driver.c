@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "audit.h"
+#include "auditfile.h"
 #include "clock.h"
 #include "ctlsock.h"
 #include "localaddr.h"
@@ -293,10 +295,26 @@ int zt_driver_open_ctl(struct zt_driver *d) {
   return 0;
 }
 
+/* SIGHUP, for logrotate: the audit log file is opened again at its path,
+ * and the reload says so in it. */
+void zt_driver_reopen_audit(void) {
+  char err[512];
+  if (!zt_audit_enabled())
+    return;
+  if (zt_auditfile_reopen(err, sizeof(err)) != 0) {
+    zt_warn("%s; still writing to the old file", err);
+    zt_audit_reload("SIGHUP", false, "audit log not reopened");
+  } else {
+    zt_audit_reload("SIGHUP", true, "audit log reopened; configuration "
+                                    "changes take a restart");
+  }
+}
+
 /* SIGHUP: nothing is re-read yet (configuration and certificates take a
  * restart); the daemon says so and carries on instead of dying. */
 static void reload_hook(void *ud) {
   (void)ud;
+  zt_driver_reopen_audit();
   zt_warn("SIGHUP: nothing to reload yet (configuration and certificate "
           "changes take a restart); still running");
 }
