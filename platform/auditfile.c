@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "log.h"
 
 static int audit_fd = -1;
 static char audit_path[ZT_PATH_MAX];
@@ -65,6 +66,11 @@ void zt_auditfile_close(void) {
   if (audit_fd < 0)
     return;
   zt_audit_set_sink(NULL, NULL); /* writes the pending summary first */
+  const struct zt_audit_stats *st = zt_audit_get_stats();
+  zt_info("audit log: %llu lines written, %llu not written (write errors), "
+          "%llu packet denials suppressed by the rate limit",
+          (unsigned long long)st->lines, (unsigned long long)st->write_errors,
+          (unsigned long long)st->suppressed);
   if (audit_fd != STDOUT_FILENO)
     close(audit_fd);
   audit_fd = -1;
