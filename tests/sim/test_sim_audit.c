@@ -169,6 +169,34 @@ static void test_handshake_refused_line(void) {
   zt_audit_set_sink(NULL, NULL);
 }
 
+static bool conn_up(struct world *w) {
+  return fake_im_peer(w->fake, ZT_ROLE_CONNECTOR, "conn-a") != NULL;
+}
+
+/* A (compromised) Intermediate announces alice at the connector LAN's
+ * gateway address: the connector refuses the session, and says so. */
+static void test_session_new_refused_line(void) {
+  struct world *w = world_new(NULL);
+  struct fake_im *f = fake_im_new(w);
+  CHECK(world_run(w, conn_up, 5 * SEC));
+  capture();
+  struct zt_ctrl_msg m = {.type = ZT_MSG_SESSION_NEW};
+  m.u.session_new.channel = 7;
+  snprintf(m.u.session_new.agent, sizeof(m.u.session_new.agent), "alice");
+  m.u.session_new.agent_ip = 0x0a140101u; /* 10.20.1.1 */
+  m.u.session_new.n = 1;
+  m.u.session_new.vips[0] = SIM_VIP;
+  fake_im_send(f, fake_im_peer(f, ZT_ROLE_CONNECTOR, NULL), &m);
+  world_run(w, NULL, 200 * MS);
+  CHECK(fake_im_closed(f, 7));
+  const struct zt_json *j = find("session_new", "agent/alice", "deny", NULL);
+  CHECK(j);
+  CHECK(eq(j, "source", "10.20.1.1"));
+  CHECK(eq(j, "rule", "agent_pool"));
+  world_free(w);
+  zt_audit_set_sink(NULL, NULL);
+}
+
 /* alice sends to udp/8 of echo, which allows udp/7 only. */
 static void test_packet_denied_line(void) {
   struct world *w = alice_up();
@@ -200,6 +228,7 @@ int main(void) {
   RUN(test_register_refused_line);
   RUN(test_packet_denied_line);
   RUN(test_handshake_refused_line);
+  RUN(test_session_new_refused_line);
   capture(); /* frees the last lines */
   zt_audit_set_sink(NULL, NULL);
   sim_pki_free();
