@@ -97,17 +97,28 @@ static void test_grant_lines(void) {
   zt_audit_set_sink(NULL, NULL);
 }
 
+/* A raw peer with cert, once the world is up and its HELLO answered; the
+ * audit lines captured from then on. NULL on failure. */
+static struct raw_peer *raw_after_hello(struct world *w,
+                                        const struct zt_pem *cert) {
+  struct zt_ctrl_msg m = {.type = ZT_MSG_HELLO};
+  m.u.hello.version = ZT_PROTOCOL_VERSION;
+  struct raw_peer *r = world_run(w, world_ready, 10 * SEC)
+                           ? raw_peer_new(w, cert, 50002)
+                           : NULL;
+  if (!r || raw_send_msg(r, &m) != 0)
+    return NULL;
+  world_run(w, NULL, 300 * MS);
+  capture();
+  return r;
+}
+
 /* bob, whom no policy entry names, asks for a session with conn-a. */
 static void test_denial_line(void) {
   struct world *w = world_new(&pki.alice);
-  CHECK(world_run(w, world_ready, 10 * SEC));
-  struct raw_peer *r = raw_peer_new(w, &pki.bob, 50002);
+  struct raw_peer *r = raw_after_hello(w, &pki.bob);
   CHECK(r);
-  struct zt_ctrl_msg m = {.type = ZT_MSG_HELLO};
-  m.u.hello.version = ZT_PROTOCOL_VERSION;
-  CHECK_EQ_INT(raw_send_msg(r, &m), 0);
-  world_run(w, NULL, 300 * MS);
-  capture();
+  struct zt_ctrl_msg m;
   m = (struct zt_ctrl_msg){.type = ZT_MSG_SESSION_OPEN};
   m.u.session_open.request_id = 1;
   snprintf(m.u.session_open.connector, sizeof(m.u.session_open.connector),
@@ -130,14 +141,9 @@ static void test_denial_line(void) {
 /* conn-b registers echo, which is conn-a's. */
 static void test_register_refused_line(void) {
   struct world *w = world_new(&pki.alice);
-  CHECK(world_run(w, world_ready, 10 * SEC));
-  struct raw_peer *r = raw_peer_new(w, &pki.conn_b, 50002);
+  struct raw_peer *r = raw_after_hello(w, &pki.conn_b);
   CHECK(r);
-  struct zt_ctrl_msg m = {.type = ZT_MSG_HELLO};
-  m.u.hello.version = ZT_PROTOCOL_VERSION;
-  CHECK_EQ_INT(raw_send_msg(r, &m), 0);
-  world_run(w, NULL, 300 * MS);
-  capture();
+  struct zt_ctrl_msg m;
   m = (struct zt_ctrl_msg){.type = ZT_MSG_REGISTER};
   m.u.reg.n = 1;
   snprintf(m.u.reg.names[0], sizeof(m.u.reg.names[0]), "echo");
