@@ -22,11 +22,18 @@ static zt_audit_sink sink;
 static void *sink_ud;
 static uint64_t (*clock_fn)(void);
 static struct zt_audit_stats stats;
-/* Packet denials: one budget for the node. A per-agent budget would let
- * many agents flood; one for all keeps the file's growth bounded, and the
- * suppressed count says how much is missing. */
-static struct zt_bucket deny_bucket;
-static uint64_t deny_suppressed;
+/* The denials a peer can cause as often as it likes (packets, SESSION_OPEN
+ * requests) pass a budget, one per kind for the whole node: a per-peer
+ * budget would let many peers flood together; one for all keeps the
+ * file's growth bounded, and the suppressed count says how much is
+ * missing. */
+struct limiter {
+  struct zt_bucket bucket;
+  uint64_t suppressed;
+  const char *event; /* what it limits */
+};
+static struct limiter packet_limit = {.event = "packet_denied"};
+static struct limiter session_limit = {.event = "session"};
 
 static uint64_t realtime_ns(void) {
   struct timespec ts;
@@ -42,8 +49,8 @@ const struct zt_audit_stats *zt_audit_get_stats(void) { return &stats; }
 
 void zt_audit_reset_stats(void) {
   memset(&stats, 0, sizeof(stats));
-  memset(&deny_bucket, 0, sizeof(deny_bucket));
-  deny_suppressed = 0;
+  packet_limit.bucket.tat = session_limit.bucket.tat = 0;
+  packet_limit.suppressed = session_limit.suppressed = 0;
 }
 
 static void opt_str(struct zt_jsonw *w, const char *key, const char *s) {
@@ -123,20 +130,34 @@ static void write_line(const struct zt_audit_event *e, uint64_t count) {
 
 void zt_audit_emit(const struct zt_audit_event *e) { write_line(e, 0); }
 
-/* "N packet_denied lines were not written": before the next one that is,
+/* "N lines of this kind were not written": before the next one that is,
  * and when the sink changes (at exit). */
-static void write_suppressed(void) {
-  if (!deny_suppressed)
+static void write_suppressed(struct limiter *l) {
+  if (!l->suppressed)
     return;
   struct zt_audit_event e = {.event = "suppressed", .port = -1,
-                             .reason = "packet_denied lines over the rate "
-                                       "limit; count says how many"};
-  write_line(&e, deny_suppressed);
-  deny_suppressed = 0;
+                             .rule = l->event,
+                             .reason = "denials over the rate limit; count "
+                                       "says how many"};
+  write_line(&e, l->suppressed);
+  l->suppressed = 0;
+}
+
+/* May a line of this kind be written now? */
+static bool limiter_pass(struct limiter *l, uint64_t now) {
+  if (!zt_bucket_take(&l->bucket, now, ZT_AUDIT_DENY_RATE,
+                      ZT_AUDIT_DENY_BURST)) {
+    l->suppressed++;
+    stats.suppressed++;
+    return false;
+  }
+  write_suppressed(l);
+  return true;
 }
 
 void zt_audit_set_sink(zt_audit_sink s, void *ud) {
-  write_suppressed();
+  write_suppressed(&packet_limit);
+  write_suppressed(&session_limit);
   sink = s;
   sink_ud = ud;
 }
@@ -182,11 +203,12 @@ void zt_audit_register(const char *connector, const struct sockaddr *src,
   zt_audit_emit(&e);
 }
 
-void zt_audit_session(const char *agent, const struct sockaddr *src,
-                      const char *service, const char *connector, bool allow,
-                      const char *rule, const char *reason) {
+void zt_audit_session(uint64_t now, const char *agent,
+                      const struct sockaddr *src, const char *service,
+                      const char *connector, bool allow, const char *rule,
+                      const char *reason) {
   char a[64];
-  if (!sink)
+  if (!sink || (!allow && !limiter_pass(&session_limit, now)))
     return;
   struct zt_audit_event e = {
       .event = "session", .role = ZT_ROLE_AGENT, .name = agent,
@@ -212,15 +234,8 @@ void zt_audit_packet_denied(uint64_t now, const char *agent,
                             const struct zt_ip_info *ip, const char *service,
                             const char *reason) {
   char a[16], src[32];
-  if (!sink)
+  if (!sink || !limiter_pass(&packet_limit, now))
     return;
-  if (!zt_bucket_take(&deny_bucket, now, ZT_AUDIT_DENY_RATE,
-                      ZT_AUDIT_DENY_BURST)) {
-    deny_suppressed++;
-    stats.suppressed++;
-    return;
-  }
-  write_suppressed();
   snprintf(src, sizeof(src), "%s:%u", zt_ip4_str(ip->src, a), ip->sport);
   struct zt_audit_event e = {
       .event = "packet_denied", .role = ZT_ROLE_AGENT, .name = agent,

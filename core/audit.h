@@ -37,7 +37,7 @@ void zt_audit_set_clock(uint64_t (*now_ns)(void));
 struct zt_audit_stats {
   uint64_t lines;        /* handed to the sink */
   uint64_t write_errors; /* the sink said no (a full disk...) */
-  uint64_t suppressed;   /* packet_denied lines over the rate limit */
+  uint64_t suppressed;   /* denial lines over the rate limit */
 };
 const struct zt_audit_stats *zt_audit_get_stats(void);
 void zt_audit_reset_stats(void); /* tests */
@@ -73,10 +73,12 @@ void zt_audit_register(const char *connector, const struct sockaddr *src,
                        const char *service, bool allow, const char *reason);
 /* SESSION_OPEN at the Intermediate: granted per service (rule: the policy
  * entry that granted it), or denied (service NULL: the agent asked for a
- * connector; reason: why). */
-void zt_audit_session(const char *agent, const struct sockaddr *src,
-                      const char *service, const char *connector, bool allow,
-                      const char *rule, const char *reason);
+ * connector; reason: why). Denials are rate-limited like packet denials
+ * (an agent can ask as often as it likes), on the caller's clock now. */
+void zt_audit_session(uint64_t now, const char *agent,
+                      const struct sockaddr *src, const char *service,
+                      const char *connector, bool allow, const char *rule,
+                      const char *reason);
 /* SESSION_NEW at the connector: the announced agent at its tunnel address
  * (host order), accepted or refused. */
 void zt_audit_session_new(const char *agent, uint32_t agent_ip, bool allow,
@@ -85,7 +87,7 @@ void zt_audit_session_new(const char *agent, uint32_t agent_ip, bool allow,
  * session was not granted). Rate-limited on the caller's clock `now` (ns):
  * past ZT_AUDIT_DENY_BURST at once and ZT_AUDIT_DENY_RATE a second the
  * lines are counted, and the next one that passes is preceded by a
- * "suppressed" line with their count. source is the packet's source
+ * "suppressed" line with their count (rule: the event it stands for). source is the packet's source
  * address and port, port its destination port (null for ICMP and
  * fragments without ports). */
 #define ZT_AUDIT_DENY_RATE 10

@@ -324,8 +324,8 @@ static void audit_session(struct zt_intermediate *im, struct peer *agent,
                           uint8_t status) {
   char rule[32];
   if (status != ZT_OK) {
-    zt_audit_session(agent->name, SRC(agent), NULL, connector, false,
-                     status == ZT_ERR_NOT_ALLOWED ? "default deny" : NULL,
+    zt_audit_session(im->now, agent->name, SRC(agent), NULL, connector,
+                     false, status == ZT_ERR_NOT_ALLOWED ? "default deny" : NULL,
                      zt_status_name(status));
     return;
   }
@@ -336,8 +336,8 @@ static void audit_session(struct zt_intermediate *im, struct peer *agent,
     if (e < 0)
       continue;
     snprintf(rule, sizeof(rule), "policy[%d]", e);
-    zt_audit_session(agent->name, SRC(agent), im->cfg->services[j].name,
-                     connector, true, rule, NULL);
+    zt_audit_session(im->now, agent->name, SRC(agent),
+                     im->cfg->services[j].name, connector, true, rule, NULL);
   }
 }
 

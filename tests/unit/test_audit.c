@@ -9,7 +9,7 @@
 #include "test.h"
 
 /* The memory sink: lines captured in order. */
-#define MAX_LINES 64
+#define MAX_LINES 256
 static char lines[MAX_LINES][4096];
 static size_t n_lines;
 static int fail_writes;
@@ -51,6 +51,8 @@ static const char *const string_fields[] = {"identity", "source", "service",
  * decision allow/deny). The caller frees. */
 static struct zt_json *parsed(size_t i) {
   char err[128];
+  if (i >= MAX_LINES)
+    return NULL;
   size_t len = strlen(lines[i]);
   if (len == 0 || lines[i][len - 1] != '\n' || memchr(lines[i], '\n', len - 1))
     return NULL;
@@ -98,7 +100,7 @@ static void test_every_event_has_the_schema(void) {
   zt_audit_auth(ZT_ROLE_NONE, NULL, sa, false, "certificate not signed by the CA");
   zt_audit_hello(ZT_ROLE_AGENT, "alice", sa, true, NULL);
   zt_audit_register("conn-a", sa, "web", true, NULL);
-  zt_audit_session("alice", sa, "web", "conn-a", true, "policy[0]", NULL);
+  zt_audit_session(1, "alice", sa, "web", "conn-a", true, "policy[0]", NULL);
   zt_audit_session_new("alice", 0x64400002, false, "address outside agent_pool");
   zt_audit_packet_denied(1, "alice", &ip, "web", "no port rule");
   zt_audit_reload("policy.json", true, "3 rules");
@@ -152,7 +154,8 @@ static void test_hostile_strings_escaped(void) {
       "x\"}\n{\"event\":\"auth\",\"decision\":\"allow\"\r\x1b[31m\\\xff\xc0";
   start();
   zt_audit_reload(hostile, false, hostile);
-  zt_audit_session("alice", NULL, hostile, hostile, false, hostile, hostile);
+  zt_audit_session(1, "alice", NULL, hostile, hostile, false, hostile,
+                   hostile);
   stop();
   CHECK_EQ_INT(n_lines, 2);
   for (size_t i = 0; i < n_lines; i++) {
@@ -195,10 +198,24 @@ static void test_packet_denials_rate_limited(void) {
        zt_json_get(j, "port")->integer == 53 && !strcmp(str(j, "proto"), "udp");
   zt_json_free(j);
   CHECK(ok);
-  /* Other events are never rate-limited. */
-  for (int i = 0; i < 40; i++)
-    zt_audit_session("alice", NULL, NULL, "c", false, "default deny", "x");
-  CHECK_EQ_INT(n_lines, ZT_AUDIT_DENY_BURST + 2 + 40);
+  /* Session denials have a budget of their own, grants and other events
+   * none. */
+  size_t before = n_lines;
+  for (int i = 0; i < 40; i++) {
+    zt_audit_session(t, "alice", NULL, NULL, "c", false, "default deny", "x");
+    zt_audit_session(t, "alice", NULL, "web", "c", true, "policy[0]", NULL);
+    zt_audit_auth(ZT_ROLE_AGENT, "alice", NULL, true, NULL);
+  }
+  CHECK_EQ_INT(n_lines, before + ZT_AUDIT_DENY_BURST + 40 + 40);
+  zt_audit_session(t + 1000000000ULL, "alice", NULL, NULL, "c", false, NULL,
+                   "again");
+  j = parsed(n_lines - 2);
+  CHECK(j != NULL);
+  ok = !strcmp(str(j, "event"), "suppressed") &&
+       !strcmp(str(j, "rule"), "session") &&
+       zt_json_get(j, "count")->integer == 40 - ZT_AUDIT_DENY_BURST;
+  zt_json_free(j);
+  CHECK(ok);
   stop();
 }
 
