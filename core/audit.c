@@ -53,6 +53,17 @@ void zt_audit_reset_stats(void) {
   packet_limit.suppressed = session_limit.suppressed = 0;
 }
 
+const char *zt_audit_status(char *buf, size_t len) {
+  if (!sink)
+    snprintf(buf, len, "%s", "");
+  else
+    snprintf(buf, len, "audit lines %llu write_errors %llu suppressed %llu",
+             (unsigned long long)stats.lines,
+             (unsigned long long)stats.write_errors,
+             (unsigned long long)stats.suppressed);
+  return buf;
+}
+
 static void opt_str(struct zt_jsonw *w, const char *key, const char *s) {
   if (s)
     zt_jsonw_str(w, key, s);

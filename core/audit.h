@@ -41,6 +41,9 @@ struct zt_audit_stats {
 };
 const struct zt_audit_stats *zt_audit_get_stats(void);
 void zt_audit_reset_stats(void); /* tests */
+/* "audit lines N write_errors N suppressed N" for the status (no newline);
+ * "" when the audit log is off. */
+const char *zt_audit_status(char *buf, size_t len);
 
 /* One event; every pointer may be NULL (written as null), port < 0 too. */
 struct zt_audit_event {

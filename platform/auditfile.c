@@ -68,7 +68,7 @@ void zt_auditfile_close(void) {
   zt_audit_set_sink(NULL, NULL); /* writes the pending summary first */
   const struct zt_audit_stats *st = zt_audit_get_stats();
   zt_info("audit log: %llu lines written, %llu not written (write errors), "
-          "%llu packet denials suppressed by the rate limit",
+          "%llu denials suppressed by the rate limit",
           (unsigned long long)st->lines, (unsigned long long)st->write_errors,
           (unsigned long long)st->suppressed);
   if (audit_fd != STDOUT_FILENO)

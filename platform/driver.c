@@ -179,7 +179,7 @@ static void on_tun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
 }
 
 void zt_driver_log_status(struct zt_driver *d) {
-  char buf[8192];
+  char buf[8192], audit[128];
   if (!d->status)
     return;
   if (d->batch) {
@@ -197,6 +197,8 @@ void zt_driver_log_status(struct zt_driver *d) {
           (unsigned long long)d->tun_write_errors,
           (unsigned long long)d->gso_messages,
           (unsigned long long)d->gso_segments);
+  if (zt_audit_enabled())
+    zt_info("status: %s", zt_audit_status(audit, sizeof(audit)));
 }
 
 static void status_hook(void *ud) { zt_driver_log_status(ud); }
@@ -205,6 +207,7 @@ static void status_hook(void *ud) { zt_driver_log_status(ud); }
 static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
   struct zt_driver *d = ud;
   struct zt_strbuf sb;
+  char audit[128];
   if (d->batch) {
     d->gso_messages = d->batch->gso_messages;
     d->gso_segments = d->batch->gso_segments;
@@ -229,6 +232,8 @@ static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
                    (unsigned long long)d->tun_write_errors,
                    (unsigned long long)d->gso_messages,
                    (unsigned long long)d->gso_segments);
+  if (zt_audit_enabled())
+    zt_strbuf_printf(&sb, "%s\n", zt_audit_status(audit, sizeof(audit)));
   return (int)sb.off;
 }
 

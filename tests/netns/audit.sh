@@ -108,6 +108,13 @@ zt_wait_log intermediate "refused peer at" 10
 zt_stop mallory
 check "audit: foreign CA refused, no identity" "$IM_AUDIT" event=auth identity=null decision=deny
 
+# ---- the status counts the lines written
+if zt_status intermediate && grep -Eq 'status: audit lines [1-9][0-9]* write_errors 0' "$ZT_WORK/intermediate.log"; then
+  pass "status: $(grep -m1 'status: audit lines' "$ZT_WORK/intermediate.log" | sed 's/.*status: //')"
+else
+  fail "status has the audit counters"
+fi
+
 # ---- logrotate: rename, SIGHUP, the new file gets the reload line
 mv "$IM_AUDIT" "$IM_AUDIT.1"
 pkill -HUP -P "$(cat "$ZT_WORK/pids/intermediate")"

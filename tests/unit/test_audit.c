@@ -250,6 +250,9 @@ static void test_write_errors_counted(void) {
   zt_audit_auth(ZT_ROLE_AGENT, "a", NULL, true, NULL);
   CHECK_EQ_INT(zt_audit_get_stats()->write_errors, 2);
   CHECK_EQ_INT(zt_audit_get_stats()->lines, 0);
+  char buf[128];
+  CHECK_STR(zt_audit_status(buf, sizeof(buf)),
+            "audit lines 0 write_errors 2 suppressed 0");
   stop();
 }
 
@@ -261,6 +264,8 @@ static void test_off_by_default(void) {
   zt_audit_reload("SIGHUP", true, NULL);
   CHECK_EQ_INT(zt_audit_get_stats()->lines, 0);
   CHECK_EQ_INT(zt_audit_get_stats()->write_errors, 0);
+  char buf[128];
+  CHECK_STR(zt_audit_status(buf, sizeof(buf)), "");
 }
 
 int main(void) {
