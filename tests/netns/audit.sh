@@ -97,13 +97,7 @@ check "audit: packet to tcp/$ZT_FORBIDDEN_PORT denied" "$CONN_AUDIT" event=packe
   identity=agent/alice service=web proto=tcp port=$ZT_FORBIDDEN_PORT decision=deny
 
 # ---- an agent certificate of a foreign CA, refused at the handshake
-cat "$ZT_WORK/pki/other/ca.pem" "$ZT_WORK/pki/ca.pem" >"$ZT_WORK/mallory-ca.pem"
-cat >"$ZT_WORK/mallory.json" <<EOF
-{ "intermediate": "198.51.100.1:4433", "ca": "$ZT_WORK/mallory-ca.pem",
-  "cert": "$ZT_WORK/pki/mallory.pem", "key": "$ZT_WORK/pki/mallory.key", "tun": "ztna9" }
-EOF
-zt_bg mallory "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/mallory.json" \
-  --control-socket "$ZT_WORK/mallory.sock"
+zt_start_foreign_agent
 zt_wait_log intermediate "refused peer at" 10
 zt_stop mallory
 check "audit: foreign CA refused, no identity" "$IM_AUDIT" event=auth identity=null decision=deny
