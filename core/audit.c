@@ -12,11 +12,11 @@
 #include "strbuf.h"
 #include "wire.h"
 
-/* Room for every field at its longest (names of ZT_NAME_MAX, a reason,
- * an IPv6 address), even escaped (a byte can become six). A line that
+/* Room for every field at its longest (names of ZT_NAME_MAX, a reason of
+ * up to ~1 KB, an IPv6 address), even escaped (a byte can become six). A line that
  * still does not fit would be cut, invalid JSON: it is counted as a write
  * error instead of written. */
-#define LINE_MAX_LEN 4096
+#define LINE_MAX_LEN 8192
 
 static zt_audit_sink sink;
 static void *sink_ud;
@@ -119,11 +119,6 @@ static size_t format(const struct zt_audit_event *e, uint64_t count,
   zt_jsonw_end_object(&w);
   zt_strbuf_printf(&sb, "\n");
   return sb.off;
-}
-
-size_t zt_audit_format(const struct zt_audit_event *e, uint64_t ts_ns,
-                       char *buf, size_t len) {
-  return format(e, 0, ts_ns, buf, len);
 }
 
 static void write_line(const struct zt_audit_event *e, uint64_t count) {

@@ -109,9 +109,4 @@ void zt_audit_revoke(enum zt_role role, const char *name,
                      const struct sockaddr *src, const char *rule,
                      const char *reason);
 
-/* The line for e into buf (NUL-terminated, ends in '\n'); its length, which
- * is >= len when cut off. Exposed for tests. */
-size_t zt_audit_format(const struct zt_audit_event *e, uint64_t ts_ns,
-                       char *buf, size_t len);
-
 #endif

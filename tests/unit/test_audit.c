@@ -242,6 +242,25 @@ static void test_suppressed_summed_at_close(void) {
   CHECK(ok);
 }
 
+/* A line too long for the buffer is counted, never written cut (it would
+ * not be valid JSON). */
+static void test_overlong_line_not_cut(void) {
+  static char reason[10000];
+  memset(reason, 0x80, sizeof(reason) - 1); /* each one \ufffd: 6 bytes */
+  start();
+  zt_audit_reload("SIGHUP", false, reason);
+  reason[200] = 0;
+  zt_audit_reload("SIGHUP", false, reason);
+  stop();
+  CHECK_EQ_INT(zt_audit_get_stats()->write_errors, 1);
+  CHECK_EQ_INT(n_lines, 1);
+  struct zt_json *j = parsed(0);
+  CHECK(j != NULL);
+  bool ok = strlen(str(j, "reason")) == 200 * 3; /* U+FFFD is 3 bytes */
+  zt_json_free(j);
+  CHECK(ok);
+}
+
 /* A sink that cannot write (a full disk) is counted, nothing more. */
 static void test_write_errors_counted(void) {
   start();
@@ -275,5 +294,6 @@ int main(void) {
   RUN(test_packet_denials_rate_limited);
   RUN(test_suppressed_summed_at_close);
   RUN(test_write_errors_counted);
+  RUN(test_overlong_line_not_cut);
   return TEST_EXIT();
 }
