@@ -310,6 +310,7 @@ struct common {
   char *tun;
   int *log_level;
   char *control_socket;
+  char *audit_log;
 };
 
 /* "intermediate": one "host:port" string, or an array of 1 to
@@ -359,6 +360,8 @@ static int common_member(const struct ctx *cx, const struct common *f,
     r = set_log_level(cx, m, kp, f->log_level);
   else if (f->control_socket && key_is(m, "control_socket"))
     r = set_path(cx, m, kp, f->control_socket);
+  else if (f->audit_log && key_is(m, "audit_log"))
+    r = set_path(cx, m, kp, f->audit_log);
   if (r == -2)
     return 0;
   return r == 0 ? 1 : -1;
@@ -659,7 +662,8 @@ static int shared_member(const struct ctx *cx, void *ud, unsigned which,
 
 static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
-    "services", "policy", "state_dir", "control_socket", "stun_port", NULL};
+    "services", "policy", "state_dir", "control_socket", "stun_port",
+    "audit_log", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -716,7 +720,8 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
     return -1;
   struct top t = {.f = {.tls = &c->tls,
                         .log_level = &c->log_level,
-                        .control_socket = c->control_socket},
+                        .control_socket = c->control_socket,
+                        .audit_log = c->audit_log},
                   .c = c};
   int r = walk_object(&cx, root, "", im_keys, NONE_REQUIRED, im_member, &t);
   if (r == 0 && t.policy)
@@ -730,7 +735,7 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
 static const char *const conn_keys[] = {
     "intermediate", "intermediate_name", "ca",       "cert",       "key",
     "tun",          "log_level",         "services", "agent_pool",
-    "control_socket", "direct",          "p2p_listen", NULL};
+    "control_socket", "direct",          "p2p_listen", "audit_log", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
@@ -764,7 +769,8 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
                         .tls = &c->tls,
                         .tun = c->tun,
                         .log_level = &c->log_level,
-                        .control_socket = c->control_socket},
+                        .control_socket = c->control_socket,
+                        .audit_log = c->audit_log},
                   .c = c};
   int r = walk_object(&cx, root, "", conn_keys, NONE_REQUIRED, conn_member, &t);
   zt_json_free(root);

@@ -43,6 +43,7 @@ struct zt_intermediate_config {
   } policy[ZT_MAX_POLICY];
   int log_level; /* enum zt_log_level */
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
+  char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
   /* Where the Intermediate keeps agent address bindings ("" : nowhere). */
   char state_dir[ZT_PATH_MAX];
   /* The second UDP port that answers STUN only, so `ztna netcheck` can
@@ -79,6 +80,7 @@ struct zt_connector_config {
   } services[ZT_MAX_SERVICES];
   int log_level;
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
+  char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
   /* Look for direct paths to agents (default true); false: relay only. */
   bool direct;
   /* A fixed UDP address to bind, for a connector whose port is reachable

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "ctrl.h"
 #include "e2e.h"
 #include "ippkt.h"
@@ -314,6 +315,8 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
   }
   if (ip.src != s->agent_ip) {
     c->stats.rx_bad_source++;
+    zt_audit_packet_denied(c->now, s->agent, &ip, NULL,
+                           "source address is not the agent's");
     zt_dbg("drop: agent %s sent from %s, not %s", s->agent,
            zt_ip4_str(ip.src, a), zt_ip4_str(s->agent_ip, b));
     return;
@@ -321,6 +324,8 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
   svc = service_by_vip(c, ip.dst);
   if (!svc || !session_may_reach(s, ip.dst)) {
     c->stats.rx_not_allowed++;
+    zt_audit_packet_denied(c->now, s->agent, &ip, svc ? svc->name : NULL,
+                           "service not granted to the agent");
     zt_dbg("drop: agent %s to %s not allowed", s->agent,
            zt_ip4_str(ip.dst, a));
     return;
@@ -343,6 +348,8 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
     c->stats.rx_not_allowed++;
     if (reassembled)
       c->stats.rx_frag_not_allowed++;
+    zt_audit_packet_denied(c->now, s->agent, &ip, svc->name,
+                           "no port rule of the service allows it");
     zt_dbg("drop: agent %s to %s %s port %u not allowed", s->agent,
            zt_ip4_str(ip.dst, a), zt_ip_proto_name(ip.proto), ip.dport);
     return;
@@ -479,6 +486,8 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
    * server's address into the tunnel. */
   if (!in_agent_pool(c, agent_ip)) {
     c->stats.sessions_bad_addr++;
+    zt_audit_session_new(m->u.session_new.agent, agent_ip, false,
+                         "address outside agent_pool");
     zt_warn("refused session on channel %u for agent %s: its address %s is "
             "outside agent_pool %s/%u",
             channel, m->u.session_new.agent, zt_ip4_str(agent_ip, ipbuf),
@@ -511,6 +520,7 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
     old->n_vips = m->u.session_new.n;
     memcpy(old->vips, m->u.session_new.vips,
            old->n_vips * sizeof(old->vips[0]));
+    zt_audit_session_new(old->agent, agent_ip, true, "session carried on");
     zt_info("session with agent %s has a relay channel again (%u)",
             old->agent, channel);
     early_replay(c, old);
@@ -558,6 +568,7 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
   /* Replies from backends find their way back into the tunnel. */
   if (!routed && c->io->route)
     c->io->route(c->io->ud, s->agent_ip, true);
+  zt_audit_session_new(s->agent, s->agent_ip, true, NULL);
   zt_info("session announced: agent %s at %s, channel %u, %u service(s)",
           s->agent, zt_ip4_str(s->agent_ip, ipbuf), s->t.channel, s->n_vips);
   early_replay(c, s);
@@ -800,9 +811,10 @@ static void flush(struct zt_connector *c) {
       const char *why;
       if (!c->by_key.slots[i].key || !(why = session_ending(c, s)))
         continue;
-      if (s->t.inner && zq_end_kind(s->t.inner) == ZQ_END_REFUSED)
+      if (s->t.inner && zq_end_kind(s->t.inner) == ZQ_END_REFUSED) {
+        zt_audit_session_new(s->agent, s->agent_ip, false, why);
         zt_warn("refused agent session on channel %u: %s", s->t.channel, why);
-      else
+      } else
         zt_info("session with agent %s ended: %s", s->agent, why);
       if (s->t.channel)
         send_session_close(c, s->ui, s->t.channel, ZT_ERR_GONE);

@@ -16,6 +16,7 @@
 
 #include "addrpool.h"
 #include "admit.h"
+#include "audit.h"
 #include "ctrl.h"
 #include "ippkt.h"
 #include "keymap.h"
@@ -50,6 +51,9 @@ struct peer {
   struct zt_bucket opens;    /* SESSION_OPEN rate */
   struct zt_loglimit log;    /* lines this peer can make us write */
 };
+
+/* Where a peer is seen from, for audit lines. */
+#define SRC(p) ((const struct sockaddr *)&(p)->observed)
 
 struct channel {
   uint32_t id;
@@ -133,17 +137,24 @@ static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
 
 /* ---- policy ------------------------------------------------------------- */
 
-static bool policy_allows(const struct zt_intermediate_config *cfg,
-                          const char *agent, const char *service) {
+/* The index of the first policy entry granting agent the service, or -1
+ * (the audit log names the entry that decided). */
+static int policy_entry(const struct zt_intermediate_config *cfg,
+                        const char *agent, const char *service) {
   for (size_t i = 0; i < cfg->n_policy; i++) {
     if (strcmp(cfg->policy[i].agent, "*") != 0 &&
         strcmp(cfg->policy[i].agent, agent) != 0)
       continue;
     for (size_t j = 0; j < cfg->policy[i].n_services; j++)
       if (strcmp(cfg->policy[i].services[j], service) == 0)
-        return true;
+        return (int)i;
   }
-  return false;
+  return -1;
+}
+
+static bool policy_allows(const struct zt_intermediate_config *cfg,
+                          const char *agent, const char *service) {
+  return policy_entry(cfg, agent, service) >= 0;
 }
 
 static void send_services(struct zt_intermediate *im, struct peer *agent) {
@@ -215,6 +226,7 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
     if (g.new_binding)
       save_bindings(im);
     if (!p->tunnel_ip) {
+      zt_audit_hello(p->role, p->name, SRC(p), false, "address pool exhausted");
       peer_warn(p, "agent %s: address pool exhausted", p->name);
       zq_close(p->q, ZT_ERR_NO_RESOURCES, "address pool exhausted");
       mark_dirty(p);
@@ -222,6 +234,7 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
     }
   }
   p->hello = true;
+  zt_audit_hello(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s is at %s%s%s", zt_role_name(p->role), p->name,
           zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
           p->tunnel_ip ? ", tunnel address " : "",
@@ -252,6 +265,8 @@ static void on_register(struct zt_intermediate *im, struct peer *p,
         continue;
       if (strcmp(im->cfg->services[j].connector, p->name) != 0) {
         r->status = ZT_ERR_NOT_ALLOWED;
+        zt_audit_register(p->name, SRC(p), names[i], false,
+                          "configured for another connector");
         peer_warn(p, "connector %s may not serve %s (configured for %s)",
                   p->name, names[i], im->cfg->services[j].connector);
         break;
@@ -260,11 +275,14 @@ static void on_register(struct zt_intermediate *im, struct peer *p,
       r->vip = im->cfg->services[j].address;
       changed |= im->service_conn[j] != p;
       im->service_conn[j] = p;
+      zt_audit_register(p->name, SRC(p), names[i], true, NULL);
       zt_info("connector %s serves %s", p->name, names[i]);
     }
-    if (r->status == ZT_ERR_UNKNOWN_SERVICE)
+    if (r->status == ZT_ERR_UNKNOWN_SERVICE) {
+      zt_audit_register(p->name, SRC(p), names[i], false, "unknown service");
       peer_warn(p, "connector %s registered unknown service %s", p->name,
                 names[i]);
+    }
   }
   send_msg(p, ack);
   if (changed)
@@ -297,6 +315,30 @@ static void close_channels_between(struct zt_intermediate *im,
   size_t before = im->channels.count;
   close_channels(im, agent, conn, ZT_ERR_REPLACED);
   im->stats.channels_replaced += before - im->channels.count;
+}
+
+/* SESSION_OPEN in the audit log: one line per service granted, naming the
+ * policy entry that granted it, or one for the denial and its reason. */
+static void audit_session(struct zt_intermediate *im, struct peer *agent,
+                          struct peer *conn, const char *connector,
+                          uint8_t status) {
+  char rule[32];
+  if (status != ZT_OK) {
+    zt_audit_session(im->now, agent->name, SRC(agent), NULL, connector,
+                     false, status == ZT_ERR_NOT_ALLOWED ? "default deny" : NULL,
+                     zt_status_name(status));
+    return;
+  }
+  for (size_t j = 0; j < im->cfg->n_services; j++) {
+    int e = im->service_conn[j] == conn
+                ? policy_entry(im->cfg, agent->name, im->cfg->services[j].name)
+                : -1;
+    if (e < 0)
+      continue;
+    snprintf(rule, sizeof(rule), "policy[%d]", e);
+    zt_audit_session(im->now, agent->name, SRC(agent),
+                     im->cfg->services[j].name, connector, true, rule, NULL);
+  }
 }
 
 static void on_session_open(struct zt_intermediate *im, struct peer *agent,
@@ -343,6 +385,7 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
       status = ZT_ERR_NO_RESOURCES;
     }
   }
+  audit_session(im, agent, conn, connector_name, status);
   if (status != ZT_OK) {
     im->stats.sessions_denied++;
     peer_warn(agent, "session from agent %s to connector %s denied (%s)",
@@ -524,6 +567,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
   p->role = zq_peer_role(q);
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
+  zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
   replace_older(p->im, p);
 }
@@ -618,6 +662,7 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   } else if (zq_end_kind(p->q) == ZQ_END_REFUSED) {
     char addr[64];
     im->stats.handshakes_refused++;
+    zt_audit_auth(ZT_ROLE_NONE, NULL, SRC(p), false, zq_close_reason(p->q));
     zt_warn("refused peer at %s: %s",
             zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
             zq_close_reason(p->q));

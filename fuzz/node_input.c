@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "certgen.h"
+#include "json.h"
 #include "log.h"
 
 uint8_t fz_u8(struct fz_in *in) {
@@ -67,10 +69,27 @@ static void print_line(enum zt_log_level level, const char *line, void *ud) {
 
 bool fz_verbose;
 
+/* Audit lines are formatted from what peers send (names, reasons): each
+ * must be one JSON object on one line, whatever the peers did. */
+static int check_audit_line(const char *line, size_t len, void *ud) {
+  char err[128] = "";
+  (void)ud;
+  FZ_CHECK(len > 0 && line[len - 1] == '\n' && !memchr(line, '\n', len - 1),
+           "audit line not one line: %.*s", (int)len, line);
+  struct zt_json *j = zt_json_parse(line, len, err, sizeof(err));
+  FZ_CHECK(j && j->type == ZT_JSON_OBJECT, "audit line not a JSON object "
+           "(%s): %.*s", err, (int)len, line);
+  zt_json_free(j);
+  if (fz_verbose)
+    fprintf(stderr, "  audit %.*s", (int)len, line);
+  return 0;
+}
+
 void fz_quiet_logs(void) {
   fz_verbose = getenv("FUZZ_VERBOSE") != NULL;
   zt_log_set_level(ZT_LOG_DEBUG);
   zt_log_set_sink(fz_verbose ? print_line : drop_line, NULL);
+  zt_audit_set_sink(check_audit_line, NULL);
 }
 
 void fz_fail(const char *fmt, ...) {

@@ -30,7 +30,8 @@ size_t fz_bytes(struct fz_in *in, const uint8_t **p, size_t max);
 struct zt_tls_creds *fz_creds(enum zt_role role, const char *name);
 /* Logs are formatted (that code sees peers' bytes too) but dropped, unless
  * FUZZ_VERBOSE is set (then printed, and fz_verbose is true: drivers trace
- * their ops too). */
+ * their ops too). The audit log is on, each line checked to be one JSON
+ * object (an invariant). */
 void fz_quiet_logs(void);
 extern bool fz_verbose;
 

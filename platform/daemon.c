@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auditfile.h"
 #include "ctlsock.h"
 #include "driver.h"
 #include "log.h"
@@ -115,4 +116,16 @@ void zt_daemon_control_socket(const struct zt_daemon_args *a,
   d->ctl_path =
       zt_ctlsock_path(a->control_socket, configured, daemon, buf, sizeof(buf));
   d->ctl_required = a->control_socket || (configured && configured[0]);
+}
+
+int zt_daemon_audit_log(const char *configured) {
+  char err[512];
+  if (!configured[0])
+    return 0;
+  if (zt_auditfile_open(configured, err, sizeof(err)) != 0) {
+    zt_err("%s", err);
+    return -1;
+  }
+  zt_info("audit log: %s", strcmp(configured, "-") ? configured : "stdout");
+  return 0;
 }

@@ -42,6 +42,10 @@ struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
                                           struct zt_tls_paths *paths,
                                           enum zt_role role);
 
+/* Opens the audit log named by the config's audit_log ("" : off; see
+ * auditfile.h). 0, or -1 after logging why. */
+int zt_daemon_audit_log(const char *configured);
+
 struct zt_driver;
 /* Points the driver's control socket at --control-socket, else the
  * config's control_socket, else /run/ztna/<daemon>.sock (that one

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "audit.h"
+#include "auditfile.h"
 #include "clock.h"
 #include "ctlsock.h"
 #include "localaddr.h"
@@ -177,7 +179,7 @@ static void on_tun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
 }
 
 void zt_driver_log_status(struct zt_driver *d) {
-  char buf[8192];
+  char buf[8192], audit[128];
   if (!d->status)
     return;
   if (d->batch) {
@@ -195,6 +197,8 @@ void zt_driver_log_status(struct zt_driver *d) {
           (unsigned long long)d->tun_write_errors,
           (unsigned long long)d->gso_messages,
           (unsigned long long)d->gso_segments);
+  if (zt_audit_enabled())
+    zt_info("status: %s", zt_audit_status(audit, sizeof(audit)));
 }
 
 static void status_hook(void *ud) { zt_driver_log_status(ud); }
@@ -203,6 +207,7 @@ static void status_hook(void *ud) { zt_driver_log_status(ud); }
 static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
   struct zt_driver *d = ud;
   struct zt_strbuf sb;
+  char audit[128];
   if (d->batch) {
     d->gso_messages = d->batch->gso_messages;
     d->gso_segments = d->batch->gso_segments;
@@ -227,6 +232,8 @@ static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
                    (unsigned long long)d->tun_write_errors,
                    (unsigned long long)d->gso_messages,
                    (unsigned long long)d->gso_segments);
+  if (zt_audit_enabled())
+    zt_strbuf_printf(&sb, "%s\n", zt_audit_status(audit, sizeof(audit)));
   return (int)sb.off;
 }
 
@@ -293,10 +300,26 @@ int zt_driver_open_ctl(struct zt_driver *d) {
   return 0;
 }
 
+/* SIGHUP, for logrotate: the audit log file is opened again at its path,
+ * and the reload says so in it. */
+void zt_driver_reopen_audit(void) {
+  char err[512];
+  if (!zt_audit_enabled())
+    return;
+  if (zt_auditfile_reopen(err, sizeof(err)) != 0) {
+    zt_warn("%s; still writing to the old file", err);
+    zt_audit_reload("SIGHUP", false, "audit log not reopened");
+  } else {
+    zt_audit_reload("SIGHUP", true, "audit log reopened; configuration "
+                                    "changes take a restart");
+  }
+}
+
 /* SIGHUP: nothing is re-read yet (configuration and certificates take a
  * restart); the daemon says so and carries on instead of dying. */
 static void reload_hook(void *ud) {
   (void)ud;
+  zt_driver_reopen_audit();
   zt_warn("SIGHUP: nothing to reload yet (configuration and certificate "
           "changes take a restart); still running");
 }

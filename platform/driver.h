@@ -66,6 +66,9 @@ void zt_driver_call(struct zt_driver *d,
                     const void *arg);
 /* Runs until SIGINT/SIGTERM. 0 on a clean stop. */
 int zt_driver_run(struct zt_driver *d);
+/* On SIGHUP: reopens the audit log file (logrotate) and writes a reload
+ * line. A reload path that re-reads configuration calls it too. */
+void zt_driver_reopen_audit(void);
 /* Logs the node's status, one log line per status line. */
 void zt_driver_log_status(struct zt_driver *d);
 

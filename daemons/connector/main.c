@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auditfile.h"
 #include "clock.h"
 #include "config.h"
 #include "connector.h"
@@ -118,6 +119,8 @@ int main(int argc, char **argv) {
   }
   if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
     return 2;
+  if (zt_daemon_audit_log(cfg.audit_log) != 0)
+    return 1;
   if (args.intermediate &&
       zt_netaddr_parse(args.intermediate, ZT_DEFAULT_PORT, &cfg.intermediate,
                        &cfg.intermediate_len) != 0) {
@@ -240,5 +243,6 @@ int main(int argc, char **argv) {
   close(d.udp_fd);
   close(d.tun_fd);
   zt_tls_creds_free(creds);
+  zt_auditfile_close();
   return rv == 0 ? 0 : 1;
 }

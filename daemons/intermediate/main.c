@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "auditfile.h"
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
@@ -157,6 +158,8 @@ int main(int argc, char **argv) {
   }
   if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
     return 2;
+  if (zt_daemon_audit_log(cfg.audit_log) != 0)
+    return 1;
   if (args.listen && zt_netaddr_parse(args.listen, ZT_DEFAULT_PORT, &cfg.listen,
                                       &cfg.listen_len) != 0) {
     fprintf(stderr, "ztna-intermediate: --listen: bad address '%s'\n",
@@ -221,5 +224,6 @@ int main(int argc, char **argv) {
   if (stun_fd >= 0)
     close(stun_fd);
   zt_tls_creds_free(creds);
+  zt_auditfile_close();
   return rv == 0 ? 0 : 1;
 }

@@ -228,16 +228,7 @@ else
 fi
 
 # ---- an agent with a certificate from another CA
-# Its CA file holds both CAs: its own (the agent checks at start that its
-# certificate is signed by a CA it was given) and the deployment's (so the
-# agent trusts the Intermediate): the refusal is the Intermediate's.
-cat "$ZT_WORK/pki/other/ca.pem" "$ZT_WORK/pki/ca.pem" >"$ZT_WORK/mallory-ca.pem"
-cat >"$ZT_WORK/mallory.json" <<EOF
-{ "intermediate": "198.51.100.1:4433", "ca": "$ZT_WORK/mallory-ca.pem",
-  "cert": "$ZT_WORK/pki/mallory.pem", "key": "$ZT_WORK/pki/mallory.key", "tun": "ztna9" }
-EOF
-zt_bg mallory "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/mallory.json" \
-  --control-socket "$ZT_WORK/mallory.sock"
+zt_start_foreign_agent
 if zt_wait_log intermediate "refused peer at 198.51.100.2" 10; then
   pass "foreign CA refused: $(grep -m1 'refused peer' "$ZT_WORK/intermediate.log" | sed 's/.*refused peer/refused peer/')"
 else

@@ -261,6 +261,21 @@ zt_start_agent() {
     --control-socket "$ZT_WORK/agent.sock" "$@"
 }
 
+# An agent "alice" with a certificate from another CA (pki/mallory), as
+# zt_bg "mallory" on host A. Its CA file holds both CAs: its own (the agent
+# checks at start that its certificate is signed by a CA it was given) and
+# the deployment's (so the agent trusts the Intermediate): the refusal is
+# the Intermediate's.
+zt_start_foreign_agent() {
+  cat "$ZT_WORK/pki/other/ca.pem" "$ZT_WORK/pki/ca.pem" >"$ZT_WORK/mallory-ca.pem"
+  cat >"$ZT_WORK/mallory.json" <<EOF
+{ "intermediate": "198.51.100.1:4433", "ca": "$ZT_WORK/mallory-ca.pem",
+  "cert": "$ZT_WORK/pki/mallory.pem", "key": "$ZT_WORK/pki/mallory.key", "tun": "ztna9" }
+EOF
+  zt_bg mallory "$ZT_NS_A" "$ZT_BIN/ztna-agent" --config "$ZT_WORK/mallory.json" \
+    --control-socket "$ZT_WORK/mallory.sock"
+}
+
 # The daemons' control sockets (`ztna status`) live in $ZT_WORK, not in
 # /run/ztna: the namespaces share the file system, and a test must not
 # take the host's sockets.

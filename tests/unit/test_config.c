@@ -623,6 +623,23 @@ static void test_tun(void) {
   CHECK_STR(acfg.tun, "0123456789abcde");
 }
 
+/* audit_log: the Intermediate's and the connector's, off by default; a
+ * path or "-"; not an agent key. */
+static void test_audit_log(void) {
+  CHECK_EQ_INT(im("{}"), 0);
+  CHECK_STR(icfg.audit_log, "");
+  CHECK_EQ_INT(im("{\"audit_log\": \"/var/log/ztna/audit.jsonl\"}"), 0);
+  CHECK_STR(icfg.audit_log, "/var/log/ztna/audit.jsonl");
+  CHECK_EQ_INT(conn("{\"audit_log\": \"-\"}"), 0);
+  CHECK_STR(ccfg.audit_log, "-");
+  CHECK_EQ_INT(conn("{\"audit_log\": \"\"}"), -1);
+  CHECK_STR(err, "conn.json:1: audit_log: empty path");
+  CHECK_EQ_INT(conn("{\"audit_log\": true}"), -1);
+  CHECK_CONTAINS(err, "conn.json:1: audit_log: ");
+  CHECK_EQ_INT(agent("{\"audit_log\": \"-\"}"), -1);
+  CHECK_STR(err, "agent.json:1: audit_log: unknown key");
+}
+
 static void test_paths(void) {
   char text[ZT_PATH_MAX + 64];
   char path[ZT_PATH_MAX + 1];
@@ -947,6 +964,7 @@ int main(void) {
   RUN(test_log_level);
   RUN(test_tun);
   RUN(test_paths);
+  RUN(test_audit_log);
   RUN(test_port_rules);
   RUN(test_limits);
   RUN(test_load_examples);
