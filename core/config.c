@@ -690,6 +690,28 @@ static int set_stun_port(const struct ctx *cx, const struct zt_json *v,
   return 0;
 }
 
+/* A relative policy file name is relative to the configuration file's
+ * directory, so that a reload finds the same file whatever the daemon's
+ * working directory. */
+static int set_policy_file(const struct ctx *cx, const struct zt_json *v,
+                           const char *kp, char dst[ZT_PATH_MAX]) {
+  char name[ZT_PATH_MAX];
+  const char *slash = strrchr(cx->path, '/');
+  if (set_path(cx, v, kp, name) != 0)
+    return -1;
+  if (name[0] == '/' || !slash) {
+    memcpy(dst, name, ZT_PATH_MAX);
+    return 0;
+  }
+  int dir = (int)(slash - cx->path);
+  if ((size_t)dir + 1 + strlen(name) >= ZT_PATH_MAX)
+    return cfail(cx, v->line, kp, "path too long with the directory of %s",
+                 cx->path);
+  memcpy(dst, cx->path, (size_t)dir + 1); /* with the slash */
+  memcpy(dst + dir + 1, name, strlen(name) + 1);
+  return 0;
+}
+
 static int im_member(const struct ctx *cx, void *ud, unsigned which,
                      const struct zt_json *v, const char *kp) {
   struct top *t = ud;
@@ -708,7 +730,7 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
      * older inline form, read after the others: it names services listed
      * anywhere. */
     if (v->type == ZT_JSON_STRING)
-      return set_path(cx, v, kp, c->policy_file);
+      return set_policy_file(cx, v, kp, c->policy_file);
     t->policy = v;
     return 0;
   case 8:
