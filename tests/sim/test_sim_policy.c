@@ -1,0 +1,133 @@
+/*
+ * Live policy reloads (zt_intermediate_set_policy, what SIGHUP and `ztna
+ * reload` end in): a grant taken away closes the session at both ends and
+ * the agent's route goes; a grant given makes the service appear on a
+ * connected agent without a reconnect; a broken file is refused before any
+ * swap (test_policy.c), so here every reload is a good one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/test.h"
+#include "config.h"
+#include "policy.h"
+#include "world.h"
+
+#define VIP SIM_VIP
+
+static char err[512];
+
+/* A snapshot from a policy document, NULL (and a message) when it does not
+ * parse. */
+static struct zt_policy *policy(const char *text) {
+  struct zt_policy *p = zt_policy_new();
+  if (p && zt_policy_parse(p, "sim-policy.json", text, strlen(text), err,
+                           sizeof err) == 0)
+    return p;
+  fprintf(stderr, "%s\n", err);
+  zt_policy_free(p);
+  return NULL;
+}
+
+#define ECHO_SERVICE                                                         \
+  "\"services\": [{\"name\": \"echo\", \"address\": \"10.100.0.1\", "       \
+  "\"connector\": \"conn-a\", \"ports\": [\"udp/7\", \"icmp\"]}]"
+
+static void count_session(void *ud, const struct zt_connector_session_info *s) {
+  (void)s;
+  (*(size_t *)ud)++;
+}
+
+static size_t connector_sessions(struct world *w) {
+  size_t n = 0;
+  zt_connector_foreach_session(w->conn, count_session, &n);
+  return n;
+}
+
+static bool no_route(struct world *w) { return w->a[0].n_routes == 0; }
+static bool routed(struct world *w) { return w->a[0].n_routes == 1; }
+
+static void test_reload_revokes(void) {
+  struct world *w = world_new(&pki.alice);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  sim_send_pings(&w->a[0], VIP, 5, 20 * MS);
+  world_run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->a[0].rx, 5); /* the control: the path works */
+  CHECK_EQ_INT(zt_intermediate_channel_count(w->im), 1);
+  CHECK_EQ_INT(connector_sessions(w), 1);
+  uint64_t accepted = zt_intermediate_get_stats(w->im)->peers_accepted;
+
+  /* Only bob may reach echo now. */
+  struct zt_policy *p = policy(
+      "{" ECHO_SERVICE ", \"rules\": [{\"agent\": \"bob\", \"services\": "
+      "[\"echo\"]}]}");
+  CHECK(p);
+  CHECK_EQ_INT(zt_intermediate_set_policy(w->im, p, w->net.now), 1);
+  CHECK(world_run(w, no_route, 1 * SEC)); /* within a second */
+  world_run(w, NULL, 200 * MS);
+  CHECK_EQ_INT(zt_intermediate_channel_count(w->im), 0);
+  CHECK_EQ_INT(connector_sessions(w), 0);
+  size_t rx = w->a[0].rx;
+  sim_send_pings(&w->a[0], VIP, 3, 20 * MS);
+  world_run(w, NULL, 1 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, rx);
+  /* No reconnect was needed for any of it. */
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_accepted, accepted);
+  world_free(w);
+}
+
+static bool connected(struct world *w) {
+  return zt_connector_registered(w->conn) == 1 &&
+         zt_agent_tunnel_addr(w->agent) != 0;
+}
+
+static void test_reload_grants_without_reconnect(void) {
+  struct world *w = world_new(&pki.bob); /* no rule names bob */
+  CHECK(world_run(w, connected, 10 * SEC));
+  world_run(w, NULL, 300 * MS);
+  CHECK_EQ_INT(w->a[0].n_routes, 0);
+  uint64_t accepted = zt_intermediate_get_stats(w->im)->peers_accepted;
+
+  struct zt_policy *p = policy(
+      "{\"groups\": [{\"name\": \"g\", \"agents\": [\"bob\"]}], " ECHO_SERVICE
+      ", \"rules\": [{\"group\": \"g\", \"services\": [\"echo\"]}]}");
+  CHECK(p);
+  CHECK_EQ_INT(zt_intermediate_set_policy(w->im, p, w->net.now), 0);
+  CHECK(world_run(w, routed, 1 * SEC));
+  CHECK_EQ_INT(w->a[0].routes[0], VIP);
+  sim_send_pings(&w->a[0], VIP, 5, 20 * MS);
+  world_run(w, NULL, 1 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, 5);
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_accepted, accepted);
+  world_free(w);
+}
+
+/* A reload that changes nothing for a session leaves it alone. */
+static void test_reload_same_grant_keeps_session(void) {
+  struct world *w = world_new(&pki.alice);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  sim_send_pings(&w->a[0], VIP, 2, 20 * MS);
+  world_run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->a[0].rx, 2);
+  /* world.c's inline policy: alice reaches echo, every port. */
+  struct zt_policy *p = policy(
+      "{\"services\": [{\"name\": \"echo\", \"address\": \"10.100.0.1\", "
+      "\"connector\": \"conn-a\"}], \"rules\": [{\"agent\": \"alice\", "
+      "\"services\": [\"echo\"]}]}");
+  CHECK(p);
+  CHECK_EQ_INT(zt_intermediate_set_policy(w->im, p, w->net.now), 0);
+  world_run(w, NULL, 300 * MS);
+  CHECK_EQ_INT(zt_intermediate_channel_count(w->im), 1);
+  CHECK_EQ_INT(w->a[0].n_routes, 1);
+  world_free(w);
+}
+
+int main(void) {
+  sim_pki_init();
+  RUN(test_reload_revokes);
+  RUN(test_reload_grants_without_reconnect);
+  RUN(test_reload_same_grant_keeps_session);
+  sim_pki_free();
+  return TEST_EXIT();
+}
