@@ -399,8 +399,14 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
              agent->name);
     n->u.session_new.agent_ip = agent->tunnel_ip;
     n->u.session_new.n = n_vips;
-    for (uint8_t k = 0; k < n_vips; k++)
+    /* The ports too, so the connector enforces the grant per port. */
+    n->u.session_new.has_ports = 1;
+    for (uint8_t k = 0; k < n_vips; k++) {
       n->u.session_new.vips[k] = grants[k].vip;
+      n->u.session_new.n_ports[k] = (uint8_t)grants[k].ports.n;
+      memcpy(n->u.session_new.ports[k], grants[k].ports.ports,
+             grants[k].ports.n * sizeof(grants[k].ports.ports[0]));
+    }
     send_msg(conn, n);
     zt_info("channel %u: agent %s <-> connector %s", ch->id, agent->name,
             conn->name);

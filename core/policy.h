@@ -26,8 +26,9 @@
 #define ZT_POLICY_MAX_GROUPS 32
 #define ZT_POLICY_MAX_MEMBERS 64 /* agents in one group */
 #define ZT_POLICY_MAX_RULES 64
-/* Ports one grant can hold: the union of a few rules' ports. */
-#define ZT_POLICY_GRANT_MAX (2 * ZT_MAX_PORT_RULES)
+/* Ports one grant can hold (the union of its rules' ports): what
+ * SESSION_NEW carries per service. */
+#define ZT_POLICY_GRANT_MAX ZT_MAX_PORT_RULES
 
 enum zt_policy_subject {
   ZT_SUBJECT_EVERYONE = 1, /* "agent": "*" */

@@ -123,11 +123,51 @@ static void test_reload_same_grant_keeps_session(void) {
   world_free(w);
 }
 
+static void send_udp7(struct world *w, int n) {
+  uint8_t p[256];
+  for (int i = 0; i < n; i++) {
+    size_t len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, 32);
+    zt_agent_feed_tun(w->agent, p, len, w->net.now);
+    world_run(w, NULL, 20 * MS);
+  }
+}
+
+/* A rule granting only some ports of a service: the session is granted
+ * (the route is there, ICMP flows) but the other port is refused by the
+ * connector, which got the grant's ports in SESSION_NEW; the connector's
+ * own service rules (udp/7 and icmp) would let it through. */
+static void test_per_port_grant(void) {
+  struct world *w = world_new(&pki.alice);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  /* Control: before, UDP 7 is answered. */
+  send_udp7(w, 3);
+  world_run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->a[0].rx, 3);
+  struct zt_policy *p = policy(
+      "{" ECHO_SERVICE ", \"rules\": [{\"agent\": \"alice\", "
+      "\"services\": [\"echo\"], \"ports\": [\"icmp\"]}]}");
+  CHECK(p);
+  CHECK_EQ_INT(zt_intermediate_set_policy(w->im, p, w->net.now), 1);
+  world_run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->a[0].n_routes, 1); /* still granted, other ports */
+  size_t rx = w->a[0].rx;
+  sim_send_pings(&w->a[0], VIP, 3, 20 * MS); /* reopens the session */
+  world_run(w, NULL, 1 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, rx + 3);
+  uint64_t refused = zt_connector_get_stats(w->conn)->rx_not_allowed;
+  send_udp7(w, 3);
+  world_run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->a[0].rx, rx + 3);
+  CHECK_EQ_INT(zt_connector_get_stats(w->conn)->rx_not_allowed, refused + 3);
+  world_free(w);
+}
+
 int main(void) {
   sim_pki_init();
   RUN(test_reload_revokes);
   RUN(test_reload_grants_without_reconnect);
   RUN(test_reload_same_grant_keeps_session);
+  RUN(test_per_port_grant);
   sim_pki_free();
   return TEST_EXIT();
 }
