@@ -20,6 +20,7 @@
 #include "intermediate.h"
 #include "log.h"
 #include "netaddr.h"
+#include "checkconfig.h"
 #include "policyfile.h"
 #include "statefile.h"
 #include "stun.h"

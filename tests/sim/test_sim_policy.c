@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../unit/test.h"
 #include "config.h"
 #include "policy.h"
+#include "policyfile.h"
 #include "world.h"
 
 #define VIP SIM_VIP
@@ -162,12 +164,71 @@ static void test_per_port_grant(void) {
   world_free(w);
 }
 
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+/* The reload as SIGHUP and `ztna reload` run it, from files: a broken
+ * policy file is refused with its file:line: key and the policy in force
+ * stays; a good one replaces it. */
+static void test_reload_from_files(void) {
+  char dir[] = "/tmp/ztna-sim-policy-XXXXXX", im[64], pol[64], msg[1024];
+  CHECK(mkdtemp(dir));
+  snprintf(im, sizeof im, "%s/intermediate.json", dir);
+  snprintf(pol, sizeof pol, "%s/policy.json", dir);
+  write_file(im, "{\"policy\": \"policy.json\"}\n");
+  write_file(pol, "{" ECHO_SERVICE ",\n\"rules\": [{\"agent\": \"alice\", "
+                  "\"services\": [\"echoo\"]}]}\n");
+  struct world *w = world_new(&pki.alice);
+  if (!world_run(w, world_ready, 10 * SEC))
+    goto out;
+  const struct zt_policy *before = zt_intermediate_policy(w->im);
+  int rv = zt_intermediate_reload(w->im, im, w->net.now, msg, sizeof msg);
+  world_run(w, NULL, 500 * MS);
+  bool kept = rv == -1 && zt_intermediate_policy(w->im) == before &&
+              strstr(msg, "the old one stays") &&
+              strstr(msg, "policy.json:2: rules[0].services[0]: no service "
+                          "named 'echoo'") &&
+              w->a[0].n_routes == 1;
+  if (!kept)
+    fprintf(stderr, "rv %d: %s\n", rv, msg);
+  sim_send_pings(&w->a[0], VIP, 3, 20 * MS);
+  world_run(w, NULL, 500 * MS);
+  bool still = w->a[0].rx == 3;
+  /* Fixed: bob only. */
+  write_file(pol, "{" ECHO_SERVICE ",\n\"rules\": [{\"agent\": \"bob\", "
+                  "\"services\": [\"echo\"]}]}\n");
+  int rv2 = zt_intermediate_reload(w->im, im, w->net.now, msg, sizeof msg);
+  bool gone = world_run(w, no_route, 1 * SEC);
+  world_free(w);
+  unlink(im);
+  unlink(pol);
+  rmdir(dir);
+  CHECK(kept);
+  CHECK(still);
+  CHECK_EQ_INT(rv2, 0);
+  CHECK_CONTAINS(msg, "policy reloaded from");
+  CHECK(gone);
+  return;
+out:
+  world_free(w);
+  unlink(im);
+  unlink(pol);
+  rmdir(dir);
+  CHECK(0);
+}
+
 int main(void) {
   sim_pki_init();
   RUN(test_reload_revokes);
   RUN(test_reload_grants_without_reconnect);
   RUN(test_reload_same_grant_keeps_session);
   RUN(test_per_port_grant);
+  RUN(test_reload_from_files);
   sim_pki_free();
   return TEST_EXIT();
 }

@@ -1,5 +1,7 @@
-/* The Intermediate's configuration and policy, read whole. See
- * policyfile.h. */
+/*
+ * The Intermediate's configuration and policy, read whole, and the reload
+ * built on it. See policyfile.h.
+ */
 #include "policyfile.h"
 
 #include <stdio.h>
@@ -7,8 +9,8 @@
 #include <string.h>
 
 #include "intermediate.h"
-#include "log.h"
 #include "ippkt.h"
+#include "log.h"
 
 /* A policy file's services are checked against the configuration's agent
  * pool here, where both are known: a virtual address inside the pool
@@ -48,54 +50,25 @@ int zt_im_load(const char *path, struct zt_intermediate_config *cfg,
   return 0;
 }
 
-static void warn_line(void *ud, const char *line) {
-  const char *file = ud;
-  fprintf(stderr, "warning: %s: %s\n", file, line);
-}
-
-int zt_im_check_config(const char *path) {
-  static struct zt_intermediate_config cfg;
-  struct zt_policy *pol;
-  char err[1024];
-  if (zt_im_load(path, &cfg, &pol, err, sizeof(err)) != 0) {
-    fprintf(stderr, "%s\n", err);
-    return 1;
-  }
-  const char *pfile = cfg.policy_file[0] ? cfg.policy_file : path;
-  size_t warnings = zt_policy_warnings(pol, warn_line, (void *)pfile);
-  printf("%s: ok: %zu service(s), %zu group(s), %zu rule(s), %zu "
-         "warning(s)\n",
-         pfile, pol->n_services, pol->n_groups, pol->n_rules, warnings);
-  zt_policy_free(pol);
-  return 0;
-}
-
-static const char *reload_path;
-
-void zt_im_reload_path(const char *path) { reload_path = path; }
-
 static void log_warning(void *ud, const char *line) {
   zt_warn("policy %s: %s", (const char *)ud, line);
 }
 
-int zt_im_reload(void *node, uint64_t now, char *msg, size_t len) {
+int zt_intermediate_reload(struct zt_intermediate *im, const char *path,
+                           uint64_t now, char *msg, size_t len) {
   static struct zt_intermediate_config cfg;
   struct zt_policy *pol;
   char err[1024];
-  if (!reload_path) {
-    snprintf(msg, len, "no configuration file to reload");
-    return -1;
-  }
   /* Everything is read into fresh structures first: a broken file leaves
    * the policy in force untouched. */
-  if (zt_im_load(reload_path, &cfg, &pol, err, sizeof(err)) != 0) {
+  if (zt_im_load(path, &cfg, &pol, err, sizeof(err)) != 0) {
     snprintf(msg, len, "policy not reloaded, the old one stays: %s", err);
-    return -1;
+    return -1; /* the old policy stays */
   }
-  const char *pfile = cfg.policy_file[0] ? cfg.policy_file : reload_path;
+  const char *pfile = cfg.policy_file[0] ? cfg.policy_file : path;
   zt_policy_warnings(pol, log_warning, (void *)pfile);
   size_t n_services = pol->n_services, n_rules = pol->n_rules;
-  size_t closed = zt_intermediate_set_policy(node, pol, now);
+  size_t closed = zt_intermediate_set_policy(im, pol, now);
   snprintf(msg, len,
            "policy reloaded from %s: %zu service(s), %zu rule(s); %zu "
            "session(s) closed for lost or changed grants",
