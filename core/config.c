@@ -1131,17 +1131,6 @@ int zt_policy_parse(struct zt_policy *p, const char *path, const char *text,
   return r;
 }
 
-int zt_policy_load(struct zt_policy *p, const char *path, char *err,
-                   size_t errlen) {
-  size_t len;
-  char *text = zt_file_read(path, CONFIG_FILE_MAX, &len, err, errlen);
-  if (!text)
-    return -1;
-  int r = zt_policy_parse(p, path, text, len, err, errlen);
-  free(text);
-  return r;
-}
-
 /* ---- files -------------------------------------------------------------- */
 
 typedef int (*parse_fn)(void *c, const char *path, const char *text, size_t len,
@@ -1176,6 +1165,16 @@ static int conn_parse(void *c, const char *path, const char *text, size_t len,
 static int agent_parse(void *c, const char *path, const char *text, size_t len,
                        char *err, size_t errlen) {
   return zt_agent_config_parse(c, path, text, len, err, errlen);
+}
+
+static int policy_parse(void *p, const char *path, const char *text,
+                        size_t len, char *err, size_t errlen) {
+  return zt_policy_parse(p, path, text, len, err, errlen);
+}
+
+int zt_policy_load(struct zt_policy *p, const char *path, char *err,
+                   size_t errlen) {
+  return load(p, policy_parse, path, err, errlen);
 }
 
 int zt_intermediate_config_load(struct zt_intermediate_config *c,
