@@ -139,15 +139,21 @@ static bool session_may_reach(const struct session *s, uint32_t vip) {
   return false;
 }
 
-/* The session's grant on vip (one it may reach) allows proto/dport. */
+/* The session's grant on vip allows proto/dport. Whether it may reach vip
+ * at all is session_may_reach's to say. */
 static bool grant_allows_port(const struct session *s, uint32_t vip,
                               uint8_t proto, uint16_t dport) {
-  if (!s->has_ports)
-    return true;
-  for (unsigned i = 0; i < s->n_vips; i++)
+  for (unsigned i = 0; s->has_ports && i < s->n_vips; i++)
     if (s->vips[i] == vip)
       return zt_port_rules_match(s->ports[i], s->n_ports[i], proto, dport);
-  return false;
+  return true;
+}
+
+/* Both the service's own rules and the ports the session was granted. */
+static bool port_allowed(const struct service *svc, const struct session *s,
+                         uint32_t vip, uint8_t proto, uint16_t dport) {
+  return zt_port_rules_match(svc->rules, svc->n_rules, proto, dport) &&
+         grant_allows_port(s, vip, proto, dport);
 }
 
 /* What SESSION_NEW granted: the addresses and, per address, the ports. */
@@ -363,9 +369,8 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
       return;
     reassembled = true;
   }
-  if (!zt_port_rules_match(svc->rules, svc->n_rules, ip.proto,
-                           ip.proto == 1 ? 0 : ip.dport) ||
-      !grant_allows_port(s, ip.dst, ip.proto, ip.proto == 1 ? 0 : ip.dport)) {
+  if (!port_allowed(svc, s, ip.dst, ip.proto,
+                    ip.proto == 1 ? 0 : ip.dport)) {
     c->stats.rx_not_allowed++;
     if (reassembled)
       c->stats.rx_frag_not_allowed++;
