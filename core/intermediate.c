@@ -252,32 +252,27 @@ static uint8_t may_serve(const struct zt_intermediate *im,
   return ZT_OK;
 }
 
-static void on_register(struct zt_intermediate *im, struct peer *p,
-                        const struct zt_ctrl_msg *m) {
+/* Tells connector p which of the services it offered it serves under the
+ * policy in force (REGISTER_ACK: it sets up its address translation from
+ * it), and records those in the registry. True when the registry changed.
+ * Sent again after every reload: a connector learns new or moved service
+ * addresses without registering anew. */
+static bool ack_offers(struct zt_intermediate *im, struct peer *p) {
   struct zt_ctrl_msg *ack = &im->scratch;
   bool changed = false;
-  uint8_t n = m->u.reg.n;
-
-  if (!p->offered && !(p->offered = calloc(ZT_MAX_SERVICES,
-                                           sizeof(p->offered[0])))) {
-    zq_close(p->q, ZT_ERR_NO_RESOURCES, "out of memory");
-    mark_dirty(p);
-    return;
-  }
-  /* scratch is reused for the reply: the names are kept first. */
-  memcpy(p->offered, m->u.reg.names, n * sizeof(p->offered[0]));
-  p->n_offered = n;
   ack->type = ZT_MSG_REGISTER_ACK;
-  ack->u.reg_ack.n = n;
-  for (uint8_t i = 0; i < n; i++) {
+  ack->u.reg_ack.n = p->n_offered;
+  for (uint8_t i = 0; i < p->n_offered; i++) {
     struct zt_ctrl_reg *r = &ack->u.reg_ack.items[i];
     const char *name = p->offered[i];
     _Static_assert(sizeof(r->name) == sizeof(p->offered[0]), "name sizes");
     memcpy(r->name, name, sizeof(r->name)); /* decoder NUL-terminated */
     r->status = may_serve(im, p, name, &r->vip);
     if (r->status == ZT_OK) {
-      changed |= zt_registry_set(&im->reg, name, p) > 0;
-      zt_info("connector %s serves %s", p->name, name);
+      if (zt_registry_set(&im->reg, name, p) > 0) {
+        changed = true;
+        zt_info("connector %s serves %s", p->name, name);
+      }
     } else if (r->status == ZT_ERR_NOT_ALLOWED) {
       peer_warn(p, "connector %s may not serve %s (configured for %s)",
                 p->name, name,
@@ -289,7 +284,20 @@ static void on_register(struct zt_intermediate *im, struct peer *p,
     }
   }
   send_msg(p, ack);
-  if (changed)
+  return changed;
+}
+
+static void on_register(struct zt_intermediate *im, struct peer *p,
+                        const struct zt_ctrl_msg *m) {
+  if (!p->offered && !(p->offered = calloc(ZT_MAX_SERVICES,
+                                           sizeof(p->offered[0])))) {
+    zq_close(p->q, ZT_ERR_NO_RESOURCES, "out of memory");
+    mark_dirty(p);
+    return;
+  }
+  memcpy(p->offered, m->u.reg.names, m->u.reg.n * sizeof(p->offered[0]));
+  p->n_offered = m->u.reg.n;
+  if (ack_offers(im, p))
     push_services_to_agents(im);
 }
 
@@ -978,14 +986,10 @@ static void rebuild_registry(struct zt_intermediate *im) {
       zt_registry_drop(&im->reg, im->reg.e[j].name);
     }
   }
-  for (struct peer *p = im->peers; p; p = p->next) {
-    if (p->role != ZT_ROLE_CONNECTOR || p->detached || zq_is_dead(p->q))
-      continue;
-    for (uint8_t i = 0; i < p->n_offered; i++)
-      if (may_serve(im, p, p->offered[i], &vip) == ZT_OK &&
-          zt_registry_set(&im->reg, p->offered[i], p) > 0)
-        zt_info("connector %s serves %s", p->name, p->offered[i]);
-  }
+  for (struct peer *p = im->peers; p; p = p->next)
+    if (p->role == ZT_ROLE_CONNECTOR && p->offered && !p->detached &&
+        !zq_is_dead(p->q))
+      ack_offers(im, p);
 }
 
 static bool grants_equal(const struct channel *ch,

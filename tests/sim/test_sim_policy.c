@@ -222,6 +222,32 @@ out:
   CHECK(0);
 }
 
+static bool routed_moved(struct world *w) {
+  return w->a[0].n_routes == 1 && w->a[0].routes[0] == SIM_VIP2;
+}
+
+/* A reload that moves a service to another address: the connector hears
+ * it in a new REGISTER_ACK (and translates the new address), the agent
+ * gets the new route, and traffic to the new address is answered, with no
+ * one registering or connecting anew. */
+static void test_reload_moves_service(void) {
+  struct world *w = world_new(&pki.alice);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  uint64_t accepted = zt_intermediate_get_stats(w->im)->peers_accepted;
+  struct zt_policy *p = policy(
+      "{\"services\": [{\"name\": \"echo\", \"address\": \"10.100.0.2\", "
+      "\"connector\": \"conn-a\"}], \"rules\": [{\"agent\": \"alice\", "
+      "\"services\": [\"echo\"]}]}");
+  CHECK(p);
+  zt_intermediate_set_policy(w->im, p, w->net.now);
+  CHECK(world_run(w, routed_moved, 1 * SEC));
+  sim_send_pings(&w->a[0], SIM_VIP2, 3, 20 * MS);
+  world_run(w, NULL, 1 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, 3);
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_accepted, accepted);
+  world_free(w);
+}
+
 int main(void) {
   sim_pki_init();
   RUN(test_reload_revokes);
@@ -229,6 +255,7 @@ int main(void) {
   RUN(test_reload_same_grant_keeps_session);
   RUN(test_per_port_grant);
   RUN(test_reload_from_files);
+  RUN(test_reload_moves_service);
   sim_pki_free();
   return TEST_EXIT();
 }
