@@ -106,6 +106,23 @@ bool zt_policy_grant(const struct zt_policy *p, const char *agent, size_t svc,
   return out->n > 0;
 }
 
+int zt_policy_deciding_rule(const struct zt_policy *p, const char *agent,
+                            size_t svc) {
+  int best = 0, first = -1, first_deny = -1;
+  for (size_t i = 0; svc < p->n_services && i < p->n_rules; i++) {
+    const struct zt_policy_rule *r = &p->rules[i];
+    int s = names_service(r, svc) ? specificity(p, r, agent) : 0;
+    if (s > best) {
+      best = s;
+      first = (int)i;
+      first_deny = -1;
+    }
+    if (s == best && s > 0 && r->deny && first_deny < 0)
+      first_deny = (int)i;
+  }
+  return first_deny >= 0 ? first_deny : first;
+}
+
 bool zt_policy_allows(const struct zt_policy *p, const char *agent, size_t svc,
                       uint8_t proto, uint16_t dport) {
   struct zt_policy_grant g;

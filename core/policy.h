@@ -96,6 +96,11 @@ bool zt_policy_grant(const struct zt_policy *p, const char *agent, size_t svc,
  * ICMP.) */
 bool zt_policy_allows(const struct zt_policy *p, const char *agent, size_t svc,
                       uint8_t proto, uint16_t dport);
+/* The index in rules[] of the rule that decided for `agent` and service
+ * `svc` (the first deny among the deciding rules, else their first allow),
+ * or -1 when none did (default deny): for the audit log. */
+int zt_policy_deciding_rule(const struct zt_policy *p, const char *agent,
+                            size_t svc);
 bool zt_policy_grant_equal(const struct zt_policy_grant *a,
                            const struct zt_policy_grant *b);
 

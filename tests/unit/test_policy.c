@@ -98,6 +98,13 @@ static void test_precedence_table(void) {
               cases[i].service, cases[i].proto, cases[i].port, got);
     CHECK(got == cases[i].allowed);
   }
+  /* The rule that decided, for the audit log. */
+  CHECK_EQ_INT(zt_policy_deciding_rule(p, "alice", 0), 0); /* eng web */
+  CHECK_EQ_INT(zt_policy_deciding_rule(p, "bob", 0), 1);   /* his own */
+  CHECK_EQ_INT(zt_policy_deciding_rule(p, "carol", 1), 3); /* her deny */
+  CHECK_EQ_INT(zt_policy_deciding_rule(p, "alice", 2), 5); /* eng deny */
+  CHECK_EQ_INT(zt_policy_deciding_rule(p, "dave", 2), 4);  /* "*" */
+  CHECK_EQ_INT(zt_policy_deciding_rule(p, "dave", 0), -1); /* default */
   zt_policy_free(p);
 }
 
