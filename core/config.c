@@ -22,6 +22,7 @@
 #include "json.h"
 #include "log.h"
 #include "netaddr.h"
+#include "policy.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define KP_MAX 256   /* key paths: "policy[63].services[63]", or a shown key */
@@ -430,8 +431,9 @@ static int walk_object(const struct ctx *cx, const struct zt_json *obj,
  * use it as the index of the element being filled). */
 static int walk_array(const struct ctx *cx, const struct zt_json *v,
                       const char *kp, size_t max, const char *what,
-                      const char *const *keys, member_fn fn, void *ud,
-                      void *elems, size_t elem_size, size_t *count) {
+                      const char *const *keys, unsigned need, member_fn fn,
+                      void *ud, void *elems, size_t elem_size,
+                      size_t *count) {
   char ekp[KP_MAX];
   if (want_array(cx, v, kp, max, what) != 0)
     return -1;
@@ -439,9 +441,34 @@ static int walk_array(const struct ctx *cx, const struct zt_json *v,
   for (size_t i = 0; i < v->n; i++) {
     kp_printf(ekp, "%s[%zu]", kp, i);
     memset((char *)elems + i * elem_size, 0, elem_size);
-    if (walk_object(cx, &v->items[i], ekp, keys, ALL_REQUIRED, fn, ud) != 0)
+    if (walk_object(cx, &v->items[i], ekp, keys, need, fn, ud) != 0)
       return -1;
     (*count)++;
+  }
+  return 0;
+}
+
+/* A non-empty array of port rules ("tcp/443", "udp/5000-5010", "icmp"). */
+static int set_port_rules(const struct ctx *cx, const struct zt_json *v,
+                          const char *kp, struct zt_port_rule *rules,
+                          size_t *n) {
+  char ekp[KP_MAX], shown[SHOW_MAX], why[128];
+  if (want_array(cx, v, kp, ZT_MAX_PORT_RULES, "port rules") != 0)
+    return -1;
+  if (v->n == 0)
+    return cfail(cx, v->line, kp,
+                 "empty: list at least one rule (\"tcp/443\", \"icmp\", ...)");
+  *n = 0;
+  for (size_t k = 0; k < v->n; k++) {
+    const struct zt_json *r = &v->items[k];
+    kp_printf(ekp, "%s[%zu]", kp, k);
+    const char *s = get_str(cx, r, ekp);
+    if (!s)
+      return -1;
+    if (zt_port_rule_parse(s, &rules[k], why, sizeof why) != 0)
+      return cfail(cx, r->line, ekp, "%s: '%s'", why,
+                   show(r->str, r->len, shown));
+    (*n)++;
   }
   return 0;
 }
@@ -481,7 +508,7 @@ static int im_service_member(const struct ctx *cx, void *ud, unsigned which,
 static int im_services(const struct ctx *cx, struct zt_intermediate_config *c,
                        const struct zt_json *v, const char *kp) {
   return walk_array(cx, v, kp, ZT_MAX_SERVICES, "services", im_service_keys,
-                    im_service_member, c, c->services, sizeof c->services[0],
+                    ALL_REQUIRED, im_service_member, c, c->services, sizeof c->services[0],
                     &c->n_services);
 }
 
@@ -530,7 +557,7 @@ static int policy_member(const struct ctx *cx, void *ud, unsigned which,
 static int im_policy(const struct ctx *cx, struct zt_intermediate_config *c,
                      const struct zt_json *v, const char *kp) {
   return walk_array(cx, v, kp, ZT_MAX_POLICY, "policy entries", policy_keys,
-                    policy_member, c, c->policy, sizeof c->policy[0],
+                    ALL_REQUIRED, policy_member, c, c->policy, sizeof c->policy[0],
                     &c->n_policy);
 }
 
@@ -573,7 +600,6 @@ static int conn_service_member(const struct ctx *cx, void *ud, unsigned which,
                                const struct zt_json *v, const char *kp) {
   struct zt_connector_config *c = ud;
   size_t i = c->n_services;
-  char ekp[KP_MAX], shown[SHOW_MAX], why[128];
   switch (which) {
   case 0:
     if (set_name(cx, v, kp, c->services[i].name) != 0)
@@ -588,30 +614,14 @@ static int conn_service_member(const struct ctx *cx, void *ud, unsigned which,
   default:
     break;
   }
-  if (want_array(cx, v, kp, ZT_MAX_PORT_RULES, "port rules") != 0)
-    return -1;
-  if (v->n == 0)
-    return cfail(cx, v->line, kp,
-                 "empty: list at least one rule (\"tcp/443\", \"icmp\", ...)");
-  c->services[i].n_rules = 0;
-  for (size_t k = 0; k < v->n; k++) {
-    const struct zt_json *r = &v->items[k];
-    kp_printf(ekp, "%s[%zu]", kp, k);
-    const char *s = get_str(cx, r, ekp);
-    if (!s)
-      return -1;
-    if (zt_port_rule_parse(s, &c->services[i].rules[k], why, sizeof why) != 0)
-      return cfail(cx, r->line, ekp, "%s: '%s'", why,
-                   show(r->str, r->len, shown));
-    c->services[i].n_rules++;
-  }
-  return 0;
+  return set_port_rules(cx, v, kp, c->services[i].rules,
+                        &c->services[i].n_rules);
 }
 
 static int conn_services(const struct ctx *cx, struct zt_connector_config *c,
                          const struct zt_json *v, const char *kp) {
   return walk_array(cx, v, kp, ZT_MAX_SERVICES, "services",
-                    conn_service_keys, conn_service_member, c, c->services,
+                    conn_service_keys, ALL_REQUIRED, conn_service_member, c, c->services,
                     sizeof c->services[0], &c->n_services);
 }
 
@@ -685,6 +695,28 @@ static int set_stun_port(const struct ctx *cx, const struct zt_json *v,
   return 0;
 }
 
+/* A relative policy file name is relative to the configuration file's
+ * directory, so that a reload finds the same file whatever the daemon's
+ * working directory. */
+static int set_policy_file(const struct ctx *cx, const struct zt_json *v,
+                           const char *kp, char dst[ZT_PATH_MAX]) {
+  char name[ZT_PATH_MAX];
+  const char *slash = strrchr(cx->path, '/');
+  if (set_path(cx, v, kp, name) != 0)
+    return -1;
+  if (name[0] == '/' || !slash) {
+    memcpy(dst, name, ZT_PATH_MAX);
+    return 0;
+  }
+  int dir = (int)(slash - cx->path);
+  if ((size_t)dir + 1 + strlen(name) >= ZT_PATH_MAX)
+    return cfail(cx, v->line, kp, "path too long with the directory of %s",
+                 cx->path);
+  memcpy(dst, cx->path, (size_t)dir + 1); /* with the slash */
+  memcpy(dst + dir + 1, name, strlen(name) + 1);
+  return 0;
+}
+
 static int im_member(const struct ctx *cx, void *ud, unsigned which,
                      const struct zt_json *v, const char *kp) {
   struct top *t = ud;
@@ -699,7 +731,12 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
     t->services = v;
     return im_services(cx, c, v, kp);
   case 7:
-    t->policy = v; /* after the others: it names services listed anywhere */
+    /* A string names the policy document (policy.h); an array is the
+     * older inline form, read after the others: it names services listed
+     * anywhere. */
+    if (v->type == ZT_JSON_STRING)
+      return set_policy_file(cx, v, kp, c->policy_file);
+    t->policy = v;
     return 0;
   case 8:
     return set_path(cx, v, kp, c->state_dir);
@@ -726,6 +763,11 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
   int r = walk_object(&cx, root, "", im_keys, NONE_REQUIRED, im_member, &t);
   if (r == 0 && t.policy)
     r = im_policy(&cx, c, t.policy, "policy");
+  if (r == 0 && c->policy_file[0] && t.services)
+    r = cfail(&cx, t.services->line, "services",
+              "with a policy file (\"policy\": \"%s\"), services belong "
+              "in it",
+              c->policy_file);
   if (r == 0 && (t.services || t.pool))
     r = im_check_pool(&cx, c, t.services, t.pool);
   zt_json_free(root);
@@ -887,6 +929,242 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
   c->dns_resolved = true;
 }
 
+/* ---- policy document (policy.h, docs/policy.md) ------------------------- */
+
+/* Parsing state: the snapshot being filled and, for rules, which of
+ * "agent" and "group" the current one named. */
+struct pdoc {
+  struct zt_policy *p;
+  const struct zt_json *rule_subject;
+};
+
+static const char *const pgroup_keys[] = {"name", "agents", NULL};
+
+static int pgroup_member(const struct ctx *cx, void *ud, unsigned which,
+                         const struct zt_json *v, const char *kp) {
+  struct zt_policy *p = ((struct pdoc *)ud)->p;
+  struct zt_policy_group *g = &p->groups[p->n_groups];
+  char ekp[KP_MAX];
+  if (which == 0) {
+    if (set_name(cx, v, kp, g->name) != 0)
+      return -1;
+    if (zt_policy_find_group(p, g->name) >= 0)
+      return cfail(cx, v->line, kp, "group '%s' is defined twice", g->name);
+    return 0;
+  }
+  if (want_array(cx, v, kp, ZT_POLICY_MAX_MEMBERS, "agents") != 0)
+    return -1;
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    if (set_name(cx, &v->items[i], ekp, g->agents[i]) != 0)
+      return -1;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(g->agents[j], g->agents[i]) == 0)
+        return cfail(cx, v->items[i].line, ekp, "agent '%s' is listed twice",
+                     g->agents[i]);
+    g->n_agents++;
+  }
+  return 0;
+}
+
+static const char *const pservice_keys[] = {"name", "address", "connector",
+                                            "ports", NULL};
+
+static int pservice_member(const struct ctx *cx, void *ud, unsigned which,
+                           const struct zt_json *v, const char *kp) {
+  struct zt_policy *p = ((struct pdoc *)ud)->p;
+  struct zt_policy_service *s = &p->services[p->n_services];
+  switch (which) {
+  case 0:
+    if (set_name(cx, v, kp, s->name) != 0)
+      return -1;
+    if (zt_policy_find_service(p, s->name) >= 0)
+      return cfail(cx, v->line, kp, "service '%s' is configured twice",
+                   s->name);
+    return 0;
+  case 1:
+    if (get_ip4(cx, v, kp, false, &s->address) != 0)
+      return -1;
+    for (size_t j = 0; j < p->n_services; j++)
+      if (p->services[j].address == s->address)
+        return cfail(cx, v->line, kp,
+                     "%s is already the address of service '%s'", v->str,
+                     p->services[j].name);
+    return 0;
+  case 2:
+    return set_name(cx, v, kp, s->connector);
+  default:
+    return set_port_rules(cx, v, kp, s->ports, &s->n_ports);
+  }
+}
+
+static const char *const prule_keys[] = {"agent",  "group", "services",
+                                         "ports",  "action", NULL};
+
+static int prule_member(const struct ctx *cx, void *ud, unsigned which,
+                        const struct zt_json *v, const char *kp) {
+  struct pdoc *d = ud;
+  struct zt_policy *p = d->p;
+  struct zt_policy_rule *r = &p->rules[p->n_rules];
+  char ekp[KP_MAX], shown[SHOW_MAX];
+  r->line = v->line;
+  if (which <= 1 && d->rule_subject)
+    return cfail(cx, v->line, kp,
+                 "a rule names one subject: \"agent\" or \"group\", not both");
+  switch (which) {
+  case 0:
+    d->rule_subject = v;
+    if (v->type == ZT_JSON_STRING && v->len == 1 && v->str[0] == '*') {
+      r->subject = ZT_SUBJECT_EVERYONE;
+      return 0;
+    }
+    r->subject = ZT_SUBJECT_AGENT;
+    return set_name(cx, v, kp, r->agent);
+  case 1: {
+    char name[ZT_NAME_MAX + 1];
+    d->rule_subject = v;
+    if (set_name(cx, v, kp, name) != 0)
+      return -1;
+    int g = zt_policy_find_group(p, name);
+    if (g < 0)
+      return cfail(cx, v->line, kp, "no group named '%s'", name);
+    r->subject = ZT_SUBJECT_GROUP;
+    r->group = (uint8_t)g;
+    return 0;
+  }
+  case 2:
+    if (want_array(cx, v, kp, ZT_MAX_SERVICES, "services") != 0)
+      return -1;
+    if (v->n == 0)
+      return cfail(cx, v->line, kp, "empty: list the services it is about");
+    for (size_t i = 0; i < v->n; i++) {
+      char name[ZT_NAME_MAX + 1];
+      kp_printf(ekp, "%s[%zu]", kp, i);
+      if (set_name(cx, &v->items[i], ekp, name) != 0)
+        return -1;
+      int s = zt_policy_find_service(p, name);
+      if (s < 0)
+        return cfail(cx, v->items[i].line, ekp, "no service named '%s'", name);
+      for (size_t j = 0; j < i; j++)
+        if (r->services[j] == s)
+          return cfail(cx, v->items[i].line, ekp,
+                       "service '%s' is listed twice", name);
+      r->services[r->n_services++] = (uint8_t)s;
+    }
+    return 0;
+  case 3:
+    return set_port_rules(cx, v, kp, r->ports, &r->n_ports);
+  default: {
+    const char *s = get_str(cx, v, kp);
+    if (!s)
+      return -1;
+    if (strcmp(s, "allow") != 0 && strcmp(s, "deny") != 0)
+      return cfail(cx, v->line, kp, "expected \"allow\" or \"deny\": '%s'",
+                   show(v->str, v->len, shown));
+    r->deny = s[0] == 'd';
+    return 0;
+  }
+  }
+}
+
+/* Is port rule q inside one of the service's own (a service without ports
+ * offers everything)? */
+static bool port_within(const struct zt_policy_service *s,
+                        const struct zt_port_rule *q) {
+  if (s->n_ports == 0)
+    return true;
+  for (size_t i = 0; i < s->n_ports; i++)
+    if (s->ports[i].proto == q->proto && q->lo >= s->ports[i].lo &&
+        q->hi <= s->ports[i].hi)
+      return true;
+  return false;
+}
+
+/* What walk_object cannot say about a rule once its members are read. */
+static int prule_check(const struct ctx *cx, const struct zt_json *obj,
+                       const char *kp, const struct pdoc *d) {
+  const struct zt_policy *p = d->p;
+  const struct zt_policy_rule *r = &p->rules[p->n_rules];
+  char ekp[KP_MAX], rule[32];
+  if (!d->rule_subject)
+    return cfail(cx, obj->line, kp,
+                 "missing: \"agent\" (a name or \"*\") or \"group\"");
+  if (!r->n_services) {
+    kp_printf(ekp, "%s.services", kp);
+    return cfail(cx, obj->line, ekp, "missing");
+  }
+  if (r->deny && r->n_ports) {
+    kp_printf(ekp, "%s.ports", kp);
+    return cfail(cx, obj->line, ekp,
+                 "a deny rule takes no ports: it refuses the whole service");
+  }
+  for (size_t k = 0; k < r->n_ports; k++)
+    for (size_t i = 0; i < r->n_services; i++) {
+      const struct zt_policy_service *s = &p->services[r->services[i]];
+      if (port_within(s, &r->ports[k]))
+        continue;
+      kp_printf(ekp, "%s.ports[%zu]", kp, k);
+      return cfail(cx, obj->line, ekp,
+                   "%s is not among the ports of service '%s'",
+                   zt_port_rule_str(&r->ports[k], rule, sizeof rule), s->name);
+    }
+  return 0;
+}
+
+static int prules(const struct ctx *cx, struct pdoc *d,
+                  const struct zt_json *v, const char *kp) {
+  char ekp[KP_MAX];
+  if (want_array(cx, v, kp, ZT_POLICY_MAX_RULES, "rules") != 0)
+    return -1;
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    memset(&d->p->rules[i], 0, sizeof(d->p->rules[i]));
+    d->rule_subject = NULL;
+    if (walk_object(cx, &v->items[i], ekp, prule_keys, NONE_REQUIRED,
+                    prule_member, d) != 0 ||
+        prule_check(cx, &v->items[i], ekp, d) != 0)
+      return -1;
+    d->p->n_rules++;
+  }
+  return 0;
+}
+
+static const char *const pdoc_keys[] = {"groups", "services", "rules", NULL};
+
+/* Groups and services first, wherever they are in the file: rules name
+ * them. */
+static int pdoc_member(const struct ctx *cx, void *ud, unsigned which,
+                       const struct zt_json *v, const char *kp) {
+  struct pdoc *d = ud;
+  struct zt_policy *p = d->p;
+  if (which == 0)
+    return walk_array(cx, v, kp, ZT_POLICY_MAX_GROUPS, "groups", pgroup_keys,
+                      ALL_REQUIRED, pgroup_member, d, p->groups,
+                      sizeof p->groups[0], &p->n_groups);
+  if (which == 1)
+    return walk_array(cx, v, kp, ZT_MAX_SERVICES, "services", pservice_keys,
+                      7u /* ports optional */, pservice_member, d,
+                      p->services, sizeof p->services[0], &p->n_services);
+  return 0;
+}
+
+int zt_policy_parse(struct zt_policy *p, const char *path, const char *text,
+                    size_t len, char *err, size_t errlen) {
+  struct ctx cx;
+  struct pdoc d = {.p = p};
+  ctx_init(&cx, path, err, errlen);
+  memset(p, 0, sizeof(*p));
+  struct zt_json *root = parse_root(&cx, text, len);
+  if (!root)
+    return -1;
+  int r = walk_object(&cx, root, "", pdoc_keys, NONE_REQUIRED, pdoc_member, &d);
+  const struct zt_json *rules = zt_json_get(root, "rules");
+  if (r == 0 && rules)
+    r = prules(&cx, &d, rules, "rules");
+  zt_json_free(root);
+  return r;
+}
+
 /* ---- files -------------------------------------------------------------- */
 
 typedef int (*parse_fn)(void *c, const char *path, const char *text, size_t len,
@@ -923,6 +1201,16 @@ static int agent_parse(void *c, const char *path, const char *text, size_t len,
   return zt_agent_config_parse(c, path, text, len, err, errlen);
 }
 
+static int policy_parse(void *p, const char *path, const char *text,
+                        size_t len, char *err, size_t errlen) {
+  return zt_policy_parse(p, path, text, len, err, errlen);
+}
+
+int zt_policy_load(struct zt_policy *p, const char *path, char *err,
+                   size_t errlen) {
+  return load(p, policy_parse, path, err, errlen);
+}
+
 int zt_intermediate_config_load(struct zt_intermediate_config *c,
                                 const char *path, char *err, size_t errlen) {
   return load(c, im_parse, path, err, errlen);
@@ -936,4 +1224,42 @@ int zt_connector_config_load(struct zt_connector_config *c, const char *path,
 int zt_agent_config_load(struct zt_agent_config *c, const char *path, char *err,
                          size_t errlen) {
   return load(c, agent_parse, path, err, errlen);
+}
+
+/* ---- the Intermediate's policy, from either form ------------------------ */
+
+void zt_policy_from_inline(struct zt_policy *p,
+                           const struct zt_intermediate_config *c) {
+  /* The inline form was checked when the file was read: copied as is. */
+  memset(p, 0, sizeof(*p));
+  for (size_t i = 0; i < c->n_services; i++) {
+    struct zt_policy_service *s = &p->services[p->n_services++];
+    snprintf(s->name, sizeof s->name, "%s", c->services[i].name);
+    snprintf(s->connector, sizeof s->connector, "%s", c->services[i].connector);
+    s->address = c->services[i].address;
+  }
+  for (size_t i = 0; i < c->n_policy && i < ZT_POLICY_MAX_RULES; i++) {
+    struct zt_policy_rule *r = &p->rules[p->n_rules++];
+    if (strcmp(c->policy[i].agent, "*") == 0)
+      r->subject = ZT_SUBJECT_EVERYONE;
+    else
+      r->subject = ZT_SUBJECT_AGENT;
+    snprintf(r->agent, sizeof r->agent, "%s", c->policy[i].agent);
+    for (size_t j = 0; j < c->policy[i].n_services; j++) {
+      int s = zt_policy_find_service(p, c->policy[i].services[j]);
+      if (s >= 0)
+        r->services[r->n_services++] = (uint8_t)s;
+    }
+  }
+}
+
+int zt_policy_from_config(struct zt_policy *p,
+                          const struct zt_intermediate_config *c, char *err,
+                          size_t errlen) {
+  if (c->policy_file[0])
+    return zt_policy_load(p, c->policy_file, err, errlen);
+  zt_policy_from_inline(p, c);
+  if (err && errlen)
+    err[0] = 0;
+  return 0;
 }

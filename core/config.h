@@ -41,6 +41,9 @@ struct zt_intermediate_config {
     size_t n_services;
     char services[ZT_MAX_SERVICES][ZT_NAME_MAX + 1];
   } policy[ZT_MAX_POLICY];
+  /* "policy": "FILE": the policy document (policy.h) that replaces the
+   * inline services and policy above; "" when they are used. */
+  char policy_file[ZT_PATH_MAX];
   int log_level; /* enum zt_log_level */
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
   char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
@@ -144,5 +147,22 @@ int zt_connector_config_load(struct zt_connector_config *c, const char *path,
                              char *err, size_t errlen);
 int zt_agent_config_load(struct zt_agent_config *c, const char *path,
                          char *err, size_t errlen);
+
+/* The policy document (docs/policy.md): groups, services, rules. Parsed
+ * into *p (cleared first), with errors as above; on error *p is partly
+ * filled and must not be used (parse into a fresh snapshot and swap). */
+struct zt_policy;
+int zt_policy_parse(struct zt_policy *p, const char *path, const char *text,
+                    size_t len, char *err, size_t errlen);
+int zt_policy_load(struct zt_policy *p, const char *path, char *err,
+                   size_t errlen);
+/* The inline services and policy of c as a snapshot (no file read). */
+void zt_policy_from_inline(struct zt_policy *p,
+                           const struct zt_intermediate_config *c);
+/* The Intermediate's whole policy: its policy file when it names one, else
+ * the inline services and policy compiled into *p. */
+int zt_policy_from_config(struct zt_policy *p,
+                          const struct zt_intermediate_config *c, char *err,
+                          size_t errlen);
 
 #endif

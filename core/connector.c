@@ -66,6 +66,11 @@ struct session {
   uint32_t agent_ip;
   uint8_t n_vips;
   uint32_t vips[ZT_MAX_SERVICES];
+  /* The ports the Intermediate's policy granted of each (SESSION_NEW);
+   * without them (an older Intermediate) the services' own rules alone. */
+  bool has_ports;
+  uint8_t n_ports[ZT_MAX_SERVICES];
+  struct zt_port_rule ports[ZT_MAX_SERVICES][ZT_MAX_PORT_RULES];
   /* The inner session and its paths. t.channel is 0 for an orphan: a
    * direct session whose relay channel closed (in by_key, not by_channel). */
   struct zt_tunnel t;
@@ -133,6 +138,32 @@ static bool session_may_reach(const struct session *s, uint32_t vip) {
     if (s->vips[i] == vip)
       return true;
   return false;
+}
+
+/* The session's grant on vip allows proto/dport. Whether it may reach vip
+ * at all is session_may_reach's to say. */
+static bool grant_allows_port(const struct session *s, uint32_t vip,
+                              uint8_t proto, uint16_t dport) {
+  for (unsigned i = 0; s->has_ports && i < s->n_vips; i++)
+    if (s->vips[i] == vip)
+      return zt_port_rules_match(s->ports[i], s->n_ports[i], proto, dport);
+  return true;
+}
+
+/* Both the service's own rules and the ports the session was granted. */
+static bool port_allowed(const struct service *svc, const struct session *s,
+                         uint32_t vip, uint8_t proto, uint16_t dport) {
+  return zt_port_rules_match(svc->rules, svc->n_rules, proto, dport) &&
+         grant_allows_port(s, vip, proto, dport);
+}
+
+/* What SESSION_NEW granted: the addresses and, per address, the ports. */
+static void session_set_grants(struct session *s, const struct zt_ctrl_msg *m) {
+  s->n_vips = m->u.session_new.n;
+  memcpy(s->vips, m->u.session_new.vips, s->n_vips * sizeof(s->vips[0]));
+  s->has_ports = m->u.session_new.has_ports;
+  memcpy(s->n_ports, m->u.session_new.n_ports, sizeof(s->n_ports));
+  memcpy(s->ports, m->u.session_new.ports, sizeof(s->ports));
 }
 
 static void push_nat_rules(struct zt_connector *c) {
@@ -343,8 +374,8 @@ static void inner_datagram(struct zq_conn *q, const uint8_t *pkt, size_t len,
       return;
     reassembled = true;
   }
-  if (!zt_port_rules_match(svc->rules, svc->n_rules, ip.proto,
-                           ip.proto == 1 ? 0 : ip.dport)) {
+  if (!port_allowed(svc, s, ip.dst, ip.proto,
+                    ip.proto == 1 ? 0 : ip.dport)) {
     c->stats.rx_not_allowed++;
     if (reassembled)
       c->stats.rx_frag_not_allowed++;
@@ -517,9 +548,7 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
     old->t.up = &c->ups.u[ui];
     old->t.channel = channel;
     old->adopted = true;
-    old->n_vips = m->u.session_new.n;
-    memcpy(old->vips, m->u.session_new.vips,
-           old->n_vips * sizeof(old->vips[0]));
+    session_set_grants(old, m);
     zt_audit_session_new(old->agent, agent_ip, true, "session carried on");
     zt_info("session with agent %s has a relay channel again (%u)",
             old->agent, channel);
@@ -535,8 +564,7 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
   s->t.up = &c->ups.u[ui];
   snprintf(s->agent, sizeof(s->agent), "%s", m->u.session_new.agent);
   s->agent_ip = agent_ip;
-  s->n_vips = m->u.session_new.n;
-  memcpy(s->vips, m->u.session_new.vips, s->n_vips * sizeof(s->vips[0]));
+  session_set_grants(s, m);
   /* One session per agent address: a newer one replaces a stale one. Its
    * channel is closed at the Intermediate too, or it would stay open there
    * with nobody behind it; the route stays for the newcomer. */

@@ -134,6 +134,26 @@ static void enc_session_new(struct wcur *w, const struct zt_ctrl_msg *m) {
   put_count(w, m->u.session_new.n);
   for (unsigned i = 0; !w->bad && i < m->u.session_new.n; i++)
     put_u32(w, m->u.session_new.vips[i]);
+  if (m->u.session_new.has_ports > 1)
+    w->bad = 1;
+  for (unsigned i = 0; m->u.session_new.has_ports == 1 && !w->bad &&
+                       i < m->u.session_new.n;
+       i++) {
+    uint8_t k = m->u.session_new.n_ports[i];
+    if (k > ZT_MAX_PORT_RULES)
+      w->bad = 1;
+    put_u8(w, k);
+    for (unsigned j = 0; !w->bad && j < k; j++) {
+      const struct zt_port_rule *pr = &m->u.session_new.ports[i][j];
+      uint8_t b[5] = {pr->proto, (uint8_t)(pr->lo >> 8), (uint8_t)pr->lo,
+                      (uint8_t)(pr->hi >> 8), (uint8_t)pr->hi};
+      if ((pr->proto != IPPROTO_ICMP && pr->proto != IPPROTO_TCP &&
+           pr->proto != IPPROTO_UDP) ||
+          pr->lo > pr->hi)
+        w->bad = 1;
+      put_bytes(w, b, sizeof(b));
+    }
+  }
 }
 
 /* Writes the body only; returns 0, or -1 for unknown types. */
@@ -364,6 +384,29 @@ static void dec_session_new(struct rcur *r, struct zt_ctrl_msg *m) {
   m->u.session_new.n = get_count(r);
   for (unsigned i = 0; !r->err && i < m->u.session_new.n; i++)
     m->u.session_new.vips[i] = get_u32(r);
+  /* The per-service ports: present when bytes follow the addresses. */
+  if (r->err || r->pos == r->len)
+    return;
+  m->u.session_new.has_ports = 1;
+  for (unsigned i = 0; !r->err && i < m->u.session_new.n; i++) {
+    uint8_t k = get_u8(r);
+    if (!r->err && k > ZT_MAX_PORT_RULES)
+      fail(r, ZT_CTRL_ECOUNT);
+    m->u.session_new.n_ports[i] = k;
+    for (unsigned j = 0; !r->err && j < k; j++) {
+      const uint8_t *q = take(r, 5);
+      struct zt_port_rule *pr = &m->u.session_new.ports[i][j];
+      if (!q)
+        return;
+      pr->proto = q[0];
+      pr->lo = (uint16_t)(q[1] << 8 | q[2]);
+      pr->hi = (uint16_t)(q[3] << 8 | q[4]);
+      if ((pr->proto != IPPROTO_ICMP && pr->proto != IPPROTO_TCP &&
+           pr->proto != IPPROTO_UDP) ||
+          pr->lo > pr->hi)
+        fail(r, ZT_CTRL_EVALUE);
+    }
+  }
 }
 
 static int dec_body(struct rcur *r, struct zt_ctrl_msg *m) {

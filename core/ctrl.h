@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "portrule.h"
 #include "wire.h"
 
 struct zt_ctrl_service {
@@ -70,6 +71,12 @@ struct zt_ctrl_msg {
       uint32_t agent_ip;
       uint8_t n;
       uint32_t vips[ZT_MAX_SERVICES];
+      /* The ports granted of each (policy.h), an optional trailing block:
+       * has_ports 0 (absent on the wire) means every port the connector
+       * offers. Protocols 1, 6, 17 only; lo <= hi. */
+      uint8_t has_ports;
+      uint8_t n_ports[ZT_MAX_SERVICES];
+      struct zt_port_rule ports[ZT_MAX_SERVICES][ZT_MAX_PORT_RULES];
     } session_new;
     struct {
       uint32_t channel;

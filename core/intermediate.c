@@ -22,8 +22,10 @@
 #include "keymap.h"
 #include "log.h"
 #include "netaddr.h"
+#include "policy.h"
 #include "quic.h"
 #include "ratelimit.h"
+#include "registry.h"
 #include "relay.h"
 #include "secret.h"
 #include "strbuf.h"
@@ -50,6 +52,16 @@ struct peer {
   ngtcp2_cid initial_dcid;
   struct zt_bucket opens;    /* SESSION_OPEN rate */
   struct zt_loglimit log;    /* lines this peer can make us write */
+  /* Connectors: the services of their last REGISTER, refused ones too, so
+   * that a reload can grant what was refused before. */
+  uint8_t n_offered;
+  char (*offered)[ZT_NAME_MAX + 1];
+};
+
+/* What a channel was granted: one service's address and ports. */
+struct channel_grant {
+  uint32_t vip;
+  struct zt_policy_grant ports;
 };
 
 /* Where a peer is seen from, for audit lines. */
@@ -59,6 +71,9 @@ struct channel {
   uint32_t id;
   struct peer *agent, *connector;
   bool direct; /* the agent reports its session runs direct (ZT_MSG_PATH) */
+  /* What policy granted when it opened, re-checked on every reload. */
+  uint8_t n_grants;
+  struct channel_grant *grants;
 };
 
 struct zt_intermediate {
@@ -72,7 +87,9 @@ struct zt_intermediate {
   size_t n_peers;
   struct zt_keymap by_key;                    /* connection key -> peer */
   struct zt_keymap channels;                  /* channel id -> channel */
-  struct peer *service_conn[ZT_MAX_SERVICES]; /* registered connector */
+  /* The policy in force: immutable, replaced whole (set_policy). */
+  struct zt_policy *policy;
+  struct zt_registry reg; /* service name -> connector peer */
   struct zt_addrpool pool;
   struct zt_intermediate_stats stats;
   uint64_t now;
@@ -137,39 +154,21 @@ static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
 
 /* ---- policy ------------------------------------------------------------- */
 
-/* The index of the first policy entry granting agent the service, or -1
- * (the audit log names the entry that decided). */
-static int policy_entry(const struct zt_intermediate_config *cfg,
-                        const char *agent, const char *service) {
-  for (size_t i = 0; i < cfg->n_policy; i++) {
-    if (strcmp(cfg->policy[i].agent, "*") != 0 &&
-        strcmp(cfg->policy[i].agent, agent) != 0)
-      continue;
-    for (size_t j = 0; j < cfg->policy[i].n_services; j++)
-      if (strcmp(cfg->policy[i].services[j], service) == 0)
-        return (int)i;
-  }
-  return -1;
-}
-
-static bool policy_allows(const struct zt_intermediate_config *cfg,
-                          const char *agent, const char *service) {
-  return policy_entry(cfg, agent, service) >= 0;
-}
-
 static void send_services(struct zt_intermediate *im, struct peer *agent) {
   struct zt_ctrl_msg *m = &im->scratch;
+  const struct zt_policy *pol = im->policy;
+  struct zt_policy_grant g;
   m->type = ZT_MSG_SERVICES;
   m->u.services.n = 0;
-  for (size_t i = 0; i < im->cfg->n_services; i++) {
-    if (!policy_allows(im->cfg, agent->name, im->cfg->services[i].name))
+  for (size_t i = 0; i < pol->n_services; i++) {
+    if (!zt_policy_grant(pol, agent->name, i, &g))
       continue;
     struct zt_ctrl_service *s = &m->u.services.items[m->u.services.n++];
-    snprintf(s->name, sizeof(s->name), "%s", im->cfg->services[i].name);
+    snprintf(s->name, sizeof(s->name), "%s", pol->services[i].name);
     snprintf(s->connector, sizeof(s->connector), "%s",
-             im->cfg->services[i].connector);
-    s->vip = im->cfg->services[i].address;
-    s->online = im->service_conn[i] != NULL;
+             pol->services[i].connector);
+    s->vip = pol->services[i].address;
+    s->online = zt_registry_get(&im->reg, pol->services[i].name) != NULL;
   }
   send_msg(agent, m);
 }
@@ -244,57 +243,96 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
     send_services(im, p);
 }
 
-static void on_register(struct zt_intermediate *im, struct peer *p,
-                        const struct zt_ctrl_msg *m) {
+/* May connector p serve `name` under the policy in force? The status for
+ * its REGISTER_ACK; the address in *vip when it may. */
+static uint8_t may_serve(const struct zt_intermediate *im,
+                         const struct peer *p, const char *name,
+                         uint32_t *vip) {
+  int j = zt_policy_find_service(im->policy, name);
+  *vip = 0;
+  if (j < 0)
+    return ZT_ERR_UNKNOWN_SERVICE;
+  if (strcmp(im->policy->services[j].connector, p->name) != 0)
+    return ZT_ERR_NOT_ALLOWED;
+  *vip = im->policy->services[j].address;
+  return ZT_OK;
+}
+
+/* Tells connector p which of the services it offered it serves under the
+ * policy in force (REGISTER_ACK: it sets up its address translation from
+ * it), and records those in the registry. True when the registry changed.
+ * Sent again after every reload: a connector learns new or moved service
+ * addresses without registering anew. */
+static bool ack_offers(struct zt_intermediate *im, struct peer *p) {
   struct zt_ctrl_msg *ack = &im->scratch;
   bool changed = false;
-  uint8_t n = m->u.reg.n;
-  char names[ZT_MAX_SERVICES][ZT_NAME_MAX + 1];
-
-  memcpy(names, m->u.reg.names, n * sizeof(names[0])); /* scratch is reused */
   ack->type = ZT_MSG_REGISTER_ACK;
-  ack->u.reg_ack.n = n;
-  for (uint8_t i = 0; i < n; i++) {
+  ack->u.reg_ack.n = p->n_offered;
+  for (uint8_t i = 0; i < p->n_offered; i++) {
     struct zt_ctrl_reg *r = &ack->u.reg_ack.items[i];
-    _Static_assert(sizeof(r->name) == sizeof(names[0]), "name sizes");
-    memcpy(r->name, names[i], sizeof(r->name)); /* decoder NUL-terminated */
-    r->status = ZT_ERR_UNKNOWN_SERVICE;
-    r->vip = 0;
-    for (size_t j = 0; j < im->cfg->n_services; j++) {
-      if (strcmp(im->cfg->services[j].name, names[i]) != 0)
-        continue;
-      if (strcmp(im->cfg->services[j].connector, p->name) != 0) {
-        r->status = ZT_ERR_NOT_ALLOWED;
-        zt_audit_register(p->name, SRC(p), names[i], false,
-                          "configured for another connector");
-        peer_warn(p, "connector %s may not serve %s (configured for %s)",
-                  p->name, names[i], im->cfg->services[j].connector);
-        break;
+    const char *name = p->offered[i];
+    _Static_assert(sizeof(r->name) == sizeof(p->offered[0]), "name sizes");
+    memcpy(r->name, name, sizeof(r->name)); /* decoder NUL-terminated */
+    r->status = may_serve(im, p, name, &r->vip);
+    if (r->status == ZT_OK) {
+      zt_audit_register(p->name, SRC(p), name, true, NULL);
+      if (zt_registry_set(&im->reg, name, p) > 0) {
+        changed = true;
+        zt_info("connector %s serves %s", p->name, name);
       }
-      r->status = ZT_OK;
-      r->vip = im->cfg->services[j].address;
-      changed |= im->service_conn[j] != p;
-      im->service_conn[j] = p;
-      zt_audit_register(p->name, SRC(p), names[i], true, NULL);
-      zt_info("connector %s serves %s", p->name, names[i]);
-    }
-    if (r->status == ZT_ERR_UNKNOWN_SERVICE) {
-      zt_audit_register(p->name, SRC(p), names[i], false, "unknown service");
+    } else if (r->status == ZT_ERR_NOT_ALLOWED) {
+      zt_audit_register(p->name, SRC(p), name, false,
+                        "configured for another connector");
+      peer_warn(p, "connector %s may not serve %s (configured for %s)",
+                p->name, name,
+                im->policy->services[zt_policy_find_service(im->policy, name)]
+                    .connector);
+    } else {
+      zt_audit_register(p->name, SRC(p), name, false, "unknown service");
       peer_warn(p, "connector %s registered unknown service %s", p->name,
-                names[i]);
+                name);
     }
   }
   send_msg(p, ack);
-  if (changed)
+  return changed;
+}
+
+static void on_register(struct zt_intermediate *im, struct peer *p,
+                        const struct zt_ctrl_msg *m) {
+  if (!p->offered && !(p->offered = calloc(ZT_MAX_SERVICES,
+                                           sizeof(p->offered[0])))) {
+    zq_close(p->q, ZT_ERR_NO_RESOURCES, "out of memory");
+    mark_dirty(p);
+    return;
+  }
+  memcpy(p->offered, m->u.reg.names, m->u.reg.n * sizeof(p->offered[0]));
+  p->n_offered = m->u.reg.n;
+  if (ack_offers(im, p))
     push_services_to_agents(im);
 }
 
 static struct peer *connector_by_name(struct zt_intermediate *im,
                                       const char *name) {
-  for (size_t j = 0; j < im->cfg->n_services; j++)
-    if (im->service_conn[j] && strcmp(im->service_conn[j]->name, name) == 0)
-      return im->service_conn[j];
+  for (size_t j = 0; j < im->reg.n; j++) {
+    struct peer *c = im->reg.e[j].conn;
+    if (strcmp(c->name, name) == 0)
+      return c;
+  }
   return NULL;
+}
+
+/* What the policy in force grants `agent` of the services `conn` serves:
+ * their count, into out (room for ZT_MAX_SERVICES). */
+static uint8_t grants_for(const struct zt_intermediate *im,
+                          const struct peer *agent, const struct peer *conn,
+                          struct channel_grant *out) {
+  const struct zt_policy *pol = im->policy;
+  uint8_t n = 0;
+  for (size_t j = 0; j < pol->n_services; j++)
+    if (zt_registry_get(&im->reg, pol->services[j].name) == conn &&
+        zt_policy_grant(pol, agent->name, j, &out[n].ports))
+      out[n++].vip = pol->services[j].address;
+  return n;
 }
 
 static uint32_t new_channel_id(struct zt_intermediate *im) {
@@ -329,15 +367,17 @@ static void audit_session(struct zt_intermediate *im, struct peer *agent,
                      zt_status_name(status));
     return;
   }
-  for (size_t j = 0; j < im->cfg->n_services; j++) {
-    int e = im->service_conn[j] == conn
-                ? policy_entry(im->cfg, agent->name, im->cfg->services[j].name)
-                : -1;
-    if (e < 0)
+  const struct zt_policy *pol = im->policy;
+  for (size_t j = 0; j < pol->n_services; j++) {
+    struct zt_policy_grant g;
+    const char *svc = pol->services[j].name;
+    if (zt_registry_get(&im->reg, svc) != conn ||
+        !zt_policy_grant(pol, agent->name, j, &g))
       continue;
-    snprintf(rule, sizeof(rule), "policy[%d]", e);
-    zt_audit_session(im->now, agent->name, SRC(agent),
-                     im->cfg->services[j].name, connector, true, rule, NULL);
+    int e = zt_policy_deciding_rule(pol, agent->name, j);
+    snprintf(rule, sizeof(rule), "rules[%d]", e);
+    zt_audit_session(im->now, agent->name, SRC(agent), svc, connector, true,
+                     rule, NULL);
   }
 }
 
@@ -348,7 +388,7 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
   struct peer *conn;
   struct channel *ch;
   uint8_t status = ZT_OK;
-  uint32_t vips[ZT_MAX_SERVICES];
+  struct channel_grant grants[ZT_MAX_SERVICES];
   uint8_t n_vips = 0;
 
   snprintf(connector_name, sizeof(connector_name), "%s",
@@ -361,10 +401,8 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
   } else if (!(conn = connector_by_name(im, connector_name))) {
     status = ZT_ERR_OFFLINE;
   }
-  for (size_t j = 0; conn && j < im->cfg->n_services; j++)
-    if (im->service_conn[j] == conn &&
-        policy_allows(im->cfg, agent->name, im->cfg->services[j].name))
-      vips[n_vips++] = im->cfg->services[j].address;
+  if (conn)
+    n_vips = grants_for(im, agent, conn, grants);
   if (conn && n_vips == 0)
     status = ZT_ERR_NOT_ALLOWED;
   /* One channel per agent and connector: a new one replaces the old, so
@@ -373,13 +411,20 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
   if (status == ZT_OK)
     close_channels_between(im, agent, conn);
   ch = status == ZT_OK ? calloc(1, sizeof(*ch)) : NULL;
+  if (ch && !(ch->grants = malloc(n_vips * sizeof(grants[0])))) {
+    free(ch);
+    ch = NULL;
+  }
   if (status == ZT_OK && !ch)
     status = ZT_ERR_NO_RESOURCES;
   if (ch) {
+    ch->n_grants = n_vips;
+    memcpy(ch->grants, grants, n_vips * sizeof(grants[0]));
     ch->id = new_channel_id(im);
     ch->agent = agent;
     ch->connector = conn;
     if (zt_keymap_put(&im->channels, ch->id, ch) != 0) {
+      free(ch->grants);
       free(ch);
       ch = NULL;
       status = ZT_ERR_NO_RESOURCES;
@@ -399,7 +444,14 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
              agent->name);
     n->u.session_new.agent_ip = agent->tunnel_ip;
     n->u.session_new.n = n_vips;
-    memcpy(n->u.session_new.vips, vips, n_vips * sizeof(vips[0]));
+    /* The ports too, so the connector enforces the grant per port. */
+    n->u.session_new.has_ports = 1;
+    for (uint8_t k = 0; k < n_vips; k++) {
+      n->u.session_new.vips[k] = grants[k].vip;
+      n->u.session_new.n_ports[k] = (uint8_t)grants[k].ports.n;
+      memcpy(n->u.session_new.ports[k], grants[k].ports.ports,
+             grants[k].ports.n * sizeof(grants[k].ports.ports[0]));
+    }
     send_msg(conn, n);
     zt_info("channel %u: agent %s <-> connector %s", ch->id, agent->name,
             conn->name);
@@ -422,6 +474,7 @@ static void channel_close(struct zt_intermediate *im, struct channel *ch,
     send_msg(notify, m);
   }
   zt_keymap_del(&im->channels, ch->id);
+  free(ch->grants);
   free(ch);
 }
 
@@ -641,12 +694,7 @@ static void peer_detach(struct zt_intermediate *im, struct peer *p,
   /* The other ends learn that this peer is gone from us (PEER_LOST), not
    * that it closed the session: a direct session can outlive its channel. */
   close_channels(im, p, NULL, why);
-  for (size_t j = 0; j < im->cfg->n_services; j++) {
-    if (im->service_conn[j] == p) {
-      im->service_conn[j] = NULL;
-      services_changed = true;
-    }
-  }
+  services_changed = zt_registry_drop_conn(&im->reg, p);
   if (p->tunnel_ip)
     zt_addrpool_release(&im->pool, p->tunnel_ip, p);
   p->tunnel_ip = 0;
@@ -679,6 +727,7 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   im->n_peers--;
   zq_free(p->q);
   free(p->reader);
+  free(p->offered);
   free(p);
 }
 
@@ -963,6 +1012,92 @@ size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
   return n;
 }
 
+/* ---- reload --------------------------------------------------------------- */
+
+/* After a new policy: registrations that no longer hold go, offers refused
+ * before that now hold come in. */
+static void rebuild_registry(struct zt_intermediate *im) {
+  uint32_t vip;
+  for (size_t j = im->reg.n; j-- > 0;) {
+    struct peer *c = im->reg.e[j].conn;
+    if (may_serve(im, c, im->reg.e[j].name, &vip) != ZT_OK) {
+      zt_info("connector %s no longer serves %s", c->name, im->reg.e[j].name);
+      zt_registry_drop(&im->reg, im->reg.e[j].name);
+    }
+  }
+  for (struct peer *p = im->peers; p; p = p->next)
+    if (p->role == ZT_ROLE_CONNECTOR && p->offered && !p->detached &&
+        !zq_is_dead(p->q))
+      ack_offers(im, p);
+}
+
+static bool grants_equal(const struct channel *ch,
+                         const struct channel_grant *g, uint8_t n) {
+  if (ch->n_grants != n)
+    return false;
+  for (uint8_t i = 0; i < n; i++)
+    if (ch->grants[i].vip != g[i].vip ||
+        !zt_policy_grant_equal(&ch->grants[i].ports, &g[i].ports))
+      return false;
+  return true;
+}
+
+/* Channels whose grant the new policy changed are closed at both ends:
+ * the connector drops the session (and its route), the agent reopens one
+ * under the new grant when it next has packets for a service it still
+ * holds. Returns how many were closed. */
+static size_t recheck_channels(struct zt_intermediate *im) {
+  struct channel_grant grants[ZT_MAX_SERVICES];
+  size_t closed = 0, n;
+  struct channel *hit[32];
+  do { /* deleting reshapes the table: collect, then close */
+    n = 0;
+    for (size_t i = 0; i < im->channels.cap && n < 32; i++) {
+      struct channel *ch = im->channels.slots[i].val;
+      if (!im->channels.slots[i].key || !ch)
+        continue;
+      uint8_t k = grants_for(im, ch->agent, ch->connector, grants);
+      if (!grants_equal(ch, grants, k))
+        hit[n++] = ch;
+    }
+    for (size_t k = 0; k < n; k++) {
+      zt_info("channel %u: agent %s <-> connector %s closed: its grant "
+              "changed with the policy",
+              hit[k]->id, hit[k]->agent->name, hit[k]->connector->name);
+      struct peer *agent = hit[k]->agent;
+      uint32_t id = hit[k]->id;
+      channel_close(im, hit[k], hit[k]->connector, ZT_ERR_NOT_ALLOWED);
+      struct zt_ctrl_msg *m = &im->scratch;
+      m->type = ZT_MSG_SESSION_CLOSE;
+      m->u.session_close.channel = id;
+      m->u.session_close.status = ZT_ERR_NOT_ALLOWED;
+      if (!zq_is_dead(agent->q))
+        send_msg(agent, m);
+    }
+    closed += n;
+  } while (n == 32);
+  return closed;
+}
+
+size_t zt_intermediate_set_policy(struct zt_intermediate *im,
+                                  struct zt_policy *policy, uint64_t now) {
+  im->now = now;
+  zt_policy_free(im->policy);
+  im->policy = policy;
+  rebuild_registry(im);
+  /* Routes first: an agent hears what it holds now, then which of its
+   * sessions ended. */
+  push_services_to_agents(im);
+  size_t closed = recheck_channels(im);
+  flush_dirty(im);
+  return closed;
+}
+
+const struct zt_policy *
+zt_intermediate_policy(const struct zt_intermediate *im) {
+  return im->policy;
+}
+
 /* ---- construction and timers -------------------------------------------- */
 
 struct zt_intermediate *
@@ -1015,6 +1150,13 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
     free(im);
     return NULL;
   }
+  if (!(im->policy = zt_policy_new())) {
+    zt_admit_free(&im->admit);
+    zt_admit_free(&im->stun_admit);
+    free(im);
+    return NULL;
+  }
+  zt_policy_from_inline(im->policy, cfg);
   zt_keymap_init(&im->by_initial);
   zt_keymap_init(&im->by_key);
   zt_keymap_init(&im->channels);
@@ -1061,6 +1203,7 @@ void zt_intermediate_free(struct zt_intermediate *im) {
   zt_admit_free(&im->stun_admit);
   zt_keymap_free(&im->channels);
   zt_addrpool_free(&im->pool);
+  zt_policy_free(im->policy);
   zt_free_secret(im, sizeof(*im)); /* reset and token secrets, hash keys */
 }
 
@@ -1290,12 +1433,13 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   }
   zt_jsonw_end_array(&w);
   zt_jsonw_begin_array(&w, "services");
-  for (size_t i = 0; i < im->cfg->n_services; i++) {
+  for (size_t i = 0; i < im->policy->n_services; i++) {
+    const struct zt_policy_service *sv = &im->policy->services[i];
     zt_jsonw_begin_object(&w, NULL);
-    zt_jsonw_str(&w, "name", im->cfg->services[i].name);
-    zt_statusw_ip4(&w, "address", im->cfg->services[i].address);
-    zt_jsonw_str(&w, "connector", im->cfg->services[i].connector);
-    zt_jsonw_bool(&w, "online", im->service_conn[i] != NULL);
+    zt_jsonw_str(&w, "name", sv->name);
+    zt_statusw_ip4(&w, "address", sv->address);
+    zt_jsonw_str(&w, "connector", sv->connector);
+    zt_jsonw_bool(&w, "online", zt_registry_get(&im->reg, sv->name) != NULL);
     zt_jsonw_end_object(&w);
   }
   zt_jsonw_end_array(&w);

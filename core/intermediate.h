@@ -77,6 +77,17 @@ int zt_intermediate_set_limits(struct zt_intermediate *im,
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len);
 
+/* Puts `policy` (a snapshot, policy.h; the Intermediate owns it from now
+ * on) in force instead of the current one, which is freed: registrations
+ * are re-checked, every agent gets its new service list, and channels
+ * whose grant changed are closed at both ends. Returns how many were
+ * closed. The policy at start is the configuration's inline one. */
+struct zt_policy;
+size_t zt_intermediate_set_policy(struct zt_intermediate *im,
+                                  struct zt_policy *policy, uint64_t now);
+const struct zt_policy *
+zt_intermediate_policy(const struct zt_intermediate *im);
+
 /* Read-only views of the live tables, for tests and the node-level fuzzer's
  * invariants. Callbacks must not call back into the Intermediate. */
 struct zq_conn;

@@ -41,6 +41,12 @@ static void check_tls(const struct zt_tls_paths *t) {
 
 static void check_intermediate(void) {
   check_tls(&icfg.tls);
+  /* "policy": "FILE": a terminated path, and then no inline services. */
+  if (icfg.policy_file[0] &&
+      (strnlen(icfg.policy_file, sizeof icfg.policy_file) ==
+           sizeof icfg.policy_file ||
+       icfg.n_services != 0))
+    abort();
   if (icfg.n_services > ZT_MAX_SERVICES || icfg.n_policy > ZT_MAX_POLICY ||
       icfg.agent_pool_len < 8 || icfg.agent_pool_len > 30 ||
       icfg.log_level < 0 || icfg.log_level > 3 || !icfg.listen_len)

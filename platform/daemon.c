@@ -28,6 +28,7 @@ void zt_daemon_parse_args(int argc, char **argv, const char *usage,
       {"bind", required_argument, NULL, 'L'},
       {"tun", required_argument, NULL, 't'},
       {"control-socket", required_argument, NULL, 'S'},
+      {"check-config", required_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -46,6 +47,7 @@ void zt_daemon_parse_args(int argc, char **argv, const char *usage,
     case 'L': a->listen = optarg; break;
     case 't': a->tun = optarg; break;
     case 'S': a->control_socket = optarg; break;
+    case 'k': a->check_config = optarg; break;
     case 'h':
       fputs(usage, stdout);
       exit(0);

@@ -21,6 +21,7 @@ struct zt_daemon_args {
   const char *listen;     /* --listen (intermediate) / --bind (others) */
   const char *tun;
   const char *control_socket; /* --control-socket PATH or "none" */
+  const char *check_config;   /* --check-config FILE (intermediate) */
 };
 
 /* Parses the common options; prints usage (with `usage`) on --help (exit 0)

@@ -255,15 +255,36 @@ static int ping_error(char *buf, size_t len, const char *target,
 }
 
 
+/* SIGHUP and "reload": the daemon's own reload (what it sends goes out at
+ * once), or, without one, a word that nothing is re-read. */
+static int do_reload(struct zt_driver *d, char *msg, size_t len) {
+  if (!d->reload) {
+    snprintf(msg, len, "nothing to reload in this daemon (configuration "
+                       "and certificate changes take a restart)");
+    return -1;
+  }
+  begin(d);
+  int rv = d->reload(d->node, zt_now_ns(), msg, len);
+  end(d);
+  zt_audit_reload("configuration and policy", rv == 0, msg);
+  return rv;
+}
+
 /* Requests other than status: "ping TARGET" starts a probe whose result
  * (driver_ping_result) is the reply; the client's id is the cookie. */
 static int ctl_defer(void *ud, const char *req, uint64_t id, char *buf,
                      size_t len) {
   struct zt_driver *d = ud;
   char err[256];
+  if (!strcmp(req, "reload")) {
+    char msg[512];
+    int rv = do_reload(d, msg, sizeof(msg));
+    zt_info("reload (control socket): %s", msg);
+    return snprintf(buf, len, "%s: %s\n", rv == 0 ? "ok" : "error", msg);
+  }
   if (strcmp(req, "ping") && strncmp(req, "ping ", 5))
     return snprintf(buf, len, "error: unknown request (try 'status', "
-                              "'status json' or 'ping TARGET')\n");
+                              "'status json', 'reload' or 'ping TARGET')\n");
   if (!d->ping)
     return ping_error(buf, len, NULL, "ping is only supported by ztna-agent");
   const char *target = req[4] ? req + 5 : "";
@@ -300,28 +321,29 @@ int zt_driver_open_ctl(struct zt_driver *d) {
   return 0;
 }
 
-/* SIGHUP, for logrotate: the audit log file is opened again at its path,
- * and the reload says so in it. */
+/* SIGHUP, for logrotate: the audit log file is opened again at its path. */
 void zt_driver_reopen_audit(void) {
   char err[512];
   if (!zt_audit_enabled())
     return;
   if (zt_auditfile_reopen(err, sizeof(err)) != 0) {
     zt_warn("%s; still writing to the old file", err);
-    zt_audit_reload("SIGHUP", false, "audit log not reopened");
+    zt_audit_reload("audit log", false, "not reopened");
   } else {
-    zt_audit_reload("SIGHUP", true, "audit log reopened; configuration "
-                                    "changes take a restart");
+    zt_audit_reload("audit log", true, "reopened");
   }
 }
 
-/* SIGHUP: nothing is re-read yet (configuration and certificates take a
- * restart); the daemon says so and carries on instead of dying. */
+/* SIGHUP: the audit log reopened, then what this daemon can reload (the
+ * Intermediate: configuration and policy, core/policyfile.c); a daemon
+ * with nothing to reload says so and carries on instead of dying. */
 static void reload_hook(void *ud) {
-  (void)ud;
+  char msg[512];
   zt_driver_reopen_audit();
-  zt_warn("SIGHUP: nothing to reload yet (configuration and certificate "
-          "changes take a restart); still running");
+  if (do_reload(ud, msg, sizeof(msg)) == 0)
+    zt_info("SIGHUP: %s", msg);
+  else
+    zt_warn("SIGHUP: %s; still running", msg);
 }
 
 int zt_driver_run(struct zt_driver *d) {

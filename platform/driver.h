@@ -37,6 +37,11 @@ struct zt_driver {
    * does not ping answers "ping" requests with an error. */
   int (*ping)(void *node, const char *target, uint64_t cookie, uint64_t now,
               char *err, size_t errlen);
+  /* SIGHUP and `ztna reload`: re-reads what the daemon can re-read (the
+   * Intermediate: its policy) and writes one line saying what happened;
+   * 0, or -1 when nothing changed (a broken file: the old state stays).
+   * NULL: SIGHUP is logged and ignored, "reload" answered with an error. */
+  int (*reload)(void *node, uint64_t now, char *msg, size_t len);
   /* The control socket (ctlsock.h): its path, NULL for none; when it
    * cannot be opened the daemon stops if ctl_required (the operator named
    * it), else warns and runs without it (the default path). */

@@ -9,6 +9,7 @@
 #include "status_cmd.h"
 #include "netcheck_cmd.h"
 #include "ping_cmd.h"
+#include "reload_cmd.h"
 
 #ifndef ZTNA_VERSION
 #define ZTNA_VERSION "0.1.0"
@@ -26,6 +27,8 @@ static const char usage[] =
     "                      check that FILE was issued by CA\n"
     "  status [--json] [--socket PATH | --daemon NAME]\n"
     "                      a local daemon's uplink, sessions and counters\n"
+    "  reload [--socket PATH]\n"
+    "                      make ztna-intermediate re-read its policy\n"
     "  ping [--control-socket PATH] [-c COUNT] [-i INTERVAL] [--json]\n"
     "       [--until-direct] TARGET\n"
     "                      probe a service's connector through the agent: "
@@ -53,6 +56,8 @@ int main(int argc, char **argv) {
     return zt_cmd_status(argc - 2, argv + 2);
   if (!strcmp(cmd, "ping"))
     return zt_cmd_ping(argc - 2, argv + 2);
+  if (!strcmp(cmd, "reload"))
+    return zt_cmd_reload(argc - 2, argv + 2);
   if (!strcmp(cmd, "netcheck"))
     return zt_cmd_netcheck(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

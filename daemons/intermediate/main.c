@@ -21,6 +21,8 @@
 #include "intermediate.h"
 #include "log.h"
 #include "netaddr.h"
+#include "checkconfig.h"
+#include "policyfile.h"
 #include "statefile.h"
 #include "stun.h"
 #include "udp.h"
@@ -35,6 +37,8 @@ static const char usage[] =
     "      --key FILE         its private key\n"
     "      --log-level LEVEL  error, warn, info (default) or debug\n"
     "      --control-socket PATH /run/ztna/intermediate.sock (default) or none\n"
+    "      --check-config FILE  validate FILE and its policy, then exit\n"
+    "                         (0 valid, 1 not; warnings on stderr)\n"
     "  -v, --verbose          same as --log-level debug\n"
     "  -h, --help             this text\n";
 
@@ -149,10 +153,13 @@ int main(int argc, char **argv) {
   char err[512], addr[64];
   const char *path;
 
+  struct zt_policy *policy;
+
   zt_daemon_parse_args(argc, argv, usage, &args);
-  zt_intermediate_config_defaults(&cfg);
-  if ((path = zt_daemon_config_path(&args, "/etc/ztna/intermediate.json")) &&
-      zt_intermediate_config_load(&cfg, path, err, sizeof(err)) != 0) {
+  if (args.check_config)
+    return zt_im_check_config(args.check_config);
+  path = zt_daemon_config_path(&args, "/etc/ztna/intermediate.json");
+  if (zt_im_load(path, &cfg, &policy, err, sizeof(err)) != 0) {
     fprintf(stderr, "ztna-intermediate: %s\n", err);
     return 1;
   }
@@ -193,6 +200,8 @@ int main(int argc, char **argv) {
       &cfg, creds, &io, (struct sockaddr *)&cfg.listen, cfg.listen_len);
   if (!im)
     return 1;
+  zt_intermediate_set_policy(im, policy, zt_now_ns());
+  zt_im_reload_path(path);
   /* Bindings protect agents from each other: without them an offline
    * agent's address could go to someone else, so a state we cannot read
    * stops the start rather than being silently dropped. */
@@ -204,6 +213,7 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
+  d.reload = zt_im_reload;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   int stun_fd = open_stun(&cfg);
   if (stun_fd == -2)
@@ -215,7 +225,8 @@ int main(int argc, char **argv) {
   }
   zt_info("listening on udp %s, %zu service(s), %zu policy rule(s)",
           zt_netaddr_str((struct sockaddr *)&cfg.listen, addr, sizeof(addr)),
-          cfg.n_services, cfg.n_policy);
+          zt_intermediate_policy(im)->n_services,
+          zt_intermediate_policy(im)->n_rules);
   int rv = zt_driver_run(&d);
   zt_intermediate_shutdown(im, zt_now_ns());
   zt_intermediate_free(im);

@@ -83,8 +83,8 @@ else
 fi
 check "audit: alice authenticated" "$IM_AUDIT" event=auth identity=agent/alice decision=allow
 check "audit: conn-a registered web" "$IM_AUDIT" event=register identity=connector/conn-a service=web decision=allow
-check "audit: session granted to alice for web by policy[0]" "$IM_AUDIT" \
-  event=session identity=agent/alice service=web connector=conn-a decision=allow rule='policy[0]'
+check "audit: session granted to alice for web by rules[0]" "$IM_AUDIT" \
+  event=session identity=agent/alice service=web connector=conn-a decision=allow rule='rules[0]'
 check "audit: connector accepted alice's session" "$CONN_AUDIT" event=session_new identity=agent/alice decision=allow
 
 # ---- denied: a port web's rules do not allow (a listener is there)

@@ -89,7 +89,7 @@ static void test_grant_lines(void) {
   CHECK((j = find("register", "connector/conn-a", "allow", "echo")));
   CHECK((j = find("session", "agent/alice", "allow", "echo")));
   CHECK(eq(j, "connector", "conn-a"));
-  CHECK(eq(j, "rule", "policy[0]"));
+  CHECK(eq(j, "rule", "rules[0]"));
   CHECK((j = find("session_new", "agent/alice", "allow", NULL)));
   CHECK(!find("session", "agent/alice", "deny", NULL));
   CHECK_EQ_INT(n_bad, 0);

@@ -50,6 +50,15 @@ static void clear_unused(struct zt_ctrl_msg *m) {
     memset(&m->u.session_new.vips[m->u.session_new.n], 0,
            sizeof m->u.session_new.vips -
                m->u.session_new.n * sizeof m->u.session_new.vips[0]);
+    for (unsigned i = 0; i < ZT_MAX_SERVICES; i++) {
+      unsigned k = m->u.session_new.has_ports && i < m->u.session_new.n
+                       ? m->u.session_new.n_ports[i]
+                       : 0;
+      m->u.session_new.n_ports[i] = (uint8_t)k;
+      memset(&m->u.session_new.ports[i][k], 0,
+             sizeof m->u.session_new.ports[i] -
+                 k * sizeof m->u.session_new.ports[i][0]);
+    }
     break;
   }
 }
@@ -115,6 +124,14 @@ static void sample(uint8_t type, int variant, struct zt_ctrl_msg *m) {
     m->u.session_new.vips[0] = 0x0a640001;
     m->u.session_new.vips[1] = 0x0a640002;
     m->u.session_new.vips[2] = 0xffffffff;
+    /* The first variant with its ports (policy grants), the second
+     * without (as an older Intermediate sends it). */
+    m->u.session_new.has_ports = variant ? 0 : 1;
+    m->u.session_new.n_ports[0] = 2;
+    m->u.session_new.ports[0][0] = (struct zt_port_rule){IPPROTO_TCP, 443, 443};
+    m->u.session_new.ports[0][1] = (struct zt_port_rule){IPPROTO_UDP, 0, 65535};
+    m->u.session_new.n_ports[2] = 1;
+    m->u.session_new.ports[2][0] = (struct zt_port_rule){IPPROTO_ICMP, 0, 0};
     break;
   case ZT_MSG_SESSION_CLOSE:
     m->u.session_close.channel = 7;
@@ -326,11 +343,43 @@ static void test_decode_trunc_trailing(void) {
       CHECK(n >= ZT_CTRL_HDR_LEN);
       size_t blen = (size_t)n - ZT_CTRL_HDR_LEN;
       memcpy(body, buf + 3, blen);
+      /* SESSION_NEW's ports are an optional block: cut right before it,
+       * the message is one without ports. */
+      size_t whole = t == ZT_MSG_SESSION_NEW && msg_a.u.session_new.has_ports
+                         ? 27 /* u32, str8 "alice", u32, u8, 3 x u32 */
+                         : SIZE_MAX;
       for (size_t k = 0; k < blen; k++)
-        CHECK_EQ_INT(dec((uint8_t)t, body, k), ZT_CTRL_ETRUNC);
+        CHECK_EQ_INT(dec((uint8_t)t, body, k),
+                     k == whole ? 0 : ZT_CTRL_ETRUNC);
       body[blen] = 0;
       CHECK_EQ_INT(dec((uint8_t)t, body, blen + 1), ZT_CTRL_ETRAILING);
     }
+}
+
+/* SESSION_NEW's port block: only ICMP, TCP and UDP, ranges the right way
+ * round, at most ZT_MAX_PORT_RULES per service. */
+static void test_session_new_ports_refused(void) {
+  static const uint8_t head[] = {0, 0, 0, 1, 1, 'a', 100, 64, 0, 2, 1,
+                                 10, 100, 0, 1};
+  uint8_t body[64];
+  memcpy(body, head, sizeof head);
+  uint8_t good[] = {1, 6, 0, 80, 0, 80};
+  memcpy(body + sizeof head, good, sizeof good);
+  CHECK_EQ_INT(dec(ZT_MSG_SESSION_NEW, body, sizeof head + sizeof good), 0);
+  CHECK_EQ_INT(msg_b.u.session_new.has_ports, 1);
+  CHECK_EQ_INT(msg_b.u.session_new.ports[0][0].lo, 80);
+  uint8_t proto[] = {1, 2, 0, 80, 0, 80};
+  memcpy(body + sizeof head, proto, sizeof proto);
+  CHECK_EQ_INT(dec(ZT_MSG_SESSION_NEW, body, sizeof head + sizeof proto),
+               ZT_CTRL_EVALUE);
+  uint8_t backwards[] = {1, 17, 0, 81, 0, 80};
+  memcpy(body + sizeof head, backwards, sizeof backwards);
+  CHECK_EQ_INT(
+      dec(ZT_MSG_SESSION_NEW, body, sizeof head + sizeof backwards),
+      ZT_CTRL_EVALUE);
+  body[sizeof head] = ZT_MAX_PORT_RULES + 1;
+  CHECK_EQ_INT(dec(ZT_MSG_SESSION_NEW, body, sizeof head + 1),
+               ZT_CTRL_ECOUNT);
 }
 
 static void test_decode_unknown(void) {
@@ -662,6 +711,7 @@ int main(void) {
   RUN(test_encode_invalid);
   RUN(test_decode_trunc_trailing);
   RUN(test_decode_unknown);
+  RUN(test_session_new_ports_refused);
   RUN(test_decode_candidates_path_bounds);
   RUN(test_decode_bad_names);
   RUN(test_one_name_rule);

@@ -1,0 +1,40 @@
+/* --check-config and the reload hook. See checkconfig.h. */
+#include "checkconfig.h"
+
+#include <stdio.h>
+
+#include "policyfile.h"
+
+static void warn_line(void *ud, const char *line) {
+  const char *file = ud;
+  fprintf(stderr, "warning: %s: %s\n", file, line);
+}
+
+int zt_im_check_config(const char *path) {
+  static struct zt_intermediate_config cfg;
+  struct zt_policy *pol;
+  char err[1024];
+  if (zt_im_load(path, &cfg, &pol, err, sizeof(err)) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  const char *pfile = cfg.policy_file[0] ? cfg.policy_file : path;
+  size_t warnings = zt_policy_warnings(pol, warn_line, (void *)pfile);
+  printf("%s: ok: %zu service(s), %zu group(s), %zu rule(s), %zu "
+         "warning(s)\n",
+         pfile, pol->n_services, pol->n_groups, pol->n_rules, warnings);
+  zt_policy_free(pol);
+  return 0;
+}
+
+static const char *reload_path;
+
+void zt_im_reload_path(const char *path) { reload_path = path; }
+
+int zt_im_reload(void *node, uint64_t now, char *msg, size_t len) {
+  if (!reload_path) {
+    snprintf(msg, len, "no configuration file to reload");
+    return -1;
+  }
+  return zt_intermediate_reload(node, reload_path, now, msg, len);
+}
