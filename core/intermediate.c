@@ -281,8 +281,8 @@ static bool ack_offers(struct zt_intermediate *im, struct peer *p) {
         zt_info("connector %s serves %s", p->name, name);
       }
     } else if (r->status == ZT_ERR_NOT_ALLOWED) {
-      zt_audit_register(p->name, SRC(p), name, false,
-                        "configured for another connector");
+      const char *why = "configured for another connector";
+      zt_audit_register(p->name, SRC(p), name, false, why);
       peer_warn(p, "connector %s may not serve %s (configured for %s)",
                 p->name, name,
                 im->policy->services[zt_policy_find_service(im->policy, name)]

@@ -70,25 +70,35 @@ static void grant_add(struct zt_policy_grant *g, const struct zt_port_rule *r,
   }
 }
 
-bool zt_policy_grant(const struct zt_policy *p, const char *agent, size_t svc,
-                     struct zt_policy_grant *out) {
+/* The most specific kind of rule that names this agent and service (its
+ * specificity, 0 for none) and, among the rules of that kind, the first
+ * one and the first deny (-1: none), in rules[] order. */
+static int deciding(const struct zt_policy *p, const char *agent, size_t svc,
+                    int *first, int *first_deny) {
   int best = 0;
-  bool deny = false;
-  memset(out, 0, sizeof(*out));
-  if (svc >= p->n_services)
-    return false;
-  /* The most specific kind of rule that names this agent and service... */
-  for (size_t i = 0; i < p->n_rules; i++) {
+  *first = *first_deny = -1;
+  for (size_t i = 0; svc < p->n_services && i < p->n_rules; i++) {
     const struct zt_policy_rule *r = &p->rules[i];
     int s = names_service(r, svc) ? specificity(p, r, agent) : 0;
     if (s > best) {
       best = s;
-      deny = false;
+      *first = (int)i;
+      *first_deny = -1;
     }
-    if (s == best && s > 0)
-      deny |= r->deny;
+    if (s == best && s > 0 && r->deny && *first_deny < 0)
+      *first_deny = (int)i;
   }
-  if (best == 0 || deny)
+  return best;
+}
+
+bool zt_policy_grant(const struct zt_policy *p, const char *agent, size_t svc,
+                     struct zt_policy_grant *out) {
+  int first, first_deny;
+  memset(out, 0, sizeof(*out));
+  if (svc >= p->n_services)
+    return false;
+  int best = deciding(p, agent, svc, &first, &first_deny);
+  if (best == 0 || first_deny >= 0)
     return false; /* default deny; a deny among the deciding rules wins */
   /* ... and the union of its allow rules' ports. */
   const struct zt_policy_service *sv = &p->services[svc];
@@ -108,18 +118,8 @@ bool zt_policy_grant(const struct zt_policy *p, const char *agent, size_t svc,
 
 int zt_policy_deciding_rule(const struct zt_policy *p, const char *agent,
                             size_t svc) {
-  int best = 0, first = -1, first_deny = -1;
-  for (size_t i = 0; svc < p->n_services && i < p->n_rules; i++) {
-    const struct zt_policy_rule *r = &p->rules[i];
-    int s = names_service(r, svc) ? specificity(p, r, agent) : 0;
-    if (s > best) {
-      best = s;
-      first = (int)i;
-      first_deny = -1;
-    }
-    if (s == best && s > 0 && r->deny && first_deny < 0)
-      first_deny = (int)i;
-  }
+  int first, first_deny;
+  deciding(p, agent, svc, &first, &first_deny);
   return first_deny >= 0 ? first_deny : first;
 }
 
