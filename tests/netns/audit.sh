@@ -112,7 +112,7 @@ fi
 # ---- logrotate: rename, SIGHUP, the new file gets the reload line
 mv "$IM_AUDIT" "$IM_AUDIT.1"
 pkill -HUP -P "$(cat "$ZT_WORK/pids/intermediate")"
-check "audit: reopened on SIGHUP, reload line in the new file" "$IM_AUDIT" event=reload rule=SIGHUP decision=allow
+check "audit: reopened on SIGHUP, reload line in the new file" "$IM_AUDIT" event=reload rule='audit log' decision=allow
 grep -q '"event":"auth"' "$IM_AUDIT.1" && pass "audit: the rotated file keeps the earlier lines" ||
   fail "audit: rotated file" "no auth line in $IM_AUDIT.1"
 
