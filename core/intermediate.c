@@ -17,6 +17,8 @@
 #include "addrpool.h"
 #include "admit.h"
 #include "ctrl.h"
+#include "certexpiry.h"
+#include "crl.h"
 #include "ippkt.h"
 #include "keymap.h"
 #include "log.h"
@@ -49,6 +51,10 @@ struct peer {
   ngtcp2_cid initial_dcid;
   struct zt_bucket opens;    /* SESSION_OPEN rate */
   struct zt_loglimit log;    /* lines this peer can make us write */
+  /* When to compare its certificate's not-after with the wall clock again
+   * (certexpiry.h); 0: not authenticated yet. */
+  uint64_t cert_check_at;
+  bool cert_warned; /* "expires within 30 days" logged once */
 };
 
 struct channel {
@@ -512,6 +518,43 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
   }
 }
 
+static bool has_wall(const struct zt_intermediate *im) {
+  return im->io->wall_clock != NULL;
+}
+static int64_t wall_now(const struct zt_intermediate *im) {
+  return im->io->wall_clock ? im->io->wall_clock(im->io->ud) : 0;
+}
+
+/* A connection lives no longer than its peer's certificate: closed when
+ * the not-after passes, warned about (once) within 30 days of it. */
+static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
+                            uint64_t now) {
+  const struct zt_tls_peer_cert *pc = zq_peer_cert(p->q);
+  int64_t wall = wall_now(im);
+  char when[40];
+  if (zq_is_dead(p->q) || !p->name[0])
+    return;
+  zt_cert_time_str(pc->not_after, when, sizeof(when));
+  if (has_wall(im) && zt_cert_expired(pc->not_after, wall)) {
+    im->stats.peers_cert_expired++;
+    zt_warn("%s %s: certificate expired on %s: closing its connection",
+            zt_role_name(p->role), p->name, when);
+    peer_detach(im, p, ZT_ERR_PEER_LOST);
+    zq_close(p->q, ZT_ERR_CERT_EXPIRED, "certificate expired");
+    mark_dirty(p);
+    p->cert_check_at = UINT64_MAX;
+    return;
+  }
+  if (has_wall(im) && !p->cert_warned &&
+      zt_cert_expiring_soon(pc->not_after, wall)) {
+    p->cert_warned = true;
+    zt_warn("%s %s: certificate expires on %s (in %lld days): renew it",
+            zt_role_name(p->role), p->name, when,
+            (long long)((pc->not_after - wall) / 86400));
+  }
+  p->cert_check_at = zt_cert_next_check(pc->not_after, has_wall(im), wall, now);
+}
+
 static void on_ready(struct zq_conn *q, void *ud) {
   struct peer *p = ud;
   peer_handshake_over(p->im, p);
@@ -526,6 +569,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
   p->im->stats.peers_accepted++;
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
   replace_older(p->im, p);
+  peer_cert_check(p->im, p, p->im->now);
 }
 
 static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
@@ -1025,6 +1069,8 @@ uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
     uint64_t e = zq_expiry(p->q);
     if (e < t)
       t = e;
+    if (p->cert_check_at && p->cert_check_at < t)
+      t = p->cert_check_at;
   }
   return t;
 }
@@ -1036,6 +1082,32 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
       zq_handle_expiry(p->q, now);
       mark_dirty(p);
     }
+    if (p->cert_check_at && p->cert_check_at <= now)
+      peer_cert_check(im, p, now);
+  }
+  flush_dirty(im);
+}
+
+void zt_intermediate_reload_crl(struct zt_intermediate *im,
+                                struct zt_crl *crl, uint64_t now) {
+  char hex[3 * ZT_SERIAL_MAX], when[40];
+  int64_t at;
+  im->now = now;
+  zt_tls_creds_set_crl(im->creds, crl);
+  for (struct peer *p = im->peers; p; p = p->next) {
+    const struct zt_tls_peer_cert *pc = zq_peer_cert(p->q);
+    if (!p->name[0] || zq_is_dead(p->q) ||
+        !zt_crl_revoked(crl, pc->serial, pc->serial_len, &at))
+      continue;
+    zt_serial_hex(pc->serial, pc->serial_len, hex, sizeof(hex));
+    zt_cert_time_str(at, when, sizeof(when));
+    im->stats.peers_revoked++;
+    zt_warn("%s %s: certificate serial %s revoked on %s: closing its "
+            "connection",
+            zt_role_name(p->role), p->name, hex, when);
+    peer_detach(im, p, ZT_ERR_PEER_LOST);
+    zq_close(p->q, ZT_ERR_CERT_REVOKED, "certificate revoked");
+    mark_dirty(p);
   }
   flush_dirty(im);
 }
@@ -1214,6 +1286,8 @@ static void im_counters_json(const struct zt_intermediate *im,
   zt_jsonw_u64(w, "channels_replaced", st->channels_replaced);
   zt_jsonw_end_object(w);
   zt_jsonw_u64(w, "peers_replaced", st->peers_replaced);
+  zt_jsonw_u64(w, "peers_revoked", st->peers_revoked);
+  zt_jsonw_u64(w, "peers_cert_expired", st->peers_cert_expired);
   zt_jsonw_u64(w, "addresses_reassigned", st->addresses_reassigned);
   zt_jsonw_u64(w, "log_suppressed", st->log_suppressed);
   zt_jsonw_end_object(w);
@@ -1228,6 +1302,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   zt_statusw_begin(&w, "intermediate", im->creds->own_name);
   zt_statusw_addr(&w, "listen", (const struct sockaddr *)&im->local,
                   im->locallen);
+  zt_statusw_cert(&w, im->creds->own_not_after, has_wall(im), wall_now(im));
   zt_jsonw_begin_array(&w, "peers");
   for (const struct peer *p = im->peers; p; p = p->next) {
     zt_jsonw_begin_object(&w, NULL);
@@ -1240,6 +1315,8 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                     p->observedlen);
     zt_statusw_ip4(&w, "tunnel_address", p->tunnel_ip);
     zt_jsonw_u64(&w, "rtt_us", p->q ? zq_rtt_ns(p->q) / 1000 : 0);
+    zt_statusw_cert(&w, p->name[0] ? zq_peer_cert(p->q)->not_after : 0,
+                    has_wall(im), wall_now(im));
     zt_statusw_pmtu(&w, p->q);
     zt_jsonw_end_object(&w);
   }

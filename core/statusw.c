@@ -1,6 +1,8 @@
 /* See statusw.h. */
 #include "statusw.h"
 
+#include "certexpiry.h"
+
 #include "ippkt.h"
 #include "netaddr.h"
 #include "pmtu.h"
@@ -14,6 +16,19 @@ void zt_statusw_addr(struct zt_jsonw *w, const char *key,
     zt_jsonw_null(w, key);
   else
     zt_jsonw_str(w, key, zt_netaddr_str(sa, buf, sizeof(buf)));
+}
+
+void zt_statusw_cert(struct zt_jsonw *w, int64_t not_after, bool has_wall,
+                     int64_t wall) {
+  char when[40];
+  if (not_after > 0) {
+    zt_cert_time_str(not_after, when, sizeof(when));
+    zt_jsonw_str(w, "cert_not_after", when);
+  } else {
+    zt_jsonw_null(w, "cert_not_after");
+  }
+  zt_jsonw_bool(w, "cert_expiring_soon",
+                has_wall && zt_cert_expiring_soon(not_after, wall));
 }
 
 void zt_statusw_ip4(struct zt_jsonw *w, const char *key, uint32_t ip) {

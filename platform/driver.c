@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "clock.h"
 #include "ctlsock.h"
@@ -99,6 +100,11 @@ static int driver_source_addr(void *ud, const struct sockaddr *to,
   return zt_route_source(to, tolen, port, out, outlen);
 }
 
+static int64_t driver_wall_clock(void *ud) {
+  (void)ud;
+  return (int64_t)time(NULL);
+}
+
 void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
   io->ud = d;
   io->udp_send = driver_udp_send;
@@ -106,6 +112,7 @@ void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
   io->ping_result = driver_ping_result;
   io->local_addrs = driver_local_addrs;
   io->source_addr = driver_source_addr;
+  io->wall_clock = driver_wall_clock;
 }
 
 void zt_driver_call(struct zt_driver *d,
@@ -296,7 +303,13 @@ int zt_driver_open_ctl(struct zt_driver *d) {
 /* SIGHUP: nothing is re-read yet (configuration and certificates take a
  * restart); the daemon says so and carries on instead of dying. */
 static void reload_hook(void *ud) {
-  (void)ud;
+  struct zt_driver *d = ud;
+  if (d->reload) {
+    begin(d);
+    d->reload(d->node, zt_now_ns());
+    end(d);
+    return;
+  }
   zt_warn("SIGHUP: nothing to reload yet (configuration and certificate "
           "changes take a restart); still running");
 }

@@ -27,6 +27,9 @@ struct zt_driver {
   void (*feed_tun)(void *node, const uint8_t *pkt, size_t len, uint64_t now);
   uint64_t (*expiry)(void *node);
   void (*handle_expiry)(void *node, uint64_t now);
+  /* SIGHUP (NULL: the daemon says nothing is reloaded): what it sends goes
+   * out in one batch, then the timer is re-armed. */
+  void (*reload)(void *node, uint64_t now);
   /* Statistics for the operator: called on SIGUSR1 and at exit. */
   int (*status)(void *node, char *buf, size_t len);
   /* The same as JSON (docs/status.md), for `ztna status`. */

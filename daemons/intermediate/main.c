@@ -142,8 +142,25 @@ static int load_state(struct zt_intermediate *im, const char *dir) {
   return rv;
 }
 
+static struct zt_intermediate_config cfg;
+
+/* SIGHUP: the CRL is read again (when configured) and live connections of
+ * identities it now revokes are closed. A CRL that fails to load keeps the
+ * old one: a typo must not let revoked peers back in. */
+static void reload(void *node, uint64_t now) {
+  if (!cfg.tls.crl[0]) {
+    zt_info("SIGHUP: no crl configured, nothing to reload");
+    return;
+  }
+  struct zt_crl *crl = zt_daemon_load_crl(&cfg.tls);
+  if (!crl) {
+    zt_err("SIGHUP: keeping the previous crl");
+    return;
+  }
+  zt_intermediate_reload_crl(node, crl, now);
+}
+
 int main(int argc, char **argv) {
-  static struct zt_intermediate_config cfg;
   struct zt_daemon_args args;
   char err[512], addr[64];
   const char *path;
@@ -201,6 +218,7 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
+  d.reload = reload;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   int stun_fd = open_stun(&cfg);
   if (stun_fd == -2)
