@@ -1,0 +1,137 @@
+/*
+ * Revocation and expiry of live identities, with the real Intermediate,
+ * agent and connector in simulated time:
+ *  - an agent whose certificate expires while connected is cut off at its
+ *    not-after (a timer, not the next handshake);
+ *  - the wall clock set three days forward cuts every connection whose
+ *    peer certificate is then expired, within a minute;
+ *  - an agent in the CRL is refused at the handshake, and both sides log
+ *    why;
+ *  - a reload with a CRL that revokes a connected agent closes it, and
+ *    only it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../unit/test.h"
+#include "certexpiry.h"
+#include "certgen.h"
+#include "crl.h"
+#include "agent.h"
+#include "connector.h"
+#include "intermediate.h"
+#include "world.h"
+
+/* A CRL signed by the world's CA that revokes `who`. */
+static struct zt_crl *crl_revoking(const struct zt_pem *who) {
+  struct zt_revocation r;
+  char err[256], *pem = NULL;
+  if (zt_cert_serial(who->cert, r.serial, &r.len, NULL, err, sizeof(err)) ||
+      zt_crl_make(&pki.ca, &r, 1, (int64_t)time(NULL), 30, &pem, err,
+                  sizeof(err))) {
+    fprintf(stderr, "crl: %s\n", err);
+    exit(1);
+  }
+  r.when = (int64_t)time(NULL);
+  struct zt_crl *crl = zt_crl_from_pem(pem, pki.ca.cert, err, sizeof(err));
+  free(pem);
+  if (!crl) {
+    fprintf(stderr, "crl: %s\n", err);
+    exit(1);
+  }
+  return crl;
+}
+
+static bool expired_once(struct world *w) {
+  return zt_intermediate_get_stats(w->im)->peers_cert_expired >= 1;
+}
+
+static void test_agent_closed_at_certificate_expiry(void) {
+  struct zt_pem shortlived;
+  char err[256];
+  int64_t not_after = (int64_t)time(NULL) + 40;
+  CHECK_EQ_INT(zt_cert_issue_until(&pki.ca, ZT_ROLE_AGENT, "alice", not_after,
+                                   NULL, NULL, &shortlived, err, sizeof(err)),
+               0);
+  sim_log_capture(true);
+  struct world *w = world_new(&shortlived);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  /* Still valid: nothing happens before not-after. */
+  world_run(w, NULL, (uint64_t)(not_after - sim_wall_clock(NULL) - 2) * SEC);
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_cert_expired, 0);
+  CHECK(zt_agent_is_connected(w->agent));
+  /* Just past it: closed, within a few seconds, by the timer. */
+  CHECK(world_run(w, expired_once, 5 * SEC));
+  CHECK(sim_wall_clock(NULL) > not_after);
+  CHECK(sim_log_seen("agent alice: certificate expired on"));
+  /* The connector's certificate is valid: it stays. */
+  CHECK_EQ_INT(zt_connector_registered(w->conn), 1);
+  sim_log_capture(false);
+  world_free(w);
+  zt_pem_free(&shortlived);
+}
+
+/* The issue's scenario: the clock three days past every certificate's
+ * expiry (the simulator's certificates are valid one day). */
+static void test_clock_jump_closes_expired(void) {
+  struct world *w = world_new(&pki.alice);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_cert_expired, 0);
+  w->wall_skew = 4 * 86400;
+  CHECK(world_run(w, expired_once, ZT_CERT_RECHECK_NS + 5 * SEC));
+  world_free(w);
+}
+
+static void test_revoked_agent_refused_at_handshake(void) {
+  sim_log_capture(true);
+  struct world *w = world_new(&pki.alice);
+  zt_intermediate_reload_crl(w->im, crl_revoking(&pki.alice), w->net.now);
+  CHECK(!world_run(w, world_ready, 5 * SEC));
+  CHECK(!zt_agent_is_connected(w->agent));
+  CHECK(zt_intermediate_get_stats(w->im)->handshakes_refused >= 1);
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_accepted, 1); /* conn */
+  /* The Intermediate names identity and serial; the agent the alert. */
+  CHECK(sim_log_seen("peer agent/alice: certificate serial "));
+  CHECK(sim_log_seen("certificate_revoked"));
+  sim_log_capture(false);
+  world_free(w);
+}
+
+static bool revoked_once(struct world *w) {
+  return zt_intermediate_get_stats(w->im)->peers_revoked >= 1;
+}
+
+static void test_reload_closes_revoked_connection(void) {
+  sim_log_capture(true);
+  struct world *w = world_new(&pki.alice);
+  struct sim_agent *bob = world_add_agent(w, &pki.bob, 40002);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  world_run(w, NULL, 1 * SEC);
+  CHECK(zt_agent_is_connected(bob->agent));
+  uint64_t refused = zt_intermediate_get_stats(w->im)->handshakes_refused;
+  zt_intermediate_reload_crl(w->im, crl_revoking(&pki.alice), w->net.now);
+  CHECK(revoked_once(w));
+  CHECK(sim_log_seen("agent alice: certificate serial"));
+  /* Cut off, and its reconnects refused. */
+  world_run(w, NULL, 10 * SEC);
+  CHECK(!zt_agent_is_connected(w->agent));
+  CHECK(zt_intermediate_get_stats(w->im)->handshakes_refused > refused);
+  /* Bob and the connector are not revoked. */
+  CHECK(zt_agent_is_connected(bob->agent));
+  CHECK_EQ_INT(zt_connector_registered(w->conn), 1);
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_revoked, 1);
+  sim_log_capture(false);
+  world_free(w);
+}
+
+int main(void) {
+  sim_log_init();
+  sim_pki_init();
+  RUN(test_agent_closed_at_certificate_expiry);
+  RUN(test_clock_jump_closes_expired);
+  RUN(test_revoked_agent_refused_at_handshake);
+  RUN(test_reload_closes_revoked_connection);
+  sim_pki_free();
+  return TEST_EXIT();
+}
