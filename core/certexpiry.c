@@ -4,6 +4,10 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "log.h"
+#include "node_io.h"
+#include "quic.h"
+
 bool zt_cert_expired(int64_t not_after, int64_t wall) {
   return not_after > 0 && wall > not_after;
 }
@@ -31,4 +35,31 @@ void zt_cert_time_str(int64_t t, char *buf, size_t n) {
   struct tm tm;
   if (!gmtime_r(&tt, &tm) || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     snprintf(buf, n, "@%lld", (long long)t);
+}
+
+int64_t zt_io_wall(const struct zt_io *io) {
+  return io->wall_clock ? io->wall_clock(io->ud) : 0;
+}
+
+bool zt_cert_watch_run(struct zt_cert_watch *cw, const struct zq_conn *q,
+                       const struct zt_io *io, uint64_t now, const char *role,
+                       const char *name) {
+  int64_t not_after = zq_peer_cert(q)->not_after, wall = zt_io_wall(io);
+  bool has_wall = io->wall_clock != NULL;
+  char when[40];
+  zt_cert_time_str(not_after, when, sizeof(when));
+  if (has_wall && zt_cert_expired(not_after, wall)) {
+    zt_warn("%s %s: certificate expired on %s: closing its connection", role,
+            name, when);
+    cw->check_at = 0;
+    return true;
+  }
+  if (has_wall && !cw->warned && zt_cert_expiring_soon(not_after, wall)) {
+    cw->warned = true;
+    zt_warn("%s %s: certificate expires on %s (in %lld days): renew it", role,
+            name, when, (long long)((not_after - wall) / 86400));
+  }
+  uint64_t next = zt_cert_next_check(not_after, has_wall, wall, now);
+  cw->check_at = next == UINT64_MAX ? 0 : next;
+  return false;
 }

@@ -39,4 +39,22 @@ void zt_cert_time_str(int64_t t, char *buf, size_t n);
 #define ZT_CERT_WARN_S (30ll * 86400ll)
 bool zt_cert_expiring_soon(int64_t not_after, int64_t wall);
 
+/* One connection's watch, kept by its node: run it when the handshake is
+ * done and again whenever check_at (0: not armed) has come. */
+struct zq_conn;
+struct zt_io;
+struct zt_cert_watch {
+  uint64_t check_at;
+  bool warned; /* "expires within 30 days" logged once */
+};
+/* true when q's peer certificate has expired: the caller closes the
+ * connection (ZT_ERR_CERT_EXPIRED); the line naming `role name` and the
+ * date is logged here, and the watch disarmed. Otherwise re-arms, and
+ * warns once within ZT_CERT_WARN_S of expiry. */
+bool zt_cert_watch_run(struct zt_cert_watch *cw, const struct zq_conn *q,
+                       const struct zt_io *io, uint64_t now, const char *role,
+                       const char *name);
+/* The io's wall clock, or 0 without one. */
+int64_t zt_io_wall(const struct zt_io *io);
+
 #endif

@@ -51,10 +51,7 @@ struct peer {
   ngtcp2_cid initial_dcid;
   struct zt_bucket opens;    /* SESSION_OPEN rate */
   struct zt_loglimit log;    /* lines this peer can make us write */
-  /* When to compare its certificate's not-after with the wall clock again
-   * (certexpiry.h); 0: not authenticated yet. */
-  uint64_t cert_check_at;
-  bool cert_warned; /* "expires within 30 days" logged once */
+  struct zt_cert_watch cert; /* its certificate's expiry (certexpiry.h) */
 };
 
 struct channel {
@@ -521,38 +518,19 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
 static bool has_wall(const struct zt_intermediate *im) {
   return im->io->wall_clock != NULL;
 }
-static int64_t wall_now(const struct zt_intermediate *im) {
-  return im->io->wall_clock ? im->io->wall_clock(im->io->ud) : 0;
-}
 
-/* A connection lives no longer than its peer's certificate: closed when
- * the not-after passes, warned about (once) within 30 days of it. */
+/* A connection lives no longer than its peer's certificate. */
 static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
                             uint64_t now) {
-  const struct zt_tls_peer_cert *pc = zq_peer_cert(p->q);
-  int64_t wall = wall_now(im);
-  char when[40];
   if (zq_is_dead(p->q) || !p->name[0])
     return;
-  zt_cert_time_str(pc->not_after, when, sizeof(when));
-  if (has_wall(im) && zt_cert_expired(pc->not_after, wall)) {
+  if (zt_cert_watch_run(&p->cert, p->q, im->io, now, zt_role_name(p->role),
+                        p->name)) {
     im->stats.peers_cert_expired++;
-    zt_warn("%s %s: certificate expired on %s: closing its connection",
-            zt_role_name(p->role), p->name, when);
     peer_detach(im, p, ZT_ERR_PEER_LOST);
     zq_close(p->q, ZT_ERR_CERT_EXPIRED, "certificate expired");
     mark_dirty(p);
-    p->cert_check_at = UINT64_MAX;
-    return;
   }
-  if (has_wall(im) && !p->cert_warned &&
-      zt_cert_expiring_soon(pc->not_after, wall)) {
-    p->cert_warned = true;
-    zt_warn("%s %s: certificate expires on %s (in %lld days): renew it",
-            zt_role_name(p->role), p->name, when,
-            (long long)((pc->not_after - wall) / 86400));
-  }
-  p->cert_check_at = zt_cert_next_check(pc->not_after, has_wall(im), wall, now);
 }
 
 static void on_ready(struct zq_conn *q, void *ud) {
@@ -1069,8 +1047,8 @@ uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
     uint64_t e = zq_expiry(p->q);
     if (e < t)
       t = e;
-    if (p->cert_check_at && p->cert_check_at < t)
-      t = p->cert_check_at;
+    if (p->cert.check_at && p->cert.check_at < t)
+      t = p->cert.check_at;
   }
   return t;
 }
@@ -1082,7 +1060,7 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
       zq_handle_expiry(p->q, now);
       mark_dirty(p);
     }
-    if (p->cert_check_at && p->cert_check_at <= now)
+    if (p->cert.check_at && p->cert.check_at <= now)
       peer_cert_check(im, p, now);
   }
   flush_dirty(im);
@@ -1302,7 +1280,8 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   zt_statusw_begin(&w, "intermediate", im->creds->own_name);
   zt_statusw_addr(&w, "listen", (const struct sockaddr *)&im->local,
                   im->locallen);
-  zt_statusw_cert(&w, im->creds->own_not_after, has_wall(im), wall_now(im));
+  zt_statusw_cert(&w, im->creds->own_not_after, has_wall(im),
+                  zt_io_wall(im->io));
   zt_jsonw_begin_array(&w, "peers");
   for (const struct peer *p = im->peers; p; p = p->next) {
     zt_jsonw_begin_object(&w, NULL);
@@ -1316,7 +1295,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
     zt_statusw_ip4(&w, "tunnel_address", p->tunnel_ip);
     zt_jsonw_u64(&w, "rtt_us", p->q ? zq_rtt_ns(p->q) / 1000 : 0);
     zt_statusw_cert(&w, p->name[0] ? zq_peer_cert(p->q)->not_after : 0,
-                    has_wall(im), wall_now(im));
+                    has_wall(im), zt_io_wall(im->io));
     zt_statusw_pmtu(&w, p->q);
     zt_jsonw_end_object(&w);
   }

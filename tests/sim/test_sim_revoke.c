@@ -55,6 +55,7 @@ static void test_agent_closed_at_certificate_expiry(void) {
                                    NULL, NULL, &shortlived, err, sizeof(err)),
                0);
   sim_log_capture(true);
+  sim_log_clear();
   struct world *w = world_new(&shortlived);
   CHECK(world_run(w, world_ready, 10 * SEC));
   /* Still valid: nothing happens before not-after. */
@@ -73,18 +74,60 @@ static void test_agent_closed_at_certificate_expiry(void) {
 }
 
 /* The issue's scenario: the clock three days past every certificate's
- * expiry (the simulator's certificates are valid one day). */
-static void test_clock_jump_closes_expired(void) {
+ * expiry (the simulator's certificates are valid one day). Here only the
+ * agent has a wall clock: its uplink ends the connection to the
+ * Intermediate whose certificate has expired (the Intermediate's own watch
+ * is test_agent_closed_at_certificate_expiry's). */
+static void test_clock_jump_agent_drops_expired_intermediate(void) {
+  sim_log_capture(true);
+  sim_log_clear();
   struct world *w = world_new(&pki.alice);
+  w->io_i.wall_clock = NULL;
+  w->c[0].io.wall_clock = NULL;
   CHECK(world_run(w, world_ready, 10 * SEC));
-  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_cert_expired, 0);
   w->wall_skew = 4 * 86400;
-  CHECK(world_run(w, expired_once, ZT_CERT_RECHECK_NS + 5 * SEC));
+  world_run(w, NULL, 2 * SEC);
+  CHECK(zt_agent_is_connected(w->agent)); /* not before the recheck */
+  world_run(w, NULL, ZT_CERT_RECHECK_NS + 5 * SEC);
+  CHECK(sim_log_seen("intermediate intermediate: certificate expired on"));
+  CHECK(sim_log_seen("connection to intermediate lost: intermediate "
+                     "certificate expired"));
+  CHECK(!sim_log_seen("agent alice: certificate expired"));
+  sim_log_capture(false);
   world_free(w);
+}
+
+/* Only the connector has a wall clock: it alone ends the inner session of
+ * an agent whose certificate expires. */
+static void test_connector_closes_expired_inner_session(void) {
+  struct zt_pem shortlived;
+  char err[256];
+  int64_t not_after = (int64_t)time(NULL) + 40;
+  CHECK_EQ_INT(zt_cert_issue_until(&pki.ca, ZT_ROLE_AGENT, "alice", not_after,
+                                   NULL, NULL, &shortlived, err, sizeof(err)),
+               0);
+  sim_log_capture(true);
+  sim_log_clear();
+  struct world *w = world_new(&shortlived);
+  w->io_i.wall_clock = NULL;
+  w->a[0].io.wall_clock = NULL;
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  sim_send_pings(&w->a[0], SIM_VIP, 3, 20 * MS);
+  world_run(w, NULL, 1 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, 3);
+  CHECK(!sim_log_seen("certificate expired"));
+  world_run(w, NULL, 45 * SEC);
+  CHECK(sim_log_seen("agent alice: certificate expired on"));
+  CHECK(zt_agent_is_connected(w->agent)); /* the outer connection stays */
+  CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_cert_expired, 0);
+  sim_log_capture(false);
+  world_free(w);
+  zt_pem_free(&shortlived);
 }
 
 static void test_revoked_agent_refused_at_handshake(void) {
   sim_log_capture(true);
+  sim_log_clear();
   struct world *w = world_new(&pki.alice);
   zt_intermediate_reload_crl(w->im, crl_revoking(&pki.alice), w->net.now);
   CHECK(!world_run(w, world_ready, 5 * SEC));
@@ -104,6 +147,7 @@ static bool revoked_once(struct world *w) {
 
 static void test_reload_closes_revoked_connection(void) {
   sim_log_capture(true);
+  sim_log_clear();
   struct world *w = world_new(&pki.alice);
   struct sim_agent *bob = world_add_agent(w, &pki.bob, 40002);
   CHECK(world_run(w, world_ready, 10 * SEC));
@@ -129,7 +173,8 @@ int main(void) {
   sim_log_init();
   sim_pki_init();
   RUN(test_agent_closed_at_certificate_expiry);
-  RUN(test_clock_jump_closes_expired);
+  RUN(test_clock_jump_agent_drops_expired_intermediate);
+  RUN(test_connector_closes_expired_inner_session);
   RUN(test_revoked_agent_refused_at_handshake);
   RUN(test_reload_closes_revoked_connection);
   sim_pki_free();

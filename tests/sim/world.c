@@ -233,7 +233,8 @@ struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
   a->io = (struct zt_io){.ud = a,
                          .udp_send = agent_udp,
                          .tun_write = agent_tun_write,
-                         .route = agent_route};
+                         .route = agent_route,
+                         .wall_clock = sim_wall_clock};
   struct zt_agent_options ao = {
       .creds = a->creds,
       .intermediate_name = "intermediate",
@@ -316,7 +317,8 @@ struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
                          .udp_send = conn_udp,
                          .tun_write = conn_tun_write,
                          .route = conn_route,
-                         .forget_addr = conn_forget};
+                         .forget_addr = conn_forget,
+                         .wall_clock = sim_wall_clock};
   conn_start(w, c);
   w->n_conns++;
   return c;
