@@ -515,10 +515,6 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
   }
 }
 
-static bool has_wall(const struct zt_intermediate *im) {
-  return im->io->wall_clock != NULL;
-}
-
 /* A connection lives no longer than its peer's certificate. */
 static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
                             uint64_t now) {
@@ -1280,8 +1276,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   zt_statusw_begin(&w, "intermediate", im->creds->own_name);
   zt_statusw_addr(&w, "listen", (const struct sockaddr *)&im->local,
                   im->locallen);
-  zt_statusw_cert(&w, im->creds->own_not_after, has_wall(im),
-                  zt_io_wall(im->io));
+  zt_statusw_own_cert(&w, im->creds, im->io);
   zt_jsonw_begin_array(&w, "peers");
   for (const struct peer *p = im->peers; p; p = p->next) {
     zt_jsonw_begin_object(&w, NULL);
@@ -1294,8 +1289,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                     p->observedlen);
     zt_statusw_ip4(&w, "tunnel_address", p->tunnel_ip);
     zt_jsonw_u64(&w, "rtt_us", p->q ? zq_rtt_ns(p->q) / 1000 : 0);
-    zt_statusw_cert(&w, p->name[0] ? zq_peer_cert(p->q)->not_after : 0,
-                    has_wall(im), zt_io_wall(im->io));
+    zt_statusw_peer_cert(&w, p->q, im->io);
     zt_statusw_pmtu(&w, p->q);
     zt_jsonw_end_object(&w);
   }

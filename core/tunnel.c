@@ -313,6 +313,7 @@ void zt_tunnel_status_json(const struct zt_tunnel *t, struct zt_jsonw *w) {
   else
     zt_statusw_relay_remote(w, "remote", up_of(t));
   zt_statusw_session_quic(w, t->inner);
+  zt_statusw_peer_cert(w, t->inner, t->env->io);
   zt_jsonw_u64(w, "direct_rtt_us", p->direct ? p->rtt_ns / 1000 : 0);
   zt_jsonw_bool(w, "relay", relay_up(t));
   zt_jsonw_bool(w, "suspect", p->suspect);

@@ -58,6 +58,15 @@ static void test_agent_closed_at_certificate_expiry(void) {
   sim_log_clear();
   struct world *w = world_new(&shortlived);
   CHECK(world_run(w, world_ready, 10 * SEC));
+  /* Warned about, in the log and the status (per peer). */
+  static char st[65536];
+  char when[40], want[80];
+  zt_intermediate_status_json(w->im, st, sizeof(st));
+  zt_cert_time_str(not_after, when, sizeof(when));
+  snprintf(want, sizeof(want), "\"cert_not_after\":\"%s\"", when);
+  CHECK_CONTAINS(st, want);
+  CHECK_CONTAINS(st, "\"cert_expiring_soon\":true");
+  CHECK(sim_log_seen("agent alice: certificate expires on"));
   /* Still valid: nothing happens before not-after. */
   world_run(w, NULL, (uint64_t)(not_after - sim_wall_clock(NULL) - 2) * SEC);
   CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_cert_expired, 0);
