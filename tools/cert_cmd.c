@@ -526,7 +526,9 @@ static int cert_revoke(int argc, char **argv) {
   char *leaf = NULL, *crl_pem = NULL;
   struct zt_revocation *list = NULL, r;
 
-  optind = 1;
+  /* 0: a full reset of getopt (argument permutation included) when
+   * called again in one process. */
+  optind = 0;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (ch) {
     case 'c': ca_dir = optarg; break;
@@ -631,7 +633,9 @@ static int crl_show(int argc, char **argv) {
   const char *ca_path = NULL;
   int ch, rv = 1;
   char err[600];
-  optind = 1;
+  /* 0: a full reset of getopt (argument permutation included) when
+   * called again in one process. */
+  optind = 0;
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (ch) {
     case 'c': ca_path = optarg; break;
