@@ -523,7 +523,8 @@ static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
   if (zt_cert_watch_run(&p->cert, p->q, im->io, now, zt_role_name(p->role),
                         p->name)) {
     im->stats.peers_cert_expired++;
-    peer_detach(im, p, ZT_ERR_PEER_LOST);
+    /* Not PEER_LOST: the connector would keep a direct session with it. */
+    peer_detach(im, p, ZT_ERR_NOT_ALLOWED);
     zq_close(p->q, ZT_ERR_CERT_EXPIRED, "certificate expired");
     mark_dirty(p);
   }
@@ -1079,7 +1080,9 @@ void zt_intermediate_reload_crl(struct zt_intermediate *im,
     zt_warn("%s %s: certificate serial %s revoked on %s: closing its "
             "connection",
             zt_role_name(p->role), p->name, hex, when);
-    peer_detach(im, p, ZT_ERR_PEER_LOST);
+    /* NOT_ALLOWED, not PEER_LOST: the other ends end their sessions with
+     * it, direct paths included (a direct session outlives PEER_LOST). */
+    peer_detach(im, p, ZT_ERR_NOT_ALLOWED); /* revoked */
     zq_close(p->q, ZT_ERR_CERT_REVOKED, "certificate revoked");
     mark_dirty(p);
   }

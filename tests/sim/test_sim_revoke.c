@@ -178,6 +178,25 @@ static void test_reload_closes_revoked_connection(void) {
   world_free(w);
 }
 
+static void direct_on(struct world *w) { w->agent_direct = true; }
+
+/* A session on a direct path outlives a lost relay channel; not one whose
+ * agent was revoked: the connector is told to end it. */
+static void test_reload_ends_direct_session(void) {
+  struct world *w = world_new_with(&pki.alice, direct_on);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  sim_send_pings(&w->a[0], SIM_VIP, 3, 20 * MS);
+  world_run(w, NULL, 5 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, 3);
+  zt_intermediate_reload_crl(w->im, crl_revoking(&pki.alice), w->net.now);
+  world_run(w, NULL, 1 * SEC);
+  size_t before = w->a[0].rx;
+  sim_send_pings(&w->a[0], SIM_VIP, 5, 200 * MS);
+  world_run(w, NULL, 3 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, before);
+  world_free(w);
+}
+
 int main(void) {
   sim_log_init();
   sim_pki_init();
@@ -186,6 +205,7 @@ int main(void) {
   RUN(test_connector_closes_expired_inner_session);
   RUN(test_revoked_agent_refused_at_handshake);
   RUN(test_reload_closes_revoked_connection);
+  RUN(test_reload_ends_direct_session);
   sim_pki_free();
   return TEST_EXIT();
 }
