@@ -21,6 +21,8 @@ cd "$(dirname "$0")/../.."
 source tests/netns/ztna-env.sh
 # shellcheck source=harness.sh
 source tests/netns/harness.sh
+# shellcheck source=openssl_cert.sh
+source tests/netns/openssl_cert.sh
 A() { ip netns exec "$ZT_NS_A" "$@"; }
 zt_need_bins ztna ztna-intermediate ztna-connector ztna-agent
 
@@ -103,34 +105,9 @@ zt_stop agent
 if ! command -v openssl >/dev/null; then
   skip expiry "openssl not installed"
 else
-  d="$ZT_WORK/oca"
-  mkdir -p "$d" && : >"$d/index.txt" && echo 01 >"$d/serial"
-  cat >"$d/ca.cnf" <<EOF
-[ca]
-default_ca = zt
-[zt]
-database = $d/index.txt
-serial = $d/serial
-new_certs_dir = $d
-default_md = sha256
-policy = any
-copy_extensions = none
-x509_extensions = leaf
-unique_subject = no
-[any]
-commonName = supplied
-[leaf]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = URI:ztna://agent/alice
-EOF
   start=$(date -u -d '-1 hour' +%y%m%d%H%M%SZ)
   end=$(date -u -d '+25 seconds' +%y%m%d%H%M%SZ)
-  if openssl req -new -key "$P/alice.key" -subj /CN=alice -out "$d/req.csr" 2>"$d/err" &&
-    openssl ca -batch -config "$d/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
-      -startdate "$start" -enddate "$end" -in "$d/req.csr" -out "$ZT_WORK/short.pem" \
-      -notext 2>>"$d/err" >/dev/null; then
+  if zt_openssl_cert "$ZT_WORK/short.pem" "$start" "$end" "$P/alice.key" "$P" ztna://agent/alice; then
     sed -i "s|$P/alice.pem|$ZT_WORK/short.pem|" "$ZT_WORK/agent.json"
     zt_start_agent
     if zt_wait_log agent "added route $ECHO_VIP" 15 && A ping -c 1 -W 2 "$WEB_VIP" >/dev/null 2>&1; then
@@ -145,7 +122,7 @@ EOF
       fail expiry "the agent with the short certificate did not connect: $(tail -n 4 "$ZT_WORK/agent.log")"
     fi
   else
-    fail expiry "openssl could not make the certificate: $(cat "$d/err")"
+    fail expiry "openssl could not make the certificate: $(cat "$ZT_WORK/oca/err")"
   fi
 fi
 

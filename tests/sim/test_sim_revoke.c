@@ -43,17 +43,25 @@ static struct zt_crl *crl_revoking(const struct zt_pem *who) {
   return crl;
 }
 
+/* Alice with a certificate that expires 40 s from now (wall clock). */
+static int64_t short_alice(struct zt_pem *out) {
+  char err[256];
+  int64_t not_after = (int64_t)time(NULL) + 40;
+  if (zt_cert_issue_until(&pki.ca, ZT_ROLE_AGENT, "alice", not_after, NULL,
+                          NULL, out, err, sizeof(err))) {
+    fprintf(stderr, "certgen: %s\n", err);
+    exit(1);
+  }
+  return not_after;
+}
+
 static bool expired_once(struct world *w) {
   return zt_intermediate_get_stats(w->im)->peers_cert_expired >= 1;
 }
 
 static void test_agent_closed_at_certificate_expiry(void) {
   struct zt_pem shortlived;
-  char err[256];
-  int64_t not_after = (int64_t)time(NULL) + 40;
-  CHECK_EQ_INT(zt_cert_issue_until(&pki.ca, ZT_ROLE_AGENT, "alice", not_after,
-                                   NULL, NULL, &shortlived, err, sizeof(err)),
-               0);
+  int64_t not_after = short_alice(&shortlived);
   sim_log_capture(true);
   sim_log_clear();
   struct world *w = world_new(&shortlived);
@@ -110,11 +118,7 @@ static void test_clock_jump_agent_drops_expired_intermediate(void) {
  * an agent whose certificate expires. */
 static void test_connector_closes_expired_inner_session(void) {
   struct zt_pem shortlived;
-  char err[256];
-  int64_t not_after = (int64_t)time(NULL) + 40;
-  CHECK_EQ_INT(zt_cert_issue_until(&pki.ca, ZT_ROLE_AGENT, "alice", not_after,
-                                   NULL, NULL, &shortlived, err, sizeof(err)),
-               0);
+  short_alice(&shortlived);
   sim_log_capture(true);
   sim_log_clear();
   struct world *w = world_new(&shortlived);
