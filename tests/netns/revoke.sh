@@ -9,6 +9,8 @@
 #   refused       her reconnects are refused at the handshake, with the
 #                 reason on both sides (serial on the Intermediate,
 #                 certificate_revoked on the agent)
+#   status-warns  `ztna status` on the Intermediate flags a peer certificate
+#                 within 30 days of expiry (and the log says so)
 #   expiry        a new certificate for alice valid ~25 s (openssl ca): she
 #                 connects, is cut off when it expires (the Intermediate's
 #                 timer, not a handshake), and her reconnects are refused as
@@ -111,6 +113,15 @@ else
     sed -i "s|$P/alice.pem|$ZT_WORK/short.pem|" "$ZT_WORK/agent.json"
     zt_start_agent
     if zt_wait_log agent "added route $ECHO_VIP" 15 && A ping -c 1 -W 2 "$WEB_VIP" >/dev/null 2>&1; then
+      # The status flags it (and the log warned once).
+      ip netns exec "$ZT_NS_I" "$Z" status --socket "$ZT_WORK/intermediate.sock" \
+        >"$ZT_WORK/status.out" 2>&1
+      if grep -q "^alice .*(expires soon!)" "$ZT_WORK/status.out" &&
+        grep -q "agent alice: certificate expires on" "$ZT_WORK/intermediate.log"; then
+        pass "status-warns: $(grep '^alice' "$ZT_WORK/status.out" | tr -s ' ' | cut -c1-160)"
+      else
+        fail status-warns "$(cat "$ZT_WORK/status.out")"
+      fi
       if zt_wait_log intermediate "agent alice: certificate expired on .*: closing" 40 &&
         zt_wait_log intermediate "certificate rejected" 20 &&
         zt_wait_log agent "certificate_expired" 20; then
