@@ -83,6 +83,7 @@ static void test_agent_closed_at_certificate_expiry(void) {
   CHECK(world_run(w, expired_once, 5 * SEC));
   CHECK(sim_wall_clock(NULL) > not_after);
   CHECK(sim_log_seen("agent alice: certificate expired on"));
+  CHECK(sim_log_seen("agent alice disconnected: certificate expired"));
   /* The connector's certificate is valid: it stays. */
   CHECK_EQ_INT(zt_connector_registered(w->conn), 1);
   sim_log_capture(false);
@@ -131,6 +132,7 @@ static void test_connector_closes_expired_inner_session(void) {
   CHECK(!sim_log_seen("certificate expired"));
   world_run(w, NULL, 45 * SEC);
   CHECK(sim_log_seen("agent alice: certificate expired on"));
+  CHECK(sim_log_seen("session with agent alice ended: peer certificate expired"));
   CHECK(zt_agent_is_connected(w->agent)); /* the outer connection stays */
   CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_cert_expired, 0);
   sim_log_capture(false);
