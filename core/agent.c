@@ -1111,6 +1111,7 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   zt_strbuf_init(&sb, buf, len);
   zt_jsonw_init(&w, &sb);
   zt_statusw_begin(&w, "agent", a->creds->own_name);
+  zt_statusw_own_cert(&w, a->creds, a->io);
   zt_statusw_uplink_begin(&w, shown_uplink(a), a->intermediate_name);
   zt_statusw_ip4(&w, "tunnel_address", a->tunnel_ip);
   zt_jsonw_end_object(&w);

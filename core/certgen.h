@@ -9,7 +9,9 @@
 #define ZTNA_CERTGEN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "crl.h"
 #include "identity.h"
 
 struct zt_pem {
@@ -33,5 +35,33 @@ int zt_cert_issue(const struct zt_pem *ca, enum zt_role role, const char *name,
                   unsigned days, const char *const *dns,
                   const char *const *ips, struct zt_pem *out, char *err,
                   size_t errlen);
+
+/* The same with an explicit not-after (Unix seconds): tests and the
+ * simulator issue certificates that expire within seconds. Not a CLI
+ * option. */
+int zt_cert_issue_until(const struct zt_pem *ca, enum zt_role role,
+                        const char *name, int64_t not_after,
+                        const char *const *dns, const char *const *ips,
+                        struct zt_pem *out, char *err, size_t errlen);
+
+/* A certificate's serial (and not-after, when not NULL), from PEM. */
+int zt_cert_serial(const char *cert_pem, uint8_t serial[ZT_SERIAL_MAX],
+                   size_t *len, int64_t *not_after, char *err, size_t errlen);
+
+/* 1 when cert_pem is signed by the CA certificate ca_pem (dates ignored),
+ * 0 when not, -1 when either does not parse. */
+int zt_cert_signed_by(const char *cert_pem, const char *ca_pem);
+
+/* One revoked certificate: its serial and when it was revoked. */
+struct zt_revocation {
+  uint8_t serial[ZT_SERIAL_MAX];
+  size_t len;
+  int64_t when;
+};
+/* A CRL (v2, SHA-256) listing `list`, signed by the CA, issued at `now`
+ * with its next update `next_days` later; PEM in *pem_out (malloc'd). */
+int zt_crl_make(const struct zt_pem *ca, const struct zt_revocation *list,
+                size_t n, int64_t now, unsigned next_days, char **pem_out,
+                char *err, size_t errlen);
 
 #endif

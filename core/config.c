@@ -355,6 +355,8 @@ static int common_member(const struct ctx *cx, const struct common *f,
     r = set_path(cx, m, kp, f->tls->cert);
   else if (f->tls && key_is(m, "key"))
     r = set_path(cx, m, kp, f->tls->key);
+  else if (f->tls && key_is(m, "crl"))
+    r = set_path(cx, m, kp, f->tls->crl);
   else if (f->tun && key_is(m, "tun"))
     r = set_tun(cx, m, kp, f->tun);
   else if (f->log_level && key_is(m, "log_level"))
@@ -673,7 +675,7 @@ static int shared_member(const struct ctx *cx, void *ud, unsigned which,
 static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
     "services", "policy", "state_dir", "control_socket", "stun_port",
-    "audit_log", NULL};
+    "audit_log", "crl", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -777,7 +779,7 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
 static const char *const conn_keys[] = {
     "intermediate", "intermediate_name", "ca",       "cert",       "key",
     "tun",          "log_level",         "services", "agent_pool",
-    "control_socket", "direct",          "p2p_listen", "audit_log", NULL};
+    "control_socket", "direct",          "p2p_listen", "audit_log", "crl", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
@@ -822,7 +824,8 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
 static const char *const agent_keys[] = {
     "intermediate", "intermediate_name", "ca",           "cert", "key",
     "tun",          "log_level",         "service_range",
-    "control_socket", "direct", "dns_domain", "dns_address", "dns_resolved", NULL};
+    "control_socket", "direct", "dns_domain", "dns_address", "dns_resolved",
+    "crl", NULL};
 
 /* The deployment's DNS domain: "" turns DNS off, anything else must be a
  * domain name dns.c can answer for. */

@@ -21,6 +21,8 @@
 
 struct zt_tls_paths {
   char ca[ZT_PATH_MAX], cert[ZT_PATH_MAX], key[ZT_PATH_MAX];
+  /* The CA's CRL (crl.h), "" for none: peers it lists are refused. */
+  char crl[ZT_PATH_MAX];
 };
 
 struct zt_intermediate_config {

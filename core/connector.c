@@ -1073,6 +1073,7 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
   zt_strbuf_init(&sb, buf, len);
   zt_jsonw_init(&w, &sb);
   zt_statusw_begin(&w, "connector", c->creds->own_name);
+  zt_statusw_own_cert(&w, c->creds, c->io);
   zt_statusw_uplink_begin(&w, &c->ups.u[0], c->intermediate_name);
   zt_jsonw_end_object(&w);
   zt_uplinks_status_json(&c->ups, &w, SIZE_MAX);

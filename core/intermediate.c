@@ -18,6 +18,8 @@
 #include "admit.h"
 #include "audit.h"
 #include "ctrl.h"
+#include "certexpiry.h"
+#include "crl.h"
 #include "ippkt.h"
 #include "keymap.h"
 #include "log.h"
@@ -56,6 +58,7 @@ struct peer {
    * that a reload can grant what was refused before. */
   uint8_t n_offered;
   char (*offered)[ZT_NAME_MAX + 1];
+  struct zt_cert_watch cert; /* its certificate's expiry (certexpiry.h) */
 };
 
 /* What a channel was granted: one service's address and ports. */
@@ -608,6 +611,21 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
   }
 }
 
+/* A connection lives no longer than its peer's certificate. */
+static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
+                            uint64_t now) {
+  if (zq_is_dead(p->q) || !p->name[0])
+    return;
+  if (zt_cert_watch_run(&p->cert, p->q, im->io, now, zt_role_name(p->role),
+                        p->name)) {
+    im->stats.peers_cert_expired++;
+    /* Not PEER_LOST: the connector would keep a direct session with it. */
+    peer_detach(im, p, ZT_ERR_NOT_ALLOWED);
+    zq_close(p->q, ZT_ERR_CERT_EXPIRED, "certificate expired");
+    mark_dirty(p);
+  }
+}
+
 static void on_ready(struct zq_conn *q, void *ud) {
   struct peer *p = ud;
   peer_handshake_over(p->im, p);
@@ -623,6 +641,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
   zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
   replace_older(p->im, p);
+  peer_cert_check(p->im, p, p->im->now);
 }
 
 static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
@@ -1213,6 +1232,8 @@ uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
     uint64_t e = zq_expiry(p->q);
     if (e < t)
       t = e;
+    if (p->cert.check_at && p->cert.check_at < t)
+      t = p->cert.check_at;
   }
   return t;
 }
@@ -1224,6 +1245,34 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
       zq_handle_expiry(p->q, now);
       mark_dirty(p);
     }
+    if (p->cert.check_at && p->cert.check_at <= now)
+      peer_cert_check(im, p, now);
+  }
+  flush_dirty(im);
+}
+
+void zt_intermediate_reload_crl(struct zt_intermediate *im,
+                                struct zt_crl *crl, uint64_t now) {
+  char hex[3 * ZT_SERIAL_MAX], when[40];
+  int64_t at;
+  im->now = now;
+  zt_tls_creds_set_crl(im->creds, crl);
+  for (struct peer *p = im->peers; p; p = p->next) {
+    const struct zt_tls_peer_cert *pc = zq_peer_cert(p->q);
+    if (!p->name[0] || zq_is_dead(p->q) ||
+        !zt_crl_revoked(crl, pc->serial, pc->serial_len, &at))
+      continue;
+    zt_serial_hex(pc->serial, pc->serial_len, hex, sizeof(hex));
+    zt_cert_time_str(at, when, sizeof(when));
+    im->stats.peers_revoked++;
+    zt_warn("%s %s: certificate serial %s revoked on %s: closing its "
+            "connection",
+            zt_role_name(p->role), p->name, hex, when);
+    /* NOT_ALLOWED, not PEER_LOST: the other ends end their sessions with
+     * it, direct paths included (a direct session outlives PEER_LOST). */
+    peer_detach(im, p, ZT_ERR_NOT_ALLOWED); /* revoked */
+    zq_close(p->q, ZT_ERR_CERT_REVOKED, "certificate revoked");
+    mark_dirty(p);
   }
   flush_dirty(im);
 }
@@ -1402,6 +1451,8 @@ static void im_counters_json(const struct zt_intermediate *im,
   zt_jsonw_u64(w, "channels_replaced", st->channels_replaced);
   zt_jsonw_end_object(w);
   zt_jsonw_u64(w, "peers_replaced", st->peers_replaced);
+  zt_jsonw_u64(w, "peers_revoked", st->peers_revoked);
+  zt_jsonw_u64(w, "peers_cert_expired", st->peers_cert_expired);
   zt_jsonw_u64(w, "addresses_reassigned", st->addresses_reassigned);
   zt_jsonw_u64(w, "log_suppressed", st->log_suppressed);
   zt_jsonw_end_object(w);
@@ -1416,6 +1467,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   zt_statusw_begin(&w, "intermediate", im->creds->own_name);
   zt_statusw_addr(&w, "listen", (const struct sockaddr *)&im->local,
                   im->locallen);
+  zt_statusw_own_cert(&w, im->creds, im->io);
   zt_jsonw_begin_array(&w, "peers");
   for (const struct peer *p = im->peers; p; p = p->next) {
     zt_jsonw_begin_object(&w, NULL);
@@ -1428,6 +1480,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                     p->observedlen);
     zt_statusw_ip4(&w, "tunnel_address", p->tunnel_ip);
     zt_jsonw_u64(&w, "rtt_us", p->q ? zq_rtt_ns(p->q) / 1000 : 0);
+    zt_statusw_peer_cert(&w, p->q, im->io);
     zt_statusw_pmtu(&w, p->q);
     zt_jsonw_end_object(&w);
   }

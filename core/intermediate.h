@@ -39,6 +39,9 @@ struct zt_intermediate_stats {
   /* STUN Binding requests (stun.h), both ports: answered, dropped for
    * being smaller than their answer, refused by a budget. */
   uint64_t stun_answered, stun_dropped, stun_limited;
+  /* Connections closed because the peer's certificate was revoked (at a
+   * CRL reload) or expired (certexpiry.h). */
+  uint64_t peers_revoked, peers_cert_expired;
 };
 
 struct zt_intermediate *
@@ -62,6 +65,15 @@ size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
                                       const struct sockaddr *from,
                                       const uint8_t *pkt, size_t len,
                                       uint64_t now, uint8_t *out, size_t cap);
+/* Reload: replaces the CRL the handshakes check (takes ownership; NULL:
+ * none) and closes every live connection whose certificate it revokes,
+ * with ZT_ERR_CERT_REVOKED and a log line naming identity and serial. */
+struct zt_crl;
+void zt_intermediate_reload_crl(struct zt_intermediate *im,
+                                struct zt_crl *crl, uint64_t now);
+/* The next deadline includes each peer's certificate expiry check: a
+ * connection is closed (ZT_ERR_CERT_EXPIRED) once the wall clock
+ * (io->wall_clock) passes its peer certificate's not-after. */
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im);
 void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now);
 const struct zt_intermediate_stats *

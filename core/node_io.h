@@ -51,6 +51,10 @@ struct zt_io {
    * source stayed the same). */
   int (*source_addr)(void *ud, const struct sockaddr *to, socklen_t tolen,
                      struct sockaddr_storage *out, socklen_t *outlen);
+  /* The wall clock, Unix seconds: certificates expire by it
+   * (certexpiry.h). NULL: connections are not closed at their peer's
+   * certificate expiry (the handshake still checks it). */
+  int64_t (*wall_clock)(void *ud);
 };
 
 /* Sends every packet connection q has now through io->udp_send (the

@@ -75,6 +75,7 @@ struct zq_conn {
 
   enum zt_role peer_role;
   char peer_name[ZT_NAME_MAX + 1];
+  struct zt_tls_peer_cert peer_cert; /* serial, not-after (accepted peer) */
   char refuse_reason[200];
   uint8_t refuse_alert;   /* the TLS alert our refusal is sent with */
   uint8_t peer_tls_alert; /* the peer closed with this TLS alert (0: none) */
@@ -342,7 +343,8 @@ static const ngtcp2_callbacks base_callbacks = {
 static int verify_cb(gnutls_session_t session) {
   ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
   struct zq_conn *c = ref->user_data;
-  if (zt_tls_verify_peer(session, &c->cfg.expect, &c->peer_role, c->peer_name,
+  if (zt_tls_verify_peer(session, &c->cfg.expect, c->cfg.creds->crl,
+                         &c->peer_role, c->peer_name, &c->peer_cert,
                          c->refuse_reason, sizeof(c->refuse_reason),
                          &c->refuse_alert) != 0)
     return GNUTLS_E_CERTIFICATE_ERROR;
@@ -1107,6 +1109,9 @@ bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code) {
 }
 enum zt_role zq_peer_role(const struct zq_conn *c) { return c->peer_role; }
 const char *zq_peer_name(const struct zq_conn *c) { return c->peer_name; }
+const struct zt_tls_peer_cert *zq_peer_cert(const struct zq_conn *c) {
+  return &c->peer_cert;
+}
 int zq_format_stats(const struct zq_conn *c, char *buf, size_t len) {
   ngtcp2_conn_stat cs;
   const struct zq_stats *st = &c->stats;

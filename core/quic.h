@@ -234,6 +234,9 @@ bool zq_is_dead(const struct zq_conn *c);
 const char *zq_close_reason(const struct zq_conn *c);
 enum zt_role zq_peer_role(const struct zq_conn *c);
 const char *zq_peer_name(const struct zq_conn *c);
+/* The accepted peer's certificate: serial (revocation at reload) and
+ * not-after (the connection ends when it passes). Zeroes before. */
+const struct zt_tls_peer_cert *zq_peer_cert(const struct zq_conn *c);
 /* A Stateless Reset for a short-header packet `pkt` that matches no
  * connection, with the token cfg's reset secret gives its destination
  * connection ID. Smaller than `pkt`, as RFC 9000 requires, so resets cannot

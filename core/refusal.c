@@ -53,9 +53,15 @@ void zt_refusal_explain(uint8_t alert, const char *cert_file,
              "certificate from us; check %s)",
              cert);
     break;
+  case GNUTLS_A_CERTIFICATE_REVOKED:
+    snprintf(out, len,
+             "the intermediate refused our certificate %s: certificate_revoked"
+             " (the deployment's CA revoked it: ask the operator for a new "
+             "one)",
+             cert);
+    break;
   case GNUTLS_A_BAD_CERTIFICATE:
   case GNUTLS_A_UNSUPPORTED_CERTIFICATE:
-  case GNUTLS_A_CERTIFICATE_REVOKED:
   case GNUTLS_A_CERTIFICATE_UNKNOWN:
     snprintf(out, len,
              "the intermediate refused our certificate %s: %s (check that it "

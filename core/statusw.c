@@ -1,6 +1,10 @@
 /* See statusw.h. */
 #include "statusw.h"
 
+#include "certexpiry.h"
+#include "node_io.h"
+#include "tls.h"
+
 #include "ippkt.h"
 #include "netaddr.h"
 #include "pmtu.h"
@@ -14,6 +18,31 @@ void zt_statusw_addr(struct zt_jsonw *w, const char *key,
     zt_jsonw_null(w, key);
   else
     zt_jsonw_str(w, key, zt_netaddr_str(sa, buf, sizeof(buf)));
+}
+
+void zt_statusw_cert(struct zt_jsonw *w, int64_t not_after, bool has_wall,
+                     int64_t wall) {
+  char when[40];
+  if (not_after > 0) {
+    zt_cert_time_str(not_after, when, sizeof(when));
+    zt_jsonw_str(w, "cert_not_after", when);
+  } else {
+    zt_jsonw_null(w, "cert_not_after");
+  }
+  zt_jsonw_bool(w, "cert_expiring_soon",
+                has_wall && zt_cert_expiring_soon(not_after, wall));
+}
+
+void zt_statusw_own_cert(struct zt_jsonw *w, const struct zt_tls_creds *creds,
+                         const struct zt_io *io) {
+  zt_statusw_cert(w, creds->own_not_after, io->wall_clock != NULL,
+                  zt_io_wall(io));
+}
+
+void zt_statusw_peer_cert(struct zt_jsonw *w, const struct zq_conn *q,
+                          const struct zt_io *io) {
+  zt_statusw_cert(w, q && zq_is_ready(q) ? zq_peer_cert(q)->not_after : 0,
+                  io->wall_clock != NULL, zt_io_wall(io));
 }
 
 void zt_statusw_ip4(struct zt_jsonw *w, const char *key, uint32_t ip) {
@@ -61,6 +90,7 @@ void zt_statusw_uplink_begin(struct zt_jsonw *w, const struct zt_uplink *u,
   zt_jsonw_u64(w, "disconnects", u->stats.disconnects);
   zt_jsonw_u64(w, "relay_malformed", u->stats.relay_malformed);
   zt_jsonw_u64(w, "relay_send_drops", u->stats.relay_send_drops);
+  zt_statusw_peer_cert(w, u->q, u->io);
   zt_statusw_pmtu(w, u->q);
 }
 

@@ -21,6 +21,20 @@ void zt_statusw_addr(struct zt_jsonw *w, const char *key,
                      const struct sockaddr *sa, socklen_t len);
 /* "key":"a.b.c.d", or null for 0 (no address). */
 void zt_statusw_ip4(struct zt_jsonw *w, const char *key, uint32_t ip);
+/* A certificate's expiry (certexpiry.h): "cert_not_after":"ISO time" (null
+ * when unknown) and "cert_expiring_soon": within 30 days at wall time
+ * `wall` (false without a wall clock). */
+void zt_statusw_cert(struct zt_jsonw *w, int64_t not_after, bool has_wall,
+                     int64_t wall);
+/* The daemon's own certificate: zt_statusw_cert at io's wall clock. */
+struct zt_io;
+struct zt_tls_creds;
+void zt_statusw_own_cert(struct zt_jsonw *w, const struct zt_tls_creds *creds,
+                         const struct zt_io *io);
+/* A connection's peer certificate, as zt_statusw_cert (null before the
+ * handshake is done). */
+void zt_statusw_peer_cert(struct zt_jsonw *w, const struct zq_conn *q,
+                          const struct zt_io *io);
 /* Opens the top-level object: {"daemon":..., "version":1, "identity":... */
 void zt_statusw_begin(struct zt_jsonw *w, const char *daemon,
                       const char *identity);

@@ -38,6 +38,7 @@ static struct zt_tls_creds *creds_finish(struct zt_tls_creds *c, char *err,
     snprintf(err, errlen, "own certificate: %s", why);
     goto fail_crts;
   }
+  c->own_not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crts[0]);
   for (unsigned i = 0; i < n; i++)
     gnutls_x509_crt_deinit(crts[i]);
   gnutls_free(crts);
@@ -238,9 +239,15 @@ fail:
   return NULL;
 }
 
+void zt_tls_creds_set_crl(struct zt_tls_creds *c, struct zt_crl *crl) {
+  zt_crl_free(c->crl);
+  c->crl = crl;
+}
+
 void zt_tls_creds_free(struct zt_tls_creds *c) {
   if (!c)
     return;
+  zt_crl_free(c->crl);
   if (c->cred)
     gnutls_certificate_free_credentials(c->cred);
   free(c);
@@ -270,9 +277,28 @@ static uint8_t status_alert(unsigned status) {
   return GNUTLS_A_BAD_CERTIFICATE;
 }
 
+/* Serial and not-after of the peer's certificate (DER). */
+static int peer_cert_read(const gnutls_datum_t *der,
+                          struct zt_tls_peer_cert *cert) {
+  gnutls_x509_crt_t crt;
+  int rv = -1;
+  if (gnutls_x509_crt_init(&crt) < 0)
+    return -1;
+  cert->serial_len = sizeof(cert->serial);
+  if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0 &&
+      gnutls_x509_crt_get_serial(crt, cert->serial, &cert->serial_len) >= 0) {
+    cert->not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+    rv = 0;
+  }
+  gnutls_x509_crt_deinit(crt);
+  return rv;
+}
+
 int zt_tls_verify_peer(gnutls_session_t session,
-                       const struct zt_tls_expect *expect, enum zt_role *role,
-                       char name[ZT_NAME_MAX + 1], char *reason,
+                       const struct zt_tls_expect *expect,
+                       const struct zt_crl *crl, enum zt_role *role,
+                       char name[ZT_NAME_MAX + 1],
+                       struct zt_tls_peer_cert *cert, char *reason,
                        size_t reasonlen, uint8_t *alert) {
   unsigned status = 0;
   const gnutls_datum_t *chain;
@@ -309,6 +335,22 @@ int zt_tls_verify_peer(gnutls_session_t session,
   if (zt_identity_from_der(chain[0].data, chain[0].size, role, name, why,
                            sizeof(why)) != 0) {
     snprintf(reason, reasonlen, "certificate has no ztna identity: %s", why);
+    return -1;
+  }
+  if (peer_cert_read(&chain[0], cert) != 0) {
+    snprintf(reason, reasonlen, "peer %s/%s: cannot read its serial",
+             zt_role_name(*role), name);
+    return -1;
+  }
+  int64_t revoked_at;
+  if (zt_crl_revoked(crl, cert->serial, cert->serial_len, &revoked_at)) {
+    char hex[3 * ZT_SERIAL_MAX], when[40];
+    zt_serial_hex(cert->serial, cert->serial_len, hex, sizeof(hex));
+    utc(revoked_at, when, sizeof(when));
+    *alert = GNUTLS_A_CERTIFICATE_REVOKED;
+    snprintf(reason, reasonlen,
+             "peer %s/%s: certificate serial %s revoked on %s (crl %s)",
+             zt_role_name(*role), name, hex, when, zt_crl_file(crl));
     return -1;
   }
   if (!(expect->roles & (1u << *role))) {

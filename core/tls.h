@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crl.h"
 #include "identity.h"
 
 struct zt_tls_creds {
@@ -26,7 +27,16 @@ struct zt_tls_creds {
   /* The files they came from ("" from memory), for messages that tell an
    * operator which certificate the Intermediate refused. */
   char cert_file[256], ca_file[256];
+  /* Revoked certificates (crl.h), owned; NULL: none. Every handshake of
+   * every connection made with these credentials checks its peer here, so
+   * replacing it (zt_tls_creds_set_crl) applies to the next handshakes. */
+  struct zt_crl *crl;
+  /* Our own certificate's not-after (Unix seconds), for the status. */
+  int64_t own_not_after;
 };
+
+/* Replaces the CRL (freeing the old one); takes ownership of crl. */
+void zt_tls_creds_set_crl(struct zt_tls_creds *c, struct zt_crl *crl);
 
 /* Loads PEM files. NULL and err ("cert /etc/ztna/agent.pem: ...") on error.
  * zt_tls_creds_load_at with the current time and no warning. */
@@ -76,16 +86,29 @@ struct zt_tls_expect {
   const char *name; /* exact peer name, or NULL for any */
 };
 
-/* Called by the verify function with the session's expectations; fills the
- * peer's identity or a reason. 0 accept, -1 refuse, and then *alert is the
+/* What a connection keeps of its peer's certificate: the serial, to find
+ * it in a CRL later (reload), and the not-after, to close the connection
+ * when it passes (Unix seconds). */
+struct zt_tls_peer_cert {
+  uint8_t serial[ZT_SERIAL_MAX];
+  size_t serial_len;
+  int64_t not_after;
+};
+
+/* Called by the verify function with the session's expectations and the
+ * CRL (NULL: none); fills the peer's identity and certificate, or a reason. 0 accept, -1 refuse, and then *alert is the
  * TLS alert that tells the peer why (GnuTLS itself would send
  * bad_certificate whatever the cause): certificate_expired (also not yet
- * valid), unknown_ca (not signed by our CA), access_denied (a valid
+ * valid), unknown_ca (not signed by our CA), certificate_revoked (its
+ * serial is in the CRL: the reason names identity, serial and date),
+ * access_denied (a valid
  * certificate of the wrong role or name), certificate_required (none),
  * bad_certificate (anything else). Exposed for tests. */
 int zt_tls_verify_peer(gnutls_session_t session,
-                       const struct zt_tls_expect *expect, enum zt_role *role,
-                       char name[ZT_NAME_MAX + 1], char *reason,
+                       const struct zt_tls_expect *expect,
+                       const struct zt_crl *crl, enum zt_role *role,
+                       char name[ZT_NAME_MAX + 1],
+                       struct zt_tls_peer_cert *cert, char *reason,
                        size_t reasonlen, uint8_t *alert);
 
 #endif

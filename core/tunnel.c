@@ -178,6 +178,14 @@ void zt_tunnel_stream(struct zt_tunnel *t, const uint8_t *data, size_t len) {
   }
 }
 
+/* The inner session lives no longer than the peer's certificate. */
+static void cert_check(struct zt_tunnel *t, uint64_t now) {
+  if (t->inner && !zq_is_dead(t->inner) &&
+      zt_cert_watch_run(&t->cert, t->inner, t->env->io, now,
+                        t->at_agent ? "connector" : "agent", t->peer))
+    zq_close(t->inner, ZT_ERR_CERT_EXPIRED, "peer certificate expired");
+}
+
 void zt_tunnel_ready(struct zt_tunnel *t, uint64_t now) {
   uint8_t km[2 * ZT_PROBE_KEY_LEN];
   t->now = now;
@@ -191,6 +199,7 @@ void zt_tunnel_ready(struct zt_tunnel *t, uint64_t now) {
   zt_wipe(km, sizeof(km));
   if (t->at_agent)
     zt_tunnel_send_candidates(t);
+  cert_check(t, now);
 }
 
 /* ---- packets ------------------------------------------------------------ */
@@ -263,6 +272,8 @@ void zt_tunnel_close(struct zt_tunnel *t, const char *reason, uint64_t now) {
 uint64_t zt_tunnel_expiry(const struct zt_tunnel *t) {
   uint64_t a = t->inner ? zq_expiry(t->inner) : UINT64_MAX;
   uint64_t b = zt_path_expiry(&t->path);
+  if (t->cert.check_at && t->cert.check_at < a)
+    a = t->cert.check_at;
   return a < b ? a : b;
 }
 
@@ -270,6 +281,8 @@ void zt_tunnel_handle_expiry(struct zt_tunnel *t, uint64_t now) {
   t->now = now;
   if (t->inner && zq_expiry(t->inner) <= now)
     zq_handle_expiry(t->inner, now);
+  if (t->cert.check_at && t->cert.check_at <= now)
+    cert_check(t, now);
   zt_path_handle_expiry(&t->path, relay_up(t), now);
 }
 
@@ -300,6 +313,7 @@ void zt_tunnel_status_json(const struct zt_tunnel *t, struct zt_jsonw *w) {
   else
     zt_statusw_relay_remote(w, "remote", up_of(t));
   zt_statusw_session_quic(w, t->inner);
+  zt_statusw_peer_cert(w, t->inner, t->env->io);
   zt_jsonw_u64(w, "direct_rtt_us", p->direct ? p->rtt_ns / 1000 : 0);
   zt_jsonw_bool(w, "relay", relay_up(t));
   zt_jsonw_bool(w, "suspect", p->suspect);

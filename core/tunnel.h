@@ -60,6 +60,9 @@ struct zt_tunnel {
   uint64_t path_switches; /* path.switches the inner's path MTU knows of */
   uint64_t now;
   struct zt_tunnel_stats stats;
+  /* The peer's certificate: the session ends when it expires
+   * (certexpiry.h). */
+  struct zt_cert_watch cert;
 };
 
 void zt_tunnel_init(struct zt_tunnel *t, const struct zt_tunnel_env *env,

@@ -24,6 +24,13 @@
 
 #define NS_PER_MS 1000000ULL
 
+static void cert_check(struct zt_uplink *u, uint64_t now) {
+  if (u->q && !zq_is_dead(u->q) &&
+      zt_cert_watch_run(&u->cert, u->q, u->io, now, "intermediate",
+                        zq_peer_name(u->q)))
+    zq_close(u->q, ZT_ERR_CERT_EXPIRED, "intermediate certificate expired");
+}
+
 static void on_ready(struct zq_conn *q, void *ud) {
   struct zt_uplink *u = ud;
   u->was_up = true;
@@ -31,6 +38,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
    * certificate. HELLO goes now, WELCOME says it accepted us. */
   zt_dbg("handshake with intermediate %s/%s done, waiting for WELCOME",
          zt_role_name(zq_peer_role(q)), zq_peer_name(q));
+  cert_check(u, u->now);
   if (u->h.on_up)
     u->h.on_up(u, u->ud);
 }
@@ -314,7 +322,9 @@ static uint64_t silence_check_at(const struct zt_uplink *u) {
 uint64_t zt_uplink_expiry(const struct zt_uplink *u) {
   if (u->q) {
     uint64_t e = zq_expiry(u->q), s = silence_check_at(u);
-    return s < e ? s : e;
+    if (s < e)
+      e = s;
+    return u->cert.check_at && u->cert.check_at < e ? u->cert.check_at : e;
   }
   return u->reconnect_at ? u->reconnect_at : UINT64_MAX;
 }
@@ -326,6 +336,8 @@ void zt_uplink_handle_expiry(struct zt_uplink *u, uint64_t now) {
   } else {
     if (zq_expiry(u->q) <= now)
       zq_handle_expiry(u->q, now);
+    if (u->cert.check_at && u->cert.check_at <= now)
+      cert_check(u, now);
     if (silence_check_at(u) <= now) {
       zt_uplink_poke(u, now);
       if (u->next_poke <= now) /* not sent: no busy loop either */

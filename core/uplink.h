@@ -9,6 +9,7 @@
 
 #include "backoff.h"
 #include "ctrl.h"
+#include "certexpiry.h"
 #include "node_io.h"
 #include "quic.h"
 #include "refusal.h"
@@ -75,6 +76,9 @@ struct zt_uplink {
    * roaming checks that a moved path answers, and relay traffic that
    * meets silence pokes the Intermediate (zt_uplink_expiry). */
   uint64_t last_rx;
+  /* The Intermediate's certificate: the connection ends when it expires
+   * (certexpiry.h), and the next handshake refuses it. */
+  struct zt_cert_watch cert;
 };
 
 void zt_uplink_init(struct zt_uplink *u, const struct zq_config *qcfg,

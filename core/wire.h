@@ -161,6 +161,10 @@ enum zt_status {
   /* SESSION_CLOSE: the other end's connection to the Intermediate ended.
    * A session on a direct path outlives its channel (docs/protocol.md). */
   ZT_ERR_PEER_LOST = 8,
+  /* QUIC application errors a connection is closed with when its peer's
+   * certificate is revoked (CRL reload) or expires (certexpiry.h). */
+  ZT_ERR_CERT_REVOKED = 9,
+  ZT_ERR_CERT_EXPIRED = 10,
 };
 
 #endif

@@ -30,6 +30,7 @@ struct zq_conn {
   char reason[256];
   enum zt_role peer_role;
   char peer_name[ZT_NAME_MAX + 1];
+  struct zt_tls_peer_cert peer_cert; /* zero: no serial, no expiry */
   struct sockaddr_storage local, remote;
   socklen_t locallen, remotelen;
   struct zt_sendbuf sbuf;
@@ -652,6 +653,9 @@ bool zq_is_dead(const struct zq_conn *c) { return c->dead; }
 const char *zq_close_reason(const struct zq_conn *c) { return c->reason; }
 enum zt_role zq_peer_role(const struct zq_conn *c) { return c->peer_role; }
 const char *zq_peer_name(const struct zq_conn *c) { return c->peer_name; }
+const struct zt_tls_peer_cert *zq_peer_cert(const struct zq_conn *c) {
+  return &c->peer_cert;
+}
 
 int zq_format_stats(const struct zq_conn *c, char *buf, size_t len) {
   const struct zq_stats *st = &c->stats;

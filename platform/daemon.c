@@ -108,7 +108,31 @@ struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
     zt_warn("%s", warn);
   zt_info("identity %s/%s (certificate %s)", zt_role_name(c->own_role),
           c->own_name, paths->cert);
+  /* A CRL we cannot use stops the start: running without it would let
+   * revoked peers in. */
+  if (paths->crl[0]) {
+    struct zt_crl *crl = zt_daemon_load_crl(paths);
+    if (!crl) {
+      zt_tls_creds_free(c);
+      return NULL;
+    }
+    zt_tls_creds_set_crl(c, crl);
+  }
   return c;
+}
+
+struct zt_crl *zt_daemon_load_crl(const struct zt_tls_paths *paths) {
+  char err[600], warn[400];
+  struct zt_crl *crl = zt_crl_load_at(paths->crl, paths->ca, (int64_t)time(NULL),
+                                      err, sizeof(err), warn, sizeof(warn));
+  if (!crl) {
+    zt_err("%s", err);
+    return NULL;
+  }
+  if (warn[0])
+    zt_warn("%s", warn);
+  zt_info("crl %s: %zu revoked certificate(s)", paths->crl, zt_crl_count(crl));
+  return crl;
 }
 
 void zt_daemon_control_socket(const struct zt_daemon_args *a,

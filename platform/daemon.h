@@ -37,7 +37,11 @@ const char *zt_daemon_config_path(const struct zt_daemon_args *a,
 /* Applies --log-level / config log level. -1 on a bad level name. */
 int zt_daemon_log_level(const char *flag, int from_config);
 
-/* Overrides TLS paths with flags and loads them; logs and returns NULL on
+/* Loads paths->crl, checked against paths->ca (crl.h); logs and returns
+ * NULL on error (the daemon refuses to start; a reload keeps the old). */
+struct zt_crl *zt_daemon_load_crl(const struct zt_tls_paths *paths);
+
+/* Overrides TLS paths with flags and loads them (and the CRL, if any); logs and returns NULL on
  * error, including a certificate of another role than the daemon's. */
 struct zt_tls_creds *zt_daemon_load_creds(const struct zt_daemon_args *a,
                                           struct zt_tls_paths *paths,

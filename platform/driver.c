@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "audit.h"
 #include "auditfile.h"
@@ -101,6 +102,11 @@ static int driver_source_addr(void *ud, const struct sockaddr *to,
   return zt_route_source(to, tolen, port, out, outlen);
 }
 
+static int64_t driver_wall_clock(void *ud) {
+  (void)ud;
+  return (int64_t)time(NULL);
+}
+
 void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
   io->ud = d;
   io->udp_send = driver_udp_send;
@@ -108,6 +114,7 @@ void zt_driver_io(struct zt_driver *d, struct zt_io *io) {
   io->ping_result = driver_ping_result;
   io->local_addrs = driver_local_addrs;
   io->source_addr = driver_source_addr;
+  io->wall_clock = driver_wall_clock;
 }
 
 void zt_driver_call(struct zt_driver *d,

@@ -40,7 +40,11 @@ static const char cert_usage[] =
     "         ROLE is intermediate, connector or agent; writes PREFIX.pem and\n"
     "         PREFIX.key (default PREFIX: ./NAME), valid 825 days by "
     "default.\n"
+    "       ztna cert revoke --ca-dir DIR CERT.pem [--reason R]\n"
+    "         adds CERT's serial to DIR/revoked and writes DIR/crl.pem, signed\n"
+    "         by the CA, next update in 30 days (revoking again refreshes it)\n"
     "       ztna cert show FILE.pem\n"
+    "       ztna crl show [--ca CA.pem] FILE.pem\n"
     "       ztna cert verify --ca CA.pem FILE.pem\n";
 
 static int parse_days(const char *s, unsigned *out) {
@@ -399,6 +403,313 @@ static int cert_verify(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
+/* ---- revocation ----------------------------------------------------------
+ * DIR/revoked is the CA's record, one line per revoked certificate:
+ *   SERIAL-HEX UNIX-TIME REASON IDENTITY
+ * and DIR/crl.pem is made from it, whole, each time: the CRL is what the
+ * daemons read (config `crl`), the record keeps what a CRL cannot carry
+ * here (reason, identity) for operators. */
+
+#define CRL_NEXT_DAYS 30
+#define MAX_REVOKED 65536
+
+static int hex_to_serial(const char *hex, struct zt_revocation *r) {
+  size_t n = strlen(hex);
+  if (n == 0 || n % 2 || n / 2 > ZT_SERIAL_MAX)
+    return -1;
+  for (size_t i = 0; i < n / 2; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+      return -1;
+    r->serial[i] = (uint8_t)v;
+  }
+  r->len = n / 2;
+  return 0;
+}
+
+static void serial_to_hex(const uint8_t *s, size_t len, char *out) {
+  for (size_t i = 0; i < len; i++)
+    sprintf(out + 2 * i, "%02x", s[i]);
+  out[2 * len] = 0;
+}
+
+/* The record's entries into list (at most MAX_REVOKED). Their count, or -1
+ * with err naming the line. */
+static long read_revoked(const char *path, struct zt_revocation *list,
+                         char *err, size_t errlen) {
+  if (access(path, F_OK) != 0)
+    return 0;
+  char *text = zt_file_read(path, 64u << 20, NULL, err, errlen);
+  if (!text)
+    return -1;
+  long n = 0, line = 0;
+  char *save = NULL;
+  for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    char hex[2 * ZT_SERIAL_MAX + 2];
+    long long when;
+    line++;
+    if (l[0] == '#' || l[0] == 0)
+      continue;
+    if (n == MAX_REVOKED || sscanf(l, "%41s %lld", hex, &when) != 2 ||
+        hex_to_serial(hex, &list[n]) != 0) {
+      snprintf(err, errlen, "%.400s:%ld: not 'SERIAL-HEX UNIX-TIME REASON "
+               "IDENTITY'", path, line);
+      free(text);
+      return -1;
+    }
+    list[n++].when = when;
+  }
+  free(text);
+  return n;
+}
+
+static int cert_identity(const char *pem, char *out, size_t n) {
+  gnutls_x509_crt_t crt;
+  gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)}, der = {0};
+  enum zt_role role;
+  char name[ZT_NAME_MAX + 1], why[200];
+  snprintf(out, n, "-");
+  if (gnutls_x509_crt_init(&crt) < 0)
+    return -1;
+  if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
+      gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) >= 0 &&
+      zt_identity_from_der(der.data, der.size, &role, name, why,
+                           sizeof(why)) == 0)
+    snprintf(out, n, "ztna://%s/%s", zt_role_name(role), name);
+  gnutls_free(der.data);
+  gnutls_x509_crt_deinit(crt);
+  return 0;
+}
+
+static int reason_valid(const char *r) {
+  if (!r[0] || strlen(r) > 64)
+    return 0;
+  for (const char *p = r; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+      return 0;
+  return 1;
+}
+
+static int append_record(const char *path, const char *line, char *err,
+                         size_t errlen) {
+  size_t len = 0;
+  char *old = access(path, F_OK) == 0
+                  ? zt_file_read(path, 64u << 20, &len, err, errlen)
+                  : calloc(1, 1);
+  if (!old)
+    return -1;
+  char *text = malloc(len + strlen(line) + 2);
+  if (!text) {
+    free(old);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  sprintf(text, "%s%s%s", old, len && old[len - 1] != '\n' ? "\n" : "", line);
+  int rv = zt_write_file(path, text, 0644, true, err, errlen);
+  free(old);
+  free(text);
+  return rv;
+}
+
+static int cert_revoke(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"ca-dir", required_argument, NULL, 'c'},
+      {"reason", required_argument, NULL, 'r'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *ca_dir = NULL, *reason = "unspecified";
+  int ch, rv = 1;
+  char err[600], why[300], path[4096], rec_path[4096], crl_path[4096];
+  struct zt_pem ca = {0};
+  char *leaf = NULL, *crl_pem = NULL;
+  struct zt_revocation *list = NULL, r;
+
+  /* 0: a full reset of getopt (argument permutation included) when
+   * called again in one process. */
+  optind = 0;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'c': ca_dir = optarg; break;
+    case 'r': reason = optarg; break;
+    case 'h': fputs(cert_usage, stdout); return 0;
+    default: fputs(cert_usage, stderr); return 2;
+    }
+  }
+  if (!ca_dir || optind != argc - 1) {
+    fputs(cert_usage, stderr);
+    return 2;
+  }
+  if (!reason_valid(reason)) {
+    fprintf(stderr, "ztna cert revoke: --reason: '%s' is not one word of "
+            "letters, digits, '-' or '_' (e.g. keyCompromise, superseded)\n",
+            reason);
+    return 2;
+  }
+  const char *cert_path = argv[optind];
+  if (join(path, sizeof(path), ca_dir, "/ca.pem") ||
+      !(ca.cert = zt_file_read(path, PEM_MAX, NULL, err, sizeof(err))) ||
+      join(path, sizeof(path), ca_dir, "/ca.key") ||
+      !(ca.key = zt_file_read(path, PEM_MAX, NULL, err, sizeof(err))))
+    goto out;
+  if (zt_ca_check(&ca, why, sizeof(why)) != 0) {
+    snprintf(err, sizeof(err), "--ca-dir %s: %s", ca_dir, why);
+    goto out;
+  }
+  if (!(leaf = zt_file_read(cert_path, PEM_MAX, NULL, err, sizeof(err))))
+    goto out;
+  if (zt_cert_serial(leaf, r.serial, &r.len, NULL, why, sizeof(why)) != 0) {
+    snprintf(err, sizeof(err), "%s: %s", cert_path, why);
+    goto out;
+  }
+  /* Only the CA's own certificates: another CA's serial means nothing in
+   * this CRL, and the operator most likely picked the wrong directory. */
+  if (zt_cert_signed_by(leaf, ca.cert) != 1) {
+    snprintf(err, sizeof(err), "%s is not signed by the CA in %s", cert_path,
+             ca_dir);
+    goto out;
+  }
+  if (join(rec_path, sizeof(rec_path), ca_dir, "/revoked") ||
+      join(crl_path, sizeof(crl_path), ca_dir, "/crl.pem")) {
+    snprintf(err, sizeof(err), "%s: path too long", ca_dir);
+    goto out;
+  }
+  if (!(list = calloc(MAX_REVOKED + 1, sizeof(*list)))) {
+    snprintf(err, sizeof(err), "out of memory");
+    goto out;
+  }
+  long n = read_revoked(rec_path, list, err, sizeof(err));
+  if (n < 0)
+    goto out;
+  char hex[2 * ZT_SERIAL_MAX + 1], ident[ZT_NAME_MAX + 32];
+  serial_to_hex(r.serial, r.len, hex);
+  cert_identity(leaf, ident, sizeof(ident));
+  bool already = false;
+  for (long i = 0; i < n; i++)
+    already |= list[i].len == r.len && !memcmp(list[i].serial, r.serial, r.len);
+  if (!already) {
+    char line[256];
+    if (n == MAX_REVOKED) {
+      snprintf(err, sizeof(err), "%.400s: %d entries already", rec_path,
+               MAX_REVOKED);
+      goto out;
+    }
+    r.when = (int64_t)time(NULL);
+    list[n++] = r;
+    snprintf(line, sizeof(line), "%s %lld %s %s\n", hex, (long long)r.when,
+             reason, ident);
+    if (append_record(rec_path, line, err, sizeof(err)) != 0)
+      goto out;
+  }
+  if (zt_crl_make(&ca, list, (size_t)n, (int64_t)time(NULL), CRL_NEXT_DAYS,
+                  &crl_pem, err, sizeof(err)) != 0 ||
+      zt_write_file(crl_path, crl_pem, 0644, true, err, sizeof(err)) != 0)
+    goto out;
+  if (already)
+    printf("%s (serial %s) was already revoked; %s rewritten (%ld "
+           "entries)\n", ident, hex, crl_path, n);
+  else
+    printf("revoked %s (serial %s, reason %s); %s written (%ld entries): "
+           "reload the daemons that use it (SIGHUP)\n",
+           ident, hex, reason, crl_path, n);
+  rv = 0;
+out:
+  if (rv)
+    fprintf(stderr, "ztna cert revoke: %s\n", err);
+  zt_pem_free(&ca);
+  free(leaf);
+  free(crl_pem);
+  free(list);
+  return rv;
+}
+
+static int crl_show(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"ca", required_argument, NULL, 'c'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *ca_path = NULL;
+  int ch, rv = 1;
+  char err[600];
+  /* 0: a full reset of getopt (argument permutation included) when
+   * called again in one process. */
+  optind = 0;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'c': ca_path = optarg; break;
+    case 'h': fputs(cert_usage, stdout); return 0;
+    default: fputs(cert_usage, stderr); return 2;
+    }
+  }
+  if (optind != argc - 1) {
+    fputs(cert_usage, stderr);
+    return 2;
+  }
+  const char *file = argv[optind];
+  char *pem = zt_file_read(file, 64u << 20, NULL, err, sizeof(err));
+  gnutls_x509_crl_t crl = NULL;
+  if (!pem)
+    goto out;
+  gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
+  int g;
+  if ((g = gnutls_x509_crl_init(&crl)) < 0 ||
+      (g = gnutls_x509_crl_import(crl, &d, GNUTLS_X509_FMT_PEM)) < 0) {
+    snprintf(err, sizeof(err), "%s: not a CRL: %s", file, gnutls_strerror(g));
+    goto out;
+  }
+  if (ca_path) {
+    char *ca = zt_file_read(ca_path, PEM_MAX, NULL, err, sizeof(err));
+    struct zt_crl *ok = ca ? zt_crl_from_pem(pem, ca, err, sizeof(err)) : NULL;
+    free(ca);
+    if (!ok) {
+      char why[1400];
+      snprintf(why, sizeof(why), "%.300s: %.300s (CA %.300s)", file, err,
+               ca_path);
+      snprintf(err, sizeof(err), "%.590s", why);
+      goto out;
+    }
+    zt_crl_free(ok);
+    printf("signature:   OK, by the CA in %s\n", ca_path);
+  }
+  gnutls_datum_t dn = {NULL, 0};
+  if (gnutls_x509_crl_get_issuer_dn3(crl, &dn, 0) >= 0) {
+    printf("issuer:      %.*s\n", (int)dn.size, dn.data);
+    gnutls_free(dn.data);
+  }
+  print_time("this update: ", gnutls_x509_crl_get_this_update(crl));
+  print_time("next update: ", gnutls_x509_crl_get_next_update(crl));
+  int count = gnutls_x509_crl_get_crt_count(crl);
+  printf("revoked:     %d\n", count < 0 ? 0 : count);
+  for (int i = 0; i < count; i++) {
+    uint8_t serial[ZT_SERIAL_MAX];
+    size_t len = sizeof(serial);
+    time_t t;
+    char hex[3 * ZT_SERIAL_MAX];
+    if (gnutls_x509_crl_get_crt_serial(crl, (unsigned)i, serial, &len, &t) < 0)
+      continue;
+    zt_serial_hex(serial, len, hex, sizeof(hex));
+    printf("  serial %s  ", hex);
+    print_time("revoked ", t);
+  }
+  rv = 0;
+out:
+  if (rv)
+    fprintf(stderr, "ztna crl show: %s\n", err);
+  if (crl)
+    gnutls_x509_crl_deinit(crl);
+  free(pem);
+  return rv;
+}
+
+int zt_cmd_crl(int argc, char **argv) {
+  if (argc >= 1 && strcmp(argv[0], "show") == 0)
+    return crl_show(argc, argv);
+  fputs(cert_usage, argc >= 1 && !strcmp(argv[0], "--help") ? stdout : stderr);
+  return argc >= 1 && !strcmp(argv[0], "--help") ? 0 : 2;
+}
+
 int zt_cmd_ca(int argc, char **argv) {
   if (argc >= 1 && strcmp(argv[0], "init") == 0)
     return ca_init(argc, argv);
@@ -411,6 +722,8 @@ int zt_cmd_cert(int argc, char **argv) {
     return cert_issue(argc, argv);
   if (argc >= 1 && strcmp(argv[0], "show") == 0)
     return cert_show(argc, argv);
+  if (argc >= 1 && strcmp(argv[0], "revoke") == 0)
+    return cert_revoke(argc, argv);
   if (argc >= 1 && strcmp(argv[0], "verify") == 0)
     return cert_verify(argc, argv);
   fputs(cert_usage, argc >= 1 && !strcmp(argv[0], "--help") ? stdout : stderr);

@@ -6,5 +6,7 @@
  * 1 failed, 2 bad usage. */
 int zt_cmd_ca(int argc, char **argv);
 int zt_cmd_cert(int argc, char **argv);
+/* `ztna crl show`. */
+int zt_cmd_crl(int argc, char **argv);
 
 #endif

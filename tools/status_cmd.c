@@ -99,6 +99,19 @@ static uint64_t drops(const struct zt_json *s) {
   return sum;
 }
 
+/* "2027-03-01T12:00:00Z", with " (expires soon!)" within 30 days; NULL
+ * when the status has no date. */
+static const char *cert_cell(char *b, const struct zt_json *o) {
+  const struct zt_json *soon = zt_json_get(o, "cert_expiring_soon");
+  if (!str(o, "cert_not_after"))
+    return NULL;
+  snprintf(b, CELL, "%s%s", str(o, "cert_not_after"),
+           soon && soon->type == ZT_JSON_BOOL && soon->boolean
+               ? " (expires soon!)"
+               : "");
+  return b;
+}
+
 static void print_uplink(const struct zt_json *u) {
   char b[CELL];
   if (!u)
@@ -111,6 +124,8 @@ static void print_uplink(const struct zt_json *u) {
          rtt(b, num(u, "rtt_us")));
   if (str(u, "tunnel_address"))
     printf(", tunnel address %s", str(u, "tunnel_address"));
+  if (cert_cell(b, u))
+    printf(", its certificate until %s", b);
   printf("\n");
 }
 
@@ -179,18 +194,19 @@ static void print_services(const struct zt_json *sv) {
 
 static void print_intermediate(const struct zt_json *j) {
   static struct table t;
-  char b[2][CELL];
+  char b[3][CELL];
   const struct zt_json *ps = zt_json_get(j, "peers");
-  t.ncols = 6;
+  t.ncols = 7;
   t.nrows = 0;
   row(&t, (const char *const[]){"PEER", "ROLE", "STATE", "OBSERVED",
-                                "TUNNEL", "RTT"});
+                                "TUNNEL", "RTT", "CERT UNTIL"});
   for (size_t i = 0; ps && ps->type == ZT_JSON_ARRAY && i < ps->n; i++) {
     const struct zt_json *p = &ps->items[i];
     row(&t, (const char *const[]){str(p, "name"), str(p, "role"),
                                   str(p, "state"), str(p, "observed"),
                                   str(p, "tunnel_address"),
-                                  rtt(b[0], num(p, "rtt_us"))});
+                                  rtt(b[0], num(p, "rtt_us")),
+                                  cert_cell(b[2], p)});
   }
   print_table(&t);
   printf("\n");
@@ -223,8 +239,12 @@ static int print_human(const char *text, size_t len) {
     return 1;
   }
   const char *daemon = str(j, "daemon");
-  printf("%s %s\n", daemon ? daemon : "?",
+  char cb[CELL];
+  printf("%s %s", daemon ? daemon : "?",
          str(j, "identity") ? str(j, "identity") : "?");
+  if (cert_cell(cb, j))
+    printf(", certificate until %s", cb);
+  printf("\n");
   if (daemon && !strcmp(daemon, "intermediate")) {
     print_intermediate(j);
   } else {

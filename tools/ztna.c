@@ -23,6 +23,8 @@ static const char usage[] =
     "                      issue a certificate for an intermediate, connector "
     "or agent\n"
     "  cert show FILE      print a certificate's identity and validity\n"
+    "  cert revoke --ca-dir DIR CERT [--reason R]   revoke; writes DIR/crl.pem\n"
+    "  crl show [--ca CA] FILE   print a CRL's revoked serials\n"
     "  cert verify --ca CA FILE\n"
     "                      check that FILE was issued by CA\n"
     "  status [--json] [--socket PATH | --daemon NAME]\n"
@@ -52,6 +54,8 @@ int main(int argc, char **argv) {
     return zt_cmd_ca(argc - 2, argv + 2);
   if (!strcmp(cmd, "cert"))
     return zt_cmd_cert(argc - 2, argv + 2);
+  if (!strcmp(cmd, "crl"))
+    return zt_cmd_crl(argc - 2, argv + 2);
   if (!strcmp(cmd, "status"))
     return zt_cmd_status(argc - 2, argv + 2);
   if (!strcmp(cmd, "ping"))

@@ -147,8 +147,28 @@ static int load_state(struct zt_intermediate *im, const char *dir) {
   return rv;
 }
 
+static struct zt_intermediate_config cfg;
+
+/* SIGHUP: the CRL is read again (when configured) and live connections of
+ * identities it now revokes are closed. A CRL that fails to load keeps the
+ * old one: a typo must not let revoked peers back in. */
+/* SIGHUP and `ztna reload`: configuration and policy (checkconfig.c,
+ * core/policyfile.c), then the CRL named at start, which also closes the
+ * live connections it now revokes. A CRL that does not load keeps the
+ * previous one. */
+static int reload(void *node, uint64_t now, char *msg, size_t len) {
+  int rv = zt_im_reload(node, now, msg, len);
+  if (cfg.tls.crl[0]) {
+    struct zt_crl *crl = zt_daemon_load_crl(&cfg.tls);
+    if (crl)
+      zt_intermediate_reload_crl(node, crl, now);
+    else
+      zt_err("reload: keeping the previous crl");
+  }
+  return rv;
+}
+
 int main(int argc, char **argv) {
-  static struct zt_intermediate_config cfg;
   struct zt_daemon_args args;
   char err[512], addr[64];
   const char *path;
@@ -213,7 +233,7 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
-  d.reload = zt_im_reload;
+  d.reload = reload;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   int stun_fd = open_stun(&cfg);
   if (stun_fd == -2)

@@ -77,32 +77,10 @@ grep -q "connector" "$ZT_WORK/wrong-role.log" ||
 # A certificate for alice, issued by the deployment's CA with the dates
 # given (openssl ca: YYMMDDHHMMSSZ), carrying the role as ztna issues it
 # (a SAN URI ztna://agent/alice).
+# shellcheck source=openssl_cert.sh
+source tests/netns/openssl_cert.sh
 openssl_cert() { # OUT START END
-  local d="$ZT_WORK/oca"
-  mkdir -p "$d" && : >"$d/index.txt" && echo 01 >"$d/serial"
-  cat >"$d/ca.cnf" <<EOF
-[ca]
-default_ca = zt
-[zt]
-database = $d/index.txt
-serial = $d/serial
-new_certs_dir = $d
-default_md = sha256
-policy = any
-copy_extensions = none
-x509_extensions = leaf
-unique_subject = no
-[any]
-commonName = supplied
-[leaf]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth, clientAuth
-subjectAltName = URI:ztna://agent/alice
-EOF
-  openssl req -new -key "$P/alice.key" -subj /CN=alice -out "$d/req.csr" 2>"$d/err" &&
-    openssl ca -batch -config "$d/ca.cnf" -cert "$P/ca.pem" -keyfile "$P/ca.key" \
-      -startdate "$2" -enddate "$3" -in "$d/req.csr" -out "$1" -notext 2>>"$d/err" >/dev/null
+  zt_openssl_cert "$1" "$2" "$3" "$P/alice.key" "$P" ztna://agent/alice
 }
 if command -v openssl >/dev/null; then
   if openssl_cert "$ZT_WORK/expired.pem" 200101000000Z 200201000000Z; then

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,7 +236,8 @@ struct sim_agent *world_add_agent(struct world *w, const struct zt_pem *pem,
   a->io = (struct zt_io){.ud = a,
                          .udp_send = agent_udp,
                          .tun_write = agent_tun_write,
-                         .route = agent_route};
+                         .route = agent_route,
+                         .wall_clock = sim_wall_clock};
   struct zt_agent_options ao = {
       .creds = a->creds,
       .intermediate_name = "intermediate",
@@ -320,7 +322,8 @@ struct sim_conn *world_add_connector(struct world *w, const struct zt_pem *pem,
                          .udp_send = conn_udp,
                          .tun_write = conn_tun_write,
                          .route = conn_route,
-                         .forget_addr = conn_forget};
+                         .forget_addr = conn_forget,
+                         .wall_clock = sim_wall_clock};
   conn_start(w, c);
   w->n_conns++;
   return c;
@@ -349,6 +352,12 @@ static void default_config(struct world *w) {
   cc->services[0].rules[1] = (struct zt_port_rule){1, 0, 0};
 }
 
+int64_t sim_wall_clock(void *ud) {
+  (void)ud;
+  return sim_world->wall_base + sim_world->wall_skew +
+         (int64_t)(sim_world->net.now / 1000000000ull);
+}
+
 struct world *world_new_with(const struct zt_pem *agent_pem,
                              void (*edit)(struct world *w)) {
   struct world *w = calloc(1, sizeof(*w));
@@ -357,9 +366,11 @@ struct world *world_new_with(const struct zt_pem *agent_pem,
   w->hi = sim_add_host(&w->net, "198.51.100.1", 4433, NULL, 0);
   w->hi->deliver = deliver_i;
   sim_world = w;
+  w->wall_base = (int64_t)time(NULL);
   w->io_i = (struct zt_io){.ud = w->hi,
                            .udp_send = intermediate_udp,
-                           .save_state = intermediate_save_state};
+                           .save_state = intermediate_save_state,
+                           .wall_clock = sim_wall_clock};
   default_config(w);
   if (edit)
     edit(w);

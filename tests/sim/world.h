@@ -118,6 +118,10 @@ struct fake_im;
 
 struct world {
   struct simnet net;
+  /* The wall clock the nodes see (zt_io.wall_clock): Unix seconds when the
+   * world was made, plus simulated time, plus wall_skew (a test sets the
+   * clock forward). */
+  int64_t wall_base, wall_skew;
   struct sim_host *hi;
   struct zt_intermediate_config icfg;
   struct zt_tls_creds *ci;
@@ -180,6 +184,9 @@ void world_stop_agent(struct sim_agent *a);
  * same host with the same certificate and configuration. */
 void world_stop_connector(struct sim_conn *c, bool clean);
 void world_start_connector(struct sim_conn *c);
+
+/* The world's wall clock (Unix seconds), as zt_io.wall_clock. */
+int64_t sim_wall_clock(void *ud);
 
 /* Advances simulated time until `done` holds or `for_ns` has passed. */
 bool world_run(struct world *w, bool (*done)(struct world *), uint64_t for_ns);

@@ -9,6 +9,7 @@
 
 #include "../../tools/cert_cmd.h"
 #include "certgen.h"
+#include "crl.h"
 #include "file.h"
 #include "test.h"
 
@@ -156,6 +157,95 @@ static void test_cert_issue_name_rule(void) {
   }
 }
 
+/* cert revoke: the record and a CRL signed by the CA that lists the
+ * serial; idempotent; another CA's certificate and bad reasons refused;
+ * crl show prints it and checks its signature. */
+static void test_cert_revoke(void) {
+  char pki[96], alice[96], bob[96], crl[128], rec[128], other[96];
+  char err[256];
+  snprintf(pki, sizeof(pki), "%s/pki3", dir);
+  snprintf(alice, sizeof(alice), "%s/ra", dir);
+  snprintf(bob, sizeof(bob), "%s/rb", dir);
+  snprintf(crl, sizeof(crl), "%s/crl.pem", pki);
+  snprintf(rec, sizeof(rec), "%s/revoked", pki);
+  snprintf(other, sizeof(other), "%s/pki4", dir);
+  char *init[] = {"init", "--dir", pki, NULL};
+  CHECK_EQ_INT(run(zt_cmd_ca, init), 0);
+  char *issue[] = {"issue", "--ca-dir", pki,   "--role", "agent",
+                   "--name", "alice",  "--out", alice,   NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, issue), 0);
+  issue[6] = "bob", issue[8] = bob;
+  CHECK_EQ_INT(run(zt_cmd_cert, issue), 0);
+  char alice_pem[128], bob_pem[128];
+  snprintf(alice_pem, sizeof(alice_pem), "%s.pem", alice);
+  snprintf(bob_pem, sizeof(bob_pem), "%s.pem", bob);
+
+  /* Options first: getopt reorders argv in place otherwise. */
+  char *revoke[] = {"revoke", "--ca-dir", pki, "--reason", "keyCompromise",
+                    alice_pem, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, revoke), 0);
+  CHECK(exists("pki3/crl.pem") && exists("pki3/revoked"));
+  char *record = slurp("pki3/revoked");
+  CHECK_CONTAINS(record, " keyCompromise ztna://agent/alice\n");
+  char *crl_text = slurp("pki3/crl.pem"), *ca_text = slurp("pki3/ca.pem");
+  char *a_text = slurp("ra.pem"), *b_text = slurp("rb.pem");
+  struct zt_crl *c = zt_crl_from_pem(crl_text, ca_text, err, sizeof(err));
+  uint8_t s[ZT_SERIAL_MAX];
+  size_t len;
+  CHECK(c);
+  CHECK(zt_cert_serial(a_text, s, &len, NULL, err, sizeof(err)) == 0 &&
+        zt_crl_revoked(c, s, len, NULL));
+  CHECK(zt_cert_serial(b_text, s, &len, NULL, err, sizeof(err)) == 0 &&
+        !zt_crl_revoked(c, s, len, NULL));
+  zt_crl_free(c);
+  free(crl_text);
+
+  /* Again: nothing added, the CRL rewritten. */
+  CHECK_EQ_INT(run(zt_cmd_cert, revoke), 0);
+  char *record2 = slurp("pki3/revoked");
+  CHECK_STR(record2, record);
+  free(record2);
+  /* Bob too: both listed. */
+  revoke[5] = bob_pem;
+  CHECK_EQ_INT(run(zt_cmd_cert, revoke), 0);
+  crl_text = slurp("pki3/crl.pem");
+  c = zt_crl_from_pem(crl_text, ca_text, err, sizeof(err));
+  CHECK(c && zt_crl_count(c) == 2);
+  zt_crl_free(c);
+  free(crl_text);
+
+  char *show[] = {"show", "--ca", "", crl, NULL};
+  char ca_path[128];
+  snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", pki);
+  show[2] = ca_path;
+  CHECK_EQ_INT(run(zt_cmd_crl, show), 0);
+  CHECK_CONTAINS(out, "signature:   OK");
+  CHECK_CONTAINS(out, "revoked:     2");
+
+  /* A certificate of another CA, a bad reason, a missing file. */
+  char *init2[] = {"init", "--dir", other, NULL};
+  CHECK_EQ_INT(run(zt_cmd_ca, init2), 0);
+  char *wrong[] = {"revoke", "--ca-dir", other, alice_pem, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, wrong), 1);
+  CHECK_CONTAINS(out, "is not signed by the CA in");
+  CHECK(!exists("pki4/crl.pem"));
+  char other_ca[128];
+  snprintf(other_ca, sizeof(other_ca), "%s/ca.pem", other);
+  show[2] = other_ca;
+  CHECK_EQ_INT(run(zt_cmd_crl, show), 1);
+  CHECK_CONTAINS(out, "not signed by the CA");
+  char *bad[] = {"revoke", "--ca-dir", pki, "--reason", "a b", alice_pem, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, bad), 2);
+  CHECK_CONTAINS(out, "--reason");
+  char *missing[] = {"revoke", "--ca-dir", pki, "/nonexistent.pem", NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, missing), 1);
+  CHECK_CONTAINS(out, "/nonexistent.pem");
+  free(record);
+  free(ca_text);
+  free(a_text);
+  free(b_text);
+}
+
 static int remove_one(const char *path, const struct stat *st, int flag,
                       struct FTW *ftw) {
   (void)st, (void)flag, (void)ftw;
@@ -171,6 +261,7 @@ int main(void) {
   RUN(test_ca_init_refuses_half_a_ca);
   RUN(test_cert_issue_refuses_mismatched_ca);
   RUN(test_cert_issue_name_rule);
+  RUN(test_cert_revoke);
   if (nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) != 0)
     fprintf(stderr, "could not remove %s\n", dir);
   return TEST_EXIT();

@@ -658,6 +658,15 @@ static void test_paths(void) {
   CHECK_STR(err, "conn.json:1: ca: empty path");
   CHECK_EQ_INT(im("{\"cert\": \"/tmp/\\u00e9.pem\"}"), 0); /* UTF-8 is fine */
   CHECK_STR(icfg.tls.cert, "/tmp/\xc3\xa9.pem");
+  /* The CRL: optional (none by default), in all three. */
+  CHECK_STR(icfg.tls.crl, "");
+  CHECK_EQ_INT(im("{\"crl\": \"/etc/ztna/crl.pem\"}"), 0);
+  CHECK_STR(icfg.tls.crl, "/etc/ztna/crl.pem");
+  CHECK_EQ_INT(conn("{\"crl\": \"/c/crl.pem\"}"), 0);
+  CHECK_STR(ccfg.tls.crl, "/c/crl.pem");
+  CHECK_EQ_INT(agent("{\"crl\": \"/a/crl.pem\"}"), 0);
+  CHECK_STR(acfg.tls.crl, "/a/crl.pem");
+  CHECK_EQ_INT(im("{\"crl\": 5}"), -1);
 }
 
 static void test_port_rules(void) {

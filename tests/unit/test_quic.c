@@ -255,6 +255,62 @@ static void test_wrong_role_refused(void) {
   zt_tls_creds_free(cs);
 }
 
+/* A CRL from the test CA revoking `who`. */
+static struct zt_crl *crl_of(const struct zt_pem *who) {
+  struct zt_revocation r = {.when = 1700000000};
+  char err[256], *pem = NULL;
+  struct zt_crl *crl = NULL;
+  if (zt_cert_serial(who->cert, r.serial, &r.len, NULL, err, sizeof(err)) ||
+      zt_crl_make(&ca, &r, 1, 1700000000, 30, &pem, err, sizeof(err)) ||
+      !(crl = zt_crl_from_pem(pem, ca.cert, err, sizeof(err)))) {
+    fprintf(stderr, "crl: %s\n", err);
+    exit(1);
+  }
+  free(pem);
+  return crl;
+}
+
+/* The server's CRL lists the client: refused in the handshake with
+ * certificate_revoked, the reason naming identity and serial. A CRL that
+ * lists someone else changes nothing, and the accepted connection knows
+ * its peer's serial and not-after. */
+static void test_revoked_peer_refused(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  uint8_t alert = 0;
+  zt_tls_creds_set_crl(cs, crl_of(&p_conn));
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(p.s.ready && p.c.ready);
+  CHECK(zq_peer_cert(p.s.q)->serial_len > 0);
+  CHECK(zq_peer_cert(p.s.q)->not_after > 1700000000);
+  CHECK(zq_peer_cert(p.c.q)->not_after > 1700000000);
+  pair_free(&p);
+
+  zt_tls_creds_set_crl(cs, crl_of(&p_agent));
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(!p.s.ready);
+  CHECK(zq_is_dead(p.s.q));
+  CHECK_CONTAINS(zq_close_reason(p.s.q), "peer agent/alice: certificate serial");
+  CHECK_CONTAINS(zq_close_reason(p.s.q), "revoked on 2023-11-14T22:13:20Z");
+  CHECK(zq_is_dead(p.c.q));
+  CHECK(zq_peer_tls_alert(p.c.q, &alert));
+  CHECK_EQ_INT(alert, GNUTLS_A_CERTIFICATE_REVOKED);
+  pair_free(&p);
+  zt_tls_creds_set_crl(cs, NULL);
+
+  /* The other way: an agent with a CRL refuses a revoked Intermediate. */
+  zt_tls_creds_set_crl(ci, crl_of(&p_im));
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(!p.c.ready);
+  CHECK_CONTAINS(zq_close_reason(p.c.q), "intermediate/intermediate: certificate serial");
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
 static void test_keepalive_and_idle_timeout(void) {
   struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
   struct pair p;
@@ -506,6 +562,7 @@ int main(void) {
   RUN(test_path_mtu);
   RUN(test_foreign_ca_refused);
   RUN(test_wrong_role_refused);
+  RUN(test_revoked_peer_refused);
   RUN(test_keepalive_and_idle_timeout);
   RUN(test_stateless_reset);
   zt_pem_free(&ca);

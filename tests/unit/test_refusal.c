@@ -27,6 +27,9 @@ static void test_alerts_named(void) {
   explain(GNUTLS_A_BAD_CERTIFICATE);
   CHECK_CONTAINS(out, "bad_certificate");
   CHECK_CONTAINS(out, "/etc/ztna/alice.pem");
+  explain(GNUTLS_A_CERTIFICATE_REVOKED);
+  CHECK_CONTAINS(out, "certificate_revoked");
+  CHECK_CONTAINS(out, "revoked it");
   explain(GNUTLS_A_CERTIFICATE_REQUIRED);
   CHECK_CONTAINS(out, "certificate_required");
   explain(GNUTLS_A_HANDSHAKE_FAILURE);
