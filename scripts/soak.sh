@@ -13,7 +13,7 @@
 #   ping   to the web service every 200 ms (ping -O: a reply that never came
 #          is a line "no answer yet for icmp_seq=N")
 #   udp    5 UDP echoes every 2 s
-#   http   the 20 MB file every 30 s, checksum compared
+#   download  the 20 MB file every 30 s, checksum compared
 # Faults, in turn (docs/reliability.md says what each stands for):
 #   intermediate-kill   kill -9 of the Intermediate, started again at once
 #   connector-restart   SIGTERM, started again
@@ -72,7 +72,7 @@ loop_bg() { # NAME PERIOD COMMAND (a shell snippet printing ok or fail)
 }
 want=$(sha256sum "$ZT_WORK/www/blob" | cut -d' ' -f1)
 loop_bg udp 2 "$ZT_PY $ZT_ROOT/tests/netns/udp_echo.py client $ECHO_VIP 9999 soak 5 >/dev/null && echo ok || echo fail"
-loop_bg http 30 "got=\$(curl -s --max-time 90 http://$WEB_VIP:8080/blob | sha256sum | cut -d' ' -f1); [ \"\$got\" = $want ] && echo ok || echo fail"
+loop_bg download 30 "got=\$(curl -s --max-time 90 http://$WEB_VIP:8080/blob | sha256sum | cut -d' ' -f1); [ \"\$got\" = $want ] && echo ok || echo fail"
 
 restart() { # NAME SIGNAL: stop a daemon and start it again at once
   zt_stop "$1" "$2"
@@ -161,12 +161,13 @@ for (t0, name), (t1, _) in zip(bounds, bounds[1:]):
     window = [t for t in lost if t0 <= t < t1]
     outage = (max(window) - min(window)) * 1000 + 200 if window else 0
     print("%-26s %8d %10d" % (name, len(window), outage))
-for kind in ("udp", "http"):
+for kind in ("udp", "download"):
     ok = fail = 0
     for line in open(os.path.join(work, kind + ".log")):
-        if line.rstrip().endswith(" ok"):
+        m = re.match(r"\d+\.\d+ (ok|fail)$", line.strip())
+        if m and m.group(1) == "ok":
             ok += 1
-        elif line.strip():
+        elif m:
             fail += 1
     print("%s: %d ok, %d failed" % (kind, ok, fail))
 def load(name):
