@@ -169,9 +169,14 @@ static bool on_link(struct zt_nl_state *st, const struct nlmsghdr *nlh,
 /* mnl_nlmsg_ok() compares the length as an int: a length of 2^31 or more
  * turns negative and passes, and the next message is then read from far
  * outside the buffer (found by fuzz_netlink). Compared unsigned here. */
+/* And libmnl walks a message's attributes up to its length rounded up to
+ * 4 (mnl_nlmsg_get_payload_tail): a message whose rounded length runs past
+ * the buffer would let its last attribute be read past the end (also found
+ * by fuzz_netlink). The kernel's messages are whole and aligned. */
 static bool msg_ok(const struct nlmsghdr *nlh, int left) {
   return left >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
-         nlh->nlmsg_len <= (unsigned)left;
+         nlh->nlmsg_len <= (unsigned)left &&
+         MNL_ALIGN(nlh->nlmsg_len) <= (unsigned)left;
 }
 
 unsigned zt_nl_parse(struct zt_nl_state *st, const void *buf, size_t len,

@@ -179,7 +179,30 @@ static void test_malformed(void) {
   CHECK_EQ_INT(zt_nl_parse(&st, buf, 3, &n), 0);
 }
 
+/* Found by fuzz_netlink: a 30-byte RTM_NEWADDR whose IFA_LOCAL claims 8
+ * bytes with 6 left. libmnl walks attributes up to the length rounded up
+ * to 4, past the end of the buffer; the message must be refused whole.
+ * The buffer is exactly 30 bytes on the heap, so ASan (make SAN=1 unit)
+ * sees any read past it. */
+static void test_unaligned_tail(void) {
+  static const uint8_t msg[30] = {
+      0x1e, 0, 0, 0, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* nlmsghdr */
+      2, 0x18, 0, 0, 2, 0, 0, 5,                              /* ifaddrmsg */
+      8, 0, 2, 0, 0x3f, 0x18};                                /* IFA_LOCAL, cut */
+  struct zt_nl_state st = {.ignore_ifindex = -1};
+  struct zt_netchange n = {0};
+  uint8_t *heap = malloc(sizeof(msg));
+  CHECK(heap != NULL);
+  if (!heap)
+    return;
+  memcpy(heap, msg, sizeof(msg));
+  CHECK_EQ_INT(zt_nl_parse(&st, heap, sizeof(msg), &n), 0);
+  CHECK_EQ_INT(n.what, 0);
+  free(heap);
+}
+
 int main(void) {
+  RUN(test_unaligned_tail);
   RUN(test_addresses);
   RUN(test_routes);
   RUN(test_links);
