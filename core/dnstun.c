@@ -69,16 +69,10 @@ bool zt_dnstun_handle(struct zt_dnstun *d, const uint8_t *pkt, size_t len,
   if (oc.rcode == ZT_DNS_FORMERR)
     d->st.malformed++;
   size_t total = 28 + r;
-  memset(out, 0, 28);
-  out[0] = 0x45;
-  zt_ip_wr16(out + 2, (uint16_t)total);
-  zt_ip_wr16(out + 6, ZT_IP_DF);
-  out[8] = 64;
-  out[9] = ZT_IP_PROTO_UDP;
-  memcpy(out + 12, pkt + 16, 4); /* from the DNS address */
-  memcpy(out + 16, pkt + 12, 4); /* to the asker */
-  zt_ip_set_checksum(out, 20);
+  /* from the DNS address to the asker */
+  zt_ip_reply_header(out, pkt, 0, ZT_IP_DF, ZT_IP_PROTO_UDP, (uint16_t)total);
   uint8_t *u = out + 20;
+  memset(u, 0, 8);
   zt_ip_wr16(u, ZT_DNS_PORT);
   zt_ip_wr16(u + 2, ip->sport);
   zt_ip_wr16(u + 4, (uint16_t)(8 + r));

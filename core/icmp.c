@@ -33,16 +33,10 @@ size_t zt_icmp_frag_needed(const uint8_t *orig, size_t len, uint16_t mtu,
   if (quote > ip.total_len)
     quote = ip.total_len;
   size_t n = 20 + 8 + quote;
-  memset(out, 0, 28);
-  out[0] = 0x45;
-  out[1] = 0xc0; /* precedence "internetwork control", as Linux sends */
-  zt_ip_wr16(out + 2, (uint16_t)n);
-  out[8] = 64;
-  out[9] = ZT_IP_PROTO_ICMP;
-  memcpy(out + 12, orig + 16, 4); /* from the original destination */
-  memcpy(out + 16, orig + 12, 4); /* to its source */
-  zt_ip_set_checksum(out, 20);
+  /* precedence "internetwork control" (0xc0), as Linux sends */
+  zt_ip_reply_header(out, orig, 0xc0, 0, ZT_IP_PROTO_ICMP, (uint16_t)n);
   uint8_t *icmp = out + 20;
+  memset(icmp, 0, 8);
   icmp[0] = ZT_ICMP_TYPE_UNREACH;
   icmp[1] = ZT_ICMP_CODE_FRAG_NEEDED;
   zt_ip_wr16(icmp + 6, mtu);

@@ -128,3 +128,17 @@ char *zt_ip4_str(uint32_t ip, char *buf) {
            (ip >> 8) & 0xff, ip & 0xff);
   return buf;
 }
+
+void zt_ip_reply_header(uint8_t out[20], const uint8_t *orig, uint8_t tos,
+                        uint16_t flags, uint8_t proto, uint16_t total) {
+  memset(out, 0, 20);
+  out[0] = 0x45;
+  out[1] = tos;
+  zt_ip_wr16(out + 2, total);
+  zt_ip_wr16(out + 6, flags);
+  out[8] = 64;
+  out[9] = proto;
+  memcpy(out + 12, orig + 16, 4); /* from the original destination */
+  memcpy(out + 16, orig + 12, 4); /* to its source */
+  zt_ip_set_checksum(out, 20);
+}

@@ -61,6 +61,12 @@ size_t zt_ip_l4_min_len(uint8_t proto);
 
 /* Recomputes the header checksum of an IPv4 header of hdr_len bytes. */
 void zt_ip_set_checksum(uint8_t *hdr, size_t hdr_len);
+/* A 20-byte IPv4 header for an answer to `orig` written by us into the
+ * TUN (ICMP errors, DNS replies): from orig's destination to its source,
+ * TTL 64, the given TOS, flags (ZT_IP_DF or 0), protocol and total length,
+ * checksum set. */
+void zt_ip_reply_header(uint8_t out[20], const uint8_t *orig, uint8_t tos,
+                        uint16_t flags, uint8_t proto, uint16_t total);
 
 /* Big-endian 16-bit fields, for the code that builds and edits packets. */
 static inline uint16_t zt_ip_rd16(const uint8_t *p) {
