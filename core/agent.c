@@ -412,6 +412,26 @@ static size_t filter_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
 
 static void activate(struct zt_agent *a, size_t i);
 
+/* SERVICES names, per service, the connector the Intermediate chose for
+ * us; it changes when that connector leaves or goes silent and the service
+ * has others. Packets follow at once (tun_input looks the connector up per
+ * packet); a session with a connector no service names any more is closed
+ * here, at both ends. */
+static void close_unused_sessions(struct zt_agent *a) {
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    struct session *s = &a->sessions[i];
+    bool named = false;
+    for (size_t j = 0; j < a->n_services && !named; j++)
+      named = strcmp(a->services[j].connector, s->connector) == 0;
+    if (!s->used || named)
+      continue;
+    zt_info("session with connector %s closed: none of our services goes "
+            "there any more",
+            s->connector);
+    session_close(a, s, true);
+  }
+}
+
 static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   char ipbuf[16];
   size_t n_new = filter_services(a, m);
@@ -446,6 +466,7 @@ static void apply_services(struct zt_agent *a, const struct zt_ctrl_msg *m) {
   }
   a->n_services = n_new;
   memcpy(a->services, a->incoming, n_new * sizeof(a->services[0]));
+  close_unused_sessions(a);
   /* A connector that comes (back) online ends any wait after a refusal:
    * after an Intermediate restart agents often reconnect before their
    * connectors, and packets held meanwhile should not wait for a timer. */

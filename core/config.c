@@ -970,8 +970,42 @@ static int pgroup_member(const struct ctx *cx, void *ud, unsigned which,
   return 0;
 }
 
-static const char *const pservice_keys[] = {"name", "address", "connector",
-                                            "ports", NULL};
+static const char *const pservice_keys[] = {"name",  "address",    "connector",
+                                            "ports", "connectors", NULL};
+
+/* "connector": NAME or "connectors": [NAME, ...], one of the two. */
+static int pservice_connector(const struct ctx *cx, const struct zt_json *v,
+                              const char *kp, struct zt_policy_service *s) {
+  if (s->n_connectors)
+    return cfail(cx, v->line, kp,
+                 "give \"connector\" or \"connectors\", not both");
+  if (set_name(cx, v, kp, s->connectors[0]) != 0)
+    return -1;
+  s->n_connectors = 1;
+  return 0;
+}
+
+static int pservice_connectors(const struct ctx *cx, const struct zt_json *v,
+                               const char *kp, struct zt_policy_service *s) {
+  char ekp[KP_MAX];
+  if (s->n_connectors)
+    return cfail(cx, v->line, kp,
+                 "give \"connector\" or \"connectors\", not both");
+  if (want_array(cx, v, kp, ZT_POLICY_MAX_CONNECTORS, "connectors") != 0)
+    return -1;
+  if (v->n == 0)
+    return cfail(cx, v->line, kp, "empty: name at least one connector");
+  for (size_t i = 0; i < v->n; i++) {
+    kp_printf(ekp, "%s[%zu]", kp, i);
+    if (set_name(cx, &v->items[i], ekp, s->connectors[i]) != 0)
+      return -1;
+    if (zt_policy_names_connector(s, s->connectors[i]))
+      return cfail(cx, v->items[i].line, ekp, "connector '%s' is listed twice",
+                   s->connectors[i]);
+    s->n_connectors++;
+  }
+  return 0;
+}
 
 static int pservice_member(const struct ctx *cx, void *ud, unsigned which,
                            const struct zt_json *v, const char *kp) {
@@ -995,9 +1029,11 @@ static int pservice_member(const struct ctx *cx, void *ud, unsigned which,
                      p->services[j].name);
     return 0;
   case 2:
-    return set_name(cx, v, kp, s->connector);
-  default:
+    return pservice_connector(cx, v, kp, s);
+  case 3:
     return set_port_rules(cx, v, kp, s->ports, &s->n_ports);
+  default:
+    return pservice_connectors(cx, v, kp, s);
   }
 }
 
@@ -1144,10 +1180,18 @@ static int pdoc_member(const struct ctx *cx, void *ud, unsigned which,
     return walk_array(cx, v, kp, ZT_POLICY_MAX_GROUPS, "groups", pgroup_keys,
                       ALL_REQUIRED, pgroup_member, d, p->groups,
                       sizeof p->groups[0], &p->n_groups);
-  if (which == 1)
-    return walk_array(cx, v, kp, ZT_MAX_SERVICES, "services", pservice_keys,
-                      7u /* ports optional */, pservice_member, d,
-                      p->services, sizeof p->services[0], &p->n_services);
+  if (which == 1) {
+    char ekp[KP_MAX];
+    if (walk_array(cx, v, kp, ZT_MAX_SERVICES, "services", pservice_keys,
+                   3u /* name, address */, pservice_member, d, p->services,
+                   sizeof p->services[0], &p->n_services) != 0)
+      return -1;
+    for (size_t i = 0; i < p->n_services; i++)
+      if (!p->services[i].n_connectors) {
+        kp_printf(ekp, "%s[%zu].connector", kp, i);
+        return cfail(cx, v->items[i].line, ekp, "missing");
+      }
+  }
   return 0;
 }
 
@@ -1238,7 +1282,9 @@ void zt_policy_from_inline(struct zt_policy *p,
   for (size_t i = 0; i < c->n_services; i++) {
     struct zt_policy_service *s = &p->services[p->n_services++];
     snprintf(s->name, sizeof s->name, "%s", c->services[i].name);
-    snprintf(s->connector, sizeof s->connector, "%s", c->services[i].connector);
+    snprintf(s->connectors[0], sizeof s->connectors[0], "%s",
+             c->services[i].connector);
+    s->n_connectors = 1;
     s->address = c->services[i].address;
   }
   for (size_t i = 0; i < c->n_policy && i < ZT_POLICY_MAX_RULES; i++) {

@@ -771,6 +771,8 @@ struct zt_connector *zt_connector_new(const struct zt_connector_options *opt,
   cfg.alpn = ZT_ALPN_OUTER;
   cfg.expect.roles = 1u << ZT_ROLE_INTERMEDIATE;
   cfg.expect.name = c->intermediate_name;
+  /* Heard often, a killed connector is noticed within seconds (wire.h). */
+  cfg.keepalive_ms = ZT_CONNECTOR_KEEPALIVE_MS;
   zt_uplinks_init(&c->ups, &cfg, io, opt->local, opt->locallen, opt->server,
                   opt->serverlen, opt->n_more_servers, opt->more_servers,
                   opt->more_serverlens, &uplink_handlers, c);

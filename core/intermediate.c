@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "ctrl.h"
 #include "certexpiry.h"
+#include "chooser.h"
 #include "crl.h"
 #include "ippkt.h"
 #include "keymap.h"
@@ -59,6 +60,14 @@ struct peer {
   uint8_t n_offered;
   char (*offered)[ZT_NAME_MAX + 1];
   struct zt_cert_watch cert; /* its certificate's expiry (certexpiry.h) */
+  /* Connectors: when a packet of theirs last arrived. Silent for longer
+   * than ZT_CONNECTOR_SILENT_MS (killed, cut off), a connector is chosen
+   * for no agent while another one of the service is heard; its
+   * connection stays, and it is back in the choice once heard again. */
+  uint64_t heard_at;
+  bool silent;
+  /* Agents: the connector chosen per granted service (chooser.h). */
+  struct zt_choices *chosen;
 };
 
 /* What a channel was granted: one service's address and ports. */
@@ -92,7 +101,7 @@ struct zt_intermediate {
   struct zt_keymap channels;                  /* channel id -> channel */
   /* The policy in force: immutable, replaced whole (set_policy). */
   struct zt_policy *policy;
-  struct zt_registry reg; /* service name -> connector peer */
+  struct zt_registry reg; /* service name -> its connectors' peers */
   struct zt_addrpool pool;
   struct zt_intermediate_stats stats;
   uint64_t now;
@@ -102,6 +111,7 @@ struct zt_intermediate {
    * silence the resets real peers need, nor the other way round. */
   struct zt_admit stun_admit;
   struct zt_ctrl_msg scratch;
+  struct zt_choices choices_scratch; /* send_services() */
 };
 
 /* A warning caused by what a peer sent: rate-limited per peer, so a peer
@@ -157,22 +167,58 @@ static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
 
 /* ---- policy ------------------------------------------------------------- */
 
+/* The registered connector of `service` that serves `agent`, NULL when
+ * none is registered (chooser.h: sticky to `prev`, else spread; a silent
+ * one only when all are). */
+static struct peer *choose_connector(struct zt_intermediate *im,
+                                     const struct peer *agent,
+                                     const char *service, const char *prev) {
+  const struct zt_registry_entry *e = zt_registry_get(&im->reg, service);
+  struct zt_chooser_candidate c[ZT_POLICY_MAX_CONNECTORS];
+  if (!e)
+    return NULL;
+  for (size_t k = 0; k < e->n; k++) {
+    const struct peer *p = e->conns[k];
+    c[k].name = p->name;
+    c[k].responsive = !p->silent;
+  }
+  int i = zt_chooser_pick(agent->name, service, c, e->n, prev);
+  return i < 0 ? NULL : e->conns[i];
+}
+
+/* SERVICES: what the agent is granted, each with the connector chosen for
+ * it (the agent opens its session there). Sent again whenever a choice may
+ * have changed: connectors registering, leaving, going silent. */
 static void send_services(struct zt_intermediate *im, struct peer *agent) {
   struct zt_ctrl_msg *m = &im->scratch;
   const struct zt_policy *pol = im->policy;
+  struct zt_choices *next = &im->choices_scratch;
   struct zt_policy_grant g;
+  if (!agent->chosen && !(agent->chosen = calloc(1, sizeof(*agent->chosen)))) {
+    zq_close(agent->q, ZT_ERR_NO_RESOURCES, "out of memory");
+    mark_dirty(agent);
+    return;
+  }
   m->type = ZT_MSG_SERVICES;
   m->u.services.n = 0;
+  next->n = 0; /* rebuilt whole: services gone from policy are forgotten */
   for (size_t i = 0; i < pol->n_services; i++) {
+    const struct zt_policy_service *sv = &pol->services[i];
     if (!zt_policy_grant(pol, agent->name, i, &g))
       continue;
+    const char *prev = zt_choices_get(agent->chosen, sv->name);
+    struct peer *c = choose_connector(im, agent, sv->name, prev);
+    /* With none online the last choice is named still (a direct session
+     * with it may live on), else the first connector of the policy. */
+    const char *name = c ? c->name : prev[0] ? prev : sv->connectors[0];
     struct zt_ctrl_service *s = &m->u.services.items[m->u.services.n++];
-    snprintf(s->name, sizeof(s->name), "%s", pol->services[i].name);
-    snprintf(s->connector, sizeof(s->connector), "%s",
-             pol->services[i].connector);
-    s->vip = pol->services[i].address;
-    s->online = zt_registry_get(&im->reg, pol->services[i].name) != NULL;
+    snprintf(s->name, sizeof(s->name), "%s", sv->name);
+    snprintf(s->connector, sizeof(s->connector), "%s", name);
+    s->vip = sv->address;
+    s->online = c != NULL;
+    zt_choices_set(next, sv->name, c || prev[0] ? name : NULL);
   }
+  memcpy(agent->chosen, next, sizeof(*next));
   send_msg(agent, m);
 }
 
@@ -255,7 +301,7 @@ static uint8_t may_serve(const struct zt_intermediate *im,
   *vip = 0;
   if (j < 0)
     return ZT_ERR_UNKNOWN_SERVICE;
-  if (strcmp(im->policy->services[j].connector, p->name) != 0)
+  if (!zt_policy_names_connector(&im->policy->services[j], p->name))
     return ZT_ERR_NOT_ALLOWED;
   *vip = im->policy->services[j].address;
   return ZT_OK;
@@ -279,17 +325,18 @@ static bool ack_offers(struct zt_intermediate *im, struct peer *p) {
     r->status = may_serve(im, p, name, &r->vip);
     if (r->status == ZT_OK) {
       zt_audit_register(p->name, SRC(p), name, true, NULL);
-      if (zt_registry_set(&im->reg, name, p) > 0) {
+      if (zt_registry_add(&im->reg, name, p) > 0) {
         changed = true;
         zt_info("connector %s serves %s", p->name, name);
       }
     } else if (r->status == ZT_ERR_NOT_ALLOWED) {
       const char *why = "configured for another connector";
       zt_audit_register(p->name, SRC(p), name, false, why);
-      peer_warn(p, "connector %s may not serve %s (configured for %s)",
+      peer_warn(p, "connector %s may not serve %s (not among its connectors, "
+                "the first of which is %s)",
                 p->name, name,
                 im->policy->services[zt_policy_find_service(im->policy, name)]
-                    .connector);
+                    .connectors[0]);
     } else {
       zt_audit_register(p->name, SRC(p), name, false, "unknown service");
       peer_warn(p, "connector %s registered unknown service %s", p->name,
@@ -316,23 +363,26 @@ static void on_register(struct zt_intermediate *im, struct peer *p,
 
 static struct peer *connector_by_name(struct zt_intermediate *im,
                                       const char *name) {
-  for (size_t j = 0; j < im->reg.n; j++) {
-    struct peer *c = im->reg.e[j].conn;
-    if (strcmp(c->name, name) == 0)
-      return c;
-  }
+  for (size_t j = 0; j < im->reg.n; j++)
+    for (size_t k = 0; k < im->reg.e[j].n; k++) {
+      struct peer *c = im->reg.e[j].conns[k];
+      if (strcmp(c->name, name) == 0)
+        return c;
+    }
   return NULL;
 }
 
-/* What the policy in force grants `agent` of the services `conn` serves:
- * their count, into out (room for ZT_MAX_SERVICES). */
+/* What the policy in force grants `agent` of the services `conn` serves
+ * (is registered for, whether or not it is the one chosen for the agent:
+ * a session opened before a move keeps working): their count, into out
+ * (room for ZT_MAX_SERVICES). */
 static uint8_t grants_for(const struct zt_intermediate *im,
                           const struct peer *agent, const struct peer *conn,
                           struct channel_grant *out) {
   const struct zt_policy *pol = im->policy;
   uint8_t n = 0;
   for (size_t j = 0; j < pol->n_services; j++)
-    if (zt_registry_get(&im->reg, pol->services[j].name) == conn &&
+    if (zt_registry_has(&im->reg, pol->services[j].name, conn) &&
         zt_policy_grant(pol, agent->name, j, &out[n].ports))
       out[n++].vip = pol->services[j].address;
   return n;
@@ -374,7 +424,7 @@ static void audit_session(struct zt_intermediate *im, struct peer *agent,
   for (size_t j = 0; j < pol->n_services; j++) {
     struct zt_policy_grant g;
     const char *svc = pol->services[j].name;
-    if (zt_registry_get(&im->reg, svc) != conn ||
+    if (!zt_registry_has(&im->reg, svc, conn) ||
         !zt_policy_grant(pol, agent->name, j, &g))
       continue;
     int e = zt_policy_deciding_rule(pol, agent->name, j);
@@ -638,6 +688,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
   p->role = zq_peer_role(q);
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
+  p->heard_at = p->im->now;
   zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
   replace_older(p->im, p);
@@ -747,6 +798,7 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   zq_free(p->q);
   free(p->reader);
   free(p->offered);
+  free(p->chosen);
   free(p);
 }
 
@@ -985,6 +1037,19 @@ static bool stun_answer(struct zt_intermediate *im, const struct sockaddr *from,
   return true;
 }
 
+/* A connector's packet: one that was silent is back in the choice for
+ * new assignments (agents moved away stay where they are: sticky). */
+static void heard_from(struct zt_intermediate *im, struct peer *p) {
+  if (p->role != ZT_ROLE_CONNECTOR)
+    return;
+  p->heard_at = im->now;
+  if (!p->silent)
+    return;
+  p->silent = false;
+  zt_info("connector %s is heard again", p->name);
+  push_services_to_agents(im);
+}
+
 void zt_intermediate_feed_udp(struct zt_intermediate *im,
                               const struct sockaddr *from, socklen_t fromlen,
                               const uint8_t *pkt, size_t len, uint64_t now) {
@@ -1014,8 +1079,10 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
   } else {
     zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
             pkt, len, now);
-    if (!zq_is_dead(p->q))
+    if (!zq_is_dead(p->q)) {
       note_observed(im, p);
+      heard_from(im, p);
+    }
     mark_dirty(p);
   }
   flush_dirty(im);
@@ -1037,13 +1104,16 @@ size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
  * before that now hold come in. */
 static void rebuild_registry(struct zt_intermediate *im) {
   uint32_t vip;
-  for (size_t j = im->reg.n; j-- > 0;) {
-    struct peer *c = im->reg.e[j].conn;
-    if (may_serve(im, c, im->reg.e[j].name, &vip) != ZT_OK) {
-      zt_info("connector %s no longer serves %s", c->name, im->reg.e[j].name);
-      zt_registry_drop(&im->reg, im->reg.e[j].name);
+  char name[ZT_NAME_MAX + 1];
+  for (struct peer *c = im->peers; c; c = c->next)
+    for (size_t j = im->reg.n; j-- > 0;) { /* removal moves only later ones */
+      memcpy(name, im->reg.e[j].name, sizeof(name));
+      if (zt_registry_has(&im->reg, name, c) &&
+          may_serve(im, c, name, &vip) != ZT_OK) {
+        zt_info("connector %s no longer serves %s", c->name, name);
+        zt_registry_remove(&im->reg, name, c);
+      }
     }
-  }
   for (struct peer *p = im->peers; p; p = p->next)
     if (p->role == ZT_ROLE_CONNECTOR && p->offered && !p->detached &&
         !zq_is_dead(p->q))
@@ -1226,6 +1296,32 @@ void zt_intermediate_free(struct zt_intermediate *im) {
   zt_free_secret(im, sizeof(*im)); /* reset and token secrets, hash keys */
 }
 
+#define SILENT_NS ((uint64_t)ZT_CONNECTOR_SILENT_MS * 1000000u)
+
+/* A connector whose silence would move agents. */
+static bool silence_watched(const struct peer *p) {
+  return p->role == ZT_ROLE_CONNECTOR && p->hello && !p->silent &&
+         !p->detached && !zq_is_dead(p->q);
+}
+
+/* Connectors not heard for ZT_CONNECTOR_SILENT_MS (three keepalives
+ * missed: killed, or their network cut) are taken out of the choice: their agents
+ * get another connector now, not at the idle timeout (30 s). */
+static void check_silent(struct zt_intermediate *im, uint64_t now) {
+  bool any = false;
+  for (struct peer *p = im->peers; p; p = p->next) {
+    if (!silence_watched(p) || p->heard_at + SILENT_NS > now)
+      continue;
+    p->silent = true;
+    any = true;
+    zt_warn("connector %s silent for %llu ms: its agents move to another "
+            "connector of their services",
+            p->name, (unsigned long long)((now - p->heard_at) / 1000000u));
+  }
+  if (any)
+    push_services_to_agents(im);
+}
+
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
   uint64_t t = UINT64_MAX;
   for (const struct peer *p = im->peers; p; p = p->next) {
@@ -1234,6 +1330,8 @@ uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
       t = e;
     if (p->cert.check_at && p->cert.check_at < t)
       t = p->cert.check_at;
+    if (silence_watched(p) && p->heard_at + SILENT_NS < t)
+      t = p->heard_at + SILENT_NS;
   }
   return t;
 }
@@ -1248,6 +1346,7 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
     if (p->cert.check_at && p->cert.check_at <= now)
       peer_cert_check(im, p, now);
   }
+  check_silent(im, now);
   flush_dirty(im);
 }
 
@@ -1458,6 +1557,29 @@ static void im_counters_json(const struct zt_intermediate *im,
   zt_jsonw_end_object(w);
 }
 
+/* Each connector the service names: "online" (registered, heard),
+ * "silent" (registered, not heard for ZT_CONNECTOR_SILENT_MS: chosen for
+ * no agent while another is online), "offline" (not registered). */
+static void connectors_json(const struct zt_intermediate *im,
+                            const struct zt_policy_service *sv,
+                            struct zt_jsonw *w) {
+  const struct zt_registry_entry *e = zt_registry_get(&im->reg, sv->name);
+  zt_jsonw_begin_array(w, "connectors");
+  for (size_t k = 0; k < sv->n_connectors; k++) {
+    const char *state = "offline";
+    for (size_t i = 0; e && i < e->n; i++) {
+      const struct peer *p = e->conns[i];
+      if (strcmp(p->name, sv->connectors[k]) == 0)
+        state = p->silent ? "silent" : "online";
+    }
+    zt_jsonw_begin_object(w, NULL);
+    zt_jsonw_str(w, "name", sv->connectors[k]);
+    zt_jsonw_str(w, "state", state);
+    zt_jsonw_end_object(w);
+  }
+  zt_jsonw_end_array(w);
+}
+
 int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                                 size_t len) {
   struct zt_strbuf sb;
@@ -1491,8 +1613,9 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
     zt_jsonw_begin_object(&w, NULL);
     zt_jsonw_str(&w, "name", sv->name);
     zt_statusw_ip4(&w, "address", sv->address);
-    zt_jsonw_str(&w, "connector", sv->connector);
+    zt_jsonw_str(&w, "connector", sv->connectors[0]);
     zt_jsonw_bool(&w, "online", zt_registry_get(&im->reg, sv->name) != NULL);
+    connectors_json(im, sv, &w);
     zt_jsonw_end_object(&w);
   }
   zt_jsonw_end_array(&w);

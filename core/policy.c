@@ -24,6 +24,14 @@ int zt_policy_find_group(const struct zt_policy *p, const char *name) {
   return -1;
 }
 
+bool zt_policy_names_connector(const struct zt_policy_service *s,
+                               const char *name) {
+  for (size_t i = 0; i < s->n_connectors; i++)
+    if (strcmp(s->connectors[i], name) == 0)
+      return true;
+  return false;
+}
+
 static bool in_group(const struct zt_policy_group *g, const char *agent) {
   for (size_t i = 0; i < g->n_agents; i++)
     if (strcmp(g->agents[i], agent) == 0)

@@ -26,6 +26,9 @@
 #define ZT_POLICY_MAX_GROUPS 32
 #define ZT_POLICY_MAX_MEMBERS 64 /* agents in one group */
 #define ZT_POLICY_MAX_RULES 64
+/* Connectors one service may name ("connectors": [...]): each agent is
+ * served by one of them (chooser.h), another takes over when it leaves. */
+#define ZT_POLICY_MAX_CONNECTORS 8
 /* Ports one grant can hold (the union of its rules' ports): what
  * SESSION_NEW carries per service. */
 #define ZT_POLICY_GRANT_MAX ZT_MAX_PORT_RULES
@@ -39,7 +42,9 @@ enum zt_policy_subject {
 struct zt_policy_service {
   char name[ZT_NAME_MAX + 1];
   uint32_t address; /* virtual IPv4, host order */
-  char connector[ZT_NAME_MAX + 1];
+  /* The connectors that may register it, at least one, no duplicates. */
+  size_t n_connectors;
+  char connectors[ZT_POLICY_MAX_CONNECTORS][ZT_NAME_MAX + 1];
   /* What of the backend the service offers at most; 0 rules: everything
    * (the connector's own "ports" still apply). */
   size_t n_ports;
@@ -87,6 +92,9 @@ void zt_policy_free(struct zt_policy *p);
 /* Index of the service named `name`, or -1. */
 int zt_policy_find_service(const struct zt_policy *p, const char *name);
 int zt_policy_find_group(const struct zt_policy *p, const char *name);
+/* Does service `s` name connector `name` (may it register it)? */
+bool zt_policy_names_connector(const struct zt_policy_service *s,
+                               const char *name);
 
 /* The grant of `agent` on service index `svc` (see the top of this file).
  * Returns true when it holds at least one port. */

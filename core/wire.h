@@ -52,6 +52,12 @@
 
 #define ZT_IDLE_TIMEOUT_MS 30000      /* outer and inner max_idle_timeout */
 #define ZT_KEEPALIVE_MS 10000         /* PING when idle this long */
+/* A connector's outer connection PINGs far more often (connectors are
+ * few), so that the Intermediate can tell within seconds that one was
+ * killed: silent longer than ZT_CONNECTOR_SILENT_MS, it is chosen for no
+ * agent (docs/protocol.md, "Several connectors for one service"). */
+#define ZT_CONNECTOR_KEEPALIVE_MS 1000
+#define ZT_CONNECTOR_SILENT_MS 3000
 #define ZT_HANDSHAKE_TIMEOUT_MS 10000
 #define ZT_BACKOFF_INITIAL_MS 1000    /* reconnect: 1, 2, 4, 8, 16, 30 s */
 #define ZT_BACKOFF_MAX_MS 30000

@@ -140,6 +140,28 @@ static void test_empty_policy_denies(void) {
   zt_policy_free(p);
 }
 
+/* "connectors": several connectors may register one service; "connector"
+ * is the one-element form. */
+static void test_connectors(void) {
+  struct zt_policy *p = parse(
+      "{\"services\": [{\"name\": \"web\", \"address\": \"10.1.0.1\", "
+      "\"connectors\": [\"c1\", \"c2\"]},\n{\"name\": \"db\", \"address\": "
+      "\"10.1.0.2\", \"connector\": \"c2\"}]}");
+  CHECK(p != NULL);
+  if (!p) {
+    fprintf(stderr, "%s\n", err);
+    return;
+  }
+  CHECK_EQ_INT(p->services[0].n_connectors, 2);
+  CHECK(zt_policy_names_connector(&p->services[0], "c1"));
+  CHECK(zt_policy_names_connector(&p->services[0], "c2"));
+  CHECK(!zt_policy_names_connector(&p->services[0], "c3"));
+  CHECK_EQ_INT(p->services[1].n_connectors, 1);
+  CHECK(!zt_policy_names_connector(&p->services[1], "c1"));
+  CHECK_STR(p->services[1].connectors[0], "c2");
+  zt_policy_free(p);
+}
+
 static void test_errors(void) {
   static const struct {
     const char *text, *msg;
@@ -187,6 +209,24 @@ static void test_errors(void) {
        "\"connector\": \"c\"},\n{\"name\": \"t\", \"address\": "
        "\"10.1.0.1\", \"connector\": \"c\"}]}",
        "policy.json:2: services[1].address: 10.1.0.1 is already the address"},
+      {"{\"services\": [{\"name\": \"s\", \"address\": \"10.1.0.1\",\n"
+       "\"connector\": \"c\", \"connectors\": [\"d\"]}]}",
+       "policy.json:2: services[0].connectors: give \"connector\" or "
+       "\"connectors\", not both"},
+      {"{\"services\": [{\"name\": \"s\", \"address\": \"10.1.0.1\",\n"
+       "\"connectors\": [\"c\", \"d\",\n\"c\"]}]}",
+       "policy.json:3: services[0].connectors[2]: connector 'c' is listed "
+       "twice"},
+      {"{\"services\": [{\"name\": \"s\", \"address\": \"10.1.0.1\", "
+       "\"connectors\": []}]}",
+       "policy.json:1: services[0].connectors: empty"},
+      {"{\"services\": [{\"name\": \"s\", \"address\": \"10.1.0.1\", "
+       "\"connectors\": [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", "
+       "\"h\", \"i\"]}]}",
+       "services[0].connectors: too many connectors (max 8)"},
+      {"{\"services\": [{\"name\": \"s\", \"address\": \"10.1.0.1\", "
+       "\"connectors\": [\"bad name\"]}]}",
+       "services[0].connectors[0]: not a valid name"},
       {"{\"servics\": []}", "policy.json:1: servics: unknown key"},
       {"{\"rules\": [}", "policy.json:1:"},
       {"{\"groups\": [{\"name\": \"g\", \"agents\": [\"bad name\"]}]}",
@@ -302,6 +342,7 @@ int main(void) {
   RUN(test_precedence_table);
   RUN(test_union_of_allows);
   RUN(test_empty_policy_denies);
+  RUN(test_connectors);
   RUN(test_errors);
   RUN(test_warnings);
   RUN(test_intermediate_forms);
