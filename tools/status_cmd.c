@@ -173,8 +173,26 @@ static void print_sessions(const struct zt_json *ss) {
     print_table(&t);
 }
 
+/* The Intermediate's "connectors" of a service (docs/status.md): each
+ * with its state, "conn-a online, conn-b silent". NULL when absent. */
+static const char *connectors_cell(char *buf, const struct zt_json *s) {
+  const struct zt_json *cs = zt_json_get(s, "connectors");
+  size_t off = 0;
+  if (!cs || cs->type != ZT_JSON_ARRAY || cs->n == 0)
+    return NULL;
+  buf[0] = 0;
+  for (size_t i = 0; i < cs->n && off < CELL; i++) {
+    const char *n = str(&cs->items[i], "name"), *st = str(&cs->items[i], "state");
+    int w = snprintf(buf + off, CELL - off, "%s%s %s", i ? ", " : "",
+                     n ? n : "?", st ? st : "?");
+    off += w > 0 ? (size_t)w : 0;
+  }
+  return buf;
+}
+
 static void print_services(const struct zt_json *sv) {
   static struct table t;
+  char cb[CELL];
   t.ncols = 4;
   t.nrows = 0;
   row(&t, (const char *const[]){"SERVICE", "ADDRESS", "CONNECTOR/BACKEND",
@@ -184,7 +202,9 @@ static void print_services(const struct zt_json *sv) {
     const struct zt_json *on = zt_json_get(s, "online");
     row(&t, (const char *const[]){
                 str(s, "name"), str(s, "address"),
-                str(s, "connector") ? str(s, "connector") : str(s, "backend"),
+                connectors_cell(cb, s)  ? cb
+                : str(s, "connector") ? str(s, "connector")
+                                      : str(s, "backend"),
                 on && on->type == ZT_JSON_BOOL ? (on->boolean ? "yes" : "no")
                                                : "-"});
   }
