@@ -45,7 +45,16 @@ static void check_policy(void) {
     abort();
   for (size_t i = 0; i < pol.n_services; i++) {
     check_str(pol.services[i].name, sizeof pol.services[i].name);
-    check_str(pol.services[i].connector, sizeof pol.services[i].connector);
+    const struct zt_policy_service *sv = &pol.services[i];
+    /* One connector at least, at most 8, each named once. */
+    if (sv->n_connectors == 0 || sv->n_connectors > ZT_POLICY_MAX_CONNECTORS)
+      abort();
+    for (size_t k = 0; k < sv->n_connectors; k++) {
+      check_str(sv->connectors[k], sizeof sv->connectors[k]);
+      for (size_t j = 0; j < k; j++)
+        if (strcmp(sv->connectors[j], sv->connectors[k]) == 0)
+          abort();
+    }
     check_ports(pol.services[i].ports, pol.services[i].n_ports);
   }
   for (size_t i = 0; i < pol.n_groups; i++) {
