@@ -389,10 +389,12 @@ static void test_peer_cannot_say_peer_lost(void) {
 }
 
 /* The Intermediate restarted at once while the session is direct: the
- * connector's uplink carries none of the traffic, yet it notices within a
+ * agent's uplink carries none of the traffic, yet it notices within a
  * fraction of a second (its uplink pokes the Intermediate while session
  * traffic flows, and the restarted Intermediate answers with a Stateless
- * Reset), not at its next keepalive 10 s later. */
+ * Reset), not at its next keepalive 10 s later. The agent is watched: a
+ * connector's uplink PINGs every second (ZT_CONNECTOR_KEEPALIVE_MS), which
+ * would notice soon enough without the poke. */
 static void test_restart_noticed_while_direct(void) {
   struct world *w = direct_world();
   CHECK(w);
@@ -407,11 +409,11 @@ static void test_restart_noticed_while_direct(void) {
   /* echo every 20 ms over the direct path, as a download would flow */
   for (int i = 0; i < 250 && !lost; i++) {
     sim_send_pings(&w->a[0], VIP, 1, 20 * MS);
-    if (!zt_connector_is_connected(w->conn))
+    if (!zt_agent_is_connected(w->agent))
       lost = w->net.now;
   }
   CHECK(lost);
-  printf("  connector noticed the restart after %.0f ms of direct traffic\n",
+  printf("  agent noticed the restart after %.0f ms of direct traffic\n",
          (double)(lost - t0) / 1e6);
   CHECK(lost - t0 < ZT_KEEPALIVE_MS * MS / 4);
   CHECK(world_run(w, world_ready, 10 * SEC));
