@@ -24,7 +24,7 @@
 #
 # BUILD=build|build-san picks the binaries. Exit status: failures.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=ztna-env.sh
 source tests/netns/ztna-env.sh
 # shellcheck source=harness.sh
