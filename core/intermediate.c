@@ -722,6 +722,15 @@ static void peer_detach(struct zt_intermediate *im, struct peer *p,
     push_services_to_agents(im);
 }
 
+/* The audit's revoke line for a peer the CRL lists; rule: that CRL. The
+ * name comes from the certificate (the peer's own name is only set once
+ * accepted), so a refused handshake names whom it refused too. */
+static void audit_revoked(struct zt_intermediate *im, struct peer *p,
+                          const char *what) {
+  zt_audit_revoke_crl(zq_peer_role(p->q), zq_peer_name(p->q), SRC(p),
+                      zt_crl_file(im->creds->crl), what);
+}
+
 static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   if (p->name[0]) {
     zt_info("%s %s disconnected: %s", zt_role_name(p->role), p->name,
@@ -730,6 +739,8 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
     char addr[64];
     im->stats.handshakes_refused++;
     zt_audit_auth(ZT_ROLE_NONE, NULL, SRC(p), false, zq_close_reason(p->q));
+    if (zq_refused_revoked(p->q))
+      audit_revoked(im, p, "handshake refused");
     zt_warn("refused peer at %s: %s",
             zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
             zq_close_reason(p->q));
@@ -1268,6 +1279,7 @@ void zt_intermediate_reload_crl(struct zt_intermediate *im,
     zt_warn("%s %s: certificate serial %s revoked on %s: closing its "
             "connection",
             zt_role_name(p->role), p->name, hex, when);
+    audit_revoked(im, p, "live connection closed at reload");
     /* NOT_ALLOWED, not PEER_LOST: the other ends end their sessions with
      * it, direct paths included (a direct session outlives PEER_LOST). */
     peer_detach(im, p, ZT_ERR_NOT_ALLOWED); /* revoked */
