@@ -358,8 +358,10 @@ static void close_channels_between(struct zt_intermediate *im,
   im->stats.channels_replaced += before - im->channels.count;
 }
 
-/* SESSION_OPEN in the audit log: one line per service granted, naming the
- * policy entry that granted it, or one for the denial and its reason. */
+/* SESSION_OPEN in the audit log: one line per service of that connector,
+ * an allow naming the policy entry that granted it or a deny naming the
+ * deny rule or "default deny" (so every decision about the agent is on
+ * record, not only grants); or one line for a refused session and why. */
 static void audit_session(struct zt_intermediate *im, struct peer *agent,
                           struct peer *conn, const char *connector,
                           uint8_t status) {
@@ -374,13 +376,16 @@ static void audit_session(struct zt_intermediate *im, struct peer *agent,
   for (size_t j = 0; j < pol->n_services; j++) {
     struct zt_policy_grant g;
     const char *svc = pol->services[j].name;
-    if (zt_registry_get(&im->reg, svc) != conn ||
-        !zt_policy_grant(pol, agent->name, j, &g))
+    if (zt_registry_get(&im->reg, svc) != conn)
       continue;
+    bool granted = zt_policy_grant(pol, agent->name, j, &g);
     int e = zt_policy_deciding_rule(pol, agent->name, j);
-    snprintf(rule, sizeof(rule), "rules[%d]", e);
-    zt_audit_session(im->now, agent->name, SRC(agent), svc, connector, true,
-                     rule, NULL);
+    if (e < 0)
+      snprintf(rule, sizeof(rule), "default deny");
+    else
+      snprintf(rule, sizeof(rule), "rules[%d]", e);
+    zt_audit_session(im->now, agent->name, SRC(agent), svc, connector, granted,
+                     rule, granted ? NULL : "not granted by policy");
   }
 }
 
