@@ -383,6 +383,9 @@ zt_env_up() {
   zt_topology_up || return 1
   zt_make_pki || return 1
   zt_write_configs || return 1
+  # ZT_AFTER_CONFIGS: a function that edits the configs before any start
+  # (the demo turns the audit log on).
+  [ -z "${ZT_AFTER_CONFIGS:-}" ] || "$ZT_AFTER_CONFIGS" || return 1
   zt_start_backends || return 1
   zt_start_intermediate
   zt_wait_log intermediate "listening on udp" || return 1
