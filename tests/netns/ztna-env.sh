@@ -134,10 +134,6 @@ zt_write_configs() {
     return 1
     ;;
   esac
-  if [ "${ZT_POLICY_DOC:-0}" = 1 ]; then
-    zt_write_policy_doc_configs
-    return
-  fi
   cat >"$ZT_WORK/intermediate.json" <<EOF
 {
   "listen": "0.0.0.0:4433",
@@ -172,11 +168,12 @@ EOF
   "dns_resolved": false
 }
 EOF
+  [ "${ZT_POLICY_DOC:-0}" != 1 ] || zt_write_policy_doc_configs
 }
 
-# ZT_POLICY_DOC=1's configs (see the header): intermediate.json names
-# policy.json, the connector serves admin too. ($direct: zt_write_configs'.)
-zt_write_policy_doc_configs() {
+# intermediate.json naming the policy document policy.json instead of
+# listing services and policy itself.
+zt_write_intermediate_doc_config() {
   local p="$ZT_WORK/pki"
   cat >"$ZT_WORK/intermediate.json" <<EOF
 {
@@ -187,6 +184,14 @@ zt_write_policy_doc_configs() {
   "policy": "policy.json"
 }
 EOF
+}
+
+# ZT_POLICY_DOC=1's configs over zt_write_configs' (see the header):
+# intermediate.json names policy.json, the connector serves admin too, bob
+# gets an agent config. ($direct: zt_write_configs'.)
+zt_write_policy_doc_configs() {
+  local p="$ZT_WORK/pki"
+  zt_write_intermediate_doc_config
   zt_write_policy
   cat >"$ZT_WORK/connector.json" <<EOF
 {
@@ -198,14 +203,6 @@ EOF
     {"name": "echo",  "backend": "10.30.0.3", "ports": ["udp/9999", "icmp"]},
     {"name": "admin", "backend": "10.30.0.3", "ports": ["tcp/8081", "udp/9998", "icmp"]}
   ]
-}
-EOF
-  cat >"$ZT_WORK/agent.json" <<EOF
-{
-  "intermediate": "198.51.100.1:4433",$direct
-  "ca": "$p/ca.pem", "cert": "$p/alice.pem", "key": "$p/alice.key",
-  "tun": "ztna0",
-  "dns_resolved": false
 }
 EOF
   sed "s|$p/alice|$p/bob|g" "$ZT_WORK/agent.json" >"$ZT_WORK/agent-bob.json"

@@ -97,30 +97,17 @@ static void test_grant_lines(void) {
   zt_audit_set_sink(NULL, NULL);
 }
 
-/* conn-a serves echo (granted to alice) and web (no rule: default deny). */
-static void echo_and_web(struct world *w) {
-  struct zt_intermediate_config *ic = &w->icfg;
-  ic->n_services = 2;
-  snprintf(ic->services[1].name, sizeof(ic->services[1].name), "web");
-  snprintf(ic->services[1].connector, sizeof(ic->services[1].connector),
-           "conn-a");
-  ic->services[1].address = SIM_VIP2;
-  struct zt_connector_config *cc = &w->c[0].cfg;
-  cc->n_services = 2;
-  cc->services[1] = cc->services[0];
-  snprintf(cc->services[1].name, sizeof(cc->services[1].name), "web");
-}
-
 static bool both_registered(struct world *w) {
   return zt_connector_registered(w->c[0].conn) == 2 &&
          zt_agent_service_online(w->a[0].agent, SIM_VIP);
 }
 
-/* A session to a connector with a service the agent holds no grant for:
+/* conn-a serves echo (granted to alice) and web (no rule: default deny). A
+ * session to a connector with a service the agent holds no grant for:
  * the grant's line and a deny line for the other, "default deny". */
 static void test_session_lists_ungranted_service(void) {
   capture();
-  struct world *w = world_new_with(&pki.alice, echo_and_web);
+  struct world *w = world_new_with(&pki.alice, world_echo_and_web);
   CHECK(world_run(w, both_registered, 10 * SEC));
   sim_send_pings(&w->a[0], SIM_VIP, 2, 20 * MS);
   world_run(w, NULL, 500 * MS);
