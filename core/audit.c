@@ -258,6 +258,16 @@ void zt_audit_reload(const char *what, bool applied, const char *reason) {
   zt_audit_emit(&e);
 }
 
+void zt_audit_revoke_crl(enum zt_role role, const char *name,
+                         const struct sockaddr *src, const char *crl_file,
+                         const char *reason) {
+  char rule[300];
+  if (!sink)
+    return;
+  snprintf(rule, sizeof(rule), "crl %s", crl_file);
+  zt_audit_revoke(role, name, src, rule, reason);
+}
+
 void zt_audit_revoke(enum zt_role role, const char *name,
                      const struct sockaddr *src, const char *rule,
                      const char *reason) {

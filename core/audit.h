@@ -108,5 +108,9 @@ void zt_audit_reload(const char *what, bool applied, const char *reason);
 void zt_audit_revoke(enum zt_role role, const char *name,
                      const struct sockaddr *src, const char *rule,
                      const char *reason);
+/* The same for a certificate the CRL in crl_file lists: rule "crl FILE". */
+void zt_audit_revoke_crl(enum zt_role role, const char *name,
+                         const struct sockaddr *src, const char *crl_file,
+                         const char *reason);
 
 #endif

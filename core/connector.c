@@ -843,6 +843,9 @@ static void flush(struct zt_connector *c) {
         continue;
       if (s->t.inner && zq_end_kind(s->t.inner) == ZQ_END_REFUSED) {
         zt_audit_session_new(s->agent, s->agent_ip, false, why);
+        if (zq_refused_revoked(s->t.inner)) /* the agent's certificate */
+          zt_audit_revoke_crl(ZT_ROLE_AGENT, s->agent, NULL,
+                              zt_crl_file(c->creds->crl), "session refused");
         zt_warn("refused agent session on channel %u: %s", s->t.channel, why);
       } else
         zt_info("session with agent %s ended: %s", s->agent, why);

@@ -408,8 +408,10 @@ static void close_channels_between(struct zt_intermediate *im,
   im->stats.channels_replaced += before - im->channels.count;
 }
 
-/* SESSION_OPEN in the audit log: one line per service granted, naming the
- * policy entry that granted it, or one for the denial and its reason. */
+/* SESSION_OPEN in the audit log: one line per service of that connector,
+ * an allow naming the policy entry that granted it or a deny naming the
+ * deny rule or "default deny" (so every decision about the agent is on
+ * record, not only grants); or one line for a refused session and why. */
 static void audit_session(struct zt_intermediate *im, struct peer *agent,
                           struct peer *conn, const char *connector,
                           uint8_t status) {
@@ -424,13 +426,16 @@ static void audit_session(struct zt_intermediate *im, struct peer *agent,
   for (size_t j = 0; j < pol->n_services; j++) {
     struct zt_policy_grant g;
     const char *svc = pol->services[j].name;
-    if (!zt_registry_has(&im->reg, svc, conn) ||
-        !zt_policy_grant(pol, agent->name, j, &g))
+    if (!zt_registry_has(&im->reg, svc, conn))
       continue;
+    bool granted = zt_policy_grant(pol, agent->name, j, &g);
     int e = zt_policy_deciding_rule(pol, agent->name, j);
-    snprintf(rule, sizeof(rule), "rules[%d]", e);
-    zt_audit_session(im->now, agent->name, SRC(agent), svc, connector, true,
-                     rule, NULL);
+    if (e < 0)
+      snprintf(rule, sizeof(rule), "default deny");
+    else
+      snprintf(rule, sizeof(rule), "rules[%d]", e);
+    zt_audit_session(im->now, agent->name, SRC(agent), svc, connector, granted,
+                     rule, granted ? NULL : "not granted by policy");
   }
 }
 
@@ -773,6 +778,15 @@ static void peer_detach(struct zt_intermediate *im, struct peer *p,
     push_services_to_agents(im);
 }
 
+/* The audit's revoke line for a peer the CRL lists; rule: that CRL. The
+ * name comes from the certificate (the peer's own name is only set once
+ * accepted), so a refused handshake names whom it refused too. */
+static void audit_revoked(struct zt_intermediate *im, struct peer *p,
+                          const char *what) {
+  zt_audit_revoke_crl(zq_peer_role(p->q), zq_peer_name(p->q), SRC(p),
+                      zt_crl_file(im->creds->crl), what);
+}
+
 static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   if (p->name[0]) {
     zt_info("%s %s disconnected: %s", zt_role_name(p->role), p->name,
@@ -781,6 +795,8 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
     char addr[64];
     im->stats.handshakes_refused++;
     zt_audit_auth(ZT_ROLE_NONE, NULL, SRC(p), false, zq_close_reason(p->q));
+    if (zq_refused_revoked(p->q))
+      audit_revoked(im, p, "handshake refused");
     zt_warn("refused peer at %s: %s",
             zt_netaddr_str((struct sockaddr *)&p->observed, addr, sizeof(addr)),
             zq_close_reason(p->q));
@@ -1367,6 +1383,7 @@ void zt_intermediate_reload_crl(struct zt_intermediate *im,
     zt_warn("%s %s: certificate serial %s revoked on %s: closing its "
             "connection",
             zt_role_name(p->role), p->name, hex, when);
+    audit_revoked(im, p, "live connection closed at reload");
     /* NOT_ALLOWED, not PEER_LOST: the other ends end their sessions with
      * it, direct paths included (a direct session outlives PEER_LOST). */
     peer_detach(im, p, ZT_ERR_NOT_ALLOWED); /* revoked */

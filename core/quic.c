@@ -1101,6 +1101,11 @@ bool zq_peer_tls_alert(const struct zq_conn *c, uint8_t *alert) {
   return true;
 }
 
+bool zq_refused_revoked(const struct zq_conn *c) {
+  return zq_end_kind(c) == ZQ_END_REFUSED &&
+         c->refuse_alert == GNUTLS_A_CERTIFICATE_REVOKED;
+}
+
 bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code) {
   if (!c->peer_app_close)
     return false;

@@ -225,6 +225,9 @@ enum zq_end zq_end_kind(const struct zq_conn *c);
  * bad_certificate, unknown_ca, certificate_expired, access_denied...): true
  * and the alert's number (gnutls_alert_description_t). */
 bool zq_peer_tls_alert(const struct zq_conn *c, uint8_t *alert);
+/* We refused the peer's certificate because our CRL lists its serial (the
+ * audit's revoke line); zq_peer_role/zq_peer_name then name whom. */
+bool zq_refused_revoked(const struct zq_conn *c);
 /* The application error code the peer closed with: true and *code, or
  * false when it did not close with one. */
 bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code);

@@ -631,6 +631,11 @@ bool zq_peer_tls_alert(const struct zq_conn *c, uint8_t *alert) {
   return false; /* the mock never refuses a certificate */
 }
 
+bool zq_refused_revoked(const struct zq_conn *c) {
+  (void)c;
+  return false; /* nor for being revoked */
+}
+
 bool zq_peer_app_error(const struct zq_conn *c, uint64_t *code) {
   if (!c->peer_app_close)
     return false;

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "auditfile.h"
 #include "clock.h"
+#include "crlreload.h"
 #include "ctlsock.h"
 #include "localaddr.h"
 #include "jsonw.h"
@@ -263,8 +264,15 @@ static int ping_error(char *buf, size_t len, const char *target,
 
 
 /* SIGHUP and "reload": the daemon's own reload (what it sends goes out at
- * once), or, without one, a word that nothing is re-read. */
+ * once), else its CRL read again (agent, connector), or a word that
+ * nothing is re-read. */
 static int do_reload(struct zt_driver *d, char *msg, size_t len) {
+  if (!d->reload && d->creds && d->tls) {
+    int rv = zt_crl_reload(d->creds, d->tls, msg, len);
+    if (d->tls->crl[0])
+      zt_audit_reload("crl", rv == 0, msg);
+    return rv;
+  }
   if (!d->reload) {
     snprintf(msg, len, "nothing to reload in this daemon (configuration "
                        "and certificate changes take a restart)");

@@ -15,6 +15,9 @@
 #include "udp.h"
 #include "node_io.h"
 
+struct zt_tls_creds;
+struct zt_tls_paths;
+
 struct zt_driver {
   struct zt_loop *loop;
   int udp_fd, tun_fd;
@@ -42,6 +45,11 @@ struct zt_driver {
    * 0, or -1 when nothing changed (a broken file: the old state stays).
    * NULL: SIGHUP is logged and ignored, "reload" answered with an error. */
   int (*reload)(void *node, uint64_t now, char *msg, size_t len);
+  /* With no reload of its own (the agent, the connector): SIGHUP and
+   * `ztna reload` read the CRL in tls->crl again into creds (crlreload.h).
+   * NULL: nothing to reload. */
+  struct zt_tls_creds *creds;
+  const struct zt_tls_paths *tls;
   /* The control socket (ctlsock.h): its path, NULL for none; when it
    * cannot be opened the daemon stops if ctl_required (the operator named
    * it), else warns and runs without it (the default path). */

@@ -8,6 +8,10 @@
 # session starts on the relay (the agent's NAT router blocks the direct
 # path at first), moves to a direct path once it is allowed, and falls back
 # to the relay without losing a download when the direct path is cut.
+# Then access control (docs/access-control.md): the policy document with two
+# groups (alice is in staff), an allowed and a denied access each with the
+# audit lines they wrote, a live reload that grants alice a new service
+# (route, traffic, no reconnect), and names answered by the agent's DNS.
 # Cleans up on every exit path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +19,19 @@ bash scripts/deps.sh
 make -s -j"$(nproc)" build/ztna build/ztna-intermediate build/ztna-connector build/ztna-agent
 
 set +e
+# The policy document with groups (ztna-env.sh's ZT_POLICY_DOC=1), and the
+# audit log on the Intermediate and the connector.
+export ZT_POLICY_DOC=1
 # shellcheck source=../tests/netns/ztna-env.sh
 source tests/netns/ztna-env.sh
+# shellcheck source=../tests/netns/audit_lib.sh
+source tests/netns/audit_lib.sh
+audit_on() {
+  IM_AUDIT=$ZT_WORK/audit-intermediate.jsonl
+  CONN_AUDIT=$ZT_WORK/audit-connector.jsonl
+  zt_audit_on "$ZT_WORK/intermediate.json" "$IM_AUDIT" "$ZT_WORK/connector.json" "$CONN_AUDIT"
+}
+ZT_AFTER_CONFIGS=audit_on
 trap zt_env_down EXIT
 trap 'exit 130' INT TERM
 
@@ -28,6 +43,15 @@ A() { ip netns exec "$ZT_NS_A" "$@"; }
 block_direct() { zt_direct_cut on; }
 unblock_direct() { zt_direct_cut off; }
 session_line() { A "$ZT_BIN/ztna" status --socket "$ZT_WORK/agent.sock" | grep -E '^(PEER|conn-a) ' | sed 's/^/   /'; }
+lines() { wc -l <"$1"; }
+# show_audit NAME FILE SINCE [FIELD=VALUE...]: FILE's lines after line SINCE
+# that match, briefly (zt_audit_show).
+show_audit() {
+  local name=$1 file=$2 since=$3
+  shift 3
+  echo "   -- $name audit log ($(basename "$file")):"
+  ZT_AUDIT_SKIP=$since zt_audit_show "$file" "$@"
+}
 path_is() { # PATH [TRIES]: poll the agent's status every 0.2 s
   for _ in $(seq "${2:-50}"); do
     A "$ZT_BIN/ztna" status --json --socket "$ZT_WORK/agent.sock" 2>/dev/null |
@@ -40,7 +64,7 @@ path_is() { # PATH [TRIES]: poll the agent's status every 0.2 s
 echo "
   agent host --- NAT router ---+--- Intermediate ---+--- NAT router --- connector host --- backends
   10.10.1.2      198.51.100.2  |   198.51.100.1     |   198.51.100.3    10.20.1.2          10.30.0.2 web
-                 (firewalled)     the \"internet\"        (firewalled)                        10.30.0.3 echo"
+                 (firewalled)     the \"internet\"        (firewalled)                        10.30.0.3 echo, admin"
 
 say "starting the deployment (CA, certificates, configs, backends, three daemons)"
 echo "   (the agent's NAT router blocks UDP to the connector's NAT for now: relay only)"
@@ -109,6 +133,67 @@ grep -h "back to the relay" "$ZT_WORK/agent.log" "$ZT_WORK/connector.log" | sed 
 unblock_direct
 echo "   direct path allowed again: the next probing round finds it"
 path_is direct 60 && session_line
+
+say "access control: the policy document (two groups; the agent, alice, is in staff)"
+sed -n '/"groups"/,/^  \]/p; /"rules"/,/^  \]/p' "$ZT_WORK/policy.json" | sed 's/^/   /'
+run ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna-intermediate" --check-config "$ZT_WORK/intermediate.json"
+echo "   alice: web (tcp/8080 tcp/5201 tcp/22 icmp, not tcp/$ZT_FORBIDDEN_PORT) and echo; admin is for ops"
+
+say "an allowed access: alice fetches a page of web (tcp/8080), granted by rules[0]"
+im0=$(lines "$IM_AUDIT")
+cn0=$(lines "$CONN_AUDIT")
+run A curl -sS --max-time 10 -o /dev/null -w 'HTTP %{http_code}, %{size_download} bytes\n' "http://$WEB_VIP:8080/" || exit 1
+# The session (and so its audit lines) was opened by the first packet at
+# the top of the demo: show every session line for alice.
+show_audit Intermediate "$IM_AUDIT" 0 event=session identity=agent/alice
+show_audit connector "$CONN_AUDIT" 0 event=session_new identity=agent/alice
+
+say "a denied access: tcp/$ZT_FORBIDDEN_PORT of web (a listener is there, rules[0] does not grant it)"
+if A curl -sS --max-time 3 -o /dev/null "http://$WEB_VIP:$ZT_FORBIDDEN_PORT/"; then
+  echo "   tcp/$ZT_FORBIDDEN_PORT answered: it should not have"
+  exit 1
+fi
+echo "   (refused: the connector dropped every packet)"
+sleep 0.2
+show_audit connector "$CONN_AUDIT" "$cn0" event=packet_denied identity=agent/alice
+say "a denied access: the admin service (group ops only): no route to it on alice's host"
+run A ip route get "$ADMIN_VIP"
+if A curl -sS --max-time 3 -o /dev/null "http://$ADMIN_VIP:8081/" 2>/dev/null; then
+  echo "   admin answered: it should not have"
+  exit 1
+fi
+echo "   (no answer: admin is not in alice's service table)"
+show_audit Intermediate "$IM_AUDIT" 0 event=session identity=agent/alice service=admin
+
+say "live reload: a rule granting alice admin, then \`ztna reload\` (no restart, no reconnect)"
+auths=$(grep -c "agent alice authenticated" "$ZT_WORK/intermediate.log")
+im0=$(lines "$IM_AUDIT")
+zt_write_policy "$ZT_RULES_DEFAULT,
+    {\"agent\": \"alice\", \"services\": [\"admin\"]}"
+echo "   added to policy.json: $(tail -n 3 "$ZT_WORK/policy.json" | head -n 1 | sed 's/^ *//')"
+t0=$(date +%s%N)
+run ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" reload --socket "$ZT_WORK/intermediate.sock" || exit 1
+if ! zt_wait_log agent "added route $ADMIN_VIP" 5; then
+  echo "   no route to admin 5 s after the reload"
+  exit 1
+fi
+echo "   the route appeared $((($(date +%s%N) - t0) / 1000000)) ms after the reload; the agent's log:"
+grep -h "added route $ADMIN_VIP" "$ZT_WORK/agent.log" | sed 's/^/   /'
+run A curl -sS --max-time 10 -o /dev/null -w 'HTTP %{http_code}, %{size_download} bytes\n' "http://$ADMIN_VIP:8081/" || exit 1
+run A "$ZT_PY" tests/netns/udp_echo.py client "$ADMIN_VIP" 9998 "admin over UDP" 3 || exit 1
+echo "   alice authenticated $(grep -c "agent alice authenticated" "$ZT_WORK/intermediate.log") time(s) in all ($auths before the reload): no reconnect"
+show_audit Intermediate "$IM_AUDIT" "$im0"
+
+say "names: the agent answers DNS for its domain inside the tunnel"
+dns=$(grep -o 'dns: answering [^ ]* at [0-9.]*' "$ZT_WORK/agent.log" | head -n1)
+domain=$(awk '{print $3}' <<<"$dns")
+dns_addr=$(awk '{print $5}' <<<"$dns")
+echo "   the agent's log: $dns"
+for name in web admin; do
+  run A dig "@$dns_addr" +short +time=2 +tries=2 "$name.$domain"
+done
+printf '$ dig @%s nosuch.%s\n' "$dns_addr" "$domain"
+A dig "@$dns_addr" +time=2 +tries=2 "nosuch.$domain" | grep -E 'status:' | sed 's/^;; */   /'
 
 say "what each daemon saw"
 for d in agent connector intermediate; do zt_stop "$d" TERM; done

@@ -12,7 +12,7 @@ pkgs=(
   conntrack tcpdump                                           # tests
   openssh-server openssh-client                               # tests: ssh through the tunnel
   openssl                                                     # tests: certificates with any dates
-  bind9-dnsutils                                              # tests: dig asks the agent's DNS
+  bind9-dnsutils                                              # tests, demo: dig asks the agent's DNS
 )
 missing=()
 for p in "${pkgs[@]}"; do

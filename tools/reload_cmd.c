@@ -16,8 +16,9 @@
 
 static const char usage[] =
     "usage: ztna reload [--socket PATH]\n"
-    "  Makes ztna-intermediate re-read its configuration's policy; sessions\n"
-    "  that lose their grant are closed. A broken file changes nothing.\n"
+    "  Makes ztna-intermediate re-read its configuration's policy and CRL;\n"
+    "  sessions that lose their grant, and revoked peers, are closed. A broken\n"
+    "  file changes nothing. On a connector's or agent's socket: its CRL.\n"
     "      --socket PATH    its control socket (default "
     ZT_CTLSOCK_DIR "/intermediate.sock)\n";
 

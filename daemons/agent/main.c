@@ -229,6 +229,8 @@ int main(int argc, char **argv) {
   d.status = status;
   d.status_json = status_json;
   d.ping = ping;
+  d.creds = creds; /* SIGHUP reads the CRL again */
+  d.tls = &cfg.tls;
   zt_daemon_control_socket(&args, cfg.control_socket, "agent", &d);
   /* Without it the agent still works; a network change then costs a
    * timeout instead of a round trip. */

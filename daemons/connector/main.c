@@ -225,6 +225,8 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
+  d.creds = creds; /* SIGHUP reads the CRL again */
+  d.tls = &cfg.tls;
   zt_daemon_control_socket(&args, cfg.control_socket, "connector", &d);
   /* The forward filter from the start, before any service registers. */
   nat(NULL, NULL, 0);

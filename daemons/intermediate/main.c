@@ -149,9 +149,6 @@ static int load_state(struct zt_intermediate *im, const char *dir) {
 
 static struct zt_intermediate_config cfg;
 
-/* SIGHUP: the CRL is read again (when configured) and live connections of
- * identities it now revokes are closed. A CRL that fails to load keeps the
- * old one: a typo must not let revoked peers back in. */
 /* SIGHUP and `ztna reload`: configuration and policy (checkconfig.c,
  * core/policyfile.c), then the CRL named at start, which also closes the
  * live connections it now revokes. A CRL that does not load keeps the

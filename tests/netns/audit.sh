@@ -13,6 +13,8 @@ cd "$(dirname "$0")/../.."
 source tests/netns/ztna-env.sh
 # shellcheck source=harness.sh
 source tests/netns/harness.sh
+# shellcheck source=audit_lib.sh
+source tests/netns/audit_lib.sh
 zt_need_bins ztna ztna-agent ztna-connector ztna-intermediate
 
 zt_env_init
@@ -21,14 +23,7 @@ zt_make_pki || { fail "pki"; zt_summary audit; }
 zt_write_configs || { fail "configs"; zt_summary audit; }
 IM_AUDIT=$ZT_WORK/audit-intermediate.jsonl
 CONN_AUDIT=$ZT_WORK/audit-connector.jsonl
-# audit_log added to the two configs (they are JSON: edited as JSON).
-"$ZT_PY" - "$ZT_WORK/intermediate.json" "$IM_AUDIT" "$ZT_WORK/connector.json" "$CONN_AUDIT" <<'EOF'
-import json, sys
-for path, log in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
-    c = json.load(open(path))
-    c["audit_log"] = log
-    json.dump(c, open(path, "w"), indent=1)
-EOF
+zt_audit_on "$ZT_WORK/intermediate.json" "$IM_AUDIT" "$ZT_WORK/connector.json" "$CONN_AUDIT"
 zt_start_backends || { fail "backends"; zt_summary audit; }
 zt_start_intermediate
 zt_wait_log intermediate "listening on udp" || { fail "intermediate start"; zt_summary audit; }
@@ -37,43 +32,7 @@ zt_wait_log connector "service echo registered" || { fail "connector start"; zt_
 zt_start_agent
 zt_wait_log agent "added route $WEB_VIP" || { fail "agent start"; zt_summary audit; }
 
-# audit_has FILE FIELD=VALUE...: some line of FILE has every FIELD equal to
-# VALUE (null: JSON null; numbers compared as text). Every line of the file
-# must parse and hold every documented field, or it fails either way.
-audit_has() {
-  "$ZT_PY" - "$@" <<'EOF'
-import json, sys
-FIELDS = {"ts": str, "event": str, "identity": (str, type(None)),
-          "source": (str, type(None)), "service": (str, type(None)),
-          "connector": (str, type(None)), "port": (int, type(None)),
-          "proto": (str, type(None)), "decision": str,
-          "rule": (str, type(None)), "reason": (str, type(None))}
-path, want = sys.argv[1], dict(a.split("=", 1) for a in sys.argv[2:])
-found = False
-for n, raw in enumerate(open(path, encoding="utf-8"), 1):
-    line = json.loads(raw)
-    for k, t in FIELDS.items():
-        if k not in line or not isinstance(line[k], t):
-            sys.exit(f"{path}:{n}: field {k} missing or of the wrong type: {raw}")
-    if line["decision"] not in ("allow", "deny"):
-        sys.exit(f"{path}:{n}: decision {line['decision']}")
-    got = {k: "null" if line.get(k) is None else str(line.get(k)) for k in want}
-    found = found or got == want
-sys.exit(0 if found else f"no line with {want} in {path}")
-EOF
-}
-
-# check NAME FILE FIELD=VALUE...: PASS/FAIL on audit_has, waiting up to
-# 5 s for the line (the daemons write it when they decide).
-check() {
-  local name=$1 i out
-  shift
-  for ((i = 0; i < 50; i++)); do
-    out=$(audit_has "$@" 2>&1) && { pass "$name"; return 0; }
-    sleep 0.1
-  done
-  fail "$name" "$out"
-}
+check() { zt_audit_check "$@"; }
 
 # ---- allowed: alice fetches a page of web (tcp/8080)
 if ip netns exec "$ZT_NS_A" curl -sS --max-time 10 -o /dev/null "http://$WEB_VIP:8080/"; then

@@ -76,15 +76,7 @@ zt_make_pki || { fail setup "pki"; exit 1; }
 zt_write_configs || { fail setup "configs"; exit 1; }
 # intermediate.json names the policy document instead of inline policy.
 p="$ZT_WORK/pki"
-cat >"$ZT_WORK/intermediate.json" <<EOF
-{
-  "listen": "0.0.0.0:4433",
-  "ca": "$p/ca.pem", "cert": "$p/intermediate.pem", "key": "$p/intermediate.key",
-  "agent_pool": "100.64.0.0/16",
-  "state_dir": "$ZT_WORK/state",
-  "policy": "policy.json"
-}
-EOF
+zt_write_intermediate_doc_config
 write_policy "$RULE_WEB,
 $RULE_ECHO"
 sed "s|$p/alice|$p/bob|g" "$ZT_WORK/agent.json" >"$ZT_WORK/agent-bob.json"

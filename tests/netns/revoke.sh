@@ -9,12 +9,19 @@
 #   refused       her reconnects are refused at the handshake, with the
 #                 reason on both sides (serial on the Intermediate,
 #                 certificate_revoked on the agent)
+#   audit         both are audit lines event=revoke naming agent/alice and
+#                 the CRL (the Intermediate's audit_log)
 #   status-warns  `ztna status` on the Intermediate flags a peer certificate
 #                 within 30 days of expiry (and the log says so)
 #   expiry        a new certificate for alice valid ~25 s (openssl ca): she
 #                 connects, is cut off when it expires (the Intermediate's
 #                 timer, not a handshake), and her reconnects are refused as
 #                 expired on both sides
+#   connector-crl the connector (config `crl`, the same file) reads its CRL
+#                 again on SIGHUP: a new certificate of alice's, accepted by
+#                 both, is revoked; with only the connector reloaded, her
+#                 next inner session is refused by the connector (an audit
+#                 revoke line there) while the Intermediate still lets her in
 #
 # BUILD=build|build-san picks the binaries. Exit status: failures.
 set -u
@@ -25,6 +32,8 @@ source tests/netns/ztna-env.sh
 source tests/netns/harness.sh
 # shellcheck source=openssl_cert.sh
 source tests/netns/openssl_cert.sh
+# shellcheck source=audit_lib.sh
+source tests/netns/audit_lib.sh
 A() { ip netns exec "$ZT_NS_A" "$@"; }
 zt_need_bins ztna ztna-intermediate ztna-connector ztna-agent
 
@@ -42,6 +51,10 @@ Z=$ZT_BIN/ztna
 zt_write_configs || { fail configs; zt_summary revoke; }
 sed -i "s|^  \"listen\": \"0.0.0.0:4433\",|&\n  \"crl\": \"$P/crl.pem\",|" "$ZT_WORK/intermediate.json"
 grep -q '"crl"' "$ZT_WORK/intermediate.json" || { fail configs "crl not in intermediate.json"; zt_summary revoke; }
+IM_AUDIT=$ZT_WORK/audit-intermediate.jsonl
+CONN_AUDIT=$ZT_WORK/audit-connector.jsonl
+zt_audit_on "$ZT_WORK/intermediate.json" "$IM_AUDIT" "$ZT_WORK/connector.json" "$CONN_AUDIT"
+zt_json_set "$ZT_WORK/connector.json" crl "$P/crl.pem"
 
 # bad-crl: another CA's CRL stops the start.
 "$Z" cert issue --ca-dir "$P/other" --role agent --name x --out "$ZT_WORK/x" >/dev/null
@@ -101,6 +114,13 @@ else
   fail refused "$(tail -n 3 "$ZT_WORK/intermediate.log"); agent: $(tail -n 3 "$ZT_WORK/agent.log")"
 fi
 zt_stop agent
+zt_audit_check "audit: revoke line for the connection closed at reload" "$IM_AUDIT" \
+  event=revoke identity=agent/alice decision=deny rule="crl $P/crl.pem" reason="live connection closed at reload"
+zt_audit_check "audit: revoke line for the refused handshake, with her source address" "$IM_AUDIT" \
+  event=revoke identity=agent/alice decision=deny rule="crl $P/crl.pem" reason="handshake refused" source~198.51.100.
+if zt_audit_has "$IM_AUDIT" event=revoke identity~connector >/dev/null 2>&1; then
+  fail "audit: revoke lines" "the connector, not revoked, has one"
+fi
 
 # expiry: a fresh certificate for alice (new serial, not revoked) that ends
 # in ~25 s, made with openssl ca as certs.sh does.
@@ -135,6 +155,50 @@ else
   else
     fail expiry "openssl could not make the certificate: $(cat "$ZT_WORK/oca/err")"
   fi
+fi
+
+# connector-crl: a new certificate for alice (a serial nobody revoked).
+zt_stop agent
+if "$Z" cert issue --ca-dir "$P" --role agent --name alice --out "$ZT_WORK/alice2" >/dev/null; then
+  zt_json_set "$ZT_WORK/agent.json" cert "$ZT_WORK/alice2.pem" key "$ZT_WORK/alice2.key"
+  zt_start_agent
+  if zt_wait_log agent "added route $WEB_VIP" 15 && A ping -c 2 -i 0.2 -W 2 "$WEB_VIP" >/dev/null 2>&1; then
+    "$Z" cert revoke --ca-dir "$P" "$ZT_WORK/alice2.pem" >/dev/null
+    n=$(wc -l <"$P/revoked")
+    pkill -HUP -P "$(cat "$ZT_WORK/pids/connector")"
+    if zt_wait_log connector "crl $P/crl.pem reloaded: $n revoked certificate(s)" 5; then
+      pass "connector-crl: SIGHUP read it again ($n revoked)"
+      out=$(ip netns exec "$ZT_NS_C" "$Z" reload --socket "$ZT_WORK/connector.sock" 2>&1)
+      if [ $? = 0 ] && grep -q "^ok: crl $P/crl.pem reloaded: $n revoked" <<<"$out"; then
+        pass "connector-crl: ztna reload on its socket too ($out)"
+      else
+        fail connector-crl "ztna reload: $out"
+      fi
+    else
+      fail connector-crl "no reload line: $(tail -n 3 "$ZT_WORK/connector.log")"
+    fi
+    # Only the connector knows: her next inner session (opened by her first
+    # packet) is refused there.
+    zt_stop agent
+    zt_start_agent
+    if ! zt_wait_log agent "added route $WEB_VIP" 15; then
+      fail connector-crl "alice not let in by the Intermediate: $(tail -n 3 "$ZT_WORK/agent.log")"
+    elif A ping -c 3 -i 0.3 -W 1 "$WEB_VIP" >/dev/null 2>&1; then
+      fail connector-crl "pings answered: the connector let her session in"
+    elif zt_wait_log connector "refused agent session .*agent/alice: certificate serial .* revoked" 10; then
+      pass "connector-crl: the Intermediate let alice in, the connector refused her session: $(grep -o 'refused agent session.*' "$ZT_WORK/connector.log" | tail -n1 | cut -c1-150)"
+    else
+      fail connector-crl "pings lost but no refusal at the connector: $(tail -n 3 "$ZT_WORK/connector.log")"
+    fi
+    zt_audit_check "connector-crl: audit revoke line at the connector" "$CONN_AUDIT" \
+      event=revoke identity=agent/alice decision=deny rule="crl $P/crl.pem" reason="session refused"
+    zt_audit_check "connector-crl: audit reload line for the crl" "$CONN_AUDIT" \
+      event=reload rule=crl decision=allow reason~"reloaded: $n revoked"
+  else
+    fail connector-crl "alice's new certificate did not connect: $(tail -n 3 "$ZT_WORK/agent.log")"
+  fi
+else
+  fail connector-crl "ztna cert issue"
 fi
 
 zt_summary revoke

@@ -11,6 +11,18 @@
 # B also listens on tcp/$ZT_FORBIDDEN_PORT at 10.30.0.2, a port web does NOT
 # allow: reachable from the connector's network, so the policy test proves
 # that the connector's port rule, not a missing listener, stops it.
+#
+# ZT_POLICY_DOC=1 (opt-in; the default is the inline policy above): the
+# Intermediate reads a policy document with groups, $ZT_WORK/policy.json
+# (docs/policy.md; zt_write_policy rewrites it), and there is a third
+# service and a second agent certificate (bob, config agent-bob.json):
+#   admin 10.100.0.3 -> 10.30.0.3   tcp/8081 (HTTP), udp/9998 (UDP echo), icmp
+# web's connector rule also allows tcp/$ZT_FORBIDDEN_PORT: there the policy's
+# grant is what refuses it. Groups staff = alice, ops = bob; rules:
+#   rules[0] staff: web tcp/8080 tcp/5201 tcp/22 icmp (not $ZT_FORBIDDEN_PORT)
+#   rules[1] staff: echo
+#   rules[2] ops:   admin
+#   rules[3] bob:   web, deny (bob's own rule beats any group's)
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -24,6 +36,7 @@ ZT_LIFETIME=${ZT_LIFETIME:-900} # seconds any background process may live
 ZT_PY=$(command -v /usr/bin/python3 || command -v python3)
 WEB_VIP=10.100.0.1
 ECHO_VIP=10.100.0.2
+ADMIN_VIP=10.100.0.3
 ZT_FORBIDDEN_PORT=2222
 
 # The delay box of lib.sh (ZT_DELAY_MS): the forwarder of this build.
@@ -101,6 +114,8 @@ zt_make_pki() {
       --ip 198.51.100.1 --out "$p/intermediate" >/dev/null &&
     "$z" cert issue --ca-dir "$p" --role connector --name conn-a --out "$p/conn-a" >/dev/null &&
     "$z" cert issue --ca-dir "$p" --role agent --name alice --out "$p/alice" >/dev/null &&
+    { [ "${ZT_POLICY_DOC:-0}" != 1 ] ||
+      "$z" cert issue --ca-dir "$p" --role agent --name bob --out "$p/bob" >/dev/null; } &&
     "$z" ca init --dir "$p/other" --name some-other-ca >/dev/null &&
     "$z" cert issue --ca-dir "$p/other" --role agent --name alice --out "$p/mallory" >/dev/null
 }
@@ -153,6 +168,81 @@ EOF
   "dns_resolved": false
 }
 EOF
+  [ "${ZT_POLICY_DOC:-0}" != 1 ] || zt_write_policy_doc_configs
+}
+
+# intermediate.json naming the policy document policy.json instead of
+# listing services and policy itself.
+zt_write_intermediate_doc_config() {
+  local p="$ZT_WORK/pki"
+  cat >"$ZT_WORK/intermediate.json" <<EOF
+{
+  "listen": "0.0.0.0:4433",
+  "ca": "$p/ca.pem", "cert": "$p/intermediate.pem", "key": "$p/intermediate.key",
+  "agent_pool": "100.64.0.0/16",
+  "state_dir": "$ZT_WORK/state",
+  "policy": "policy.json"
+}
+EOF
+}
+
+# ZT_POLICY_DOC=1's configs over zt_write_configs' (see the header):
+# intermediate.json names policy.json, the connector serves admin too, bob
+# gets an agent config. ($direct: zt_write_configs'.)
+zt_write_policy_doc_configs() {
+  local p="$ZT_WORK/pki"
+  zt_write_intermediate_doc_config
+  zt_write_policy
+  cat >"$ZT_WORK/connector.json" <<EOF
+{
+  "intermediate": "198.51.100.1:4433",$direct
+  "ca": "$p/ca.pem", "cert": "$p/conn-a.pem", "key": "$p/conn-a.key",
+  "tun": "ztna-c0",
+  "services": [
+    {"name": "web",   "backend": "10.30.0.2", "ports": ["tcp/8080", "tcp/5201", "tcp/22", "tcp/$ZT_FORBIDDEN_PORT", "icmp"]},
+    {"name": "echo",  "backend": "10.30.0.3", "ports": ["udp/9999", "icmp"]},
+    {"name": "admin", "backend": "10.30.0.3", "ports": ["tcp/8081", "udp/9998", "icmp"]}
+  ]
+}
+EOF
+  sed "s|$p/alice|$p/bob|g" "$ZT_WORK/agent.json" >"$ZT_WORK/agent-bob.json"
+}
+
+# zt_write_policy [RULES]: $ZT_WORK/policy.json with the groups and services
+# of ZT_POLICY_DOC=1 and these rules (a JSON array's body; default: the
+# header's). The Intermediate reads it again on SIGHUP or `ztna reload`.
+ZT_RULES_DEFAULT='    {"group": "staff", "services": ["web"], "ports": ["tcp/8080", "tcp/5201", "tcp/22", "icmp"]},
+    {"group": "staff", "services": ["echo"]},
+    {"group": "ops", "services": ["admin"]},
+    {"agent": "bob", "services": ["web"], "action": "deny"}'
+zt_write_policy() {
+  cat >"$ZT_WORK/policy.json.new" <<EOF
+{
+  "groups": [
+    {"name": "staff", "agents": ["alice"]},
+    {"name": "ops", "agents": ["bob"]}
+  ],
+  "services": [
+    {"name": "web",   "address": "$WEB_VIP",   "connector": "conn-a",
+     "ports": ["tcp/8080", "tcp/5201", "tcp/22", "tcp/$ZT_FORBIDDEN_PORT", "icmp"]},
+    {"name": "echo",  "address": "$ECHO_VIP",  "connector": "conn-a",
+     "ports": ["udp/9999", "icmp"]},
+    {"name": "admin", "address": "$ADMIN_VIP", "connector": "conn-a",
+     "ports": ["tcp/8081", "udp/9998", "icmp"]}
+  ],
+  "rules": [
+${1:-$ZT_RULES_DEFAULT}
+  ]
+}
+EOF
+  # Renamed into place: a reload never reads half a file.
+  mv "$ZT_WORK/policy.json.new" "$ZT_WORK/policy.json"
+}
+
+all_in() { # TEXT WORD...: every WORD occurs in TEXT
+  local text=$1 w
+  shift
+  for w in "$@"; do grep -q "$w" <<<"$text" || return 1; done
 }
 
 # Backends on host B: a second address for the echo service, an HTTP server
@@ -175,16 +265,20 @@ EOF
   zt_bg udpecho "$ZT_NS_B" "$ZT_PY" "$ZT_ROOT/tests/netns/udp_echo.py" server 10.30.0.3 9999 "$ZT_LIFETIME"
   # A listener on a port no service allows (see the header).
   (cd "$ZT_WORK/www" && zt_bg forbidden "$ZT_NS_B" "$ZT_PY" -u -m http.server "$ZT_FORBIDDEN_PORT" --bind 10.30.0.2)
+  local want="10.30.0.2:8080 10.30.0.2:5201 10.30.0.3:9999 10.30.0.2:$ZT_FORBIDDEN_PORT"
+  if [ "${ZT_POLICY_DOC:-0}" = 1 ]; then # admin's HTTP and UDP echo
+    (cd "$ZT_WORK/www" && zt_bg adminhttp "$ZT_NS_B" "$ZT_PY" -u -m http.server 8081 --bind 10.30.0.3)
+    zt_bg adminecho "$ZT_NS_B" "$ZT_PY" "$ZT_ROOT/tests/netns/udp_echo.py" server 10.30.0.3 9998 "$ZT_LIFETIME"
+    want="$want 10.30.0.3:8081 10.30.0.3:9998"
+  fi
   # Every backend listening before anyone measures anything.
   local i
   for i in $(seq 100); do
     ss_out=$(ip netns exec "$ZT_NS_B" ss -Hlntu 2>/dev/null)
-    grep -q '10.30.0.2:8080' <<<"$ss_out" && grep -q '10.30.0.2:5201' <<<"$ss_out" &&
-      grep -q '10.30.0.3:9999' <<<"$ss_out" &&
-      grep -q "10.30.0.2:$ZT_FORBIDDEN_PORT" <<<"$ss_out" && return 0
+    all_in "$ss_out" $want && return 0
     sleep 0.1
   done
-  echo "backends did not start: $(cat "$ZT_WORK"/http.log "$ZT_WORK"/iperf.log "$ZT_WORK"/udpecho.log "$ZT_WORK"/forbidden.log)" >&2
+  echo "backends did not start (want $want): $(cat "$ZT_WORK"/http.log "$ZT_WORK"/iperf.log "$ZT_WORK"/udpecho.log "$ZT_WORK"/forbidden.log)" >&2
   return 1
 }
 
@@ -286,6 +380,9 @@ zt_env_up() {
   zt_topology_up || return 1
   zt_make_pki || return 1
   zt_write_configs || return 1
+  # ZT_AFTER_CONFIGS: a function that edits the configs before any start
+  # (the demo turns the audit log on).
+  [ -z "${ZT_AFTER_CONFIGS:-}" ] || "$ZT_AFTER_CONFIGS" || return 1
   zt_start_backends || return 1
   zt_start_intermediate
   zt_wait_log intermediate "listening on udp" || return 1

@@ -97,6 +97,33 @@ static void test_grant_lines(void) {
   zt_audit_set_sink(NULL, NULL);
 }
 
+static bool both_registered(struct world *w) {
+  return zt_connector_registered(w->c[0].conn) == 2 &&
+         zt_agent_service_online(w->a[0].agent, SIM_VIP);
+}
+
+/* conn-a serves echo (granted to alice) and web (no rule: default deny). A
+ * session to a connector with a service the agent holds no grant for:
+ * the grant's line and a deny line for the other, "default deny". */
+static void test_session_lists_ungranted_service(void) {
+  capture();
+  struct world *w = world_new_with(&pki.alice, world_echo_and_web);
+  CHECK(world_run(w, both_registered, 10 * SEC));
+  sim_send_pings(&w->a[0], SIM_VIP, 2, 20 * MS);
+  world_run(w, NULL, 500 * MS);
+  CHECK_EQ_INT(w->a[0].rx, 2);
+  const struct zt_json *j;
+  CHECK((j = find("session", "agent/alice", "allow", "echo")));
+  CHECK(eq(j, "rule", "rules[0]"));
+  CHECK((j = find("session", "agent/alice", "deny", "web")));
+  CHECK(eq(j, "rule", "default deny"));
+  CHECK(eq(j, "connector", "conn-a"));
+  CHECK(eq(j, "reason", "not granted by policy"));
+  CHECK(!find("session", "agent/alice", "allow", "web"));
+  world_free(w);
+  zt_audit_set_sink(NULL, NULL);
+}
+
 /* A raw peer with cert, once the world is up and its HELLO answered; the
  * audit lines captured from then on. NULL on failure. */
 static struct raw_peer *raw_after_hello(struct world *w,
@@ -230,6 +257,7 @@ int main(void) {
   sim_log_init();
   sim_pki_init();
   RUN(test_grant_lines);
+  RUN(test_session_lists_ungranted_service);
   RUN(test_denial_line);
   RUN(test_register_refused_line);
   RUN(test_packet_denied_line);

@@ -289,19 +289,8 @@ static void test_stranger_cannot_close_channel(void) {
 /* ---- the connector: packets from agents --------------------------------- */
 
 /* conn-a serves echo (SIM_VIP) and web (SIM_VIP2, same port rules); policy
- * grants alice echo only. No real agent: alice is a raw peer. */
-static void echo_and_web(struct world *w) {
-  struct zt_intermediate_config *ic = &w->icfg;
-  ic->n_services = 2;
-  snprintf(ic->services[1].name, sizeof(ic->services[1].name), "web");
-  snprintf(ic->services[1].connector, sizeof(ic->services[1].connector),
-           "conn-a");
-  ic->services[1].address = SIM_VIP2;
-  struct zt_connector_config *cc = &w->c[0].cfg;
-  cc->n_services = 2;
-  cc->services[1] = cc->services[0];
-  snprintf(cc->services[1].name, sizeof(cc->services[1].name), "web");
-}
+ * grants alice echo only (world_echo_and_web). No real agent: alice is a
+ * raw peer. */
 
 /* A raw alice with a working end-to-end session to conn-a (proved by an
  * echo round trip); her tunnel address in *tip. */
@@ -363,7 +352,7 @@ static void test_connector_refuses_inner_impersonation(void) {
  * (spoofing another agent, or a LAN host of its own): dropped. The real
  * agent drops such packets itself, hence the raw one. */
 static void test_connector_checks_inner_source(void) {
-  struct world *w = world_new_with(NULL, echo_and_web);
+  struct world *w = world_new_with(NULL, world_echo_and_web);
   CHECK(world_run(w, registered_two, 10 * SEC));
   uint32_t tip;
   struct raw_peer *r = raw_alice_session(w, &tip);
@@ -380,7 +369,7 @@ static void test_connector_checks_inner_source(void) {
  * connector serves web and the port is open. The real agent has no route
  * to web, hence the raw one. */
 static void test_connector_checks_inner_destination(void) {
-  struct world *w = world_new_with(NULL, echo_and_web);
+  struct world *w = world_new_with(NULL, world_echo_and_web);
   CHECK(world_run(w, registered_two, 10 * SEC));
   uint32_t tip;
   struct raw_peer *r = raw_alice_session(w, &tip);

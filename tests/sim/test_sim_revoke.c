@@ -8,13 +8,15 @@
  *  - an agent in the CRL is refused at the handshake, and both sides log
  *    why;
  *  - a reload with a CRL that revokes a connected agent closes it, and
- *    only it.
+ *    only it;
+ *  - both write an audit line event=revoke naming the agent and the CRL.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../unit/test.h"
+#include "audit.h"
 #include "certexpiry.h"
 #include "certgen.h"
 #include "crl.h"
@@ -41,6 +43,35 @@ static struct zt_crl *crl_revoking(const struct zt_pem *who) {
     exit(1);
   }
   return crl;
+}
+
+/* The audit lines, kept whole (a memory sink). */
+static char audit_buf[1 << 16];
+static size_t audit_len;
+static int audit_sink(const char *line, size_t len, void *ud) {
+  (void)ud;
+  if (audit_len + len + 1 < sizeof(audit_buf)) {
+    memcpy(audit_buf + audit_len, line, len);
+    audit_len += len;
+    audit_buf[audit_len] = 0;
+  }
+  return 0;
+}
+static void audit_capture(bool on) {
+  audit_len = 0;
+  audit_buf[0] = 0;
+  zt_audit_set_sink(on ? audit_sink : NULL, NULL);
+}
+/* Some audit line holds both strings. */
+static bool audit_line_has(const char *a, const char *b) {
+  for (char *l = audit_buf; *l;) {
+    char *nl = strchr(l, '\n');
+    size_t n = nl ? (size_t)(nl - l) : strlen(l);
+    if (memmem(l, n, a, strlen(a)) && memmem(l, n, b, strlen(b)))
+      return true;
+    l += n + (nl ? 1 : 0);
+  }
+  return false;
 }
 
 /* Alice with a certificate that expires 40 s from now (wall clock). */
@@ -143,9 +174,15 @@ static void test_connector_closes_expired_inner_session(void) {
 static void test_revoked_agent_refused_at_handshake(void) {
   sim_log_capture(true);
   sim_log_clear();
+  audit_capture(true);
   struct world *w = world_new(&pki.alice);
   zt_intermediate_reload_crl(w->im, crl_revoking(&pki.alice), w->net.now);
   CHECK(!world_run(w, world_ready, 5 * SEC));
+  /* The refusal is audited as a revocation, naming whom and what. */
+  CHECK(audit_line_has("\"event\":\"revoke\"", "\"identity\":\"agent/alice\""));
+  CHECK(audit_line_has("\"event\":\"revoke\"", "\"reason\":\"handshake refused\""));
+  CHECK(!audit_line_has("\"event\":\"revoke\"", "connector/conn-a"));
+  audit_capture(false);
   CHECK(!zt_agent_is_connected(w->agent));
   CHECK(zt_intermediate_get_stats(w->im)->handshakes_refused >= 1);
   CHECK_EQ_INT(zt_intermediate_get_stats(w->im)->peers_accepted, 1); /* conn */
@@ -169,8 +206,14 @@ static void test_reload_closes_revoked_connection(void) {
   world_run(w, NULL, 1 * SEC);
   CHECK(zt_agent_is_connected(bob->agent));
   uint64_t refused = zt_intermediate_get_stats(w->im)->handshakes_refused;
+  audit_capture(true);
   zt_intermediate_reload_crl(w->im, crl_revoking(&pki.alice), w->net.now);
   CHECK(revoked_once(w));
+  CHECK(audit_line_has("\"identity\":\"agent/alice\"",
+                       "\"reason\":\"live connection closed at reload\""));
+  CHECK(audit_line_has("\"event\":\"revoke\"", "\"decision\":\"deny\""));
+  CHECK(!audit_line_has("\"event\":\"revoke\"", "agent/bob"));
+  audit_capture(false);
   CHECK(sim_log_seen("agent alice: certificate serial"));
   /* Cut off, and its reconnects refused. */
   world_run(w, NULL, 10 * SEC);

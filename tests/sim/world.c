@@ -352,6 +352,19 @@ static void default_config(struct world *w) {
   cc->services[0].rules[1] = (struct zt_port_rule){1, 0, 0};
 }
 
+void world_echo_and_web(struct world *w) {
+  struct zt_intermediate_config *ic = &w->icfg;
+  ic->n_services = 2;
+  snprintf(ic->services[1].name, sizeof(ic->services[1].name), "web");
+  snprintf(ic->services[1].connector, sizeof(ic->services[1].connector),
+           "conn-a");
+  ic->services[1].address = SIM_VIP2;
+  struct zt_connector_config *cc = &w->c[0].cfg;
+  cc->n_services = 2;
+  cc->services[1] = cc->services[0];
+  snprintf(cc->services[1].name, sizeof(cc->services[1].name), "web");
+}
+
 int64_t sim_wall_clock(void *ud) {
   (void)ud;
   return sim_world->wall_base + sim_world->wall_skew +

@@ -167,6 +167,9 @@ struct world *world_new(const struct zt_pem *agent_pem);
  * connector's configuration before anything starts. */
 struct world *world_new_with(const struct zt_pem *agent_pem,
                              void (*edit)(struct world *w));
+/* A world_new_with edit: conn-a serves web (SIM_VIP2, echo's port rules)
+ * besides echo; the policy still grants alice echo only. */
+void world_echo_and_web(struct world *w);
 void world_free(struct world *w);
 void world_start_intermediate(struct world *w);
 void world_stop_intermediate(struct world *w);
