@@ -68,4 +68,18 @@ size_t zt_addrpool_dump(struct zt_addrpool *p, char *buf, size_t cap);
 int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
                      size_t *skipped, char *err, size_t errlen);
 
+/* The text format both address state files share (this pool's and the
+ * service addresses', svcpool.h): bindings as "name address" lines, oldest
+ * last_used first (ties by name). Returns the length as above, or
+ * (size_t)-1 when out of memory. */
+size_t zt_addr_bindings_dump(const struct zt_addr_binding *b, size_t n,
+                             char *buf, size_t cap);
+/* Reads that text, calling fn for each line in order (fn returns -1 only
+ * when out of memory). A malformed line is an error naming its line
+ * number ("line N: ..."). 0 or -1. */
+typedef int (*zt_addr_binding_fn)(void *ud, const char *name, uint32_t addr);
+int zt_addr_bindings_parse(const char *text, size_t len,
+                           zt_addr_binding_fn fn, void *ud, char *err,
+                           size_t errlen);
+
 #endif

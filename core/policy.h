@@ -39,6 +39,10 @@ enum zt_policy_subject {
 struct zt_policy_service {
   char name[ZT_NAME_MAX + 1];
   uint32_t address; /* virtual IPv4, host order */
+  /* No "address" in the file: one comes from service_pool (svcpool.h),
+   * filled in before the snapshot goes into force; 0 until then. */
+  bool allocated;
+  int line; /* of its "address" (or of the service, when allocated) */
   char connector[ZT_NAME_MAX + 1];
   /* What of the backend the service offers at most; 0 rules: everything
    * (the connector's own "ports" still apply). */
