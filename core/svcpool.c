@@ -139,19 +139,26 @@ static uint32_t lowest_free(const struct zt_svcpool *p,
 }
 
 /* The binding unused longest: of a service absent from this generation
- * (every present one was stamped with it already). */
+ * (every present one was stamped with it already). Ties go by name, the
+ * order the state file keeps them in, so a restart chooses the same. */
 static struct zt_addr_binding *unused_longest(const struct zt_svcpool *p) {
   struct zt_addr_binding *best = NULL;
   for (size_t i = 0; i < p->n_bindings; i++) {
     struct zt_addr_binding *b = &p->bindings[i];
-    if (b->last_used != p->generation && (!best || b->last_used < best->last_used))
+    if (b->last_used == p->generation)
+      continue;
+    if (!best || b->last_used < best->last_used ||
+        (b->last_used == best->last_used && strcmp(b->name, best->name) < 0))
       best = b;
   }
   return best;
 }
 
 /* Fixed addresses win over bindings: a binding another service held on
- * one is dropped (that service, when present, gets a new address). */
+ * one is dropped (that service, when present, gets a new address). So is
+ * the service's own binding there (it was allocated, then fixed at the
+ * same address): left, it could be reused for someone else while the
+ * fixed service holds the address. */
 static void drop_fixed_bindings(struct zt_svcpool *p,
                                 const struct zt_policy *pol,
                                 zt_svcpool_note_fn note, void *ud) {
@@ -159,9 +166,12 @@ static void drop_fixed_bindings(struct zt_svcpool *p,
   for (size_t i = 0; i < pol->n_services; i++) {
     const struct zt_policy_service *s = &pol->services[i];
     struct zt_addr_binding *b;
-    if (s->allocated || !(b = by_addr(p, s->address)) ||
-        strcmp(b->name, s->name) == 0)
+    if (s->allocated || !(b = by_addr(p, s->address)))
       continue;
+    if (strcmp(b->name, s->name) == 0) {
+      unbind(p, b);
+      continue;
+    }
     notef(note, ud,
           "service_pool: %s is now the fixed address of service '%s'; "
           "service '%s' loses it%s",

@@ -126,6 +126,20 @@ static void test_fixed_moves_binding(void) {
   zt_svcpool_free(&sp);
 }
 
+/* A service allocated, then fixed at that same address: its binding there
+ * goes too, or a full range could hand the address to a newcomer while the
+ * fixed service holds it (found by fuzz_svcpool). */
+static void test_own_binding_on_fixed(void) {
+  struct zt_svcpool sp;
+  zt_svcpool_init(&sp, NET, 29); /* .1 to .6 */
+  CHECK_EQ_INT(run(&sp, &pol, POLICY("a", "s2", "s3", "s4", "s5", "s6")), 0);
+  CHECK_EQ_INT(addr_of(&pol, "a"), NET + 1);
+  CHECK_EQ_INT(run(&sp, &pol, POLICY("a=1", "n1")), 0);
+  CHECK_EQ_INT(addr_of(&pol, "n1"), NET + 2); /* s2's, not a's fixed .1 */
+  CHECK(zt_svcpool_bound_to(&sp, NET + 1) == NULL);
+  zt_svcpool_free(&sp);
+}
+
 /* Too many services for the range: an error with the figures, and
  * neither the bindings nor the policy touched. */
 static void test_range_too_small(void) {
@@ -240,6 +254,7 @@ int main(void) {
   RUN(test_reload_keeps_bindings);
   RUN(test_removed_then_readded);
   RUN(test_fixed_moves_binding);
+  RUN(test_own_binding_on_fixed);
   RUN(test_range_too_small);
   RUN(test_full_reuses_longest_unused);
   RUN(test_dump_load_round_trip);
