@@ -168,15 +168,12 @@ static void drop_fixed_bindings(struct zt_svcpool *p,
     struct zt_addr_binding *b;
     if (s->allocated || !(b = by_addr(p, s->address)))
       continue;
-    if (strcmp(b->name, s->name) == 0) {
-      unbind(p, b);
-      continue;
-    }
-    notef(note, ud,
-          "service_pool: %s is now the fixed address of service '%s'; "
-          "service '%s' loses it%s",
-          zt_ip4_str(s->address, ip), s->name, b->name,
-          zt_policy_find_service(pol, b->name) >= 0 ? " and moves" : "");
+    if (strcmp(b->name, s->name) != 0)
+      notef(note, ud,
+            "service_pool: %s is now the fixed address of service '%s'; "
+            "service '%s' loses it%s",
+            zt_ip4_str(s->address, ip), s->name, b->name,
+            zt_policy_find_service(pol, b->name) >= 0 ? " and moves" : "");
     unbind(p, b);
   }
 }

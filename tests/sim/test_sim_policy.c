@@ -302,9 +302,10 @@ static void test_reload_allocates(void) {
   CHECK(zt_intermediate_policy(w->im) == in_force);
   zt_svcpool_dump(&bindings, after_text, sizeof after_text);
   CHECK_STR(after_text, before_text);
-  /* "other" goes, "new" comes first in the file: echo keeps its address. */
-  write_file(pol, "{\"services\": [{\"name\": \"new\", \"connector\": "
-                  "\"conn-a\"}, {\"name\": \"echo\", \"connector\": "
+  /* "other" goes, "new" comes: echo keeps its address (allocated afresh,
+   * echo would now get .1 and new .2). */
+  write_file(pol, "{\"services\": [{\"name\": \"echo\", \"connector\": "
+                  "\"conn-a\"}, {\"name\": \"new\", \"connector\": "
                   "\"conn-a\"}]" RULE);
   CHECK_EQ_INT(zt_intermediate_reload(w->im, im, &bindings, w->net.now, msg,
                                       sizeof msg),
