@@ -828,6 +828,8 @@ static void test_load_examples(void) {
   CHECK_STR(icfg.services[1].connector, "conn-a");
   CHECK_EQ_INT(icfg.n_policy, 1);
   CHECK_STR(icfg.policy[0].agent, "alice");
+  CHECK_EQ_INT(icfg.service_pool, 0x0a640000);
+  CHECK_EQ_INT(icfg.service_pool_len, 17);
 
   zt_connector_config_defaults(&ccfg);
   CHECK_EQ_INT(zt_connector_config_load(&ccfg, "deploy/config/connector.json",

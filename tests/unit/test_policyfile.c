@@ -107,6 +107,28 @@ static void test_range_too_small_names_file(void) {
   zt_policy_free(pol);
 }
 
+/* The example document (deploy/config/policy.json): wiki has no address
+ * and gets the lowest of the example service_pool that web and echo do
+ * not hold. Runs from the repo root. */
+static void test_example(void) {
+  struct zt_policy *pol = zt_policy_new();
+  struct zt_svcpool sp;
+  CHECK(pol);
+  if (!pol)
+    return;
+  CHECK_EQ_INT(zt_policy_load(pol, "deploy/config/policy.json", err,
+                              sizeof err),
+               0);
+  int wiki = zt_policy_find_service(pol, "wiki");
+  CHECK(wiki >= 0 && pol->services[wiki].allocated);
+  zt_svcpool_init(&sp, 0x0a640000, 17);
+  CHECK_EQ_INT(zt_svcpool_assign(&sp, pol, NULL, NULL, err, sizeof err), 0);
+  if (wiki >= 0)
+    CHECK_EQ_INT(pol->services[wiki].address, 0x0a640003);
+  zt_svcpool_free(&sp);
+  zt_policy_free(pol);
+}
+
 int main(void) {
   if (!mkdtemp(dir)) {
     perror("mkdtemp");
@@ -117,6 +139,7 @@ int main(void) {
   RUN(test_address_inside_agent_pool);
   RUN(test_no_address_needs_service_pool);
   RUN(test_range_too_small_names_file);
+  RUN(test_example);
   unlink(im_path);
   unlink(pol_path);
   rmdir(dir);
