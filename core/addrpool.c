@@ -52,14 +52,9 @@ static struct zt_addr_binding *binding_of_addr(const struct zt_addrpool *p,
   return i ? &p->bindings[i - 1] : NULL;
 }
 
-/* A linear scan: connects are rare next to packets, and a pool of
- * thousands of bindings scans in microseconds. */
 static struct zt_addr_binding *binding_of_name(const struct zt_addrpool *p,
                                                const char *name) {
-  for (size_t i = 0; i < p->n_bindings; i++)
-    if (strcmp(p->bindings[i].name, name) == 0)
-      return &p->bindings[i];
-  return NULL;
+  return zt_addr_binding_find(p->bindings, p->n_bindings, name);
 }
 
 const char *zt_addrpool_bound_to(const struct zt_addrpool *p, uint32_t addr) {
@@ -67,22 +62,43 @@ const char *zt_addrpool_bound_to(const struct zt_addrpool *p, uint32_t addr) {
   return b ? b->name : NULL;
 }
 
-static struct zt_addr_binding *bind_name(struct zt_addrpool *p, const char *name,
-                                    uint32_t addr) {
-  if (p->n_bindings == p->cap_bindings) {
-    size_t cap = p->cap_bindings ? p->cap_bindings * 2 : 16;
-    struct zt_addr_binding *nb = realloc(p->bindings, cap * sizeof(*nb));
+struct zt_addr_binding *zt_addr_binding_find(struct zt_addr_binding *b,
+                                             size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(b[i].name, name) == 0)
+      return &b[i];
+  return NULL;
+}
+
+struct zt_addr_binding *zt_addr_binding_append(struct zt_addr_binding **b,
+                                               size_t *n, size_t *cap,
+                                               const char *name,
+                                               uint32_t addr) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 16;
+    struct zt_addr_binding *nb = realloc(*b, c * sizeof(*nb));
     if (!nb)
       return NULL;
-    p->bindings = nb;
-    p->cap_bindings = cap;
+    *b = nb;
+    *cap = c;
   }
-  if (zt_keymap_put(&p->bound, addr, (void *)(uintptr_t)(p->n_bindings + 1)))
+  struct zt_addr_binding *e = &(*b)[(*n)++];
+  memset(e, 0, sizeof(*e));
+  snprintf(e->name, sizeof(e->name), "%s", name);
+  e->addr = addr;
+  return e;
+}
+
+static struct zt_addr_binding *bind_name(struct zt_addrpool *p, const char *name,
+                                    uint32_t addr) {
+  struct zt_addr_binding *b = zt_addr_binding_append(
+      &p->bindings, &p->n_bindings, &p->cap_bindings, name, addr);
+  if (!b)
     return NULL;
-  struct zt_addr_binding *b = &p->bindings[p->n_bindings++];
-  memset(b, 0, sizeof(*b));
-  snprintf(b->name, sizeof(b->name), "%s", name);
-  b->addr = addr;
+  if (zt_keymap_put(&p->bound, addr, (void *)(uintptr_t)p->n_bindings)) {
+    p->n_bindings--;
+    return NULL;
+  }
   p->changed = true;
   return b;
 }

@@ -68,6 +68,17 @@ size_t zt_addrpool_dump(struct zt_addrpool *p, char *buf, size_t cap);
 int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
                      size_t *skipped, char *err, size_t errlen);
 
+/* Binding lists, as both pools keep them (an array, n, cap): the binding
+ * of `name` (NULL: none), by a linear scan (allocations are rare next to
+ * packets, and thousands of bindings scan in microseconds); and a new
+ * binding at the end (NULL: out of memory, the list unchanged). */
+struct zt_addr_binding *zt_addr_binding_find(struct zt_addr_binding *b,
+                                             size_t n, const char *name);
+struct zt_addr_binding *zt_addr_binding_append(struct zt_addr_binding **b,
+                                               size_t *n, size_t *cap,
+                                               const char *name,
+                                               uint32_t addr);
+
 /* The text format both address state files share (this pool's and the
  * service addresses', svcpool.h): bindings as "name address" lines, oldest
  * last_used first (ties by name). Returns the length as above, or

@@ -64,10 +64,7 @@ static struct zt_addr_binding *by_addr(const struct zt_svcpool *p,
 
 static struct zt_addr_binding *by_name(const struct zt_svcpool *p,
                                        const char *name) {
-  for (size_t i = 0; i < p->n_bindings; i++)
-    if (strcmp(p->bindings[i].name, name) == 0)
-      return &p->bindings[i];
-  return NULL;
+  return zt_addr_binding_find(p->bindings, p->n_bindings, name);
 }
 
 const char *zt_svcpool_bound_to(const struct zt_svcpool *p, uint32_t addr) {
@@ -77,19 +74,8 @@ const char *zt_svcpool_bound_to(const struct zt_svcpool *p, uint32_t addr) {
 
 static struct zt_addr_binding *bind(struct zt_svcpool *p, const char *name,
                                     uint32_t addr) {
-  if (p->n_bindings == p->cap_bindings) {
-    size_t cap = p->cap_bindings ? p->cap_bindings * 2 : 16;
-    struct zt_addr_binding *nb = realloc(p->bindings, cap * sizeof(*nb));
-    if (!nb)
-      return NULL;
-    p->bindings = nb;
-    p->cap_bindings = cap;
-  }
-  struct zt_addr_binding *b = &p->bindings[p->n_bindings++];
-  memset(b, 0, sizeof(*b));
-  snprintf(b->name, sizeof(b->name), "%s", name);
-  b->addr = addr;
-  return b;
+  return zt_addr_binding_append(&p->bindings, &p->n_bindings,
+                                &p->cap_bindings, name, addr);
 }
 
 static void unbind(struct zt_svcpool *p, struct zt_addr_binding *b) {

@@ -92,31 +92,27 @@ zt_write_configs || { fail setup "configs"; exit 1; }
 write_im "$ZT_WORK/intermediate.json" "$POOL"
 
 # ---- check-config: conflicts refused ---------------------------------------
+# refused NAME FILE PATTERN: --check-config FILE exits 1 saying PATTERN.
+refused() {
+  local out rc
+  out=$(check_config "$2")
+  rc=$?
+  if [ $rc = 1 ] && grep -q -- "$3" <<<"$out"; then
+    pass "check-config refuses $1: $out"
+  else
+    fail "check-config $1" "rc $rc: $out"
+  fi
+}
 write_policy a b c
 write_im "$ZT_WORK/small.json" 10.100.9.0/30
-out=$(check_config "$ZT_WORK/small.json")
-rc=$?
-if [ $rc = 1 ] && grep -q "small.json: service_pool 10.100.9.0/30 is too small: 3 service(s) need an address, 2 available" <<<"$out"; then
-  pass "check-config: range too small refused: $out"
-else
-  fail "check-config small" "rc $rc: $out"
-fi
+refused "a range too small" "$ZT_WORK/small.json" \
+  "small.json: service_pool 10.100.9.0/30 is too small: 3 service(s) need an address, 2 available"
 write_im "$ZT_WORK/overlap.json" 100.64.0.0/24
-out=$(check_config "$ZT_WORK/overlap.json")
-rc=$?
-if [ $rc = 1 ] && grep -q "overlap.json:5: service_pool: 100.64.0.0/24 overlaps agent_pool 100.64.0.0/16" <<<"$out"; then
-  pass "check-config: service_pool overlapping agent_pool refused: $out"
-else
-  fail "check-config overlap" "rc $rc: $out"
-fi
+refused "service_pool overlapping agent_pool" "$ZT_WORK/overlap.json" \
+  "overlap.json:5: service_pool: 100.64.0.0/24 overlaps agent_pool 100.64.0.0/16"
 write_policy web "echo=100.64.3.3"
-out=$(check_config "$ZT_WORK/intermediate.json")
-rc=$?
-if [ $rc = 1 ] && grep -q "policy.json:4: services\[1\].address: 100.64.3.3 (service 'echo') is inside agent_pool 100.64.0.0/16" <<<"$out"; then
-  pass "check-config: fixed address inside agent_pool refused with its line: $out"
-else
-  fail "check-config agent_pool" "rc $rc: $out"
-fi
+refused "a fixed address inside agent_pool, with its line" "$ZT_WORK/intermediate.json" \
+  "policy.json:4: services\[1\].address: 100.64.3.3 (service 'echo') is inside agent_pool 100.64.0.0/16"
 write_policy web "echo=$FIXED"
 out=$(check_config "$ZT_WORK/intermediate.json")
 rc=$?
