@@ -142,11 +142,11 @@ else
 fi
 got=$(status_addr web)
 table=$(ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" status --socket "$ZT_WORK/intermediate.sock" 2>&1)
-if [ "$got" = "$WEB" ] && grep -Eq "^web +$WEB +conn-a +yes" <<<"$table" &&
+if [ "$got" = "$WEB" ] && grep -Eq "^web +$WEB +conn-a.* +yes" <<<"$table" &&
   grep -qx "web $WEB" "$ZT_WORK/state/service-addresses" 2>/dev/null; then
   pass "ztna status shows web at $got; state file: $(tr '\n' ' ' <"$ZT_WORK/state/service-addresses")"
 else
-  fail "status/state" "status '$got' $table, state: $(cat "$ZT_WORK/state/service-addresses" 2>&1)"
+  fail "status/state" "status $got: $table; state: $(cat "$ZT_WORK/state/service-addresses" 2>&1)"
 fi
 
 # ---- reload: a second address-less service, listed first --------------------
