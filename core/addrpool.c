@@ -52,14 +52,9 @@ static struct zt_addr_binding *binding_of_addr(const struct zt_addrpool *p,
   return i ? &p->bindings[i - 1] : NULL;
 }
 
-/* A linear scan: connects are rare next to packets, and a pool of
- * thousands of bindings scans in microseconds. */
 static struct zt_addr_binding *binding_of_name(const struct zt_addrpool *p,
                                                const char *name) {
-  for (size_t i = 0; i < p->n_bindings; i++)
-    if (strcmp(p->bindings[i].name, name) == 0)
-      return &p->bindings[i];
-  return NULL;
+  return zt_addr_binding_find(p->bindings, p->n_bindings, name);
 }
 
 const char *zt_addrpool_bound_to(const struct zt_addrpool *p, uint32_t addr) {
@@ -67,22 +62,43 @@ const char *zt_addrpool_bound_to(const struct zt_addrpool *p, uint32_t addr) {
   return b ? b->name : NULL;
 }
 
-static struct zt_addr_binding *bind_name(struct zt_addrpool *p, const char *name,
-                                    uint32_t addr) {
-  if (p->n_bindings == p->cap_bindings) {
-    size_t cap = p->cap_bindings ? p->cap_bindings * 2 : 16;
-    struct zt_addr_binding *nb = realloc(p->bindings, cap * sizeof(*nb));
+struct zt_addr_binding *zt_addr_binding_find(struct zt_addr_binding *b,
+                                             size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(b[i].name, name) == 0)
+      return &b[i];
+  return NULL;
+}
+
+struct zt_addr_binding *zt_addr_binding_append(struct zt_addr_binding **b,
+                                               size_t *n, size_t *cap,
+                                               const char *name,
+                                               uint32_t addr) {
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 16;
+    struct zt_addr_binding *nb = realloc(*b, c * sizeof(*nb));
     if (!nb)
       return NULL;
-    p->bindings = nb;
-    p->cap_bindings = cap;
+    *b = nb;
+    *cap = c;
   }
-  if (zt_keymap_put(&p->bound, addr, (void *)(uintptr_t)(p->n_bindings + 1)))
+  struct zt_addr_binding *e = &(*b)[(*n)++];
+  memset(e, 0, sizeof(*e));
+  snprintf(e->name, sizeof(e->name), "%s", name);
+  e->addr = addr;
+  return e;
+}
+
+static struct zt_addr_binding *bind_name(struct zt_addrpool *p, const char *name,
+                                    uint32_t addr) {
+  struct zt_addr_binding *b = zt_addr_binding_append(
+      &p->bindings, &p->n_bindings, &p->cap_bindings, name, addr);
+  if (!b)
     return NULL;
-  struct zt_addr_binding *b = &p->bindings[p->n_bindings++];
-  memset(b, 0, sizeof(*b));
-  snprintf(b->name, sizeof(b->name), "%s", name);
-  b->addr = addr;
+  if (zt_keymap_put(&p->bound, addr, (void *)(uintptr_t)p->n_bindings)) {
+    p->n_bindings--;
+    return NULL;
+  }
   p->changed = true;
   return b;
 }
@@ -155,38 +171,48 @@ void zt_addrpool_release(struct zt_addrpool *p, uint32_t addr, void *owner) {
     zt_keymap_del(&p->used, addr);
 }
 
+/* Oldest use first; ties (svcpool.h gives every binding in use one
+ * generation) by name, so the same bindings always make the same text. */
 static int by_last_used(const void *a, const void *b) {
   const struct zt_addr_binding *x = a, *y = b;
-  return x->last_used < y->last_used ? -1 : x->last_used > y->last_used;
+  if (x->last_used != y->last_used)
+    return x->last_used < y->last_used ? -1 : 1;
+  return strcmp(x->name, y->name);
 }
 
-size_t zt_addrpool_dump(struct zt_addrpool *p, char *buf, size_t cap) {
-  struct zt_addr_binding *sorted =
-      p->n_bindings ? malloc(p->n_bindings * sizeof(*sorted)) : NULL;
+size_t zt_addr_bindings_dump(const struct zt_addr_binding *b, size_t n,
+                             char *buf, size_t cap) {
+  struct zt_addr_binding *sorted = n ? malloc(n * sizeof(*sorted)) : NULL;
   size_t off = 0;
   char ip[16];
-  if (p->n_bindings && !sorted)
+  if (n && !sorted)
     return (size_t)-1;
-  if (p->n_bindings)
-    memcpy(sorted, p->bindings, p->n_bindings * sizeof(*sorted));
-  qsort(sorted, p->n_bindings, sizeof(*sorted), by_last_used);
-  for (size_t i = 0; i < p->n_bindings; i++) {
-    int n = snprintf(off < cap ? buf + off : NULL, off < cap ? cap - off : 0,
+  if (n)
+    memcpy(sorted, b, n * sizeof(*sorted));
+  qsort(sorted, n, sizeof(*sorted), by_last_used);
+  for (size_t i = 0; i < n; i++) {
+    int k = snprintf(off < cap ? buf + off : NULL, off < cap ? cap - off : 0,
                      "%s %s\n", sorted[i].name,
                      zt_ip4_str(sorted[i].addr, ip));
-    off += (size_t)n;
+    off += (size_t)k;
   }
   if (cap)
     buf[off < cap ? off : cap - 1] = '\0';
   free(sorted);
-  p->changed = false;
   return off;
 }
 
-int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
-                     size_t *skipped, char *err, size_t errlen) {
+size_t zt_addrpool_dump(struct zt_addrpool *p, char *buf, size_t cap) {
+  size_t n = zt_addr_bindings_dump(p->bindings, p->n_bindings, buf, cap);
+  if (n != (size_t)-1)
+    p->changed = false;
+  return n;
+}
+
+int zt_addr_bindings_parse(const char *text, size_t len,
+                           zt_addr_binding_fn fn, void *ud, char *err,
+                           size_t errlen) {
   size_t line = 0;
-  *skipped = 0;
   for (size_t pos = 0; pos < len;) {
     const char *s = text + pos;
     const char *nl = memchr(s, '\n', len - pos);
@@ -209,18 +235,40 @@ int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
       snprintf(err, errlen, "line %zu: expected \"name address\"", line);
       return -1;
     }
-    if (!usable(p, addr) || binding_of_addr(p, addr) ||
-        binding_of_name(p, name)) {
-      (*skipped)++;
-      continue;
-    }
-    struct zt_addr_binding *b = bind_name(p, name, addr);
-    if (!b) {
+    if (fn(ud, name, addr) != 0) {
       snprintf(err, errlen, "line %zu: out of memory", line);
       return -1;
     }
-    b->last_used = ++p->clock;
   }
+  return 0;
+}
+
+struct load_ctx {
+  struct zt_addrpool *p;
+  size_t *skipped;
+};
+
+static int load_one(void *ud, const char *name, uint32_t addr) {
+  struct load_ctx *l = ud;
+  struct zt_addrpool *p = l->p;
+  if (!usable(p, addr) || binding_of_addr(p, addr) ||
+      binding_of_name(p, name)) {
+    (*l->skipped)++;
+    return 0;
+  }
+  struct zt_addr_binding *b = bind_name(p, name, addr);
+  if (!b)
+    return -1;
+  b->last_used = ++p->clock;
+  return 0;
+}
+
+int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
+                     size_t *skipped, char *err, size_t errlen) {
+  struct load_ctx l = {p, skipped};
+  *skipped = 0;
+  if (zt_addr_bindings_parse(text, len, load_one, &l, err, errlen) != 0)
+    return -1;
   p->changed = *skipped != 0; /* what we dropped should leave the file too */
   return 0;
 }

@@ -68,4 +68,29 @@ size_t zt_addrpool_dump(struct zt_addrpool *p, char *buf, size_t cap);
 int zt_addrpool_load(struct zt_addrpool *p, const char *text, size_t len,
                      size_t *skipped, char *err, size_t errlen);
 
+/* Binding lists, as both pools keep them (an array, n, cap): the binding
+ * of `name` (NULL: none), by a linear scan (allocations are rare next to
+ * packets, and thousands of bindings scan in microseconds); and a new
+ * binding at the end (NULL: out of memory, the list unchanged). */
+struct zt_addr_binding *zt_addr_binding_find(struct zt_addr_binding *b,
+                                             size_t n, const char *name);
+struct zt_addr_binding *zt_addr_binding_append(struct zt_addr_binding **b,
+                                               size_t *n, size_t *cap,
+                                               const char *name,
+                                               uint32_t addr);
+
+/* The text format both address state files share (this pool's and the
+ * service addresses', svcpool.h): bindings as "name address" lines, oldest
+ * last_used first (ties by name). Returns the length as above, or
+ * (size_t)-1 when out of memory. */
+size_t zt_addr_bindings_dump(const struct zt_addr_binding *b, size_t n,
+                             char *buf, size_t cap);
+/* Reads that text, calling fn for each line in order (fn returns -1 only
+ * when out of memory). A malformed line is an error naming its line
+ * number ("line N: ..."). 0 or -1. */
+typedef int (*zt_addr_binding_fn)(void *ud, const char *name, uint32_t addr);
+int zt_addr_bindings_parse(const char *text, size_t len,
+                           zt_addr_binding_fn fn, void *ud, char *err,
+                           size_t errlen);
+
 #endif

@@ -510,7 +510,7 @@ static int im_service_member(const struct ctx *cx, void *ud, unsigned which,
 static int im_services(const struct ctx *cx, struct zt_intermediate_config *c,
                        const struct zt_json *v, const char *kp) {
   return walk_array(cx, v, kp, ZT_MAX_SERVICES, "services", im_service_keys,
-                    ALL_REQUIRED, im_service_member, c, c->services, sizeof c->services[0],
+                    5u /* address optional */, im_service_member, c, c->services, sizeof c->services[0],
                     &c->n_services);
 }
 
@@ -573,7 +573,8 @@ static int im_check_pool(const struct ctx *cx,
   uint32_t mask = c->agent_pool_len ? ~0u << (32 - c->agent_pool_len) : 0;
   char kp[KP_MAX];
   for (size_t i = 0; i < c->n_services; i++) {
-    if ((c->services[i].address & mask) != c->agent_pool)
+    if (!c->services[i].address ||
+        (c->services[i].address & mask) != c->agent_pool)
       continue;
     const struct zt_json *at = pool;
     kp_printf(kp, "agent_pool");
@@ -590,6 +591,51 @@ static int im_check_pool(const struct ctx *cx,
         c->services[i].name, c->agent_pool >> 24, c->agent_pool >> 16 & 255,
         c->agent_pool >> 8 & 255, c->agent_pool & 255, c->agent_pool_len);
   }
+  return 0;
+}
+
+/* service_pool: a range of its own, never overlapping agent_pool (an
+ * allocated service address there would collide with an agent's), and
+ * required once an inline service leaves its address out. */
+static int im_check_service_pool(const struct ctx *cx,
+                                 const struct zt_intermediate_config *c,
+                                 const struct zt_json *services,
+                                 const struct zt_json *svc_pool) {
+  char kp[KP_MAX];
+  if (svc_pool) {
+    uint8_t l = c->service_pool_len < c->agent_pool_len ? c->service_pool_len
+                                                        : c->agent_pool_len;
+    uint32_t mask = ~0u << (32 - l);
+    if ((c->service_pool & mask) == (c->agent_pool & mask))
+      return cfail(cx, svc_pool->line, "service_pool",
+                   "%s overlaps agent_pool %u.%u.%u.%u/%u", svc_pool->str,
+                   c->agent_pool >> 24, c->agent_pool >> 16 & 255,
+                   c->agent_pool >> 8 & 255, c->agent_pool & 255,
+                   c->agent_pool_len);
+    return 0;
+  }
+  for (size_t i = 0; services && i < c->n_services; i++)
+    if (!c->services[i].address) {
+      kp_printf(kp, "services[%zu].address", i);
+      return cfail(cx, services->items[i].line, kp,
+                   "no address and no service_pool to allocate one from "
+                   "(service '%s')",
+                   c->services[i].name);
+    }
+  return 0;
+}
+
+/* A range for services: as a routed range (set_pin_range), with room for
+ * at least two services besides network and broadcast. */
+static int set_service_pool(const struct ctx *cx, const struct zt_json *v,
+                            const char *kp, uint32_t *net, uint8_t *plen) {
+  if (set_pin_range(cx, v, kp, net, plen) != 0)
+    return -1;
+  if (*plen > 30)
+    return cfail(cx, v->line, kp,
+                 "prefix length must be 8-30 (a /%u has no address besides "
+                 "network and broadcast)",
+                 *plen);
   return 0;
 }
 
@@ -662,7 +708,7 @@ static void ctx_init(struct ctx *cx, const char *path, char *err,
 struct top {
   struct common f;
   void *c;
-  const struct zt_json *services, *policy, *pool;
+  const struct zt_json *services, *policy, *pool, *svc_pool;
 };
 
 static int shared_member(const struct ctx *cx, void *ud, unsigned which,
@@ -675,7 +721,7 @@ static int shared_member(const struct ctx *cx, void *ud, unsigned which,
 static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
     "services", "policy", "state_dir", "control_socket", "stun_port",
-    "audit_log", "crl", NULL};
+    "audit_log", "crl", "service_pool", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -744,6 +790,10 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
     return set_path(cx, v, kp, c->state_dir);
   case 10:
     return set_stun_port(cx, v, kp, &c->stun_port);
+  case 13:
+    t->svc_pool = v;
+    return set_service_pool(cx, v, kp, &c->service_pool,
+                            &c->service_pool_len);
   default:
     return shared_member(cx, ud, which, v, kp);
   }
@@ -772,6 +822,8 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
               c->policy_file);
   if (r == 0 && (t.services || t.pool))
     r = im_check_pool(&cx, c, t.services, t.pool);
+  if (r == 0)
+    r = im_check_service_pool(&cx, c, t.services, t.svc_pool);
   zt_json_free(root);
   return r;
 }
@@ -1020,6 +1072,7 @@ static int pservice_member(const struct ctx *cx, void *ud, unsigned which,
                    s->name);
     return 0;
   case 1:
+    s->line = v->line;
     if (get_ip4(cx, v, kp, false, &s->address) != 0)
       return -1;
     for (size_t j = 0; j < p->n_services; j++)
@@ -1183,14 +1236,22 @@ static int pdoc_member(const struct ctx *cx, void *ud, unsigned which,
   if (which == 1) {
     char ekp[KP_MAX];
     if (walk_array(cx, v, kp, ZT_MAX_SERVICES, "services", pservice_keys,
-                   3u /* name, address */, pservice_member, d, p->services,
-                   sizeof p->services[0], &p->n_services) != 0)
+                   1u /* name; address from service_pool when absent */,
+                   pservice_member, d, p->services, sizeof p->services[0],
+                   &p->n_services) != 0)
       return -1;
-    for (size_t i = 0; i < p->n_services; i++)
+    for (size_t i = 0; i < p->n_services; i++) {
       if (!p->services[i].n_connectors) {
         kp_printf(ekp, "%s[%zu].connector", kp, i);
         return cfail(cx, v->items[i].line, ekp, "missing");
       }
+      /* No address: one from service_pool later (policyfile.c checks there
+       * is one, svcpool.c allocates). */
+      if (!p->services[i].address) {
+        p->services[i].allocated = true;
+        p->services[i].line = v->items[i].line;
+      }
+    }
   }
   return 0;
 }
@@ -1286,6 +1347,7 @@ void zt_policy_from_inline(struct zt_policy *p,
              c->services[i].connector);
     s->n_connectors = 1;
     s->address = c->services[i].address;
+    s->allocated = !s->address;
   }
   for (size_t i = 0; i < c->n_policy && i < ZT_POLICY_MAX_RULES; i++) {
     struct zt_policy_rule *r = &p->rules[p->n_rules++];

@@ -31,10 +31,14 @@ struct zt_intermediate_config {
   struct zt_tls_paths tls;
   uint32_t agent_pool;    /* host order network address */
   uint8_t agent_pool_len; /* prefix length */
+  /* Where services without an "address" get one (svcpool.h); length 0:
+   * none, every service must name its address. Never overlaps agent_pool. */
+  uint32_t service_pool;
+  uint8_t service_pool_len;
   size_t n_services;
   struct {
     char name[ZT_NAME_MAX + 1];
-    uint32_t address; /* virtual IPv4, host order */
+    uint32_t address; /* virtual IPv4, host order; 0: from service_pool */
     char connector[ZT_NAME_MAX + 1];
   } services[ZT_MAX_SERVICES];
   size_t n_policy;
@@ -49,7 +53,8 @@ struct zt_intermediate_config {
   int log_level; /* enum zt_log_level */
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
   char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
-  /* Where the Intermediate keeps agent address bindings ("" : nowhere). */
+  /* Where the Intermediate keeps agent and service address bindings ("":
+   * nowhere). */
   char state_dir[ZT_PATH_MAX];
   /* The second UDP port that answers STUN only, so `ztna netcheck` can
    * tell whether a NAT's mapping depends on the destination: -1 (the

@@ -45,6 +45,10 @@ struct zt_policy_service {
   /* The connectors that may register it, at least one, no duplicates. */
   size_t n_connectors;
   char connectors[ZT_POLICY_MAX_CONNECTORS][ZT_NAME_MAX + 1];
+  /* No "address" in the file: one comes from service_pool (svcpool.h),
+   * filled in before the snapshot goes into force; 0 until then. */
+  bool allocated;
+  int line; /* of its "address" (or of the service, when allocated) */
   /* What of the backend the service offers at most; 0 rules: everything
    * (the connector's own "ports" still apply). */
   size_t n_ports;

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "svcpool.h"
 
 struct zt_intermediate;
 
@@ -22,11 +23,22 @@ struct zt_intermediate;
 int zt_im_load(const char *path, struct zt_intermediate_config *cfg,
                struct zt_policy **pol, char *err, size_t errlen);
 
-/* Reads `path` and its policy anew and, when both are good, puts the new
- * policy in force (zt_intermediate_set_policy). One line saying what
- * happened in msg. 0, or -1 when the file is broken: then nothing changed.
- * Only the policy is reloaded; other settings take a restart. */
+/* Gives the services of pol that have no address one from `bindings`
+ * (svcpool.h: service_pool and the bindings so far, updated). 0, or -1
+ * with "path: reason" in err and nothing changed. */
+int zt_im_assign(const char *path, struct zt_policy *pol,
+                 struct zt_svcpool *bindings, zt_svcpool_note_fn note,
+                 void *ud, char *err, size_t errlen);
+
+/* Reads `path` and its policy anew and, when both are good and the
+ * services fit service_pool, puts the new policy in force
+ * (zt_intermediate_set_policy) and updates *bindings to go with it (the
+ * caller saves them when they changed). One line saying what happened in
+ * msg. 0, or -1 when the file is broken: then nothing changed, bindings
+ * included. Only the policy is reloaded; other settings (service_pool
+ * too) take a restart. */
 int zt_intermediate_reload(struct zt_intermediate *im, const char *path,
-                           uint64_t now, char *msg, size_t len);
+                           struct zt_svcpool *bindings, uint64_t now,
+                           char *msg, size_t len);
 
 #endif

@@ -25,6 +25,7 @@
 #include "policyfile.h"
 #include "statefile.h"
 #include "stun.h"
+#include "svcstate.h"
 #include "udp.h"
 
 static const char usage[] =
@@ -149,6 +150,11 @@ static int load_state(struct zt_intermediate *im, const char *dir) {
 
 static struct zt_intermediate_config cfg;
 
+static void log_note(void *ud, const char *line) {
+  (void)ud;
+  zt_info("%s", line);
+}
+
 /* SIGHUP and `ztna reload`: configuration and policy (checkconfig.c,
  * core/policyfile.c), then the CRL named at start, which also closes the
  * live connections it now revokes. A CRL that does not load keeps the
@@ -192,6 +198,16 @@ int main(int argc, char **argv) {
   }
   if (!path)
     zt_warn("no configuration file: no services, every session is denied");
+  /* Service addresses from service_pool: bound to names for good, so the
+   * bindings on disk come first. A file we cannot read stops the start
+   * rather than moving services' addresses under their agents. */
+  if (zt_im_svcstate_open(&cfg, true, err, sizeof(err)) != 0 ||
+      zt_im_assign(path, policy, zt_im_svcstate(), log_note, NULL, err,
+                   sizeof(err)) != 0) {
+    zt_err("%s", err);
+    return 1;
+  }
+  zt_im_svcstate_save();
 
   struct zt_tls_creds *creds = zt_daemon_load_creds(&args, &cfg.tls, ZT_ROLE_INTERMEDIATE);
   if (!creds)

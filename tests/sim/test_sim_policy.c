@@ -184,10 +184,13 @@ static void test_reload_from_files(void) {
   write_file(pol, "{" ECHO_SERVICE ",\n\"rules\": [{\"agent\": \"alice\", "
                   "\"services\": [\"echoo\"]}]}\n");
   struct world *w = world_new(&pki.alice);
+  struct zt_svcpool bindings;
+  zt_svcpool_init(&bindings, 0, 0);
   if (!world_run(w, world_ready, 10 * SEC))
     goto out;
   const struct zt_policy *before = zt_intermediate_policy(w->im);
-  int rv = zt_intermediate_reload(w->im, im, w->net.now, msg, sizeof msg);
+  int rv = zt_intermediate_reload(w->im, im, &bindings, w->net.now, msg,
+                                  sizeof msg);
   world_run(w, NULL, 500 * MS);
   bool kept = rv == -1 && zt_intermediate_policy(w->im) == before &&
               strstr(msg, "the old one stays") &&
@@ -202,7 +205,8 @@ static void test_reload_from_files(void) {
   /* Fixed: bob only. */
   write_file(pol, "{" ECHO_SERVICE ",\n\"rules\": [{\"agent\": \"bob\", "
                   "\"services\": [\"echo\"]}]}\n");
-  int rv2 = zt_intermediate_reload(w->im, im, w->net.now, msg, sizeof msg);
+  int rv2 = zt_intermediate_reload(w->im, im, &bindings, w->net.now, msg,
+                                   sizeof msg);
   bool gone = world_run(w, no_route, 1 * SEC);
   world_free(w);
   unlink(im);
@@ -248,6 +252,74 @@ static void test_reload_moves_service(void) {
   world_free(w);
 }
 
+static int address_of(const struct zt_intermediate *im, const char *name) {
+  const struct zt_policy *p = zt_intermediate_policy(im);
+  int i = zt_policy_find_service(p, name);
+  return i < 0 ? -1 : (int)p->services[i].address;
+}
+
+/* Reloads with services that have no address (svcpool.h): echo gets one
+ * from service_pool and traffic flows to it; a reload whose services do not
+ * fit is refused with policy and bindings unchanged; a later reload adding
+ * a service before it keeps echo's address. */
+static void test_reload_allocates(void) {
+  char dir[] = "/tmp/ztna-sim-svcpool-XXXXXX", im[64], pol[64], msg[1024];
+  char before_text[256], after_text[256];
+  CHECK(mkdtemp(dir));
+  snprintf(im, sizeof im, "%s/intermediate.json", dir);
+  snprintf(pol, sizeof pol, "%s/policy.json", dir);
+  write_file(im, "{\"policy\": \"policy.json\", "
+                 "\"service_pool\": \"10.100.0.0/30\"}\n");
+#define RULE ", \"rules\": [{\"agent\": \"alice\", \"services\": [\"echo\"]}]}"
+  write_file(pol, "{\"services\": [{\"name\": \"other\", \"address\": "
+                  "\"10.100.0.1\", \"connector\": \"conn-a\"}, {\"name\": "
+                  "\"echo\", \"connector\": \"conn-a\"}]" RULE);
+  struct world *w = world_new(&pki.alice);
+  struct zt_svcpool bindings;
+  zt_svcpool_init(&bindings, 0x0a640000u, 30);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  CHECK_EQ_INT(zt_intermediate_reload(w->im, im, &bindings, w->net.now, msg,
+                                      sizeof msg),
+               0);
+  CHECK_EQ_INT(address_of(w->im, "echo"), (int)SIM_VIP2);
+  CHECK(world_run(w, routed_moved, 1 * SEC));
+  sim_send_pings(&w->a[0], SIM_VIP2, 3, 20 * MS);
+  world_run(w, NULL, 1 * SEC);
+  CHECK_EQ_INT(w->a[0].rx, 3);
+  /* Three services for the one address left: refused, nothing moves. */
+  const struct zt_policy *in_force = zt_intermediate_policy(w->im);
+  zt_svcpool_dump(&bindings, before_text, sizeof before_text);
+  write_file(pol, "{\"services\": [{\"name\": \"other\", \"address\": "
+                  "\"10.100.0.1\", \"connector\": \"conn-a\"}, {\"name\": "
+                  "\"x\", \"connector\": \"conn-a\"}, {\"name\": \"echo\", "
+                  "\"connector\": \"conn-a\"}]" RULE);
+  CHECK_EQ_INT(zt_intermediate_reload(w->im, im, &bindings, w->net.now, msg,
+                                      sizeof msg),
+               -1);
+  CHECK_CONTAINS(msg, "the old one stays: ");
+  CHECK_CONTAINS(msg, "intermediate.json: service_pool 10.100.0.0/30 is too "
+                      "small: 2 service(s) need an address, 1 available");
+  CHECK(zt_intermediate_policy(w->im) == in_force);
+  zt_svcpool_dump(&bindings, after_text, sizeof after_text);
+  CHECK_STR(after_text, before_text);
+  /* "other" goes, "new" comes: echo keeps its address (allocated afresh,
+   * echo would now get .1 and new .2). */
+  write_file(pol, "{\"services\": [{\"name\": \"echo\", \"connector\": "
+                  "\"conn-a\"}, {\"name\": \"new\", \"connector\": "
+                  "\"conn-a\"}]" RULE);
+  CHECK_EQ_INT(zt_intermediate_reload(w->im, im, &bindings, w->net.now, msg,
+                                      sizeof msg),
+               0);
+#undef RULE
+  CHECK_EQ_INT(address_of(w->im, "echo"), (int)SIM_VIP2);
+  CHECK_EQ_INT(address_of(w->im, "new"), (int)SIM_VIP);
+  world_free(w);
+  zt_svcpool_free(&bindings);
+  unlink(im);
+  unlink(pol);
+  rmdir(dir);
+}
+
 int main(void) {
   sim_pki_init();
   RUN(test_reload_revokes);
@@ -256,6 +328,7 @@ int main(void) {
   RUN(test_per_port_grant);
   RUN(test_reload_from_files);
   RUN(test_reload_moves_service);
+  RUN(test_reload_allocates);
   sim_pki_free();
   return TEST_EXIT();
 }

@@ -372,7 +372,9 @@ static void test_missing_members(void) {
                      "  {\"name\": \"v\",\n"
                      "   \"connector\": \"c\"}]}";
   CHECK_EQ_INT(im(text), -1);
-  CHECK_STR(err, "im.json:4: services[1].address: missing");
+  /* An inline service may leave its address out only with service_pool. */
+  CHECK_STR(err, "im.json:4: services[1].address: no address and no "
+                 "service_pool to allocate one from (service 'v')");
   CHECK_EQ_INT(im("{\"policy\": [{}]}"), -1);
   CHECK_STR(err, "im.json:1: policy[0].agent: missing");
   CHECK_EQ_INT(im("{\"policy\": [{\"agent\": \"*\"}]}"), -1);
@@ -509,6 +511,46 @@ static void test_policy_errors(void) {
   CHECK_EQ_INT(im("{\"policy\": [{\"agent\": \"a\", \"services\": [\"w\"]}]}"),
                -1);
   CHECK_STR(err, "im.json:1: policy[0].services[0]: no service named 'w'");
+}
+
+/* service_pool: a routable range of at least two addresses, apart from
+ * agent_pool; inline services may then leave their address out. */
+static void test_service_pool(void) {
+  CHECK_EQ_INT(im("{\"service_pool\": \"10.100.0.0/16\"}"), 0);
+  CHECK_EQ_INT(icfg.service_pool, 0x0a640000);
+  CHECK_EQ_INT(icfg.service_pool_len, 16);
+  CHECK_EQ_INT(im("{}"), 0);
+  CHECK_EQ_INT(icfg.service_pool_len, 0); /* none by default */
+  CHECK_EQ_INT(im("{\"service_pool\": \"10.100.0.0/31\"}"), -1);
+  CHECK_STR(err, "im.json:1: service_pool: prefix length must be 8-30 (a /31 "
+                 "has no address besides network and broadcast)");
+  CHECK_EQ_INT(im("{\"service_pool\": \"127.0.0.0/8\"}"), -1);
+  CHECK_CONTAINS(err, "im.json:1: service_pool: not a range of usable");
+  /* Overlapping agent_pool, either inside it or around it, wherever the
+   * two are in the file. */
+  CHECK_EQ_INT(im("{\n\"service_pool\": \"100.64.1.0/24\"}"), -1);
+  CHECK_STR(err, "im.json:2: service_pool: 100.64.1.0/24 overlaps agent_pool "
+                 "100.64.0.0/16");
+  CHECK_EQ_INT(im("{\"service_pool\": \"10.0.0.0/8\",\n"
+                  "\"agent_pool\": \"10.64.0.0/16\"}"),
+               -1);
+  CHECK_STR(err, "im.json:1: service_pool: 10.0.0.0/8 overlaps agent_pool "
+                 "10.64.0.0/16");
+  CHECK_EQ_INT(im("{\"service_pool\": \"100.65.0.0/16\"}"), 0);
+  /* An inline service without an address, with and without the pool. */
+  const char *svc = "\"services\": [{\"name\": \"w\", \"connector\": "
+                    "\"c\"}, {\"name\": \"v\", \"address\": \"10.100.0.1\", "
+                    "\"connector\": \"c\"}]";
+  char text[512];
+  snprintf(text, sizeof text, "{%s, \"service_pool\": \"10.100.0.0/24\"}",
+           svc);
+  CHECK_EQ_INT(im(text), 0);
+  CHECK_EQ_INT(icfg.n_services, 2);
+  CHECK_EQ_INT(icfg.services[0].address, 0);
+  snprintf(text, sizeof text, "{%s}", svc);
+  CHECK_EQ_INT(im(text), -1);
+  CHECK_STR(err, "im.json:1: services[0].address: no address and no "
+                 "service_pool to allocate one from (service 'w')");
 }
 
 static void test_agent_pool(void) {
@@ -786,6 +828,8 @@ static void test_load_examples(void) {
   CHECK_STR(icfg.services[1].connector, "conn-a");
   CHECK_EQ_INT(icfg.n_policy, 1);
   CHECK_STR(icfg.policy[0].agent, "alice");
+  CHECK_EQ_INT(icfg.service_pool, 0x0a640000);
+  CHECK_EQ_INT(icfg.service_pool_len, 17);
 
   zt_connector_config_defaults(&ccfg);
   CHECK_EQ_INT(zt_connector_config_load(&ccfg, "deploy/config/connector.json",
@@ -969,6 +1013,7 @@ int main(void) {
   RUN(test_duplicate_services);
   RUN(test_policy_errors);
   RUN(test_agent_pool);
+  RUN(test_service_pool);
   RUN(test_pinned_ranges);
   RUN(test_log_level);
   RUN(test_tun);
