@@ -341,6 +341,12 @@ static const struct zt_counter daemon_rows[] = {
            gso_messages, "UDP GSO messages sent (batches of segments)"),
     ZT_CTR("driver.gso_segments", "ztna_udp_gso_segments_total", DD,
            gso_segments, "UDP segments sent in GSO messages"),
+};
+const struct zt_counter_table zt_daemon_counters = {"daemon", daemon_rows,
+                                                    N(daemon_rows)};
+
+/* Text status: zt_audit_status() keeps its own "audit lines N ..." line. */
+static const struct zt_counter audit_rows[] = {
     ZT_CTR("audit.lines", "ztna_audit_lines_total", DA, lines,
            "Audit lines written"),
     ZT_CTR("audit.write_errors", "ztna_audit_write_errors_total", DA,
@@ -348,9 +354,9 @@ static const struct zt_counter daemon_rows[] = {
     ZT_CTR("audit.suppressed", "ztna_audit_suppressed_total", DA, suppressed,
            "Audit denial lines over the rate limit"),
 };
-const struct zt_counter_table zt_daemon_counters = {"daemon", daemon_rows,
-                                                    N(daemon_rows)};
+const struct zt_counter_table zt_audit_counters = {"daemon", audit_rows,
+                                                   N(audit_rows)};
 
 const struct zt_counter_table *const zt_all_counter_tables[] = {
     &zt_intermediate_counters, &zt_agent_counters, &zt_agent_dns_counters,
-    &zt_connector_counters, &zt_daemon_counters, NULL};
+    &zt_connector_counters, &zt_daemon_counters, &zt_audit_counters, NULL};

@@ -61,6 +61,7 @@ struct zt_driver_counters {
   uint64_t udp_send_errors, tun_write_errors, gso_messages, gso_segments;
 };
 extern const struct zt_counter_table zt_daemon_counters;
+extern const struct zt_counter_table zt_audit_counters; /* while audit is on */
 
 /* Every table above, for the documentation check. */
 extern const struct zt_counter_table *const zt_all_counter_tables[];
