@@ -1334,7 +1334,7 @@ int zt_agent_metrics(const struct zt_agent *a, char *buf, size_t len) {
     zt_counters_metrics(&zt_agent_dns_counters, srcs, &m);
   for (size_t i = 0; i < a->ups.n; i++)
     zt_hist_add(&hs, &a->ups.u[i].stats.handshake);
-  zt_metricsw_hist_seconds(&m, "ztna_agent_uplink_handshake_duration_seconds",
+  zt_metricsw_hist_seconds(&m, ZT_METRIC_AGENT_HANDSHAKE,
                            "Outer QUIC handshake time to the Intermediates",
                            &hs);
   return (int)sb.off;

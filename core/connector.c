@@ -1025,8 +1025,7 @@ int zt_connector_metrics(const struct zt_connector *c, char *buf, size_t len) {
   zt_counters_metrics(&zt_connector_counters, srcs, &m);
   for (size_t i = 0; i < c->ups.n; i++)
     zt_hist_add(&hs, &c->ups.u[i].stats.handshake);
-  zt_metricsw_hist_seconds(&m,
-                           "ztna_connector_uplink_handshake_duration_seconds",
+  zt_metricsw_hist_seconds(&m, ZT_METRIC_CONN_HANDSHAKE,
                            "Outer QUIC handshake time to the Intermediates",
                            &hs);
   return (int)sb.off;

@@ -360,3 +360,7 @@ const struct zt_counter_table zt_audit_counters = {"daemon", audit_rows,
 const struct zt_counter_table *const zt_all_counter_tables[] = {
     &zt_intermediate_counters, &zt_agent_counters, &zt_agent_dns_counters,
     &zt_connector_counters, &zt_daemon_counters, &zt_audit_counters, NULL};
+
+const char *const zt_other_metric_names[] = {
+    ZT_METRIC_IM_HANDSHAKE, ZT_METRIC_AGENT_HANDSHAKE,
+    ZT_METRIC_CONN_HANDSHAKE, ZT_METRIC_BUILD_INFO, NULL};

@@ -63,7 +63,17 @@ struct zt_driver_counters {
 extern const struct zt_counter_table zt_daemon_counters;
 extern const struct zt_counter_table zt_audit_counters; /* while audit is on */
 
-/* Every table above, for the documentation check. */
+/* Metrics outside the tables: the handshake histograms and the build info
+ * gauge (platform/metricsd.c). */
+#define ZT_METRIC_IM_HANDSHAKE "ztna_intermediate_handshake_duration_seconds"
+#define ZT_METRIC_AGENT_HANDSHAKE "ztna_agent_uplink_handshake_duration_seconds"
+#define ZT_METRIC_CONN_HANDSHAKE                                              \
+  "ztna_connector_uplink_handshake_duration_seconds"
+#define ZT_METRIC_BUILD_INFO "ztna_build_info"
+
+/* Every table above and every other metric name, NULL-terminated, for the
+ * checks of names and documentation (tests/unit/test_counters.c). */
 extern const struct zt_counter_table *const zt_all_counter_tables[];
+extern const char *const zt_other_metric_names[];
 
 #endif

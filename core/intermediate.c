@@ -1421,7 +1421,7 @@ int zt_intermediate_metrics(const struct zt_intermediate *im, char *buf,
   zt_metricsw_init(&m, &sb);
   im_counter_srcs(im, &g, srcs);
   zt_counters_metrics(&zt_intermediate_counters, srcs, &m);
-  zt_metricsw_hist_seconds(&m, "ztna_intermediate_handshake_duration_seconds",
+  zt_metricsw_hist_seconds(&m, ZT_METRIC_IM_HANDSHAKE,
                            "Outer QUIC handshake time of authenticated peers",
                            &im->stats.handshake);
   return (int)sb.off;

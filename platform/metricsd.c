@@ -43,10 +43,10 @@ static int metrics_text(void *ud, char *buf, size_t len) {
   zt_counters_metrics(&zt_daemon_counters, srcs, &m);
   if (zt_audit_enabled())
     zt_counters_metrics(&zt_audit_counters, srcs, &m);
-  zt_metricsw_family(&m, "ztna_build_info",
+  zt_metricsw_family(&m, ZT_METRIC_BUILD_INFO,
                      "Always 1; role names the daemon", ZT_METRIC_GAUGE);
   struct zt_label role = {"role", d->role ? d->role : ""};
-  zt_metricsw_u64(&m, "ztna_build_info", &role, 1, 1);
+  zt_metricsw_u64(&m, ZT_METRIC_BUILD_INFO, &role, 1, 1);
   return (int)sb.off;
 }
 
