@@ -1320,22 +1320,15 @@ static void agent_counter_srcs(const struct zt_agent *a,
 }
 
 int zt_agent_metrics(const struct zt_agent *a, char *buf, size_t len) {
-  struct zt_strbuf sb;
-  struct zt_metricsw m;
   struct zt_agent_gauges g;
   struct zt_path_stats paths;
   const void *srcs[ZT_AGENT_NSRC];
-  struct zt_hist hs = {0};
-  zt_strbuf_init(&sb, buf, len);
-  zt_metricsw_init(&m, &sb);
+  const struct zt_counter_table *tables[] = {
+      &zt_agent_counters, a->dns.addr ? &zt_agent_dns_counters : NULL, NULL};
+  struct zt_hist hs;
   agent_counter_srcs(a, &g, &paths, srcs);
-  zt_counters_metrics(&zt_agent_counters, srcs, &m);
-  if (a->dns.addr)
-    zt_counters_metrics(&zt_agent_dns_counters, srcs, &m);
-  for (size_t i = 0; i < a->ups.n; i++)
-    zt_hist_add(&hs, &a->ups.u[i].stats.handshake);
-  zt_metricsw_hist_seconds(&m, ZT_METRIC_AGENT_HANDSHAKE,
-                           "Outer QUIC handshake time to the Intermediates",
-                           &hs);
-  return (int)sb.off;
+  zt_uplinks_handshakes(&a->ups, &hs);
+  return zt_counters_page(buf, len, tables, srcs, ZT_METRIC_AGENT_HANDSHAKE,
+                          "Outer QUIC handshake time to the Intermediates",
+                          &hs);
 }

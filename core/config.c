@@ -345,24 +345,23 @@ static int set_intermediates(const struct ctx *cx, const struct common *f,
 }
 
 /* "metrics_listen": "IP:PORT" of the HTTP endpoints (docs/operations.md);
- * off unless given, and the port must be said: no default collides with
- * another exporter by surprise. */
+ * off unless given, and the port must be said: the QUIC port as a default
+ * would only collide. */
 static int set_metrics_listen(const struct ctx *cx, const struct zt_json *v,
                               const char *kp, struct sockaddr_storage *ss,
                               socklen_t *len) {
-  char shown[SHOW_MAX];
-  const char *s = get_str(cx, v, kp);
-  if (!s)
+  struct sockaddr_storage bare;
+  socklen_t barelen;
+  if (set_addr(cx, v, kp, ss, len) != 0)
     return -1;
-  if (zt_netaddr_parse(s, 0, ss, len) != 0 ||
-      (ss->ss_family == AF_INET &&
-       ((struct sockaddr_in *)ss)->sin_port == 0) ||
-      (ss->ss_family == AF_INET6 &&
-       ((struct sockaddr_in6 *)ss)->sin6_port == 0))
+  /* Parsed again without a default port: a bare IP comes out as port 0. */
+  if (zt_netaddr_parse(v->str, 0, &bare, &barelen) == 0 &&
+      ((bare.ss_family == AF_INET &&
+        ((struct sockaddr_in *)&bare)->sin_port == 0) ||
+       (bare.ss_family == AF_INET6 &&
+        ((struct sockaddr_in6 *)&bare)->sin6_port == 0)))
     return cfail(cx, v->line, kp,
-                 "not an address with a port (\"IP:PORT\" or "
-                 "\"[IPv6]:PORT\", e.g. \"127.0.0.1:9101\"): '%s'",
-                 show(v->str, v->len, shown));
+                 "give the port too, e.g. \"127.0.0.1:9101\"");
   return 0;
 }
 

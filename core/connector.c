@@ -1013,22 +1013,16 @@ static void conn_counter_srcs(const struct zt_connector *c,
 }
 
 int zt_connector_metrics(const struct zt_connector *c, char *buf, size_t len) {
-  struct zt_strbuf sb;
-  struct zt_metricsw m;
   struct zt_connector_gauges g;
   struct zt_path_stats paths;
   const void *srcs[ZT_CONN_NSRC];
-  struct zt_hist hs = {0};
-  zt_strbuf_init(&sb, buf, len);
-  zt_metricsw_init(&m, &sb);
+  const struct zt_counter_table *tables[] = {&zt_connector_counters, NULL};
+  struct zt_hist hs;
   conn_counter_srcs(c, &g, &paths, srcs);
-  zt_counters_metrics(&zt_connector_counters, srcs, &m);
-  for (size_t i = 0; i < c->ups.n; i++)
-    zt_hist_add(&hs, &c->ups.u[i].stats.handshake);
-  zt_metricsw_hist_seconds(&m, ZT_METRIC_CONN_HANDSHAKE,
-                           "Outer QUIC handshake time to the Intermediates",
-                           &hs);
-  return (int)sb.off;
+  zt_uplinks_handshakes(&c->ups, &hs);
+  return zt_counters_page(buf, len, tables, srcs, ZT_METRIC_CONN_HANDSHAKE,
+                          "Outer QUIC handshake time to the Intermediates",
+                          &hs);
 }
 
 int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {

@@ -83,3 +83,17 @@ void zt_counters_metrics(const struct zt_counter_table *t,
                        zt_counter_value(c, srcs));
   }
 }
+
+int zt_counters_page(char *buf, size_t len,
+                     const struct zt_counter_table *const *tables,
+                     const void *const *srcs, const char *hist,
+                     const char *hist_help, const struct zt_hist *h) {
+  struct zt_strbuf sb;
+  struct zt_metricsw m;
+  zt_strbuf_init(&sb, buf, len);
+  zt_metricsw_init(&m, &sb);
+  for (size_t i = 0; tables[i]; i++)
+    zt_counters_metrics(tables[i], srcs, &m);
+  zt_metricsw_hist_seconds(&m, hist, hist_help, h);
+  return (int)sb.off;
+}

@@ -56,5 +56,12 @@ void zt_counters_text(const struct zt_counter_table *t,
 /* Every row as a metric family with its one sample. */
 void zt_counters_metrics(const struct zt_counter_table *t,
                          const void *const *srcs, struct zt_metricsw *m);
+/* A node's /metrics page: every table of `tables` (NULL-terminated), then
+ * the histogram h as `hist` in seconds. Returns the length it needed, like
+ * the status writers. */
+int zt_counters_page(char *buf, size_t len,
+                     const struct zt_counter_table *const *tables,
+                     const void *const *srcs, const char *hist,
+                     const char *hist_help, const struct zt_hist *h);
 
 #endif

@@ -1413,18 +1413,13 @@ static void im_counters_json(const struct zt_intermediate *im,
 
 int zt_intermediate_metrics(const struct zt_intermediate *im, char *buf,
                             size_t len) {
-  struct zt_strbuf sb;
-  struct zt_metricsw m;
   struct zt_intermediate_gauges g;
   const void *srcs[ZT_IM_NSRC];
-  zt_strbuf_init(&sb, buf, len);
-  zt_metricsw_init(&m, &sb);
+  const struct zt_counter_table *tables[] = {&zt_intermediate_counters, NULL};
   im_counter_srcs(im, &g, srcs);
-  zt_counters_metrics(&zt_intermediate_counters, srcs, &m);
-  zt_metricsw_hist_seconds(&m, ZT_METRIC_IM_HANDSHAKE,
-                           "Outer QUIC handshake time of authenticated peers",
-                           &im->stats.handshake);
-  return (int)sb.off;
+  return zt_counters_page(buf, len, tables, srcs, ZT_METRIC_IM_HANDSHAKE,
+                          "Outer QUIC handshake time of authenticated peers",
+                          &im->stats.handshake);
 }
 
 int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,

@@ -158,3 +158,9 @@ void zt_uplinks_status(const struct zt_uplinks *s, struct zt_strbuf *sb,
   for (size_t i = 0; i < s->n; i++)
     zt_uplink_status(&s->u[i], sb);
 }
+
+void zt_uplinks_handshakes(const struct zt_uplinks *s, struct zt_hist *h) {
+  memset(h, 0, sizeof(*h));
+  for (size_t i = 0; i < s->n; i++)
+    zt_hist_add(h, &s->u[i].stats.handshake);
+}

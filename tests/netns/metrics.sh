@@ -71,24 +71,16 @@ get() {
     { body=$(cat); echo "${body##*$'\n'} ${body%$'\n'*}"; }
 }
 
-up() {
-  zt_env_init
-  zt_topology_up || return 1
+# Before the daemons start (zt_env_up's hook): the monitoring links and
+# metrics_listen in each configuration.
+monitoring() {
   ip netns add "$ZT_NS_M" && ip -n "$ZT_NS_M" link set lo up || return 1
   link 1 "$ZT_NS_A" && link 2 "$ZT_NS_I" && link 3 "$ZT_NS_C" || return 1
-  # Relay only: the relayed-bytes counter must carry the test's traffic.
-  zt_make_pki && ZT_DIRECT=false zt_write_configs || return 1
   with_metrics "$ZT_WORK/agent.json" 1 && with_metrics "$ZT_WORK/intermediate.json" 2 &&
-    with_metrics "$ZT_WORK/connector.json" 3 || return 1
-  zt_start_backends || return 1
-  zt_start_intermediate
-  zt_wait_log intermediate "listening on udp" || return 1
-  zt_start_connector
-  zt_wait_log connector "service echo registered" || return 1
-  zt_start_agent
-  zt_wait_log agent "added route $ECHO_VIP" || return 1
+    with_metrics "$ZT_WORK/connector.json" 3
 }
-if ! up; then
+# Relay only: the relayed-bytes counter must carry the test's traffic.
+if ! ZT_DIRECT=false ZT_ENV_HOOK=monitoring zt_env_up; then
   fail start "the deployment did not come up"
   zt_summary metrics
 fi

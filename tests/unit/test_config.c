@@ -964,8 +964,7 @@ static void test_metrics_listen(void) {
   CHECK_EQ_INT(agent("{\"metrics_listen\": \"[::1]:9103\"}"), 0);
   CHECK(acfg.metrics_listen_len > 0);
   CHECK_EQ_INT(agent("{\n\"metrics_listen\": \"127.0.0.1\"}"), -1);
-  CHECK_CONTAINS(err, "agent.json:2: metrics_listen: not an address with a "
-                      "port");
+  CHECK_CONTAINS(err, "agent.json:2: metrics_listen: give the port too");
   CHECK_EQ_INT(im("{\n\n\"metrics_listen\": \"nonsense:x\"}"), -1);
   CHECK_CONTAINS(err, "im.json:3: metrics_listen:");
   CHECK_EQ_INT(conn("{\"metrics_listen\": 9101}"), -1);
