@@ -123,11 +123,15 @@ static void pings_send(struct zt_agent *a, struct session *s);
 static void pings_expire(struct zt_agent *a);
 static uint64_t pings_expiry(const struct zt_agent *a);
 static void flush(struct zt_agent *a);
-struct zt_agent_gauges;
+/* The sources of the agent's counter table (countertab.h), filled now. */
+struct counter_srcs {
+  struct zt_agent_gauges g;
+  struct zt_path_stats paths;
+  struct zt_uplink_stats ups;
+  const void *srcs[ZT_AGENT_NSRC];
+};
 static void agent_counter_srcs(const struct zt_agent *a,
-                               struct zt_agent_gauges *g,
-                               struct zt_path_stats *paths,
-                               const void *srcs[ZT_AGENT_NSRC]);
+                               struct counter_srcs *cs);
 
 /* ---- the Intermediate in use -------------------------------------------- */
 
@@ -1077,11 +1081,9 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       }
     }
   }
-  struct zt_agent_gauges g;
-  struct zt_path_stats paths;
-  const void *srcs[ZT_AGENT_NSRC];
-  agent_counter_srcs(a, &g, &paths, srcs);
-  zt_counters_text(&zt_agent_counters, srcs, &sb);
+  struct counter_srcs cs;
+  agent_counter_srcs(a, &cs);
+  zt_counters_text(&zt_agent_counters, cs.srcs, &sb);
   zt_dnstun_status(&a->dns, &sb);
   zt_roam_status(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &sb);
   return (int)sb.off;
@@ -1125,13 +1127,11 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   }
   zt_jsonw_end_array(&w);
   zt_jsonw_begin_object(&w, "counters");
-  struct zt_agent_gauges g;
-  struct zt_path_stats paths;
-  const void *srcs[ZT_AGENT_NSRC];
-  agent_counter_srcs(a, &g, &paths, srcs);
-  zt_counters_json(&zt_agent_counters, srcs, &w);
+  struct counter_srcs cs;
+  agent_counter_srcs(a, &cs);
+  zt_counters_json(&zt_agent_counters, cs.srcs, &w);
   if (a->dns.addr)
-    zt_counters_json(&zt_agent_dns_counters, srcs, &w);
+    zt_counters_json(&zt_agent_dns_counters, cs.srcs, &w);
   zt_roam_status_json(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &w, a->now);
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
@@ -1292,16 +1292,15 @@ int zt_agent_ping(struct zt_agent *a, const char *target, uint64_t cookie,
 /* The counter table's sources (countertab.h): direct-path counters of
  * ended and live sessions summed into *paths, gauges filled now. */
 static void agent_counter_srcs(const struct zt_agent *a,
-                               struct zt_agent_gauges *g,
-                               struct zt_path_stats *paths,
-                               const void *srcs[ZT_AGENT_NSRC]) {
-  memset(g, 0, sizeof(*g));
-  *paths = a->closed_paths;
+                               struct counter_srcs *cs) {
+  memset(cs, 0, sizeof(*cs));
+  struct zt_agent_gauges *g = &cs->g;
+  cs->paths = a->closed_paths;
   for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
     const struct session *s = &a->sessions[i];
     if (!s->used)
       continue;
-    zt_path_stats_add(paths, &s->t.path.stats);
+    zt_path_stats_add(&cs->paths, &s->t.path.stats);
     g->sessions++;
     g->sessions_ready += zt_tunnel_ready_now(&s->t);
     g->sessions_direct += zt_tunnel_is_direct(&s->t);
@@ -1312,23 +1311,22 @@ static void agent_counter_srcs(const struct zt_agent *a,
   g->services = a->n_services;
   for (size_t i = 0; i < a->n_services; i++)
     g->services_online += a->services[i].online;
-  srcs[ZT_AGENT_SRC_STATS] = &a->stats;
-  srcs[ZT_AGENT_SRC_TUNOUT] = &a->out.stats;
-  srcs[ZT_AGENT_SRC_PATHS] = paths;
-  srcs[ZT_AGENT_SRC_DNS] = &a->dns.st;
-  srcs[ZT_AGENT_SRC_GAUGES] = g;
+  cs->srcs[ZT_AGENT_SRC_STATS] = &a->stats;
+  cs->srcs[ZT_AGENT_SRC_TUNOUT] = &a->out.stats;
+  cs->srcs[ZT_AGENT_SRC_PATHS] = &cs->paths;
+  cs->srcs[ZT_AGENT_SRC_DNS] = &a->dns.st;
+  cs->srcs[ZT_AGENT_SRC_GAUGES] = g;
+  zt_uplinks_stats_sum(&a->ups, &cs->ups);
+  cs->srcs[ZT_AGENT_SRC_UPLINKS] = &cs->ups;
+  cs->srcs[ZT_AGENT_SRC_ROAM] = &a->roam[a->cur == SIZE_MAX ? 0 : a->cur];
 }
 
 int zt_agent_metrics(const struct zt_agent *a, char *buf, size_t len) {
-  struct zt_agent_gauges g;
-  struct zt_path_stats paths;
-  const void *srcs[ZT_AGENT_NSRC];
+  struct counter_srcs cs;
   const struct zt_counter_table *tables[] = {
       &zt_agent_counters, a->dns.addr ? &zt_agent_dns_counters : NULL, NULL};
-  struct zt_hist hs;
-  agent_counter_srcs(a, &g, &paths, srcs);
-  zt_uplinks_handshakes(&a->ups, &hs);
-  return zt_counters_page(buf, len, tables, srcs, ZT_METRIC_AGENT_HANDSHAKE,
+  agent_counter_srcs(a, &cs);
+  return zt_counters_page(buf, len, tables, cs.srcs, ZT_METRIC_AGENT_HANDSHAKE,
                           "Outer QUIC handshake time to the Intermediates",
-                          &hs);
+                          &cs.ups.handshake);
 }

@@ -987,16 +987,22 @@ static size_t n_channels(const struct zt_connector *c) {
 }
 
 /* The counter table's sources (countertab.h): direct-path counters of
- * ended and live sessions summed into *paths, gauges filled now. */
+ * ended and live sessions and the uplinks' counters summed, gauges filled
+ * now. */
+struct counter_srcs {
+  struct zt_connector_gauges g;
+  struct zt_path_stats paths;
+  struct zt_uplink_stats ups;
+  const void *srcs[ZT_CONN_NSRC];
+};
 static void conn_counter_srcs(const struct zt_connector *c,
-                              struct zt_connector_gauges *g,
-                              struct zt_path_stats *paths,
-                              const void *srcs[ZT_CONN_NSRC]) {
+                              struct counter_srcs *cs) {
   const struct session *se;
-  memset(g, 0, sizeof(*g));
-  *paths = c->closed_paths;
+  memset(cs, 0, sizeof(*cs));
+  struct zt_connector_gauges *g = &cs->g;
+  cs->paths = c->closed_paths;
   for (size_t pos = 0; (se = next_session(c, &pos));) {
-    zt_path_stats_add(paths, &se->t.path.stats);
+    zt_path_stats_add(&cs->paths, &se->t.path.stats);
     g->sessions++;
     g->sessions_ready += zt_tunnel_ready_now(&se->t);
     g->sessions_direct += zt_tunnel_is_direct(&se->t);
@@ -1005,24 +1011,22 @@ static void conn_counter_srcs(const struct zt_connector *c,
     g->uplinks_up += zt_uplink_is_up(&c->ups.u[i]);
   g->services = c->n_services;
   g->services_registered = zt_connector_registered(c);
-  srcs[ZT_CONN_SRC_STATS] = &c->stats;
-  srcs[ZT_CONN_SRC_TUNOUT] = &c->out.stats;
-  srcs[ZT_CONN_SRC_PATHS] = paths;
-  srcs[ZT_CONN_SRC_REASM] = &c->reasm.stats;
-  srcs[ZT_CONN_SRC_GAUGES] = g;
+  cs->srcs[ZT_CONN_SRC_STATS] = &c->stats;
+  cs->srcs[ZT_CONN_SRC_TUNOUT] = &c->out.stats;
+  cs->srcs[ZT_CONN_SRC_PATHS] = &cs->paths;
+  cs->srcs[ZT_CONN_SRC_REASM] = &c->reasm.stats;
+  cs->srcs[ZT_CONN_SRC_GAUGES] = g;
+  zt_uplinks_stats_sum(&c->ups, &cs->ups);
+  cs->srcs[ZT_CONN_SRC_UPLINKS] = &cs->ups;
 }
 
 int zt_connector_metrics(const struct zt_connector *c, char *buf, size_t len) {
-  struct zt_connector_gauges g;
-  struct zt_path_stats paths;
-  const void *srcs[ZT_CONN_NSRC];
+  struct counter_srcs cs;
   const struct zt_counter_table *tables[] = {&zt_connector_counters, NULL};
-  struct zt_hist hs;
-  conn_counter_srcs(c, &g, &paths, srcs);
-  zt_uplinks_handshakes(&c->ups, &hs);
-  return zt_counters_page(buf, len, tables, srcs, ZT_METRIC_CONN_HANDSHAKE,
+  conn_counter_srcs(c, &cs);
+  return zt_counters_page(buf, len, tables, cs.srcs, ZT_METRIC_CONN_HANDSHAKE,
                           "Outer QUIC handshake time to the Intermediates",
-                          &hs);
+                          &cs.ups.handshake);
 }
 
 int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
@@ -1047,11 +1051,9 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
                      c->services[i].vip ? zt_ip4_str(c->services[i].vip, a)
                                         : "unregistered",
                      zt_ip4_str(c->services[i].backend, b));
-  struct zt_connector_gauges g;
-  struct zt_path_stats paths;
-  const void *srcs[ZT_CONN_NSRC];
-  conn_counter_srcs(c, &g, &paths, srcs);
-  zt_counters_text(&zt_connector_counters, srcs, &sb);
+  struct counter_srcs cs;
+  conn_counter_srcs(c, &cs);
+  zt_counters_text(&zt_connector_counters, cs.srcs, &sb);
   return (int)sb.off;
 }
 
@@ -1108,11 +1110,9 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
   }
   zt_jsonw_end_array(&w);
   zt_jsonw_begin_object(&w, "counters");
-  struct zt_connector_gauges g;
-  struct zt_path_stats paths;
-  const void *srcs[ZT_CONN_NSRC];
-  conn_counter_srcs(c, &g, &paths, srcs);
-  zt_counters_json(&zt_connector_counters, srcs, &w);
+  struct counter_srcs cs;
+  conn_counter_srcs(c, &cs);
+  zt_counters_json(&zt_connector_counters, cs.srcs, &w);
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
   return (int)sb.off;

@@ -10,7 +10,9 @@
 #include "intermediate.h"
 #include "path.h"
 #include "reasm.h"
+#include "roam.h"
 #include "tunout.h"
+#include "uplink.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -168,11 +170,27 @@ const struct zt_counter_table zt_intermediate_counters = {
              struct zt_path_stats, switches_to_relay,                        \
              "Sessions moved back to the relay")
 
+/* The uplinks' own counters: the status has them per Intermediate in its
+ * "uplink"/"uplinks" objects, the metrics summed. */
+#define UPLINK_ROWS(P, SRC)                                                  \
+  ZT_CTR(NULL, P "uplink_connects_total", SRC, struct zt_uplink_stats,       \
+         connects, "Connections to Intermediates made (welcomed)"),          \
+      ZT_CTR(NULL, P "uplink_disconnects_total", SRC,                        \
+             struct zt_uplink_stats, disconnects,                            \
+             "Connections to Intermediates lost"),                           \
+      ZT_CTR(NULL, P "uplink_relay_malformed_total", SRC,                    \
+             struct zt_uplink_stats, relay_malformed,                        \
+             "Relay datagrams from Intermediates without a valid header"),   \
+      ZT_CTR(NULL, P "uplink_relay_send_drops_total", SRC,                   \
+             struct zt_uplink_stats, relay_send_drops,                       \
+             "Relay frames the uplink's queue refused")
+
 /* ---- agent -------------------------------------------------------------- */
 
 #define AS ZT_AGENT_SRC_STATS, struct zt_agent_stats
 #define AG ZT_AGENT_SRC_GAUGES, struct zt_agent_gauges
 #define AD ZT_AGENT_SRC_DNS, struct zt_dnstun_stats
+#define AR ZT_AGENT_SRC_ROAM, struct zt_roam
 #define AP "ztna_agent_"
 static const struct zt_counter agent_rows[] = {
     ZT_CTR("tun.packets", AP "tun_read_packets_total", AS, tun_packets,
@@ -212,6 +230,19 @@ static const struct zt_counter agent_rows[] = {
     ZT_CTR("services_refused", AP "services_refused_total", AS,
            services_refused,
            "Service addresses refused: outside service_range"),
+    UPLINK_ROWS(AP, ZT_AGENT_SRC_UPLINKS),
+    ZT_CTR(NULL, AP "roam_changes_total", AR, changes,
+           "Network change notices from the kernel (bursts coalesced)"),
+    ZT_CTR(NULL, AP "roam_migrations_total", AR, migrations,
+           "Outer connection moved to a new source address"),
+    ZT_CTR(NULL, AP "roam_revalidations_total", AR, revalidations,
+           "Same address, path validated anew"),
+    ZT_CTR(NULL, AP "roam_redials_total", AR, redials,
+           "Connection dropped and dialled at once after a change"),
+    ZT_CTR(NULL, AP "roam_grace_redials_total", AR, grace_redials,
+           "Moved paths that stayed silent, redialled"),
+    ZT_CTR(NULL, AP "roam_no_route_total", AR, no_route,
+           "Changes with no route to the Intermediate"),
     ZT_GAUGE(NULL, AP "uplink_up", AG, uplink_up,
              "1 while an Intermediate is in use, else 0"),
     ZT_GAUGE(NULL, AP "uplinks_up", AG, uplinks_up,
@@ -314,6 +345,7 @@ static const struct zt_counter conn_rows[] = {
            sessions_orphan_expired,
            "Direct sessions not announced again after an uplink outage"),
     DIRECT_ROWS(CP, ZT_CONN_SRC_PATHS, CS, direct_unknown),
+    UPLINK_ROWS(CP, ZT_CONN_SRC_UPLINKS),
     ZT_GAUGE(NULL, CP "uplinks_up", CG, uplinks_up,
              "Intermediates connected"),
     ZT_GAUGE(NULL, CP "sessions", CG, sessions, "Sessions with agents"),

@@ -28,6 +28,8 @@ enum {
   ZT_AGENT_SRC_PATHS,
   ZT_AGENT_SRC_DNS,
   ZT_AGENT_SRC_GAUGES,
+  ZT_AGENT_SRC_UPLINKS, /* struct zt_uplink_stats, summed over uplinks */
+  ZT_AGENT_SRC_ROAM,    /* struct zt_roam of the Intermediate in use */
   ZT_AGENT_NSRC
 };
 struct zt_agent_gauges {
@@ -45,6 +47,7 @@ enum {
   ZT_CONN_SRC_PATHS,
   ZT_CONN_SRC_REASM,
   ZT_CONN_SRC_GAUGES,
+  ZT_CONN_SRC_UPLINKS, /* struct zt_uplink_stats, summed over uplinks */
   ZT_CONN_NSRC
 };
 struct zt_connector_gauges {

@@ -63,10 +63,36 @@ static void test_ctrl_errors_counted(void) {
   world_free(w);
 }
 
+/* The agent's and connector's pages read every source of their tables:
+ * the uplinks' summed counters and handshake times among them. */
+static void test_agent_connector_pages(void) {
+  static char out[256 * 1024];
+  struct world *w = world_new(&pki.alice);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  int n = zt_agent_metrics(w->agent, out, sizeof(out));
+  CHECK(n > 0 && (size_t)n < sizeof(out));
+  CHECK_CONTAINS(out, "\nztna_agent_uplink_connects_total 1\n");
+  CHECK_CONTAINS(out, "\nztna_agent_uplink_up 1\n");
+  CHECK_CONTAINS(out, "\nztna_agent_roam_changes_total 0\n");
+  CHECK_CONTAINS(out, "\nztna_agent_uplink_handshake_duration_seconds_count 1\n");
+  n = zt_connector_metrics(w->conn, out, sizeof(out));
+  CHECK(n > 0 && (size_t)n < sizeof(out));
+  CHECK_CONTAINS(out, "\nztna_connector_uplink_connects_total 1\n");
+  CHECK_CONTAINS(out, "\nztna_connector_services_registered ");
+  CHECK_CONTAINS(out,
+                 "\nztna_connector_uplink_handshake_duration_seconds_count 1\n");
+  n = zt_intermediate_metrics(w->im, out, sizeof(out));
+  CHECK(n > 0 && (size_t)n < sizeof(out));
+  CHECK_CONTAINS(out, "\nztna_intermediate_agents 1\n");
+  CHECK_CONTAINS(out, "\nztna_intermediate_handshake_duration_seconds_count 2\n");
+  world_free(w);
+}
+
 int main(void) {
   sim_log_init();
   sim_pki_init();
   RUN(test_ctrl_errors_counted);
+  RUN(test_agent_connector_pages);
   sim_pki_free();
   return TEST_EXIT();
 }
