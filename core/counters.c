@@ -11,67 +11,85 @@ uint64_t zt_counter_value(const struct zt_counter *c,
   return v;
 }
 
-/* The group part of a key ("relay" of "relay.bytes"): its length, 0 for
- * none; *member is what follows the dot. */
-static size_t group_of(const char *key, const char **member) {
-  const char *dot = strchr(key, '.');
-  *member = dot ? dot + 1 : key;
-  return dot ? (size_t)(dot - key) : 0;
+/* One keyed row as the status writers see it: its group ("relay" of
+ * "relay.bytes", glen 0 for none), member and value; `first` when it
+ * starts a group, or stands alone. */
+struct row_view {
+  const char *group, *member;
+  size_t glen;
+  bool first;
+  uint64_t value;
+};
+
+static void walk(const struct zt_counter_table *t, const void *const *srcs,
+                 void (*fn)(void *ud, const struct row_view *r), void *ud) {
+  const char *prev = NULL; /* the previous keyed row's group */
+  size_t prevlen = 0;
+  for (size_t i = 0; i < t->n; i++) {
+    const struct zt_counter *c = &t->rows[i];
+    if (!c->key)
+      continue;
+    const char *dot = strchr(c->key, '.');
+    struct row_view r = {c->key, dot ? dot + 1 : c->key,
+                         dot ? (size_t)(dot - c->key) : 0, true,
+                         zt_counter_value(c, srcs)};
+    r.first = !prev || !r.glen || prevlen != r.glen ||
+              memcmp(prev, r.group, r.glen) != 0;
+    fn(ud, &r);
+    prev = r.group;
+    prevlen = r.glen;
+  }
 }
 
-static bool same_group(const char *a, size_t alen, const char *b,
-                       size_t blen) {
-  return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+struct json_walk {
+  struct zt_jsonw *w;
+  bool open; /* a group's object is open */
+};
+
+static void json_row(void *ud, const struct row_view *r) {
+  struct json_walk *j = ud;
+  char name[64];
+  if (r->first && j->open) {
+    zt_jsonw_end_object(j->w);
+    j->open = false;
+  }
+  if (r->first && r->glen) {
+    snprintf(name, sizeof(name), "%.*s", (int)r->glen, r->group);
+    zt_jsonw_begin_object(j->w, name);
+    j->open = true;
+  }
+  zt_jsonw_u64(j->w, r->member, r->value);
 }
 
 void zt_counters_json(const struct zt_counter_table *t,
                       const void *const *srcs, struct zt_jsonw *w) {
-  const char *open = NULL; /* the group whose object is open */
-  size_t openlen = 0;
-  char name[64];
-  for (size_t i = 0; i < t->n; i++) {
-    const struct zt_counter *c = &t->rows[i];
-    const char *member;
-    if (!c->key)
-      continue;
-    size_t glen = group_of(c->key, &member);
-    if (open && !same_group(open, openlen, c->key, glen)) {
-      zt_jsonw_end_object(w);
-      open = NULL;
-    }
-    if (glen && !open) {
-      snprintf(name, sizeof(name), "%.*s", (int)glen, c->key);
-      zt_jsonw_begin_object(w, name);
-      open = c->key;
-      openlen = glen;
-    }
-    zt_jsonw_u64(w, member, zt_counter_value(c, srcs));
-  }
-  if (open)
+  struct json_walk j = {w, false};
+  walk(t, srcs, json_row, &j);
+  if (j.open)
     zt_jsonw_end_object(w);
+}
+
+struct text_walk {
+  struct zt_strbuf *sb;
+  bool line; /* a line is being written */
+};
+
+static void text_row(void *ud, const struct row_view *r) {
+  struct text_walk *x = ud;
+  if (r->first && x->line)
+    zt_strbuf_printf(x->sb, "\n");
+  if (r->first && r->glen)
+    zt_strbuf_printf(x->sb, "%.*s:", (int)r->glen, r->group);
+  zt_strbuf_printf(x->sb, "%s%s %llu", r->first && !r->glen ? "" : " ",
+                   r->member, (unsigned long long)r->value);
+  x->line = true;
 }
 
 void zt_counters_text(const struct zt_counter_table *t,
                       const void *const *srcs, struct zt_strbuf *sb) {
-  const char *line = NULL; /* the group of the line being written */
-  size_t linelen = 0;
-  for (size_t i = 0; i < t->n; i++) {
-    const struct zt_counter *c = &t->rows[i];
-    const char *member;
-    if (!c->key)
-      continue;
-    size_t glen = group_of(c->key, &member);
-    bool same = line && glen && same_group(line, linelen, c->key, glen);
-    if (line && !same)
-      zt_strbuf_printf(sb, "\n");
-    if (!same && glen)
-      zt_strbuf_printf(sb, "%.*s:", (int)glen, c->key);
-    zt_strbuf_printf(sb, "%s%s %llu", same || glen ? " " : "", member,
-                     (unsigned long long)zt_counter_value(c, srcs));
-    line = c->key;
-    linelen = glen;
-  }
-  if (line)
+  struct text_walk x = {sb, false};
+  walk(t, srcs, text_row, &x);
+  if (x.line)
     zt_strbuf_printf(sb, "\n");
 }
 
