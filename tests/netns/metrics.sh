@@ -80,7 +80,7 @@ monitoring() {
     with_metrics "$ZT_WORK/connector.json" 3
 }
 # Relay only: the relayed-bytes counter must carry the test's traffic.
-if ! ZT_DIRECT=false ZT_ENV_HOOK=monitoring zt_env_up; then
+if ! ZT_DIRECT=false ZT_AFTER_CONFIGS=monitoring zt_env_up; then
   fail start "the deployment did not come up"
   zt_summary metrics
 fi

@@ -286,9 +286,9 @@ zt_env_up() {
   zt_topology_up || return 1
   zt_make_pki || return 1
   zt_write_configs || return 1
-  # ZT_ENV_HOOK: a function of the test's, run before any daemon starts
-  # (extra links, config edits).
-  if [ -n "${ZT_ENV_HOOK:-}" ]; then "$ZT_ENV_HOOK" || return 1; fi
+  # ZT_AFTER_CONFIGS: a function that edits the configs before any start
+  # (the demo turns the audit log on).
+  [ -z "${ZT_AFTER_CONFIGS:-}" ] || "$ZT_AFTER_CONFIGS" || return 1
   zt_start_backends || return 1
   zt_start_intermediate
   zt_wait_log intermediate "listening on udp" || return 1
