@@ -22,6 +22,7 @@ DESTDIR ?=
 SAN     ?= 0
 
 PKGS    := libngtcp2 libngtcp2_crypto_gnutls gnutls libnftables libnetfilter_conntrack \
+	libmicrohttpd \
 	libmnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -95,7 +95,7 @@ FLOOD=$PWD/build/bench/flood
     echo "flood $rate ${bw:-NA} $ratio ${rss:-NA} ${hwm:-NA} $ok ($(cat "$ZT_WORK/flood.out"))"
     kill -USR1 "$im_pid" 2>/dev/null
     sleep 0.5
-    st=$(grep -a 'handshakes accepted\|handshakes: in progress' "$ZT_WORK/intermediate.log" |
+    st=$(grep -a 'status: udp: \|status: handshakes: ' "$ZT_WORK/intermediate.log" |
       tail -n 2 | sed 's/.*status: //' | tr '\n' ' ')
     echo "flood-status $rate ${st:-NA (no status line)}"
     if [ "$ok" = yes ] && "$ZT_PY" -c "import sys; sys.exit(0 if '$ratio' != 'NA' and float('$ratio') >= 0.5 else 1)"; then

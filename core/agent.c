@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "countertab.h"
 #include "ctrl.h"
 #include "dnstun.h"
 #include "e2e.h"
@@ -122,8 +123,15 @@ static void pings_send(struct zt_agent *a, struct session *s);
 static void pings_expire(struct zt_agent *a);
 static uint64_t pings_expiry(const struct zt_agent *a);
 static void flush(struct zt_agent *a);
-static void agent_direct_counters(const struct zt_agent *a,
-                                  struct zt_jsonw *w);
+/* The sources of the agent's counter table (countertab.h), filled now. */
+struct counter_srcs {
+  struct zt_agent_gauges g;
+  struct zt_path_stats paths;
+  struct zt_uplink_stats ups;
+  const void *srcs[ZT_AGENT_NSRC];
+};
+static void agent_counter_srcs(const struct zt_agent *a,
+                               struct counter_srcs *cs);
 
 /* ---- the Intermediate in use -------------------------------------------- */
 
@@ -1067,7 +1075,6 @@ bool zt_agent_session_ready(const struct zt_agent *a, uint32_t vip) {
 }
 
 int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
-  const struct zt_agent_stats *st = &a->stats;
   char ipbuf[16];
   char qbuf[256];
   struct zt_strbuf sb;
@@ -1095,38 +1102,17 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len) {
       }
     }
   }
-  zt_strbuf_printf(
-      &sb,
-      "tun: packets %llu not_ipv4 %llu malformed %llu bad_source %llu "
-      "no_service %llu "
-      "offline %llu no_uplink %llu pending_drops %llu too_big %llu\n",
-      (unsigned long long)st->tun_packets, (unsigned long long)st->tun_not_ipv4,
-      (unsigned long long)st->tun_malformed,
-      (unsigned long long)st->tun_bad_source,
-      (unsigned long long)st->tun_no_service,
-      (unsigned long long)st->tun_service_offline,
-      (unsigned long long)st->tun_no_uplink,
-      (unsigned long long)st->tun_pending_drops,
-      (unsigned long long)st->tun_too_big);
-  zt_tunout_status(&a->out, &sb);
+  struct counter_srcs cs;
+  agent_counter_srcs(a, &cs);
+  zt_counters_text(&zt_agent_counters, cs.srcs, &sb);
   zt_dnstun_status(&a->dns, &sb);
-  zt_strbuf_printf(&sb, "services: refused %llu (outside service_range)\n",
-                   (unsigned long long)st->services_refused);
   zt_roam_status(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &sb);
-  zt_strbuf_printf(&sb,
-                   "rx: packets %llu malformed %llu policy_drops %llu "
-                   "unknown_channel %llu\n",
-                   (unsigned long long)st->rx_packets,
-                   (unsigned long long)st->rx_malformed,
-                   (unsigned long long)st->rx_policy_drops,
-                   (unsigned long long)st->relay_unknown_channel);
   return (int)sb.off;
 }
 
 /* ---- machine-readable status (docs/status.md) --------------------------- */
 
 int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
-  const struct zt_agent_stats *st = &a->stats;
   struct zt_strbuf sb;
   struct zt_jsonw w;
   zt_strbuf_init(&sb, buf, len);
@@ -1162,31 +1148,11 @@ int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len) {
   }
   zt_jsonw_end_array(&w);
   zt_jsonw_begin_object(&w, "counters");
-  zt_jsonw_begin_object(&w, "tun");
-  zt_jsonw_u64(&w, "packets", st->tun_packets);
-  zt_jsonw_u64(&w, "not_ipv4", st->tun_not_ipv4);
-  zt_jsonw_u64(&w, "malformed", st->tun_malformed);
-  zt_jsonw_u64(&w, "bad_source", st->tun_bad_source);
-  zt_jsonw_u64(&w, "no_service", st->tun_no_service);
-  zt_jsonw_u64(&w, "offline", st->tun_service_offline);
-  zt_jsonw_u64(&w, "no_uplink", st->tun_no_uplink);
-  zt_jsonw_u64(&w, "pending_drops", st->tun_pending_drops);
-  zt_jsonw_u64(&w, "too_big", st->tun_too_big);
-  zt_jsonw_end_object(&w);
-  zt_tunout_status_json(&a->out, &w);
-  zt_dnstun_status_json(&a->dns, &w);
-  zt_jsonw_begin_object(&w, "rx");
-  zt_jsonw_u64(&w, "packets", st->rx_packets);
-  zt_jsonw_u64(&w, "malformed", st->rx_malformed);
-  zt_jsonw_u64(&w, "policy_drops", st->rx_policy_drops);
-  zt_jsonw_u64(&w, "unknown_channel", st->relay_unknown_channel);
-  zt_jsonw_end_object(&w);
-  agent_direct_counters(a, &w);
-  zt_jsonw_begin_object(&w, "sessions");
-  zt_jsonw_u64(&w, "opened", st->sessions_opened);
-  zt_jsonw_u64(&w, "refused", st->sessions_refused);
-  zt_jsonw_end_object(&w);
-  zt_jsonw_u64(&w, "services_refused", st->services_refused);
+  struct counter_srcs cs;
+  agent_counter_srcs(a, &cs);
+  zt_counters_json(&zt_agent_counters, cs.srcs, &w);
+  if (a->dns.addr)
+    zt_counters_json(&zt_agent_dns_counters, cs.srcs, &w);
   zt_roam_status_json(&a->roam[a->cur == SIZE_MAX ? 0 : a->cur], &w, a->now);
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
@@ -1344,11 +1310,44 @@ int zt_agent_ping(struct zt_agent *a, const char *target, uint64_t cookie,
   return 0;
 }
 
-static void agent_direct_counters(const struct zt_agent *a,
-                                  struct zt_jsonw *w) {
-  struct zt_path_stats sum = a->closed_paths;
-  for (size_t i = 0; i < ZT_MAX_SERVICES; i++)
-    if (a->sessions[i].used)
-      zt_path_stats_add(&sum, &a->sessions[i].t.path.stats);
-  zt_tunnel_counters_json(w, &sum, a->stats.direct_unknown);
+/* The counter table's sources (countertab.h): direct-path counters of
+ * ended and live sessions summed into *paths, gauges filled now. */
+static void agent_counter_srcs(const struct zt_agent *a,
+                               struct counter_srcs *cs) {
+  memset(cs, 0, sizeof(*cs));
+  struct zt_agent_gauges *g = &cs->g;
+  cs->paths = a->closed_paths;
+  for (size_t i = 0; i < ZT_MAX_SERVICES; i++) {
+    const struct session *s = &a->sessions[i];
+    if (!s->used)
+      continue;
+    zt_path_stats_add(&cs->paths, &s->t.path.stats);
+    g->sessions++;
+    g->sessions_ready += zt_tunnel_ready_now(&s->t);
+    g->sessions_direct += zt_tunnel_is_direct(&s->t);
+  }
+  g->uplink_up = uplink_ok(a);
+  for (size_t i = 0; i < a->ups.n; i++)
+    g->uplinks_up += zt_uplink_is_up(&a->ups.u[i]);
+  g->services = a->n_services;
+  for (size_t i = 0; i < a->n_services; i++)
+    g->services_online += a->services[i].online;
+  cs->srcs[ZT_AGENT_SRC_STATS] = &a->stats;
+  cs->srcs[ZT_AGENT_SRC_TUNOUT] = &a->out.stats;
+  cs->srcs[ZT_AGENT_SRC_PATHS] = &cs->paths;
+  cs->srcs[ZT_AGENT_SRC_DNS] = &a->dns.st;
+  cs->srcs[ZT_AGENT_SRC_GAUGES] = g;
+  zt_uplinks_stats_sum(&a->ups, &cs->ups);
+  cs->srcs[ZT_AGENT_SRC_UPLINKS] = &cs->ups;
+  cs->srcs[ZT_AGENT_SRC_ROAM] = &a->roam[a->cur == SIZE_MAX ? 0 : a->cur];
+}
+
+int zt_agent_metrics(const struct zt_agent *a, char *buf, size_t len) {
+  struct counter_srcs cs;
+  const struct zt_counter_table *tables[] = {
+      &zt_agent_counters, a->dns.addr ? &zt_agent_dns_counters : NULL, NULL};
+  agent_counter_srcs(a, &cs);
+  return zt_counters_page(buf, len, tables, cs.srcs, ZT_METRIC_AGENT_HANDSHAKE,
+                          "Outer QUIC handshake time to the Intermediates",
+                          &cs.ups.handshake);
 }

@@ -98,5 +98,8 @@ int zt_agent_status(const struct zt_agent *a, char *buf, size_t len);
 /* The status as one JSON object, schema in docs/status.md. Returns the
  * length it needed: >= len means cut off (retry with a bigger buffer). */
 int zt_agent_status_json(const struct zt_agent *a, char *buf, size_t len);
+/* The counters, gauges and uplink handshake times in Prometheus' text
+ * format (metrics.h, docs/operations.md); same return convention. */
+int zt_agent_metrics(const struct zt_agent *a, char *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -312,6 +313,8 @@ struct common {
   int *log_level;
   char *control_socket;
   char *audit_log;
+  struct sockaddr_storage *metrics_listen;
+  socklen_t *metrics_listen_len;
 };
 
 /* "intermediate": one "host:port" string, or an array of 1 to
@@ -341,6 +344,27 @@ static int set_intermediates(const struct ctx *cx, const struct common *f,
   return 0;
 }
 
+/* "metrics_listen": "IP:PORT" of the HTTP endpoints (docs/operations.md);
+ * off unless given, and the port must be said: the QUIC port as a default
+ * would only collide. */
+static int set_metrics_listen(const struct ctx *cx, const struct zt_json *v,
+                              const char *kp, struct sockaddr_storage *ss,
+                              socklen_t *len) {
+  struct sockaddr_storage bare;
+  socklen_t barelen;
+  if (set_addr(cx, v, kp, ss, len) != 0)
+    return -1;
+  /* Parsed again without a default port: a bare IP comes out as port 0. */
+  if (zt_netaddr_parse(v->str, 0, &bare, &barelen) == 0 &&
+      ((bare.ss_family == AF_INET &&
+        ((struct sockaddr_in *)&bare)->sin_port == 0) ||
+       (bare.ss_family == AF_INET6 &&
+        ((struct sockaddr_in6 *)&bare)->sin6_port == 0)))
+    return cfail(cx, v->line, kp,
+                 "give the port too, e.g. \"127.0.0.1:9101\"");
+  return 0;
+}
+
 /* 1 when m is a shared key and was set, 0 when it is not one, -1 on error. */
 static int common_member(const struct ctx *cx, const struct common *f,
                          const struct zt_json *m, const char *kp) {
@@ -365,6 +389,9 @@ static int common_member(const struct ctx *cx, const struct common *f,
     r = set_path(cx, m, kp, f->control_socket);
   else if (f->audit_log && key_is(m, "audit_log"))
     r = set_path(cx, m, kp, f->audit_log);
+  else if (f->metrics_listen && key_is(m, "metrics_listen"))
+    r = set_metrics_listen(cx, m, kp, f->metrics_listen,
+                           f->metrics_listen_len);
   if (r == -2)
     return 0;
   return r == 0 ? 1 : -1;
@@ -721,7 +748,8 @@ static int shared_member(const struct ctx *cx, void *ud, unsigned which,
 static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
     "services", "policy", "state_dir", "control_socket", "stun_port",
-    "audit_log", "crl", "service_pool", NULL};
+    "audit_log", "crl", "service_pool",
+    "metrics_listen", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -810,7 +838,9 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
   struct top t = {.f = {.tls = &c->tls,
                         .log_level = &c->log_level,
                         .control_socket = c->control_socket,
-                        .audit_log = c->audit_log},
+                        .audit_log = c->audit_log,
+                        .metrics_listen = &c->metrics_listen,
+                        .metrics_listen_len = &c->metrics_listen_len},
                   .c = c};
   int r = walk_object(&cx, root, "", im_keys, NONE_REQUIRED, im_member, &t);
   if (r == 0 && t.policy)
@@ -831,7 +861,8 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
 static const char *const conn_keys[] = {
     "intermediate", "intermediate_name", "ca",       "cert",       "key",
     "tun",          "log_level",         "services", "agent_pool",
-    "control_socket", "direct",          "p2p_listen", "audit_log", "crl", NULL};
+    "control_socket", "direct",          "p2p_listen", "audit_log", "crl",
+    "metrics_listen", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
@@ -866,7 +897,9 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
                         .tun = c->tun,
                         .log_level = &c->log_level,
                         .control_socket = c->control_socket,
-                        .audit_log = c->audit_log},
+                        .audit_log = c->audit_log,
+                        .metrics_listen = &c->metrics_listen,
+                        .metrics_listen_len = &c->metrics_listen_len},
                   .c = c};
   int r = walk_object(&cx, root, "", conn_keys, NONE_REQUIRED, conn_member, &t);
   zt_json_free(root);
@@ -877,7 +910,8 @@ static const char *const agent_keys[] = {
     "intermediate", "intermediate_name", "ca",           "cert", "key",
     "tun",          "log_level",         "service_range",
     "control_socket", "direct", "dns_domain", "dns_address", "dns_resolved",
-    "crl", NULL};
+    "crl",
+    "metrics_listen", NULL};
 
 /* The deployment's DNS domain: "" turns DNS off, anything else must be a
  * domain name dns.c can answer for. */
@@ -931,7 +965,9 @@ int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
                         .tls = &c->tls,
                         .tun = c->tun,
                         .log_level = &c->log_level,
-                        .control_socket = c->control_socket},
+                        .control_socket = c->control_socket,
+                        .metrics_listen = &c->metrics_listen,
+                        .metrics_listen_len = &c->metrics_listen_len},
                   .c = c};
   int r =
       walk_object(&cx, root, "", agent_keys, NONE_REQUIRED, agent_member, &t);

@@ -52,6 +52,9 @@ struct zt_intermediate_config {
   char policy_file[ZT_PATH_MAX];
   int log_level; /* enum zt_log_level */
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
+  /* HTTP /metrics, /healthz, /readyz (docs/operations.md); length 0: off */
+  struct sockaddr_storage metrics_listen;
+  socklen_t metrics_listen_len;
   char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
   /* Where the Intermediate keeps agent and service address bindings ("":
    * nowhere). */
@@ -90,6 +93,9 @@ struct zt_connector_config {
   } services[ZT_MAX_SERVICES];
   int log_level;
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
+  /* HTTP /metrics, /healthz, /readyz (docs/operations.md); length 0: off */
+  struct sockaddr_storage metrics_listen;
+  socklen_t metrics_listen_len;
   char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
   /* Look for direct paths to agents (default true); false: relay only. */
   bool direct;
@@ -117,6 +123,9 @@ struct zt_agent_config {
   uint8_t service_range_len;
   int log_level;
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
+  /* HTTP /metrics, /healthz, /readyz (docs/operations.md); length 0: off */
+  struct sockaddr_storage metrics_listen;
+  socklen_t metrics_listen_len;
   /* Look for direct paths to connectors (default true); false: relay
    * only. */
   bool direct;

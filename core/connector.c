@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "countertab.h"
 #include "ctrl.h"
 #include "e2e.h"
 #include "ippkt.h"
@@ -990,8 +991,50 @@ static size_t n_channels(const struct zt_connector *c) {
   return n;
 }
 
+/* The counter table's sources (countertab.h): direct-path counters of
+ * ended and live sessions and the uplinks' counters summed, gauges filled
+ * now. */
+struct counter_srcs {
+  struct zt_connector_gauges g;
+  struct zt_path_stats paths;
+  struct zt_uplink_stats ups;
+  const void *srcs[ZT_CONN_NSRC];
+};
+static void conn_counter_srcs(const struct zt_connector *c,
+                              struct counter_srcs *cs) {
+  const struct session *se;
+  memset(cs, 0, sizeof(*cs));
+  struct zt_connector_gauges *g = &cs->g;
+  cs->paths = c->closed_paths;
+  for (size_t pos = 0; (se = next_session(c, &pos));) {
+    zt_path_stats_add(&cs->paths, &se->t.path.stats);
+    g->sessions++;
+    g->sessions_ready += zt_tunnel_ready_now(&se->t);
+    g->sessions_direct += zt_tunnel_is_direct(&se->t);
+  }
+  for (size_t i = 0; i < c->ups.n; i++)
+    g->uplinks_up += zt_uplink_is_up(&c->ups.u[i]);
+  g->services = c->n_services;
+  g->services_registered = zt_connector_registered(c);
+  cs->srcs[ZT_CONN_SRC_STATS] = &c->stats;
+  cs->srcs[ZT_CONN_SRC_TUNOUT] = &c->out.stats;
+  cs->srcs[ZT_CONN_SRC_PATHS] = &cs->paths;
+  cs->srcs[ZT_CONN_SRC_REASM] = &c->reasm.stats;
+  cs->srcs[ZT_CONN_SRC_GAUGES] = g;
+  zt_uplinks_stats_sum(&c->ups, &cs->ups);
+  cs->srcs[ZT_CONN_SRC_UPLINKS] = &cs->ups;
+}
+
+int zt_connector_metrics(const struct zt_connector *c, char *buf, size_t len) {
+  struct counter_srcs cs;
+  const struct zt_counter_table *tables[] = {&zt_connector_counters, NULL};
+  conn_counter_srcs(c, &cs);
+  return zt_counters_page(buf, len, tables, cs.srcs, ZT_METRIC_CONN_HANDSHAKE,
+                          "Outer QUIC handshake time to the Intermediates",
+                          &cs.ups.handshake);
+}
+
 int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
-  const struct zt_connector_stats *st = &c->stats;
   char a[16], b[16], qbuf[256];
   struct zt_strbuf sb;
   zt_strbuf_init(&sb, buf, len);
@@ -1013,43 +1056,9 @@ int zt_connector_status(const struct zt_connector *c, char *buf, size_t len) {
                      c->services[i].vip ? zt_ip4_str(c->services[i].vip, a)
                                         : "unregistered",
                      zt_ip4_str(c->services[i].backend, b));
-  zt_strbuf_printf(
-      &sb, "rx: packets %llu malformed %llu bad_source %llu not_allowed %llu\n",
-      (unsigned long long)st->rx_packets, (unsigned long long)st->rx_malformed,
-      (unsigned long long)st->rx_bad_source,
-      (unsigned long long)st->rx_not_allowed);
-  const struct zt_reasm_stats *rs = &c->reasm.stats;
-  zt_strbuf_printf(&sb,
-                   "reasm: fragments %llu reassembled %llu not_allowed %llu "
-                   "timed_out %llu evicted %llu overlaps %llu bad %llu\n",
-                   (unsigned long long)rs->fragments,
-                   (unsigned long long)rs->reassembled,
-                   (unsigned long long)st->rx_frag_not_allowed,
-                   (unsigned long long)rs->timed_out,
-                   (unsigned long long)rs->evicted,
-                   (unsigned long long)rs->overlaps,
-                   (unsigned long long)rs->bad);
-  zt_tunout_status(&c->out, &sb);
-  zt_strbuf_printf(&sb,
-                   "tun: packets %llu not_ipv4 %llu malformed %llu no_session "
-                   "%llu drops %llu\n",
-                   (unsigned long long)st->tun_packets,
-                   (unsigned long long)st->tun_not_ipv4,
-                   (unsigned long long)st->tun_malformed,
-                   (unsigned long long)st->tun_no_session,
-                   (unsigned long long)st->tun_drops);
-  zt_strbuf_printf(&sb,
-                   "sessions: accepted %llu refused %llu replaced %llu "
-                   "bad_addr %llu addr_handovers %llu; early: buffered %llu "
-                   "replayed %llu dropped %llu\n",
-                   (unsigned long long)st->sessions_accepted,
-                   (unsigned long long)st->sessions_refused,
-                   (unsigned long long)st->sessions_replaced,
-                   (unsigned long long)st->sessions_bad_addr,
-                   (unsigned long long)st->addr_handovers,
-                   (unsigned long long)st->relay_early_buffered,
-                   (unsigned long long)st->relay_early_replayed,
-                   (unsigned long long)st->relay_early_dropped);
+  struct counter_srcs cs;
+  conn_counter_srcs(c, &cs);
+  zt_counters_text(&zt_connector_counters, cs.srcs, &sb);
   return (int)sb.off;
 }
 
@@ -1072,7 +1081,6 @@ void zt_connector_foreach_session(
 
 int zt_connector_status_json(const struct zt_connector *c, char *buf,
                              size_t len) {
-  const struct zt_connector_stats *st = &c->stats;
   struct zt_strbuf sb;
   struct zt_jsonw w;
   zt_strbuf_init(&sb, buf, len);
@@ -1107,47 +1115,9 @@ int zt_connector_status_json(const struct zt_connector *c, char *buf,
   }
   zt_jsonw_end_array(&w);
   zt_jsonw_begin_object(&w, "counters");
-  zt_jsonw_begin_object(&w, "rx");
-  zt_jsonw_u64(&w, "packets", st->rx_packets);
-  zt_jsonw_u64(&w, "malformed", st->rx_malformed);
-  zt_jsonw_u64(&w, "bad_source", st->rx_bad_source);
-  zt_jsonw_u64(&w, "not_allowed", st->rx_not_allowed);
-  zt_jsonw_end_object(&w);
-  zt_jsonw_begin_object(&w, "reasm");
-  zt_jsonw_u64(&w, "fragments", c->reasm.stats.fragments);
-  zt_jsonw_u64(&w, "reassembled", c->reasm.stats.reassembled);
-  zt_jsonw_u64(&w, "not_allowed", st->rx_frag_not_allowed);
-  zt_jsonw_u64(&w, "timed_out", c->reasm.stats.timed_out);
-  zt_jsonw_u64(&w, "evicted", c->reasm.stats.evicted);
-  zt_jsonw_u64(&w, "overlaps", c->reasm.stats.overlaps);
-  zt_jsonw_u64(&w, "bad", c->reasm.stats.bad);
-  zt_jsonw_end_object(&w);
-  zt_tunout_status_json(&c->out, &w);
-  zt_jsonw_begin_object(&w, "tun");
-  zt_jsonw_u64(&w, "packets", st->tun_packets);
-  zt_jsonw_u64(&w, "not_ipv4", st->tun_not_ipv4);
-  zt_jsonw_u64(&w, "malformed", st->tun_malformed);
-  zt_jsonw_u64(&w, "no_session", st->tun_no_session);
-  zt_jsonw_u64(&w, "drops", st->tun_drops);
-  zt_jsonw_end_object(&w);
-  zt_jsonw_begin_object(&w, "relay");
-  zt_jsonw_u64(&w, "unknown_channel", st->relay_unknown_channel);
-  zt_jsonw_u64(&w, "early_buffered", st->relay_early_buffered);
-  zt_jsonw_u64(&w, "early_replayed", st->relay_early_replayed);
-  zt_jsonw_u64(&w, "early_dropped", st->relay_early_dropped);
-  zt_jsonw_end_object(&w);
-  zt_jsonw_begin_object(&w, "sessions");
-  zt_jsonw_u64(&w, "accepted", st->sessions_accepted);
-  zt_jsonw_u64(&w, "refused", st->sessions_refused);
-  zt_jsonw_u64(&w, "replaced", st->sessions_replaced);
-  zt_jsonw_u64(&w, "bad_addr", st->sessions_bad_addr);
-  zt_jsonw_u64(&w, "addr_handovers", st->addr_handovers);
-  zt_jsonw_u64(&w, "orphans_expired", st->sessions_orphan_expired);
-  zt_jsonw_end_object(&w);
-  struct zt_path_stats sum = c->closed_paths;
-  for (size_t pos = 0; (se = next_session(c, &pos));)
-    zt_path_stats_add(&sum, &se->t.path.stats);
-  zt_tunnel_counters_json(&w, &sum, st->direct_unknown);
+  struct counter_srcs cs;
+  conn_counter_srcs(c, &cs);
+  zt_counters_json(&zt_connector_counters, cs.srcs, &w);
   zt_jsonw_end_object(&w);
   zt_jsonw_end_object(&w);
   return (int)sb.off;

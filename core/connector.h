@@ -85,5 +85,8 @@ void zt_connector_foreach_session(
 /* The status as one JSON object, schema in docs/status.md. Returns the
  * length it needed: >= len means cut off (retry with a bigger buffer). */
 int zt_connector_status_json(const struct zt_connector *c, char *buf, size_t len);
+/* The counters, gauges and uplink handshake times in Prometheus' text
+ * format (metrics.h, docs/operations.md); same return convention. */
+int zt_connector_metrics(const struct zt_connector *c, char *buf, size_t len);
 
 #endif

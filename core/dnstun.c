@@ -84,21 +84,6 @@ bool zt_dnstun_handle(struct zt_dnstun *d, const uint8_t *pkt, size_t len,
   return true;
 }
 
-void zt_dnstun_status_json(const struct zt_dnstun *d, struct zt_jsonw *w) {
-  const struct zt_dnstun_stats *s = &d->st;
-  if (!d->addr)
-    return;
-  zt_jsonw_begin_object(w, "dns");
-  zt_jsonw_u64(w, "queries", s->queries);
-  zt_jsonw_u64(w, "answers", s->answers);
-  zt_jsonw_u64(w, "nxdomain", s->nxdomain);
-  zt_jsonw_u64(w, "refused", s->refused);
-  zt_jsonw_u64(w, "other", s->other);
-  zt_jsonw_u64(w, "malformed", s->malformed);
-  zt_jsonw_u64(w, "not_dns", s->not_dns);
-  zt_jsonw_end_object(w);
-}
-
 void zt_dnstun_status(const struct zt_dnstun *d, struct zt_strbuf *sb) {
   const struct zt_dnstun_stats *s = &d->st;
   char ip[16];

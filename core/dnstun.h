@@ -48,11 +48,10 @@ bool zt_dnstun_handle(struct zt_dnstun *d, const uint8_t *pkt, size_t len,
                                         size_t len),
                       void *ud);
 
-/* The counters, as a "dns" object of the status JSON and as a text line
- * (nothing when DNS is off). */
-struct zt_jsonw;
+/* The counters as a text line naming the domain and address (nothing when
+ * DNS is off); the JSON and metrics come from the agent's counter table
+ * (countertab.c). */
 struct zt_strbuf;
-void zt_dnstun_status_json(const struct zt_dnstun *d, struct zt_jsonw *w);
 void zt_dnstun_status(const struct zt_dnstun *d, struct zt_strbuf *sb);
 
 /* The UDP checksum of an IPv4 packet's UDP part (udp, ulen bytes, checksum

@@ -20,6 +20,7 @@
 #include "ctrl.h"
 #include "certexpiry.h"
 #include "chooser.h"
+#include "countertab.h"
 #include "crl.h"
 #include "ippkt.h"
 #include "keymap.h"
@@ -694,6 +695,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
   p->heard_at = p->im->now;
+  zt_hist_observe(&p->im->stats.handshake, zq_get_stats(q)->handshake_ns);
   zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
   replace_older(p->im, p);
@@ -704,8 +706,16 @@ static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
                       void *ud) {
   struct peer *p = ud;
   (void)q;
-  if (p->reader) /* stream data only flows after on_ready */
-    zt_ctrl_reader_feed(p->reader, data, len, on_ctrl_msg, p);
+  if (!p->reader) /* stream data only flows after on_ready */
+    return;
+  /* The reader counts what it skips per connection; the node's counters
+   * (status, metrics) add what this feed skipped. */
+  struct zt_ctrl_stats before = p->reader->stats;
+  struct zt_intermediate_stats *st = &p->im->stats;
+  zt_ctrl_reader_feed(p->reader, data, len, on_ctrl_msg, p);
+  st->ctrl_malformed += p->reader->stats.malformed - before.malformed;
+  st->ctrl_oversized += p->reader->stats.oversized - before.oversized;
+  st->ctrl_unknown += p->reader->stats.unknown - before.unknown;
 }
 
 /* The relay: forward the frame unchanged to the other end of its channel.
@@ -1420,9 +1430,35 @@ int zt_intermediate_set_limits(struct zt_intermediate *im,
   return 0;
 }
 
+/* The counter table's sources (countertab.h), gauges filled now. */
+static void im_counter_srcs(const struct zt_intermediate *im,
+                            struct zt_intermediate_gauges *g,
+                            const void *srcs[ZT_IM_NSRC]) {
+  memset(g, 0, sizeof(*g));
+  g->handshakes_in_progress = zt_admit_handshakes(&im->admit);
+  for (const struct peer *p = im->peers; p; p = p->next) {
+    if (!p->hello || p->detached)
+      continue;
+    g->agents += p->role == ZT_ROLE_AGENT;
+    g->connectors += p->role == ZT_ROLE_CONNECTOR;
+  }
+  for (size_t i = 0; i < im->channels.cap; i++) {
+    const struct channel *ch = im->channels.slots[i].val;
+    if (!im->channels.slots[i].key || !ch)
+      continue;
+    g->sessions++;
+    g->direct_sessions += ch->direct;
+  }
+  g->services = im->policy->n_services;
+  for (size_t i = 0; i < im->policy->n_services; i++)
+    g->services_online +=
+        zt_registry_get(&im->reg, im->policy->services[i].name) != NULL;
+  srcs[ZT_IM_SRC_STATS] = &im->stats;
+  srcs[ZT_IM_SRC_GAUGES] = g;
+}
+
 int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len) {
-  const struct zt_intermediate_stats *st = &im->stats;
   char addr[64], ipbuf[16], qbuf[256];
   struct zt_strbuf sb;
   zt_strbuf_init(&sb, buf, len);
@@ -1442,47 +1478,10 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
     zt_strbuf_printf(&sb, "%s %s quic: %s\n", zt_role_name(p->role), p->name,
                      qbuf);
   }
-  zt_strbuf_printf(&sb,
-                   "udp: packets %llu unknown %llu (resets sent %llu "
-                   "limited %llu); handshakes accepted %llu failed %llu\n",
-                   (unsigned long long)st->packets_in,
-                   (unsigned long long)st->packets_unknown,
-                   (unsigned long long)st->resets_sent,
-                   (unsigned long long)st->resets_limited,
-                   (unsigned long long)st->peers_accepted,
-                   (unsigned long long)st->accept_failures);
-  zt_strbuf_printf(&sb,
-                   "handshakes: in progress %zu; retries sent %llu; invalid "
-                   "tokens %llu; initials capped: global %llu per-source "
-                   "%llu; resets limited per-source %llu; stun answered "
-                   "%llu dropped %llu limited %llu\n",
-                   zt_admit_handshakes(&im->admit),
-                   (unsigned long long)st->retries_sent,
-                   (unsigned long long)st->tokens_invalid,
-                   (unsigned long long)st->initials_capped_global,
-                   (unsigned long long)st->initials_capped_source,
-                   (unsigned long long)st->resets_limited_source,
-                   (unsigned long long)st->stun_answered,
-                   (unsigned long long)st->stun_dropped,
-                   (unsigned long long)st->stun_limited);
-  zt_strbuf_printf(
-      &sb,
-      "relay: frames %llu bytes %llu malformed %llu unknown_channel %llu "
-      "wrong_peer %llu queue_drops %llu too_big %llu\n",
-      (unsigned long long)st->relay_frames, (unsigned long long)st->relay_bytes,
-      (unsigned long long)st->relay_malformed,
-      (unsigned long long)st->relay_unknown_channel,
-      (unsigned long long)st->relay_wrong_peer,
-      (unsigned long long)st->relay_queue_drops,
-      (unsigned long long)st->relay_too_big);
-  zt_strbuf_printf(
-      &sb,
-      "ctrl: unexpected %llu; handshakes refused %llu; sessions opened %llu "
-      "denied %llu\n",
-      (unsigned long long)st->ctrl_unexpected,
-      (unsigned long long)st->handshakes_refused,
-      (unsigned long long)st->sessions_opened,
-      (unsigned long long)st->sessions_denied);
+  struct zt_intermediate_gauges g;
+  const void *srcs[ZT_IM_NSRC];
+  im_counter_srcs(im, &g, srcs);
+  zt_counters_text(&zt_intermediate_counters, srcs, &sb);
   return (int)sb.off;
 }
 
@@ -1520,57 +1519,11 @@ void zt_intermediate_foreach_peer(
 
 static void im_counters_json(const struct zt_intermediate *im,
                              struct zt_jsonw *w) {
-  const struct zt_intermediate_stats *st = &im->stats;
+  struct zt_intermediate_gauges g;
+  const void *srcs[ZT_IM_NSRC];
+  im_counter_srcs(im, &g, srcs);
   zt_jsonw_begin_object(w, "counters");
-  zt_jsonw_begin_object(w, "udp");
-  zt_jsonw_u64(w, "packets", st->packets_in);
-  zt_jsonw_u64(w, "unknown", st->packets_unknown);
-  zt_jsonw_u64(w, "resets_sent", st->resets_sent);
-  zt_jsonw_u64(w, "resets_limited", st->resets_limited);
-  zt_jsonw_u64(w, "resets_limited_source", st->resets_limited_source);
-  zt_jsonw_end_object(w);
-  zt_jsonw_begin_object(w, "stun");
-  zt_jsonw_u64(w, "answered", st->stun_answered);
-  zt_jsonw_u64(w, "dropped", st->stun_dropped);
-  zt_jsonw_u64(w, "limited", st->stun_limited);
-  zt_jsonw_end_object(w);
-  zt_jsonw_begin_object(w, "handshakes");
-  zt_jsonw_u64(w, "in_progress", zt_admit_handshakes(&im->admit));
-  zt_jsonw_u64(w, "accepted", st->peers_accepted);
-  zt_jsonw_u64(w, "failed", st->accept_failures);
-  zt_jsonw_u64(w, "refused", st->handshakes_refused);
-  zt_jsonw_u64(w, "retries_sent", st->retries_sent);
-  zt_jsonw_u64(w, "tokens_invalid", st->tokens_invalid);
-  zt_jsonw_u64(w, "capped_global", st->initials_capped_global);
-  zt_jsonw_u64(w, "capped_source", st->initials_capped_source);
-  zt_jsonw_end_object(w);
-  zt_jsonw_begin_object(w, "relay");
-  zt_jsonw_u64(w, "frames", st->relay_frames);
-  zt_jsonw_u64(w, "bytes", st->relay_bytes);
-  zt_jsonw_u64(w, "malformed", st->relay_malformed);
-  zt_jsonw_u64(w, "unknown_channel", st->relay_unknown_channel);
-  zt_jsonw_u64(w, "wrong_peer", st->relay_wrong_peer);
-  zt_jsonw_u64(w, "queue_drops", st->relay_queue_drops);
-  zt_jsonw_u64(w, "too_big", st->relay_too_big);
-  zt_jsonw_end_object(w);
-  zt_jsonw_begin_object(w, "ctrl");
-  zt_jsonw_u64(w, "malformed", st->ctrl_malformed);
-  zt_jsonw_u64(w, "unknown", st->ctrl_unknown);
-  zt_jsonw_u64(w, "oversized", st->ctrl_oversized);
-  zt_jsonw_u64(w, "unexpected", st->ctrl_unexpected);
-  zt_jsonw_u64(w, "backlog_closes", st->ctrl_backlog_closes);
-  zt_jsonw_end_object(w);
-  zt_jsonw_begin_object(w, "sessions");
-  zt_jsonw_u64(w, "opened", st->sessions_opened);
-  zt_jsonw_u64(w, "denied", st->sessions_denied);
-  zt_jsonw_u64(w, "rate_limited", st->sessions_rate_limited);
-  zt_jsonw_u64(w, "channels_replaced", st->channels_replaced);
-  zt_jsonw_end_object(w);
-  zt_jsonw_u64(w, "peers_replaced", st->peers_replaced);
-  zt_jsonw_u64(w, "peers_revoked", st->peers_revoked);
-  zt_jsonw_u64(w, "peers_cert_expired", st->peers_cert_expired);
-  zt_jsonw_u64(w, "addresses_reassigned", st->addresses_reassigned);
-  zt_jsonw_u64(w, "log_suppressed", st->log_suppressed);
+  zt_counters_json(&zt_intermediate_counters, srcs, w);
   zt_jsonw_end_object(w);
 }
 
@@ -1595,6 +1548,17 @@ static void connectors_json(const struct zt_intermediate *im,
     zt_jsonw_end_object(w);
   }
   zt_jsonw_end_array(w);
+}
+
+int zt_intermediate_metrics(const struct zt_intermediate *im, char *buf,
+                            size_t len) {
+  struct zt_intermediate_gauges g;
+  const void *srcs[ZT_IM_NSRC];
+  const struct zt_counter_table *tables[] = {&zt_intermediate_counters, NULL};
+  im_counter_srcs(im, &g, srcs);
+  return zt_counters_page(buf, len, tables, srcs, ZT_METRIC_IM_HANDSHAKE,
+                          "Outer QUIC handshake time of authenticated peers",
+                          &im->stats.handshake);
 }
 
 int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,

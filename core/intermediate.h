@@ -10,6 +10,7 @@
 
 #include "admit.h"
 #include "config.h"
+#include "metrics.h"
 #include "node_io.h"
 #include "tls.h"
 
@@ -42,6 +43,8 @@ struct zt_intermediate_stats {
   /* Connections closed because the peer's certificate was revoked (at a
    * CRL reload) or expired (certexpiry.h). */
   uint64_t peers_revoked, peers_cert_expired;
+  /* Outer handshake times of authenticated peers. */
+  struct zt_hist handshake;
 };
 
 struct zt_intermediate *
@@ -126,5 +129,9 @@ void zt_intermediate_foreach_peer(
 /* The status as one JSON object, schema in docs/status.md. Returns the
  * length it needed: >= len means cut off (retry with a bigger buffer). */
 int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf, size_t len);
+/* The counters, gauges and handshake times in Prometheus' text format
+ * (metrics.h, docs/operations.md); same return convention. */
+int zt_intermediate_metrics(const struct zt_intermediate *im, char *buf,
+                            size_t len);
 
 #endif

@@ -218,6 +218,7 @@ static int handshake_completed_cb(ngtcp2_conn *conn, void *user_data) {
   /* The client opens the control stream on its next write (open_stream),
    * outside ngtcp2's callback. */
   c->ready = true;
+  c->stats.handshake_ns = c->last_ts - c->stats.created_ns;
   if (c->is_server) /* a server's handshake is confirmed once complete */
     c->confirmed = true;
   if (c->h.on_ready)
@@ -413,6 +414,7 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
   c->ud = ud;
   c->is_server = is_server;
   c->stream_id = -1;
+  c->stats.created_ns = now;
   c->conn_ref.get_conn = get_conn_cb;
   c->conn_ref.user_data = c;
   do /* key 0 is never a connection's: Retry SCIDs carry it */

@@ -363,19 +363,3 @@ void zt_path_stats_add(struct zt_path_stats *acc,
   acc->switches_to_relay += s->switches_to_relay;
 }
 
-void zt_tunnel_counters_json(struct zt_jsonw *w,
-                             const struct zt_path_stats *sum,
-                             uint64_t unknown_session) {
-  zt_jsonw_begin_object(w, "direct");
-  zt_jsonw_u64(w, "probes_sent", sum->probes_sent);
-  zt_jsonw_u64(w, "probes_received", sum->probes_received);
-  zt_jsonw_u64(w, "probe_malformed", sum->probe_malformed);
-  zt_jsonw_u64(w, "probe_bad_auth", sum->probe_bad_auth);
-  zt_jsonw_u64(w, "probe_replayed", sum->probe_replayed);
-  zt_jsonw_u64(w, "probe_stale", sum->probe_stale);
-  zt_jsonw_u64(w, "probe_unknown_session", unknown_session);
-  zt_jsonw_u64(w, "keepalives_missed", sum->keepalives_missed);
-  zt_jsonw_u64(w, "switches_to_direct", sum->switches_to_direct);
-  zt_jsonw_u64(w, "switches_to_relay", sum->switches_to_relay);
-  zt_jsonw_end_object(w);
-}

@@ -107,11 +107,6 @@ void zt_tunnel_status_json(const struct zt_tunnel *t, struct zt_jsonw *w);
 /* Node totals: acc += s. */
 void zt_path_stats_add(struct zt_path_stats *acc,
                        const struct zt_path_stats *s);
-/* The node's "direct" counters object (docs/status.md): sum over its
- * sessions, live and closed, and probes or packets for no session. */
-void zt_tunnel_counters_json(struct zt_jsonw *w,
-                             const struct zt_path_stats *sum,
-                             uint64_t unknown_session);
 /* One line for the text status. */
 struct zt_strbuf;
 void zt_tunnel_status(const struct zt_tunnel *t, struct zt_strbuf *sb);

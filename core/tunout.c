@@ -97,27 +97,3 @@ enum zt_tunout_result zt_tunout_send(struct zt_tunout *t, const uint8_t *pkt,
   return rv > 0 ? ZT_TUNOUT_SENT : ZT_TUNOUT_SEND_FAILED;
 }
 
-void zt_tunout_status_json(const struct zt_tunout *t, struct zt_jsonw *w) {
-  const struct zt_tunout_stats *s = &t->stats;
-  zt_jsonw_begin_object(w, "size");
-  zt_jsonw_u64(w, "mss_clamped", s->mss_clamped);
-  zt_jsonw_u64(w, "fragmented", s->fragmented);
-  zt_jsonw_u64(w, "fragments", s->fragments);
-  zt_jsonw_u64(w, "too_big", s->too_big);
-  zt_jsonw_u64(w, "icmp_sent", s->icmp_sent);
-  zt_jsonw_u64(w, "icmp_limited", s->icmp_limited);
-  zt_jsonw_end_object(w);
-}
-
-void zt_tunout_status(const struct zt_tunout *t, struct zt_strbuf *sb) {
-  const struct zt_tunout_stats *s = &t->stats;
-  zt_strbuf_printf(sb,
-                   "size: mss_clamped %llu fragmented %llu fragments %llu "
-                   "too_big %llu icmp_sent %llu icmp_limited %llu\n",
-                   (unsigned long long)s->mss_clamped,
-                   (unsigned long long)s->fragmented,
-                   (unsigned long long)s->fragments,
-                   (unsigned long long)s->too_big,
-                   (unsigned long long)s->icmp_sent,
-                   (unsigned long long)s->icmp_limited);
-}

@@ -63,8 +63,7 @@ enum zt_tunout_result zt_tunout_send(struct zt_tunout *t, const uint8_t *pkt,
                                      zt_tunout_send_fn send, void *send_ud,
                                      zt_tunout_write_fn write, void *write_ud);
 
-/* The counters, as a "size" object of the status JSON and as a text line. */
-void zt_tunout_status_json(const struct zt_tunout *t, struct zt_jsonw *w);
-void zt_tunout_status(const struct zt_tunout *t, struct zt_strbuf *sb);
+/* The counters are rows of the agent's and connector's tables
+ * (countertab.c): "size" in the status. */
 
 #endif

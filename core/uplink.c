@@ -48,6 +48,7 @@ static void on_welcome(struct zt_uplink *u) {
   u->welcomed = true;
   u->welcomed_at = u->now;
   u->stats.connects++;
+  zt_hist_observe(&u->stats.handshake, zq_get_stats(u->q)->handshake_ns);
   zt_repeat_reset(&u->fails);
   zt_info("connected to intermediate %s/%s at %s",
           zt_role_name(zq_peer_role(u->q)), zq_peer_name(u->q),

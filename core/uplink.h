@@ -9,6 +9,7 @@
 
 #include "backoff.h"
 #include "ctrl.h"
+#include "metrics.h"
 #include "certexpiry.h"
 #include "node_io.h"
 #include "quic.h"
@@ -42,6 +43,7 @@ struct zt_uplink_stats {
   uint64_t connects, disconnects;
   uint64_t relay_malformed;  /* datagrams without a valid relay header */
   uint64_t relay_send_drops; /* relay frames the outer queue refused */
+  struct zt_hist handshake; /* outer handshake times (metrics.h) */
 };
 
 struct zt_uplink {

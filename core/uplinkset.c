@@ -158,3 +158,16 @@ void zt_uplinks_status(const struct zt_uplinks *s, struct zt_strbuf *sb,
   for (size_t i = 0; i < s->n; i++)
     zt_uplink_status(&s->u[i], sb);
 }
+
+void zt_uplinks_stats_sum(const struct zt_uplinks *s,
+                          struct zt_uplink_stats *sum) {
+  memset(sum, 0, sizeof(*sum));
+  for (size_t i = 0; i < s->n; i++) {
+    const struct zt_uplink_stats *st = &s->u[i].stats;
+    sum->connects += st->connects;
+    sum->disconnects += st->disconnects;
+    sum->relay_malformed += st->relay_malformed;
+    sum->relay_send_drops += st->relay_send_drops;
+    zt_hist_add(&sum->handshake, &st->handshake);
+  }
+}

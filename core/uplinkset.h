@@ -57,6 +57,9 @@ uint64_t zt_uplinks_silent_at(const struct zt_uplink *u);
  * uplink i) that are up and not silent; SIZE_MAX if none. */
 size_t zt_uplinks_best(const struct zt_uplinks *s, uint32_t eligible,
                        uint64_t now);
+/* Every uplink's counters and handshake times, summed (metrics). */
+void zt_uplinks_stats_sum(const struct zt_uplinks *s,
+                          struct zt_uplink_stats *sum);
 /* Is at least one uplink up? */
 bool zt_uplinks_any_up(const struct zt_uplinks *s);
 /* Index of u in the set (u must be one of its uplinks). */

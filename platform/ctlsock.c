@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "strbuf.h"
 
 struct client {
   int fd; /* -1: free slot */
@@ -74,25 +75,28 @@ static void on_deadline(struct zt_loop *l, void *ud) {
   client_end(cl);
 }
 
-/* The handler's reply, grown until it fits (bounded). */
+/* The handler's reply, grown until it fits (bounded: a reply that does not
+ * fit ZT_CTLSOCK_REPLY_MAX is an error, never a silently cut one). */
+struct reply_req {
+  struct zt_ctlsock *cs;
+  const char *req;
+};
+
+static int call_handler(void *ud, char *buf, size_t cap) {
+  struct reply_req *rr = ud;
+  return rr->cs->h(rr->cs->ud, rr->req, buf, cap);
+}
+
 static char *make_reply(struct zt_ctlsock *cs, const char *req, size_t *len) {
-  size_t cap = 64 * 1024;
-  for (;;) {
-    char *buf = malloc(cap);
-    if (!buf)
-      return NULL;
-    int n = cs->h(cs->ud, req, buf, cap);
-    if (n >= 0 && (size_t)n < cap) {
-      *len = (size_t)n;
-      return buf;
-    }
+  struct reply_req rr = {cs, req};
+  bool cut;
+  char *buf = zt_strbuf_render(call_handler, &rr, 64 * 1024,
+                               ZT_CTLSOCK_REPLY_MAX, len, &cut);
+  if (buf && cut) {
     free(buf);
-    if (n < 0 || cap >= ZT_CTLSOCK_REPLY_MAX)
-      return NULL;
-    cap = (size_t)n + 1 > cap * 2 ? (size_t)n + 1 : cap * 2;
-    if (cap > ZT_CTLSOCK_REPLY_MAX)
-      cap = ZT_CTLSOCK_REPLY_MAX;
+    return NULL;
   }
+  return buf;
 }
 
 static void client_write(struct client *cl) {

@@ -14,6 +14,7 @@
 #include "auditfile.h"
 #include "clock.h"
 #include "crlreload.h"
+#include "countertab.h"
 #include "ctlsock.h"
 #include "localaddr.h"
 #include "jsonw.h"
@@ -186,27 +187,64 @@ static void on_tun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
   end(d);
 }
 
-void zt_driver_log_status(struct zt_driver *d) {
-  char buf[8192], audit[128];
-  if (!d->status)
-    return;
+void zt_driver_counters(struct zt_driver *d, struct zt_driver_counters *c) {
   if (d->batch) {
     d->gso_messages = d->batch->gso_messages;
     d->gso_segments = d->batch->gso_segments;
   }
-  d->status(d->node, buf, sizeof(buf));
-  char *save = NULL;
-  for (char *line = strtok_r(buf, "\n", &save); line;
-       line = strtok_r(NULL, "\n", &save))
-    zt_info("status: %s", line);
-  zt_info("status: driver udp_send_errors %llu tun_write_errors %llu "
-          "gso_messages %llu gso_segments %llu",
-          (unsigned long long)d->udp_send_errors,
-          (unsigned long long)d->tun_write_errors,
-          (unsigned long long)d->gso_messages,
-          (unsigned long long)d->gso_segments);
+  c->udp_send_errors = d->udp_send_errors;
+  c->tun_write_errors = d->tun_write_errors;
+  c->gso_messages = d->gso_messages;
+  c->gso_segments = d->gso_segments;
+}
+
+/* The text status: the node's, then the driver's and audit log's lines. */
+static int driver_status_text(void *ud, char *buf, size_t len) {
+  struct zt_driver *d = ud;
+  struct zt_driver_counters dc;
+  struct zt_strbuf sb;
+  char audit[128];
+  zt_strbuf_init(&sb, buf, len);
+  if (d->status) {
+    int n = d->status(d->node, buf, len);
+    sb.off = n < 0 ? 0 : (size_t)n;
+  }
+  zt_driver_counters(d, &dc);
+  const void *srcs[ZT_DAEMON_NSRC] = {&dc, zt_audit_get_stats()};
+  zt_counters_text(&zt_daemon_counters, srcs, &sb);
   if (zt_audit_enabled())
-    zt_info("status: %s", zt_audit_status(audit, sizeof(audit)));
+    zt_strbuf_printf(&sb, "%s\n", zt_audit_status(audit, sizeof(audit)));
+  return (int)sb.off;
+}
+
+/* As big as it takes, up to 16 MiB (thousands of peers); past that the
+ * log says it was cut rather than stopping silently. */
+#define STATUS_LOG_MAX (16u << 20)
+
+void zt_driver_log_status(struct zt_driver *d) {
+  size_t len;
+  bool cut;
+  if (!d->status)
+    return;
+  char *buf = zt_strbuf_render(driver_status_text, d, 16 * 1024,
+                               STATUS_LOG_MAX, &len, &cut);
+  /* SIGUSR1 is the operator asking: shown even under log_level warn. */
+  enum zt_log_level was = zt_log_get_level();
+  if (was < ZT_LOG_INFO)
+    zt_log_set_level(ZT_LOG_INFO);
+  if (!buf) {
+    zt_info("status: not available (out of memory)");
+  } else {
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+      zt_info("status: %s", line);
+    if (cut)
+      zt_info("status: (cut at %u bytes; `ztna status --json` has it all)",
+              STATUS_LOG_MAX);
+  }
+  zt_log_set_level(was);
+  free(buf);
 }
 
 static void status_hook(void *ud) { zt_driver_log_status(ud); }
@@ -214,12 +252,6 @@ static void status_hook(void *ud) { zt_driver_log_status(ud); }
 /* The control socket's requests: the text SIGUSR1 logs, or the JSON. */
 static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
   struct zt_driver *d = ud;
-  struct zt_strbuf sb;
-  char audit[128];
-  if (d->batch) {
-    d->gso_messages = d->batch->gso_messages;
-    d->gso_segments = d->batch->gso_segments;
-  }
   if (!strcmp(req, "status json") && d->status_json) {
     int n = d->status_json(d->node, buf, len);
     if (n >= 0 && (size_t)n + 1 < len) { /* a newline ends the reply */
@@ -228,21 +260,7 @@ static int ctl_handler(void *ud, const char *req, char *buf, size_t len) {
     }
     return n < 0 ? n : n + 1;
   }
-  zt_strbuf_init(&sb, buf, len);
-  if (d->status) {
-    int n = d->status(d->node, buf, len);
-    sb.off = n < 0 ? 0 : (size_t)n;
-  }
-  zt_strbuf_printf(&sb,
-                   "driver udp_send_errors %llu tun_write_errors %llu "
-                   "gso_messages %llu gso_segments %llu\n",
-                   (unsigned long long)d->udp_send_errors,
-                   (unsigned long long)d->tun_write_errors,
-                   (unsigned long long)d->gso_messages,
-                   (unsigned long long)d->gso_segments);
-  if (zt_audit_enabled())
-    zt_strbuf_printf(&sb, "%s\n", zt_audit_status(audit, sizeof(audit)));
-  return (int)sb.off;
+  return driver_status_text(d, buf, len);
 }
 
 /* {"target":..., "error":...} (target NULL: left out), a newline ends
@@ -376,7 +394,7 @@ int zt_driver_run(struct zt_driver *d) {
     zt_err("epoll: cannot watch the TUN device: %s", strerror(errno));
     return -1;
   }
-  if (zt_driver_open_ctl(d) != 0)
+  if (zt_driver_open_ctl(d) != 0 || zt_driver_open_metrics(d) != 0)
     return -1;
   rearm(d);
   zt_loop_set_status_hook(d->loop, status_hook, d);
@@ -384,6 +402,7 @@ int zt_driver_run(struct zt_driver *d) {
   int rv = zt_loop_run(d->loop);
   zt_ctlsock_close(d->ctl);
   d->ctl = NULL;
+  zt_driver_close_metrics(d);
   if (d->batch) {
     d->gso_messages = d->batch->gso_messages;
     d->gso_segments = d->batch->gso_segments;

@@ -56,6 +56,17 @@ struct zt_driver {
   const char *ctl_path;
   bool ctl_required;
   struct zt_ctlsock *ctl;
+  /* GET /metrics, /healthz, /readyz (platform/metricsd.c) on
+   * metrics_listen, when metrics_listen_len is not 0 (config
+   * "metrics_listen"). metrics: the node's Prometheus text, returning the
+   * length it needed like status; ready: true, or false with a short
+   * reason for /readyz's 503. role names the daemon in ztna_build_info. */
+  int (*metrics)(void *node, char *buf, size_t len);
+  bool (*ready)(void *node, char *why, size_t len);
+  const char *role;
+  const struct sockaddr *metrics_listen;
+  socklen_t metrics_listen_len;
+  struct zt_httpd *httpd;
   uint64_t udp_send_errors, tun_write_errors;
   uint64_t gso_messages, gso_segments;
   /* Inside a loop callback sends are batched and flushed before the
@@ -82,7 +93,16 @@ int zt_driver_run(struct zt_driver *d);
 /* On SIGHUP: reopens the audit log file (logrotate) and writes a reload
  * line. A reload path that re-reads configuration calls it too. */
 void zt_driver_reopen_audit(void);
-/* Logs the node's status, one log line per status line. */
+/* Logs the node's status, one log line per status line, whatever the log
+ * level (the operator asked for it). */
 void zt_driver_log_status(struct zt_driver *d);
+/* Serves the operator endpoints when d->metrics_listen is set
+ * (platform/metricsd.c); zt_driver_run() does it. 0, or -1 when the
+ * address cannot be listened on. */
+int zt_driver_open_metrics(struct zt_driver *d);
+void zt_driver_close_metrics(struct zt_driver *d);
+/* The driver's and audit log's counters, appended to status and metrics. */
+struct zt_driver_counters;
+void zt_driver_counters(struct zt_driver *d, struct zt_driver_counters *c);
 
 #endif

@@ -13,6 +13,8 @@ pkgs=(
   openssh-server openssh-client                               # tests: ssh through the tunnel
   openssl                                                     # tests: certificates with any dates
   bind9-dnsutils                                              # tests, demo: dig asks the agent's DNS
+  libmicrohttpd-dev                                           # daemons: /metrics, /healthz, /readyz (an HTTP server fit for an epoll loop)
+  prometheus                                                  # tests: promtool and a real server scrape /metrics
 )
 missing=()
 for p in "${pkgs[@]}"; do

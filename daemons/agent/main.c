@@ -53,6 +53,17 @@ static uint64_t expiry(void *n) { return zt_agent_expiry(n); }
 static void handle_expiry(void *n, uint64_t now) {
   zt_agent_handle_expiry(n, now);
 }
+/* /metrics and /readyz (platform/metricsd.c): ready while the uplink to
+ * an Intermediate is up and welcomed us. */
+static int metrics(void *n, char *buf, size_t len) {
+  return zt_agent_metrics(n, buf, len);
+}
+static bool ready(void *n, char *why, size_t len) {
+  if (zt_agent_is_connected(n))
+    return true;
+  snprintf(why, len, "no uplink to an Intermediate");
+  return false;
+}
 static int status_json(void *n, char *buf, size_t len) {
   return zt_agent_status_json(n, buf, len);
 }
@@ -228,6 +239,11 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
+  d.metrics = metrics;
+  d.ready = ready;
+  d.role = "agent";
+  d.metrics_listen = (struct sockaddr *)&cfg.metrics_listen;
+  d.metrics_listen_len = cfg.metrics_listen_len;
   d.ping = ping;
   d.creds = creds; /* SIGHUP reads the CRL again */
   d.tls = &cfg.tls;

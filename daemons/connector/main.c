@@ -60,6 +60,18 @@ static uint64_t expiry(void *n) { return zt_connector_expiry(n); }
 static void handle_expiry(void *n, uint64_t now) {
   zt_connector_handle_expiry(n, now);
 }
+/* /metrics and /readyz (platform/metricsd.c): ready once the
+ * Intermediate accepted at least one of our services. */
+static int metrics(void *n, char *buf, size_t len) {
+  return zt_connector_metrics(n, buf, len);
+}
+static bool ready(void *n, char *why, size_t len) {
+  if (zt_connector_registered(n) > 0)
+    return true;
+  snprintf(why, len, "no service registered (uplink %s)",
+           zt_connector_is_connected(n) ? "up" : "down");
+  return false;
+}
 static int status_json(void *n, char *buf, size_t len) {
   return zt_connector_status_json(n, buf, len);
 }
@@ -227,6 +239,11 @@ int main(int argc, char **argv) {
   d.status_json = status_json;
   d.creds = creds; /* SIGHUP reads the CRL again */
   d.tls = &cfg.tls;
+  d.metrics = metrics;
+  d.ready = ready;
+  d.role = "connector";
+  d.metrics_listen = (struct sockaddr *)&cfg.metrics_listen;
+  d.metrics_listen_len = cfg.metrics_listen_len;
   zt_daemon_control_socket(&args, cfg.control_socket, "connector", &d);
   /* The forward filter from the start, before any service registers. */
   nat(NULL, NULL, 0);

@@ -51,6 +51,11 @@ static uint64_t expiry(void *n) { return zt_intermediate_expiry(n); }
 static void handle_expiry(void *n, uint64_t now) {
   zt_intermediate_handle_expiry(n, now);
 }
+/* /metrics (platform/metricsd.c). /readyz needs no callback: the UDP
+ * socket is bound before the loop serves HTTP, so it is listening. */
+static int metrics(void *n, char *buf, size_t len) {
+  return zt_intermediate_metrics(n, buf, len);
+}
 static int status_json(void *n, char *buf, size_t len) {
   return zt_intermediate_status_json(n, buf, len);
 }
@@ -246,6 +251,10 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
+  d.metrics = metrics;
+  d.role = "intermediate";
+  d.metrics_listen = (struct sockaddr *)&cfg.metrics_listen;
+  d.metrics_listen_len = cfg.metrics_listen_len;
   d.reload = reload;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   int stun_fd = open_stun(&cfg);

@@ -88,10 +88,10 @@ else
 fi
 
 if zt_status intermediate &&
-  grep -q 'stun answered [1-9][0-9]* dropped 0' "$ZT_WORK/intermediate.log"; then
+  grep -q 'stun: answered [1-9][0-9]* dropped 0' "$ZT_WORK/intermediate.log"; then
   pass "counted"
 else
-  fail "counted" "$(grep 'stun answered' "$ZT_WORK/intermediate.log" | tail -1)"
+  fail "counted" "$(grep 'stun: answered' "$ZT_WORK/intermediate.log" | tail -1)"
 fi
 
 # down: nobody answers at all.

@@ -257,7 +257,7 @@ static void test_handshake_caps(void) {
   CHECK_EQ_INT(st->initials_capped_source, 0);
   char status[8192];
   zt_intermediate_status(w->im, status, sizeof(status));
-  CHECK_CONTAINS(status, "initials capped: global 900 per-source 0");
+  CHECK_CONTAINS(status, "capped_global 900 capped_source 0");
   /* The half-open peers time out (10 s): the slots come back. */
   world_run(w, NULL, (ZT_HANDSHAKE_TIMEOUT_MS + 1000) * MS);
   CHECK_EQ_INT(zt_intermediate_handshakes(w->im), 0);

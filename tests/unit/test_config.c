@@ -992,7 +992,31 @@ static void test_examples_list_two(void) {
   CHECK_STR(addr_str(&acfg.intermediate), "203.0.113.10:4433");
 }
 
+/* metrics_listen: off by default in all three, an address with a port
+ * when given, errors naming file:line: key. */
+static void test_metrics_listen(void) {
+  CHECK_EQ_INT(im("{}"), 0);
+  CHECK_EQ_INT(icfg.metrics_listen_len, 0);
+  CHECK_EQ_INT(conn("{}"), 0);
+  CHECK_EQ_INT(ccfg.metrics_listen_len, 0);
+  CHECK_EQ_INT(agent("{}"), 0);
+  CHECK_EQ_INT(acfg.metrics_listen_len, 0);
+  CHECK_EQ_INT(im("{\"metrics_listen\": \"127.0.0.1:9101\"}"), 0);
+  CHECK_STR(addr_str(&icfg.metrics_listen), "127.0.0.1:9101");
+  CHECK_EQ_INT(conn("{\"metrics_listen\": \"10.0.0.1:9102\"}"), 0);
+  CHECK_STR(addr_str(&ccfg.metrics_listen), "10.0.0.1:9102");
+  CHECK_EQ_INT(agent("{\"metrics_listen\": \"[::1]:9103\"}"), 0);
+  CHECK(acfg.metrics_listen_len > 0);
+  CHECK_EQ_INT(agent("{\n\"metrics_listen\": \"127.0.0.1\"}"), -1);
+  CHECK_CONTAINS(err, "agent.json:2: metrics_listen: give the port too");
+  CHECK_EQ_INT(im("{\n\n\"metrics_listen\": \"nonsense:x\"}"), -1);
+  CHECK_CONTAINS(err, "im.json:3: metrics_listen:");
+  CHECK_EQ_INT(conn("{\"metrics_listen\": 9101}"), -1);
+  CHECK_CONTAINS(err, "metrics_listen");
+}
+
 int main(void) {
+  RUN(test_metrics_listen);
   RUN(test_intermediate_full);
   RUN(test_intermediate_policy_before_services);
   RUN(test_connector_full);

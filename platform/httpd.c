@@ -1,0 +1,182 @@
+/* See httpd.h. */
+#include "httpd.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "clock.h"
+#include "log.h"
+
+struct route {
+  char *path;
+  zt_http_fn fn;
+  void *ud;
+};
+
+struct zt_httpd {
+  struct zt_loop *loop;
+  struct MHD_Daemon *mhd;
+  int epfd;
+  struct zt_timer timer;
+  size_t n_routes;
+  struct route routes[ZT_HTTPD_MAX_ROUTES];
+};
+
+void zt_http_reply_text(struct zt_http_reply *r, unsigned status,
+                        const char *text) {
+  r->status = status;
+  r->content_type = "text/plain; charset=utf-8";
+  r->len = strlen(text);
+  r->body = malloc(r->len ? r->len : 1);
+  if (r->body)
+    memcpy(r->body, text, r->len);
+  else
+    r->len = 0;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c,
+                             struct zt_http_reply *r) {
+  struct MHD_Response *resp =
+      r->body ? MHD_create_response_from_buffer(r->len, r->body,
+                                                MHD_RESPMEM_MUST_FREE)
+              : MHD_create_response_from_buffer(0, (void *)"",
+                                                MHD_RESPMEM_PERSISTENT);
+  if (!resp) {
+    free(r->body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          r->content_type ? r->content_type : "text/plain");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  enum MHD_Result rv = MHD_queue_response(c, r->status, resp);
+  MHD_destroy_response(resp);
+  return rv;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **state) {
+  struct zt_httpd *h = cls;
+  struct zt_http_reply r = {0};
+  (void)version;
+  (void)upload;
+  (void)state;
+  if (*upload_size) { /* a body we do not want: read and ignore it */
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+    zt_http_reply_text(&r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+    return queue(c, &r);
+  }
+  for (size_t i = 0; i < h->n_routes; i++)
+    if (!strcmp(url, h->routes[i].path)) {
+      r.status = MHD_HTTP_OK;
+      h->routes[i].fn(h->routes[i].ud, url, &r);
+      return queue(c, &r);
+    }
+  zt_http_reply_text(&r, MHD_HTTP_NOT_FOUND, "not found\n");
+  return queue(c, &r);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  char line[256];
+  (void)cls;
+  vsnprintf(line, sizeof(line), fmt, ap);
+  line[strcspn(line, "\n")] = 0;
+  zt_warn("http: %s", line);
+}
+
+/* MHD's next deadline (idle connections' timeouts) on our timer. */
+static void rearm(struct zt_httpd *h) {
+  MHD_UNSIGNED_LONG_LONG ms;
+  if (MHD_get_timeout(h->mhd, &ms) == MHD_YES)
+    zt_timer_arm(h->loop, &h->timer, zt_now_ns() + (uint64_t)ms * 1000000u);
+  else
+    zt_timer_disarm(h->loop, &h->timer);
+}
+
+static void on_epoll(struct zt_loop *l, int fd, uint32_t events, void *ud) {
+  struct zt_httpd *h = ud;
+  (void)l;
+  (void)fd;
+  (void)events;
+  MHD_run(h->mhd);
+  rearm(h);
+}
+
+static void on_timer(struct zt_loop *l, void *ud) {
+  struct zt_httpd *h = ud;
+  (void)l;
+  MHD_run(h->mhd);
+  rearm(h);
+}
+
+struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr,
+                               socklen_t addrlen, char *err, size_t errlen) {
+  struct zt_httpd *h = calloc(1, sizeof(*h));
+  (void)addrlen;
+  if (!h) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  h->loop = loop;
+  h->epfd = -1;
+  unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  if (addr->sa_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  errno = 0;
+  h->mhd = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)ZT_HTTPD_MAX_CONNECTIONS,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ZT_HTTPD_TIMEOUT_S,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+  if (!h->mhd) {
+    snprintf(err, errlen, "cannot listen: %s",
+             errno ? strerror(errno) : "libmicrohttpd refused to start");
+    free(h);
+    return NULL;
+  }
+  const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+  h->epfd = info ? info->epoll_fd : -1;
+  zt_timer_init(&h->timer, on_timer, h);
+  if (h->epfd < 0 || zt_loop_add_fd(loop, h->epfd, EPOLLIN, on_epoll, h) != 0) {
+    snprintf(err, errlen, "cannot watch the HTTP server's epoll descriptor");
+    MHD_stop_daemon(h->mhd);
+    free(h);
+    return NULL;
+  }
+  rearm(h);
+  return h;
+}
+
+int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
+                   void *ud) {
+  if (h->n_routes == ZT_HTTPD_MAX_ROUTES)
+    return -1;
+  struct route *r = &h->routes[h->n_routes];
+  if (!(r->path = strdup(path)))
+    return -1;
+  r->fn = fn;
+  r->ud = ud;
+  h->n_routes++;
+  return 0;
+}
+
+void zt_httpd_close(struct zt_httpd *h) {
+  if (!h)
+    return;
+  zt_timer_disarm(h->loop, &h->timer);
+  zt_loop_del_fd(h->loop, h->epfd);
+  MHD_stop_daemon(h->mhd);
+  for (size_t i = 0; i < h->n_routes; i++)
+    free(h->routes[i].path);
+  free(h);
+}

@@ -1,0 +1,50 @@
+/*
+ * A small HTTP server on libmicrohttpd for the daemons' operator
+ * endpoints (/metrics, /healthz, /readyz; later the dashboard). It runs in
+ * the daemon's own event loop, no extra thread: MHD's epoll descriptor is
+ * watched by the loop (MHD_USE_EPOLL without an internal thread) and
+ * MHD_run() is called when it is readable or MHD's timeout expires, so
+ * handlers run on the loop's thread and may read the node directly.
+ *
+ * Routes are exact paths answered to GET and HEAD; anything else gets 404
+ * (unknown path) or 405 (another method). Connections are capped and time
+ * out after a few seconds: an operator endpoint must not let a slow client
+ * hold the daemon's resources.
+ */
+#ifndef ZTNA_HTTPD_H
+#define ZTNA_HTTPD_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+
+#define ZT_HTTPD_MAX_ROUTES 16
+#define ZT_HTTPD_MAX_CONNECTIONS 16
+#define ZT_HTTPD_TIMEOUT_S 5
+
+struct zt_httpd;
+
+/* What a route answers: body is malloc'd and taken by the server (NULL
+ * with len 0 for an empty body). */
+struct zt_http_reply {
+  unsigned status;
+  const char *content_type;
+  char *body;
+  size_t len;
+};
+typedef void (*zt_http_fn)(void *ud, const char *path,
+                           struct zt_http_reply *r);
+
+/* Listens on addr (TCP) in loop. NULL with err on failure. */
+struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr,
+                               socklen_t addrlen, char *err, size_t errlen);
+/* Answers GET path with fn. 0, or -1 when the table is full. */
+int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
+                   void *ud);
+/* A reply with a copy of text (NUL-terminated) as its body. */
+void zt_http_reply_text(struct zt_http_reply *r, unsigned status,
+                        const char *text);
+void zt_httpd_close(struct zt_httpd *h);
+
+#endif
