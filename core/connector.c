@@ -507,11 +507,26 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
   bool routed;
   char ipbuf[16], poolbuf[16];
 
-  /* A newer announcement for a channel ends the older session on it, even
-   * one we refuse below: the refusal tells the Intermediate the channel is
-   * closed, so a session kept on it would never hear of it again (nor be
-   * closed by it), and would keep its route. */
-  if ((old = session_on(c, ui, channel)))
+  /* The same agent at the same address on a channel we hold: a reload
+   * changed what the session grants (docs/protocol.md). The session, its
+   * inner connection and its flows carry on; every packet from now on is
+   * checked against the new grant. */
+  old = session_on(c, ui, channel);
+  if (old && old->agent_ip == agent_ip &&
+      strcmp(old->agent, m->u.session_new.agent) == 0) {
+    session_set_grants(old, m); /* the reload's grant, from now on */
+    c->stats.sessions_regranted++;
+    zt_audit_session_new(old->agent, agent_ip, true, "grant updated");
+    zt_info("session with agent %s on channel %u: grant updated (%u "
+            "service(s))",
+            old->agent, channel, (unsigned)m->u.session_new.n);
+    return;
+  }
+  /* Any other announcement for a channel ends the older session on it,
+   * even one we refuse below: the refusal tells the Intermediate the
+   * channel is closed, so a session kept on it would never hear of it
+   * again (nor be closed by it), and would keep its route. */
+  if (old)
     session_free(c, old);
   /* The route this session would add must stay inside the pool: a
    * compromised Intermediate must not be able to pull a gateway's or a DNS

@@ -38,6 +38,7 @@ struct zt_connector_stats {
       relay_early_dropped;
   uint64_t sessions_accepted, sessions_refused;
   uint64_t sessions_replaced; /* a newer SESSION_NEW for the same address */
+  uint64_t sessions_regranted; /* same channel again: a reload's new grant */
   uint64_t sessions_bad_addr; /* agent address outside agent_pool */
   uint64_t addr_handovers;    /* an address passed to another identity */
   uint64_t sessions_orphan_expired; /* direct sessions not re-announced */

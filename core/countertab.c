@@ -336,6 +336,9 @@ static const struct zt_counter conn_rows[] = {
            sessions_refused, "Sessions from agents refused"),
     ZT_CTR("sessions.replaced", CP "sessions_replaced_total", CS,
            sessions_replaced, "Sessions replaced by a newer one"),
+    ZT_CTR("sessions.regranted", CP "sessions_regranted_total", CS,
+           sessions_regranted,
+           "Sessions whose grant a policy reload changed in place"),
     ZT_CTR("sessions.bad_addr", CP "sessions_bad_addr_total", CS,
            sessions_bad_addr, "Sessions refused: agent address outside "
                               "agent_pool"),

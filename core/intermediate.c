@@ -440,6 +440,30 @@ static void audit_session(struct zt_intermediate *im, struct peer *agent,
   }
 }
 
+/* SESSION_NEW for ch with the grants it holds: when it opens, and again
+ * on the same channel when a reload changes what it grants (the connector
+ * then updates the session in place: docs/protocol.md). */
+static void send_session_new(struct zt_intermediate *im,
+                             const struct channel *ch) {
+  struct zt_ctrl_msg *n = &im->scratch;
+  n->type = ZT_MSG_SESSION_NEW;
+  n->u.session_new.channel = ch->id;
+  snprintf(n->u.session_new.agent, sizeof(n->u.session_new.agent), "%s",
+           ch->agent->name);
+  n->u.session_new.agent_ip = ch->agent->tunnel_ip;
+  n->u.session_new.n = ch->n_grants;
+  /* The ports too, so the connector enforces the grant per port. */
+  n->u.session_new.has_ports = 1;
+  for (uint8_t k = 0; k < ch->n_grants; k++) {
+    const struct channel_grant *g = &ch->grants[k];
+    n->u.session_new.vips[k] = g->vip;
+    n->u.session_new.n_ports[k] = (uint8_t)g->ports.n;
+    memcpy(n->u.session_new.ports[k], g->ports.ports,
+           g->ports.n * sizeof(g->ports.ports[0]));
+  }
+  send_msg(ch->connector, n);
+}
+
 static void on_session_open(struct zt_intermediate *im, struct peer *agent,
                             const struct zt_ctrl_msg *m) {
   uint32_t request = m->u.session_open.request_id;
@@ -496,22 +520,7 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
               agent->name, connector_name, zt_status_name(status));
   } else {
     im->stats.sessions_opened++;
-    struct zt_ctrl_msg *n = &im->scratch;
-    n->type = ZT_MSG_SESSION_NEW;
-    n->u.session_new.channel = ch->id;
-    snprintf(n->u.session_new.agent, sizeof(n->u.session_new.agent), "%s",
-             agent->name);
-    n->u.session_new.agent_ip = agent->tunnel_ip;
-    n->u.session_new.n = n_vips;
-    /* The ports too, so the connector enforces the grant per port. */
-    n->u.session_new.has_ports = 1;
-    for (uint8_t k = 0; k < n_vips; k++) {
-      n->u.session_new.vips[k] = grants[k].vip;
-      n->u.session_new.n_ports[k] = (uint8_t)grants[k].ports.n;
-      memcpy(n->u.session_new.ports[k], grants[k].ports.ports,
-             grants[k].ports.n * sizeof(grants[k].ports.ports[0]));
-    }
-    send_msg(conn, n);
+    send_session_new(im, ch);
     zt_info("channel %u: agent %s <-> connector %s", ch->id, agent->name,
             conn->name);
   }
@@ -1157,10 +1166,32 @@ static bool grants_equal(const struct channel *ch,
   return true;
 }
 
-/* Channels whose grant the new policy changed are closed at both ends:
- * the connector drops the session (and its route), the agent reopens one
- * under the new grant when it next has packets for a service it still
- * holds. Returns how many were closed. */
+/* A channel whose grant changed but still holds something keeps its
+ * session: the connector gets the new grant on the same channel and
+ * enforces it from the next packet, so flows of services still granted
+ * never notice the reload. False when memory for it is short (the caller
+ * closes the channel instead: less access, never more). */
+static bool update_channel(struct zt_intermediate *im, struct channel *ch,
+                           const struct channel_grant *g, uint8_t n) {
+  struct channel_grant *copy = malloc(n * sizeof(*copy));
+  if (!copy)
+    return false;
+  memcpy(copy, g, n * sizeof(*copy));
+  free(ch->grants);
+  ch->grants = copy;
+  ch->n_grants = n;
+  send_session_new(im, ch);
+  audit_session(im, ch->agent, ch->connector, ch->connector->name, ZT_OK);
+  zt_info("channel %u: agent %s <-> connector %s: grant updated with the "
+          "policy",
+          ch->id, ch->agent->name, ch->connector->name);
+  return true;
+}
+
+/* Channels whose grant the new policy changed: updated in place while they
+ * still grant something, else closed at both ends (the connector drops the
+ * session and its route; the agent's route goes with SERVICES). Returns
+ * how many were closed. */
 static size_t recheck_channels(struct zt_intermediate *im) {
   struct channel_grant grants[ZT_MAX_SERVICES];
   size_t closed = 0, n;
@@ -1172,12 +1203,13 @@ static size_t recheck_channels(struct zt_intermediate *im) {
       if (!im->channels.slots[i].key || !ch)
         continue;
       uint8_t k = grants_for(im, ch->agent, ch->connector, grants);
-      if (!grants_equal(ch, grants, k))
+      if (!grants_equal(ch, grants, k) &&
+          (k == 0 || !update_channel(im, ch, grants, k)))
         hit[n++] = ch;
     }
     for (size_t k = 0; k < n; k++) {
-      zt_info("channel %u: agent %s <-> connector %s closed: its grant "
-              "changed with the policy",
+      zt_info("channel %u: agent %s <-> connector %s closed: the policy "
+              "grants nothing of it any more",
               hit[k]->id, hit[k]->agent->name, hit[k]->connector->name);
       struct peer *agent = hit[k]->agent;
       uint32_t id = hit[k]->id;

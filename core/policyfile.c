@@ -117,7 +117,7 @@ int zt_intermediate_reload(struct zt_intermediate *im, const char *path,
   zt_svcpool_commit(bindings, &next);
   snprintf(msg, len,
            "policy reloaded from %s: %zu service(s), %zu rule(s); %zu "
-           "session(s) closed for lost or changed grants",
+           "session(s) closed for lost grants",
            pfile, n_services, n_rules, closed);
   return 0;
 }

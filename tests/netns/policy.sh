@@ -157,6 +157,14 @@ if zt_wait_log agent "added route $ECHO_VIP" 5; then
 else
   fail "grant" "no route to echo after SIGHUP"
 fi
+# Her session to conn-a (web) now grants echo too: updated in place, the
+# same session, not closed and opened again.
+if zt_wait_log connector "grant updated" 5 &&
+  ! grep -q "closed: the policy grants nothing" "$ZT_WORK/intermediate.log"; then
+  pass "the session's grant updated in place, not reopened"
+else
+  fail "regrant" "no 'grant updated' at the connector, or the channel was closed"
+fi
 if [ "$(count intermediate "agent alice authenticated")" = "$auth_before" ]; then
   pass "no reconnect for the reloads"
 else

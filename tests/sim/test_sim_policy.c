@@ -1,7 +1,8 @@
 /*
  * Live policy reloads (zt_intermediate_set_policy, what SIGHUP and `ztna
  * reload` end in): a grant taken away closes the session at both ends and
- * the agent's route goes; a grant given makes the service appear on a
+ * the agent's route goes; a grant narrowed updates the session in place;
+ * a grant given makes the service appear on a
  * connected agent without a reconnect; a broken file is refused before any
  * swap (test_policy.c), so here every reload is a good one.
  */
@@ -149,11 +150,17 @@ static void test_per_port_grant(void) {
       "{" ECHO_SERVICE ", \"rules\": [{\"agent\": \"alice\", "
       "\"services\": [\"echo\"], \"ports\": [\"icmp\"]}]}");
   CHECK(p);
-  CHECK_EQ_INT(zt_intermediate_set_policy(w->im, p, w->net.now), 1);
+  uint64_t regranted = zt_connector_get_stats(w->conn)->sessions_regranted;
+  /* Still granted something: the session is updated in place, not
+   * closed (no session is reopened, its flows carry on). */
+  CHECK_EQ_INT(zt_intermediate_set_policy(w->im, p, w->net.now), 0);
   world_run(w, NULL, 500 * MS);
   CHECK_EQ_INT(w->a[0].n_routes, 1); /* still granted, other ports */
+  CHECK_EQ_INT(zt_connector_get_stats(w->conn)->sessions_regranted,
+               regranted + 1);
+  CHECK_EQ_INT(connector_sessions(w), 1);
   size_t rx = w->a[0].rx;
-  sim_send_pings(&w->a[0], VIP, 3, 20 * MS); /* reopens the session */
+  sim_send_pings(&w->a[0], VIP, 3, 20 * MS);
   world_run(w, NULL, 1 * SEC);
   CHECK_EQ_INT(w->a[0].rx, rx + 3);
   uint64_t refused = zt_connector_get_stats(w->conn)->rx_not_allowed;
