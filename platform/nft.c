@@ -273,6 +273,7 @@ int zt_nft_park(const char *tun, char *err, size_t errlen) {
            "  }\n"
            "  chain postrouting {\n"
            "    type nat hook postrouting priority srcnat; policy accept;\n"
+           "    ct mark " ZT_NFT_MARK " masquerade\n"
            "  }\n"
            "}\n",
            table, table, table);

@@ -30,14 +30,20 @@ int zt_nft_apply(const char *tun, const struct zt_nft_service *s, size_t n,
                  unsigned flags, char *err, size_t errlen);
 /* Deleting a table that is not there is not an error. */
 int zt_nft_remove(const char *tun, char *err, size_t errlen);
-/* A clean stop: the table becomes its two NAT chains with no rules. Why
- * keep anything: the kernel translates the packets of a NATed flow only
- * while some nat chain is hooked in, so with the table gone the replies of
- * every flow through the connector would reach this host's own stack
- * untranslated, and its TCP would reset them: a restart (an upgrade, a
- * config change) would cut every TCP connection through the connector.
- * Empty NAT chains change no packet; the next start replaces the table,
- * and `nft delete table inet ztna_<tun>` removes it for good. */
+/* A clean stop: the table becomes its two NAT chains, with only the
+ * masquerade of flows we marked. Why keep anything: the kernel translates
+ * the packets of a NATed flow only while it tracks connections in this
+ * namespace and some nat chain is hooked in. With the table gone, the
+ * replies of every flow through the connector reach this host's own stack
+ * untranslated and its TCP resets them, so a restart (an upgrade, a config
+ * change) would cut every TCP connection through the connector. Empty NAT
+ * chains were not enough: measured, a download across a clean restart
+ * stalled in 7 runs of 9 with them, and survived 15 of 15 once a rule
+ * using conntrack (this masquerade) stayed, which keeps the namespace's
+ * connection tracking hooked in. The rule changes no packet of its own: it
+ * only applies to flows our prerouting rules marked, and a parked table
+ * has none. The next start replaces the table, and `nft delete table inet
+ * ztna_<tun>` removes it for good. */
 int zt_nft_park(const char *tun, char *err, size_t errlen);
 /* A connector killed (kill -9) leaves its table, and ip_forward on if it
  * had turned it on. *found: our table is there with the drop of other

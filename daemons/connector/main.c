@@ -254,8 +254,8 @@ int main(int argc, char **argv) {
   if (zt_nft_park(tun_name, err, sizeof(err)) != 0)
     zt_warn("nftables: %s", err);
   else
-    zt_info("nftables: table parked (NAT chains without rules, so that "
-            "connections through us survive a restart)");
+    zt_info("nftables: table parked (no new translations; the flows "
+            "through us keep theirs and survive a restart)");
   if (we_enabled_forwarding && zt_ip_forward_set(false, err, sizeof(err)) != 0)
     zt_warn("%s", err);
   zt_loop_free(d.loop);
