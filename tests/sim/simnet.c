@@ -66,7 +66,7 @@ void sim_udp_send(void *ud, const struct sockaddr *to, socklen_t tolen,
   h->sent++;
   struct sim_host *dst = host_by_pub(s, (const struct sockaddr_in *)to);
   double loss = h->loss + (dst ? dst->loss : 0);
-  if (!dst || sim_rand(s) < loss) {
+  if (!dst || dst == h->unreachable || sim_rand(s) < loss) {
     h->dropped++;
     return;
   }

@@ -30,6 +30,9 @@ struct sim_host {
   /* Largest UDP payload its link carries both ways (0: any): a path MTU
    * with no ICMP, bigger packets are lost silently (and counted). */
   size_t mtu;
+  /* Packets from this host to that one are lost (NULL: none): a firewall
+   * between two hosts that lets each reach the others. */
+  const struct sim_host *unreachable;
   uint64_t sent, received, dropped, too_big;
 };
 

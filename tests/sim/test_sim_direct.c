@@ -240,6 +240,10 @@ static void test_orphan_not_reannounced_is_closed(void) {
   CHECK_EQ_INT(conn_sessions(w), 1);
 
   revoke_alice(w);
+  /* The agent stays away from the Intermediate: back, it would hear that
+   * nothing goes to conn-a any more and end the session itself, before
+   * the rule under test has anything to do. */
+  w->ha->unreachable = w->hi;
   world_start_intermediate(w);
   CHECK(world_run(w, NULL, 2 * SEC));
   CHECK_EQ_INT(zt_connector_registered(w->conn), 1);
