@@ -35,7 +35,7 @@ ifeq ($(ARCH),arm64)
 CC      := aarch64-linux-gnu-gcc
 AR      := aarch64-linux-gnu-ar
 PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
-RUN     := qemu-aarch64 -L /usr/aarch64-linux-gnu
+RUN     := env ZT_UNDER_QEMU=qemu-aarch64 qemu-aarch64 -L /usr/aarch64-linux-gnu
 else ifneq ($(ARCH),)
 $(error ARCH=$(ARCH): only ARCH=arm64 (or none, the host) is supported)
 endif

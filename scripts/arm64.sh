@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
 
-host_pkgs=(gcc-aarch64-linux-gnu qemu-user)
+host_pkgs=(gcc-aarch64-linux-gnu qemu-user file)
 # Every library in the Makefile's PKGS, for arm64.
 arm_pkgs=(libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev libnftables-dev
           libnetfilter-conntrack-dev libmicrohttpd-dev libmnl-dev)
@@ -41,9 +41,12 @@ jobs=$(nproc 2>/dev/null || echo 2)
 make -j"$jobs" ARCH=arm64 all
 t2=$(date +%s)
 
-# qemu-aarch64 -L: the arm64 loader and libraries live under
-# /usr/aarch64-linux-gnu (the cross toolchain) and the multiarch dirs; the
-# Makefile's unit target runs each test through $(RUN).
+# The Makefile's unit target runs each test through $(RUN), qemu-aarch64
+# -L /usr/aarch64-linux-gnu (the loader; libraries from the multiarch dirs).
+# Under qemu a forked child hangs (qemu 7.2 on this kernel): the tests
+# that fork (network namespace children, a fake agent) say SKIP; they are
+# of the kernel's interfaces and run natively in the other passes.
+export ZT_EXPECTED_SKIPS="${ZT_EXPECTED_SKIPS:+$ZT_EXPECTED_SKIPS,}test_tun_in_netns,test_tun_kernel_name,test_nft_apply_in_netns,test_nft_refused_in_netns,test_forget_src_in_netns,test_end_to_end"
 make ARCH=arm64 unit
 t3=$(date +%s)
 file build-arm64/ztna-intermediate | grep -q 'ARM aarch64' ||
