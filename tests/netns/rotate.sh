@@ -128,28 +128,26 @@ else
   fail new-handshake "connector did not come back: $(tail -n 3 "$ZT_WORK/connector.log")"
 fi
 
-# broken: another key; then no certificate file at all.
+# broken: another key; then no certificate file at all. Each: SIGHUP, the
+# reason in the log, the serial in use unchanged.
 serial=$(status_field intermediate cert_serial)
+broken() { # NAME EXPECTED-LOG-TEXT
+  reload intermediate
+  local line
+  line=$(last_sighup intermediate)
+  if echo "$line" | grep -qF "$2; keeping the previous certificate" &&
+    [ "$(status_field intermediate cert_serial)" = "$serial" ]; then
+    pass "$1: $(echo "$line" | cut -c1-200)"
+  else
+    fail "$1" "$line; serial $(status_field intermediate cert_serial), want $serial"
+  fi
+}
 cp "$P/intermediate.key" "$ZT_WORK/im.key.good"
 cp "$P/conn-a.key" "$P/intermediate.key"
-reload intermediate
-line=$(last_sighup intermediate)
-if echo "$line" | grep -qF "cert $P/intermediate.pem and key $P/intermediate.key do not match; keeping the previous certificate" &&
-  [ "$(status_field intermediate cert_serial)" = "$serial" ]; then
-  pass "broken-key: $(echo "$line" | cut -c1-200)"
-else
-  fail broken-key "$line; serial $(status_field intermediate cert_serial), want $serial"
-fi
+broken broken-key "cert $P/intermediate.pem and key $P/intermediate.key do not match"
 cp "$ZT_WORK/im.key.good" "$P/intermediate.key"
 mv "$P/intermediate.pem" "$ZT_WORK/im.pem.good"
-reload intermediate
-line=$(last_sighup intermediate)
-if echo "$line" | grep -qF "cert $P/intermediate.pem: No such file or directory; keeping the previous certificate" &&
-  [ "$(status_field intermediate cert_serial)" = "$serial" ]; then
-  pass "broken-missing: $(echo "$line" | cut -c1-200)"
-else
-  fail broken-missing "$line"
-fi
+broken broken-missing "cert $P/intermediate.pem: No such file or directory"
 mv "$ZT_WORK/im.pem.good" "$P/intermediate.pem"
 
 # pings: the loop ran through all of it.
