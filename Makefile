@@ -3,6 +3,10 @@
 #
 #   make            libztna, the three daemons and the ztna tool (build/)
 #   make SAN=1      the same under ASan+UBSan (build-san/)
+#   make ARCH=arm64 cross-built for arm64 with Debian's cross toolchain and
+#                   :arm64 libraries (build-arm64/); `make ARCH=arm64 unit`
+#                   runs the unit and simulator tests under qemu-user
+#                   (scripts/arm64.sh installs what it needs)
 #   make test       installs Debian deps, runs unit, sim, fuzz and netns tests,
 #                   plain and sanitized (scripts/test.sh)
 #   make check      the fast suites only, no apt: plain build, unit and
@@ -20,12 +24,27 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?= 0
+ARCH    ?=
+
+# Cross-building (ARCH=arm64): the Debian cross compiler, pkg-config
+# reading only the :arm64 multiarch .pc files, and the tests run through
+# qemu-user (RUN prefixes each test binary in `make unit`).
+PKG_CONFIG ?= pkg-config
+RUN     :=
+ifeq ($(ARCH),arm64)
+CC      := aarch64-linux-gnu-gcc
+AR      := aarch64-linux-gnu-ar
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+RUN     := env ZT_UNDER_QEMU=qemu-aarch64 qemu-aarch64 -L /usr/aarch64-linux-gnu
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): only ARCH=arm64 (or none, the host) is supported)
+endif
 
 PKGS    := libngtcp2 libngtcp2_crypto_gnutls gnutls libnftables libnetfilter_conntrack \
 	libmicrohttpd \
 	libmnl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 # CFLAGS, LDFLAGS and LDLIBS belong to the user (`make CFLAGS=-O0`
 # replaces them whole); what the tree needs to build at all lives in the
@@ -36,7 +55,9 @@ ZT_CFLAGS  := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Icore -Iplatform \
 ZT_LDFLAGS :=
 ZT_LDLIBS  := $(PKG_LIBS)
 
-ifeq ($(SAN),1)
+ifeq ($(ARCH),arm64)
+BUILD   := build-arm64
+else ifeq ($(SAN),1)
 BUILD   := build-san
 ZT_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
@@ -122,7 +143,7 @@ $(DELAYFWD): $(BUILD)/tests/tools/delayfwd.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 unit: $(UNIT_BIN) $(SIM_BIN)
-	@set -e; for t in $(UNIT_BIN) $(SIM_BIN); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BIN) $(SIM_BIN); do echo "== $$t"; $(RUN) $$t; done
 
 # One after the other: unit must not start before the build is done, and
 # the mutants build a copy of the tree of their own.
@@ -193,7 +214,7 @@ install: $(BINS)
 	done
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-arm64 build-fuzz
 
 # This build's dependency files only (the other build's name other targets).
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

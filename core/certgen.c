@@ -194,6 +194,29 @@ int zt_cert_issue_until(const struct zt_pem *ca, enum zt_role role,
                         const char *name, int64_t not_after,
                         const char *const *dns, const char *const *ips,
                         struct zt_pem *out, char *err, size_t errlen) {
+  return zt_cert_issue_key(ca, role, name, not_after, dns, ips, NULL, out, err,
+                           errlen);
+}
+
+/* An existing private key (PEM), or a new one when key_pem is NULL. */
+static int use_key(const char *key_pem, gnutls_x509_privkey_t *key, char *err,
+                   size_t errlen) {
+  if (!key_pem)
+    return new_key(key, err, errlen);
+  gnutls_datum_t k = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
+  TRY(gnutls_x509_privkey_init(key), "key init");
+  TRY(gnutls_x509_privkey_import2(*key, &k, GNUTLS_X509_FMT_PEM, NULL, 0),
+      "key");
+  return 0;
+out:
+  return -1;
+}
+
+int zt_cert_issue_key(const struct zt_pem *ca, enum zt_role role,
+                      const char *name, int64_t not_after,
+                      const char *const *dns, const char *const *ips,
+                      const char *key_pem, struct zt_pem *out, char *err,
+                      size_t errlen) {
   gnutls_x509_crt_t crt = NULL, ca_crt = NULL;
   gnutls_x509_privkey_t key = NULL, ca_key = NULL;
   unsigned char kid[64];
@@ -207,7 +230,7 @@ int zt_cert_issue_until(const struct zt_pem *ca, enum zt_role role,
     return -1;
   }
   if (load_ca(ca, &ca_crt, &ca_key, err, errlen) != 0 ||
-      new_key(&key, err, errlen) != 0)
+      use_key(key_pem, &key, err, errlen) != 0)
     goto out;
   TRY(gnutls_x509_crt_init(&crt), "cert init");
   if (fill_common(crt, key, name, (time_t)not_after, err, errlen) != 0)

@@ -44,6 +44,14 @@ int zt_cert_issue_until(const struct zt_pem *ca, enum zt_role role,
                         const char *const *dns, const char *const *ips,
                         struct zt_pem *out, char *err, size_t errlen);
 
+/* The same for a key that exists (PEM; NULL: a new one): `ztna cert renew
+ * --keep-key`. out->key is that key again. */
+int zt_cert_issue_key(const struct zt_pem *ca, enum zt_role role,
+                      const char *name, int64_t not_after,
+                      const char *const *dns, const char *const *ips,
+                      const char *key_pem, struct zt_pem *out, char *err,
+                      size_t errlen);
+
 /* A certificate's serial (and not-after, when not NULL), from PEM. */
 int zt_cert_serial(const char *cert_pem, uint8_t serial[ZT_SERIAL_MAX],
                    size_t *len, int64_t *not_after, char *err, size_t errlen);

@@ -526,7 +526,7 @@ static void on_session_new(struct zt_connector *c, unsigned ui,
    * even one we refuse below: the refusal tells the Intermediate the
    * channel is closed, so a session kept on it would never hear of it
    * again (nor be closed by it), and would keep its route. */
-  if (old)
+  if (old) /* another agent or address on this channel */
     session_free(c, old);
   /* The route this session would add must stay inside the pool: a
    * compromised Intermediate must not be able to pull a gateway's or a DNS

@@ -3,12 +3,14 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static enum zt_log_level log_level = ZT_LOG_INFO;
 static zt_log_sink log_sink;
 static void *log_sink_ud;
+static bool log_journal;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -18,6 +20,20 @@ enum zt_log_level zt_log_get_level(void) { return log_level; }
 void zt_log_set_sink(zt_log_sink sink, void *ud) {
   log_sink = sink;
   log_sink_ud = ud;
+}
+
+void zt_log_set_journal(bool on) { log_journal = on; }
+
+bool zt_log_journal_stream_matches(const char *env, unsigned long long dev,
+                                   unsigned long long ino) {
+  char *end;
+  if (!env || *env < '0' || *env > '9')
+    return false;
+  unsigned long long d = strtoull(env, &end, 10);
+  if (*end != ':' || end[1] < '0' || end[1] > '9')
+    return false;
+  unsigned long long i = strtoull(end + 1, &end, 10);
+  return *end == 0 && d == dev && i == ino;
 }
 
 int zt_log_level_parse(const char *s, enum zt_log_level *out) {
@@ -68,6 +84,12 @@ void zt_log(enum zt_log_level level, const char *fmt, ...) {
 
   if (log_sink) {
     log_sink(level, line, log_sink_ud);
+    return;
+  }
+  if (log_journal) {
+    /* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG. */
+    static const int prio[] = {3, 4, 6, 7};
+    fprintf(stderr, "<%d>%s\n", prio[level], line);
     return;
   }
   /* Wall-clock time in the default sink only: it is for humans reading a

@@ -37,6 +37,8 @@ void zt_statusw_own_cert(struct zt_jsonw *w, const struct zt_tls_creds *creds,
                          const struct zt_io *io) {
   zt_statusw_cert(w, creds->own_not_after, io->wall_clock != NULL,
                   zt_io_wall(io));
+  /* Which certificate is in use, after a reload (certificate rotation). */
+  zt_jsonw_str(w, "cert_serial", creds->own_serial);
 }
 
 void zt_statusw_peer_cert(struct zt_jsonw *w, const struct zq_conn *q,

@@ -39,6 +39,10 @@ static struct zt_tls_creds *creds_finish(struct zt_tls_creds *c, char *err,
     goto fail_crts;
   }
   c->own_not_after = (int64_t)gnutls_x509_crt_get_expiration_time(crts[0]);
+  uint8_t serial[ZT_SERIAL_MAX];
+  size_t serial_len = sizeof(serial);
+  if (gnutls_x509_crt_get_serial(crts[0], serial, &serial_len) >= 0)
+    zt_serial_hex(serial, serial_len, c->own_serial, sizeof(c->own_serial));
   for (unsigned i = 0; i < n; i++)
     gnutls_x509_crt_deinit(crts[i]);
   gnutls_free(crts);
@@ -244,10 +248,58 @@ void zt_tls_creds_set_crl(struct zt_tls_creds *c, struct zt_crl *crl) {
   c->crl = crl;
 }
 
+int zt_tls_creds_reload(struct zt_tls_creds *c, const char *ca_file,
+                        const char *cert_file, const char *key_file,
+                        uint64_t now, char *msg, size_t len) {
+  char err[600], warn[400], when[40];
+  struct zt_tls_creds *n = zt_tls_creds_load_at(
+      ca_file, cert_file, key_file, now, err, sizeof(err), warn, sizeof(warn));
+  if (!n) {
+    snprintf(msg, len, "%s; keeping the previous certificate", err);
+    return -1;
+  }
+  /* A new identity is a different node: peers' policies, registrations
+   * and the agents' expectations name the old one. That takes a restart. */
+  if (n->own_role != c->own_role || strcmp(n->own_name, c->own_name) != 0) {
+    snprintf(msg, len,
+             "cert %s is ztna://%s/%s, not this daemon's ztna://%s/%s; "
+             "keeping the previous certificate",
+             cert_file, zt_role_name(n->own_role), n->own_name,
+             zt_role_name(c->own_role), c->own_name);
+    zt_tls_creds_free(n);
+    return -1;
+  }
+  gnutls_certificate_credentials_t *r =
+      realloc(c->retired, (c->n_retired + 1) * sizeof(*r));
+  if (!r) {
+    snprintf(msg, len, "out of memory; keeping the previous certificate");
+    zt_tls_creds_free(n);
+    return -1;
+  }
+  c->retired = r;
+  c->retired[c->n_retired++] = c->cred;
+  /* Swap the GnuTLS credentials only: the CRL and the struct itself, which
+   * every connection's config points at, stay. */
+  c->cred = n->cred;
+  n->cred = NULL;
+  c->own_not_after = n->own_not_after;
+  memcpy(c->own_serial, n->own_serial, sizeof(c->own_serial));
+  snprintf(c->cert_file, sizeof(c->cert_file), "%s", cert_file);
+  snprintf(c->ca_file, sizeof(c->ca_file), "%s", ca_file);
+  zt_tls_creds_free(n);
+  utc(c->own_not_after, when, sizeof(when));
+  snprintf(msg, len, "cert %s reloaded: serial %s, expires %s%s%s", cert_file,
+           c->own_serial, when, warn[0] ? "; " : "", warn);
+  return 0;
+}
+
 void zt_tls_creds_free(struct zt_tls_creds *c) {
   if (!c)
     return;
   zt_crl_free(c->crl);
+  for (size_t i = 0; i < c->n_retired; i++)
+    gnutls_certificate_free_credentials(c->retired[i]);
+  free(c->retired);
   if (c->cred)
     gnutls_certificate_free_credentials(c->cred);
   free(c);

@@ -31,9 +31,27 @@ struct zt_tls_creds {
    * every connection made with these credentials checks its peer here, so
    * replacing it (zt_tls_creds_set_crl) applies to the next handshakes. */
   struct zt_crl *crl;
-  /* Our own certificate's not-after (Unix seconds), for the status. */
+  /* Our own certificate's not-after (Unix seconds) and serial (hex), for
+   * the status: after a reload they tell which certificate is in use. */
   int64_t own_not_after;
+  char own_serial[3 * ZT_SERIAL_MAX];
+  /* GnuTLS credentials replaced by zt_tls_creds_reload: sessions made
+   * before the reload still point at them, so they live until
+   * zt_tls_creds_free (a few hundred bytes per reload). */
+  gnutls_certificate_credentials_t *retired;
+  size_t n_retired;
 };
+
+/* Certificate rotation: loads ca/cert/key again (zt_tls_creds_load_at's
+ * checks: readable, key matches the certificate, valid at `now`, signed by
+ * the CA) and requires the same identity (role and name) as c. On success
+ * the new certificate, key and CA serve every handshake from now on, while
+ * live connections keep the state they negotiated; c's address, CRL and
+ * everything else stay. 0 and msg "cert PATH reloaded: serial S, expires
+ * T"; -1 and msg naming the file and the reason, and c unchanged. */
+int zt_tls_creds_reload(struct zt_tls_creds *c, const char *ca_file,
+                        const char *cert_file, const char *key_file,
+                        uint64_t now, char *msg, size_t len);
 
 /* Replaces the CRL (freeing the old one); takes ownership of crl. */
 void zt_tls_creds_set_crl(struct zt_tls_creds *c, struct zt_crl *crl);

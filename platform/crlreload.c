@@ -10,9 +10,8 @@ int zt_crl_reload(struct zt_tls_creds *creds, const struct zt_tls_paths *paths,
                   char *msg, size_t len) {
   char err[600], warn[400];
   if (!paths->crl[0]) {
-    snprintf(msg, len, "nothing to reload in this daemon (no crl "
-                       "configured; configuration and certificate changes "
-                       "take a restart)");
+    snprintf(msg, len, "no crl configured (configuration changes take a "
+                       "restart)");
     return -1;
   }
   struct zt_crl *crl = zt_crl_load_at(paths->crl, paths->ca, (int64_t)time(NULL),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,14 @@ void zt_daemon_parse_args(int argc, char **argv, const char *usage,
   };
   int ch;
   memset(a, 0, sizeof(*a));
+  /* Under systemd (stderr is the journal stream it names): priority
+   * prefixes, no own timestamps (log.h), from the first line on. */
+  struct stat st;
+  if (fstat(2, &st) == 0 &&
+      zt_log_journal_stream_matches(getenv("JOURNAL_STREAM"),
+                                    (unsigned long long)st.st_dev,
+                                    (unsigned long long)st.st_ino))
+    zt_log_set_journal(true);
   while ((ch = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
     switch (ch) {
     case 'c': a->config = optarg; break;

@@ -281,19 +281,30 @@ static int ping_error(char *buf, size_t len, const char *target,
 }
 
 
-/* SIGHUP and "reload": the daemon's own reload (what it sends goes out at
- * once), else its CRL read again (agent, connector), or a word that
- * nothing is re-read. */
-static int do_reload(struct zt_driver *d, char *msg, size_t len) {
+/* The node's own certificate, key and CA read again (certificate
+ * rotation, tls.h zt_tls_creds_reload): new handshakes use them, live
+ * connections keep theirs; a broken file keeps the old ones. */
+static int reload_creds(struct zt_driver *d, char *msg, size_t len) {
+  int rv = zt_tls_creds_reload(d->creds, d->tls->ca, d->tls->cert,
+                               d->tls->key, (uint64_t)time(NULL), msg, len);
+  zt_audit_reload("certificate", rv == 0, msg);
+  return rv;
+}
+
+/* What the daemon reloads besides its certificate: its own reload (what
+ * it sends goes out at once), else its CRL read again (agent, connector),
+ * or a word that nothing else is re-read (then 1). */
+static int reload_rest(struct zt_driver *d, char *msg, size_t len) {
   if (!d->reload && d->creds && d->tls) {
+    if (!d->tls->crl[0])
+      return 1;
     int rv = zt_crl_reload(d->creds, d->tls, msg, len);
-    if (d->tls->crl[0])
-      zt_audit_reload("crl", rv == 0, msg);
+    zt_audit_reload("crl", rv == 0, msg);
     return rv;
   }
   if (!d->reload) {
     snprintf(msg, len, "nothing to reload in this daemon (configuration "
-                       "and certificate changes take a restart)");
+                       "changes take a restart)");
     return -1;
   }
   begin(d);
@@ -303,6 +314,21 @@ static int do_reload(struct zt_driver *d, char *msg, size_t len) {
   return rv;
 }
 
+/* SIGHUP and "reload": the certificate first (a CRL is checked against the
+ * CA just read), then the rest; one line says what happened to each. */
+static int do_reload(struct zt_driver *d, char *msg, size_t len) {
+  char cert[700] = "", rest[700] = "";
+  int crv = 0;
+  if (d->creds && d->tls)
+    crv = reload_creds(d, cert, sizeof(cert));
+  int rrv = reload_rest(d, rest, sizeof(rest));
+  if (rrv == 1)
+    snprintf(msg, len, "%s", cert);
+  else
+    snprintf(msg, len, "%s%s%s", cert, cert[0] ? "; " : "", rest);
+  return crv != 0 || rrv < 0 ? -1 : 0;
+}
+
 /* Requests other than status: "ping TARGET" starts a probe whose result
  * (driver_ping_result) is the reply; the client's id is the cookie. */
 static int ctl_defer(void *ud, const char *req, uint64_t id, char *buf,
@@ -310,7 +336,7 @@ static int ctl_defer(void *ud, const char *req, uint64_t id, char *buf,
   struct zt_driver *d = ud;
   char err[256];
   if (!strcmp(req, "reload")) {
-    char msg[512];
+    char msg[1500];
     int rv = do_reload(d, msg, sizeof(msg));
     zt_info("reload (control socket): %s", msg);
     return snprintf(buf, len, "%s: %s\n", rv == 0 ? "ok" : "error", msg);
@@ -371,7 +397,7 @@ void zt_driver_reopen_audit(void) {
  * Intermediate: configuration and policy, core/policyfile.c); a daemon
  * with nothing to reload says so and carries on instead of dying. */
 static void reload_hook(void *ud) {
-  char msg[512];
+  char msg[1500];
   zt_driver_reopen_audit();
   if (do_reload(ud, msg, sizeof(msg)) == 0)
     zt_info("SIGHUP: %s", msg);

@@ -45,9 +45,10 @@ struct zt_driver {
    * 0, or -1 when nothing changed (a broken file: the old state stays).
    * NULL: SIGHUP is logged and ignored, "reload" answered with an error. */
   int (*reload)(void *node, uint64_t now, char *msg, size_t len);
-  /* With no reload of its own (the agent, the connector): SIGHUP and
-   * `ztna reload` read the CRL in tls->crl again into creds (crlreload.h).
-   * NULL: nothing to reload. */
+  /* SIGHUP and `ztna reload` read the certificate, key and CA in tls
+   * again into creds (certificate rotation, zt_tls_creds_reload), and,
+   * with no reload of its own (the agent, the connector), the CRL in
+   * tls->crl (crlreload.h). NULL: nothing of these to reload. */
   struct zt_tls_creds *creds;
   const struct zt_tls_paths *tls;
   /* The control socket (ctlsock.h): its path, NULL for none; when it

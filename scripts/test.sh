@@ -4,10 +4,13 @@
 #   2. plain build; unit and simulator tests; mutants (every security rule
 #      in tests/mutants.list removed in turn must make the tests fail)
 #   3. ASan+UBSan build; unit and simulator tests again
-#   4. every libFuzzer target, briefly, from its seed corpus
-#   5. namespace end-to-end tests, with the plain and the sanitized daemons,
+#   4. arm64: cross-build; unit and simulator tests under qemu-user
+#      (scripts/arm64.sh, which installs the cross toolchain and the :arm64
+#      libraries when they are missing)
+#   5. every libFuzzer target, briefly, from its seed corpus
+#   6. namespace end-to-end tests, with the plain and the sanitized daemons,
 #      and the delay-and-loss bridge of the benches (tests/netns/delayfwd.sh)
-# FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 5.
+# FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -27,6 +30,11 @@ step "build (ASan+UBSan)"
 make -j"$jobs" SAN=1 all
 step "unit and simulator tests (ASan+UBSan)"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 make SAN=1 unit
+
+step "arm64: cross-build, unit and simulator tests under qemu-user (scripts/arm64.sh)"
+t_arm=$(date +%s)
+bash scripts/arm64.sh
+echo "arm64 step: $(($(date +%s) - t_arm)) s"
 
 step "fuzz targets (${FUZZ_SECONDS:-20} s each)"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
@@ -52,6 +60,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/groups.sh
   BUILD=build bash tests/netns/addresses.sh
   BUILD=build bash tests/netns/metrics.sh
+  BUILD=build bash tests/netns/rotate.sh   # prints its wall time
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   # The daemons run with ASan and UBSan but without LeakSanitizer: its exit

@@ -21,6 +21,7 @@
 #include "file.h"
 #include "identity.h"
 #include "pemfile.h"
+#include "secret.h"
 
 #define MAX_SANS 16
 #define PEM_MAX (1u << 20) /* a certificate or key is a few kB */
@@ -40,6 +41,12 @@ static const char cert_usage[] =
     "         ROLE is intermediate, connector or agent; writes PREFIX.pem and\n"
     "         PREFIX.key (default PREFIX: ./NAME), valid 825 days by "
     "default.\n"
+    "       ztna cert renew --ca-dir DIR CERT.pem [--key KEY] [--keep-key]\n"
+    "                       [--days N] [--out PREFIX]\n"
+    "         a fresh certificate for CERT's identity (role, name, DNS and IP\n"
+    "         names), with a new key unless --keep-key; replaces CERT.pem and\n"
+    "         its key (default: CERT with .key for .pem) atomically, or writes\n"
+    "         PREFIX.pem and PREFIX.key; then SIGHUP or `ztna reload` the daemon\n"
     "       ztna cert revoke --ca-dir DIR CERT.pem [--reason R]\n"
     "         adds CERT's serial to DIR/revoked and writes DIR/crl.pem, signed\n"
     "         by the CA, next update in 30 days (revoking again refreshes it)\n"
@@ -164,6 +171,23 @@ static int ca_init(int argc, char **argv) {
   return 0;
 }
 
+/* DIR/ca.pem and DIR/ca.key, checked to be a CA and its key (zt_cert_issue
+ * checks too; here the message can name the directory). */
+static int read_ca(const char *ca_dir, struct zt_pem *ca, char *err,
+                   size_t errlen) {
+  char path[4096], why[256];
+  if (join(path, sizeof(path), ca_dir, "/ca.pem") ||
+      !(ca->cert = zt_file_read(path, PEM_MAX, NULL, err, errlen)) ||
+      join(path, sizeof(path), ca_dir, "/ca.key") ||
+      !(ca->key = zt_file_read(path, PEM_MAX, NULL, err, errlen)))
+    return -1;
+  if (zt_ca_check(ca, why, sizeof(why)) != 0) {
+    snprintf(err, errlen, "--ca-dir %s: %s", ca_dir, why);
+    return -1;
+  }
+  return 0;
+}
+
 static int cert_issue(int argc, char **argv) {
   static const struct option opts[] = {
       {"ca-dir", required_argument, NULL, 'c'},
@@ -183,7 +207,7 @@ static int cert_issue(int argc, char **argv) {
   unsigned days = 825;
   bool force = false;
   int ch, rv = 1;
-  char err[512], path[4096], cert_path[4096], key_path[4096];
+  char err[512], cert_path[4096], key_path[4096];
   enum zt_role role;
 
   optind = 1;
@@ -237,17 +261,8 @@ static int cert_issue(int argc, char **argv) {
   if (!out)
     out = name;
   struct zt_pem ca = {0}, leaf = {0};
-  if (join(path, sizeof(path), ca_dir, "/ca.pem") ||
-      !(ca.cert = zt_file_read(path, PEM_MAX, NULL, err, sizeof(err))) ||
-      join(path, sizeof(path), ca_dir, "/ca.key") ||
-      !(ca.key = zt_file_read(path, PEM_MAX, NULL, err, sizeof(err))))
+  if (read_ca(ca_dir, &ca, err, sizeof(err)) != 0)
     goto out;
-  /* zt_cert_issue checks too; here the message can name the directory. */
-  char why[256];
-  if (zt_ca_check(&ca, why, sizeof(why)) != 0) {
-    snprintf(err, sizeof(err), "--ca-dir %s: %s", ca_dir, why);
-    goto out;
-  }
   if (join(cert_path, sizeof(cert_path), out, ".pem") ||
       join(key_path, sizeof(key_path), out, ".key")) {
     snprintf(err, sizeof(err), "%s: path too long", out);
@@ -266,6 +281,161 @@ out:
     fprintf(stderr, "ztna cert issue: %s\n", err);
   zt_pem_free(&ca);
   zt_pem_free(&leaf);
+  return rv;
+}
+
+/* What a renewed certificate keeps of the old one: its identity and its
+ * DNS and IP names (the Intermediate's, for other TLS tools). */
+struct old_cert {
+  enum zt_role role;
+  char name[ZT_NAME_MAX + 1];
+  char dns_buf[MAX_SANS][256], ip_buf[MAX_SANS][INET6_ADDRSTRLEN];
+  const char *dns[MAX_SANS + 1], *ips[MAX_SANS + 1];
+};
+
+static int read_old_cert(const char *path, const char *pem,
+                         struct old_cert *o, char *err, size_t errlen) {
+  gnutls_x509_crt_t crt = NULL;
+  gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)}, der = {0};
+  size_t n_dns = 0, n_ips = 0;
+  char why[256];
+  int rv = -1;
+  memset(o, 0, sizeof(*o));
+  if (gnutls_x509_crt_init(&crt) < 0 ||
+      gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) < 0 ||
+      gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der) < 0) {
+    snprintf(err, errlen, "%s: not a PEM certificate", path);
+    goto out;
+  }
+  if (zt_identity_from_der(der.data, der.size, &o->role, o->name, why,
+                           sizeof(why)) != 0) {
+    snprintf(err, errlen, "%s: %s", path, why);
+    goto out;
+  }
+  for (unsigned i = 0;; i++) {
+    char san[256];
+    size_t len = sizeof(san);
+    unsigned type;
+    if (gnutls_x509_crt_get_subject_alt_name2(crt, i, san, &len, &type,
+                                              NULL) < 0)
+      break;
+    if (type == GNUTLS_SAN_DNSNAME && n_dns < MAX_SANS && len < 256) {
+      memcpy(o->dns_buf[n_dns], san, len);
+      o->dns_buf[n_dns][len] = 0;
+      o->dns[n_dns] = o->dns_buf[n_dns];
+      n_dns++;
+    } else if (type == GNUTLS_SAN_IPADDRESS && n_ips < MAX_SANS &&
+               (len == 4 || len == 16) &&
+               inet_ntop(len == 4 ? AF_INET : AF_INET6, san, o->ip_buf[n_ips],
+                         sizeof(o->ip_buf[n_ips]))) {
+      o->ips[n_ips] = o->ip_buf[n_ips];
+      n_ips++;
+    }
+  }
+  rv = 0;
+out:
+  gnutls_free(der.data);
+  if (crt)
+    gnutls_x509_crt_deinit(crt);
+  return rv;
+}
+
+/* `ztna cert renew`: the same identity, a new serial and validity, a new
+ * key unless --keep-key. The key is written before the certificate, each
+ * through a rename: a daemon reloaded between the two sees a key that is
+ * not its certificate's, refuses it and keeps the old pair. */
+static int cert_renew(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"ca-dir", required_argument, NULL, 'c'},
+      {"key", required_argument, NULL, 'k'},
+      {"keep-key", no_argument, NULL, 'K'},
+      {"out", required_argument, NULL, 'o'},
+      {"days", required_argument, NULL, 'D'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  const char *ca_dir = NULL, *key_in = NULL, *out = NULL, *cert_in;
+  bool keep_key = false;
+  unsigned days = 825;
+  int ch, rv = 1;
+  char err[512], base[4096], key_def[4096], cert_path[4096], key_path[4096];
+  struct zt_pem ca = {0}, leaf = {0};
+  char *old_pem = NULL, *key_pem = NULL;
+  struct old_cert *o = calloc(1, sizeof(*o));
+
+  optind = 0; /* CERT may come before the options */
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+    case 'c': ca_dir = optarg; break;
+    case 'k': key_in = optarg; break;
+    case 'K': keep_key = true; break;
+    case 'o': out = optarg; break;
+    case 'D':
+      if (parse_days(optarg, &days) != 0) {
+        fprintf(stderr, "ztna cert renew: --days: expected 1..36500\n");
+        free(o);
+        return 2;
+      }
+      break;
+    case 'h': fputs(cert_usage, stdout); free(o); return 0;
+    default: fputs(cert_usage, stderr); free(o); return 2;
+    }
+  }
+  if (!ca_dir || optind != argc - 1 || !o) {
+    fputs(cert_usage, stderr);
+    free(o);
+    return 2;
+  }
+  cert_in = argv[optind];
+  /* PREFIX: CERT without its .pem; the key beside it. */
+  size_t l = strlen(cert_in);
+  snprintf(base, sizeof(base), "%.*s",
+           (int)(l > 4 && !strcmp(cert_in + l - 4, ".pem") ? l - 4 : l),
+           cert_in);
+  if (join(key_def, sizeof(key_def), base, ".key") ||
+      join(cert_path, sizeof(cert_path), out ? out : base, ".pem") ||
+      join(key_path, sizeof(key_path), out ? out : base, ".key")) {
+    snprintf(err, sizeof(err), "%s: path too long", cert_in);
+    goto out;
+  }
+  if (!out)
+    snprintf(cert_path, sizeof(cert_path), "%s", cert_in);
+  if (!key_in)
+    key_in = key_def;
+  if (read_ca(ca_dir, &ca, err, sizeof(err)) != 0 ||
+      !(old_pem = zt_file_read(cert_in, PEM_MAX, NULL, err, sizeof(err))) ||
+      read_old_cert(cert_in, old_pem, o, err, sizeof(err)) != 0)
+    goto out;
+  if (zt_cert_signed_by(old_pem, ca.cert) != 1) {
+    snprintf(err, sizeof(err),
+             "%s is not signed by the CA in %s (renew it with the CA that "
+             "issued it, or issue a new one with `ztna cert issue`)",
+             cert_in, ca_dir);
+    goto out;
+  }
+  if (keep_key &&
+      !(key_pem = zt_file_read(key_in, PEM_MAX, NULL, err, sizeof(err))))
+    goto out;
+  if (zt_cert_issue_key(&ca, o->role, o->name,
+                        (int64_t)time(NULL) + (int64_t)days * 86400, o->dns,
+                        o->ips, key_pem, &leaf, err, sizeof(err)) != 0 ||
+      (!keep_key &&
+       zt_write_file(key_path, leaf.key, 0600, true, err, sizeof(err)) != 0) ||
+      zt_write_file(cert_path, leaf.cert, 0644, true, err, sizeof(err)) != 0)
+    goto out;
+  printf("renewed ztna://%s/%s for %u days: %s, %s key %s\n",
+         zt_role_name(o->role), o->name, days, cert_path,
+         keep_key ? "same" : "new", keep_key ? key_in : key_path);
+  rv = 0;
+out:
+  if (rv)
+    fprintf(stderr, "ztna cert renew: %s\n", err);
+  free(old_pem);
+  if (key_pem)
+    zt_free_secret_str(key_pem);
+  zt_pem_free(&ca);
+  zt_pem_free(&leaf);
+  free(o);
   return rv;
 }
 
@@ -724,6 +894,8 @@ int zt_cmd_cert(int argc, char **argv) {
     return cert_show(argc, argv);
   if (argc >= 1 && strcmp(argv[0], "revoke") == 0)
     return cert_revoke(argc, argv);
+  if (argc >= 1 && strcmp(argv[0], "renew") == 0)
+    return cert_renew(argc, argv);
   if (argc >= 1 && strcmp(argv[0], "verify") == 0)
     return cert_verify(argc, argv);
   fputs(cert_usage, argc >= 1 && !strcmp(argv[0], "--help") ? stdout : stderr);

@@ -264,6 +264,8 @@ static int print_human(const char *text, size_t len) {
          str(j, "identity") ? str(j, "identity") : "?");
   if (cert_cell(cb, j))
     printf(", certificate until %s", cb);
+  if (str(j, "cert_serial"))
+    printf(" (serial %s)", str(j, "cert_serial"));
   printf("\n");
   if (daemon && !strcmp(daemon, "intermediate")) {
     print_intermediate(j);

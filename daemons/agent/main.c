@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
   d.metrics_listen = (struct sockaddr *)&cfg.metrics_listen;
   d.metrics_listen_len = cfg.metrics_listen_len;
   d.ping = ping;
-  d.creds = creds; /* SIGHUP reads the CRL again */
+  d.creds = creds; /* SIGHUP reads the certificate, key and CRL again */
   d.tls = &cfg.tls;
   zt_daemon_control_socket(&args, cfg.control_socket, "agent", &d);
   /* Without it the agent still works; a network change then costs a

@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
   d.handle_expiry = handle_expiry;
   d.status = status;
   d.status_json = status_json;
-  d.creds = creds; /* SIGHUP reads the CRL again */
+  d.creds = creds; /* SIGHUP reads the certificate, key and CRL again */
   d.tls = &cfg.tls;
   d.metrics = metrics;
   d.ready = ready;

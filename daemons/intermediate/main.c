@@ -256,6 +256,8 @@ int main(int argc, char **argv) {
   d.metrics_listen = (struct sockaddr *)&cfg.metrics_listen;
   d.metrics_listen_len = cfg.metrics_listen_len;
   d.reload = reload;
+  d.creds = creds; /* SIGHUP reads the certificate and key again */
+  d.tls = &cfg.tls;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   int stun_fd = open_stun(&cfg);
   if (stun_fd == -2)

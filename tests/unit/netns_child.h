@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +46,16 @@ static void netns_child_skip(int fd, const char *why) {
  * had or fn skipped, -1 when the child died. */
 static int run_in_new_netns(void (*fn)(void)) {
   int p[2];
+  /* `make ARCH=arm64 unit` runs the tests under qemu-user, where a forked
+   * child hangs at once (qemu 7.2 from Debian 12 on this kernel). These
+   * tests are of the kernel's interfaces, not of the architecture; they
+   * run natively in every other pass. */
+  if (getenv("ZT_UNDER_QEMU")) {
+    snprintf(netns_skip_reason, sizeof(netns_skip_reason),
+             "under %s: a forked child hangs there",
+             getenv("ZT_UNDER_QEMU"));
+    return NETNS_SKIPPED;
+  }
   fflush(stdout);
   fflush(stderr);
   if (pipe(p) != 0)

@@ -12,6 +12,7 @@
 #include "crl.h"
 #include "file.h"
 #include "test.h"
+#include "tls.h"
 
 static char dir[64];
 static char out[8192]; /* what the last command wrote to stderr */
@@ -143,6 +144,70 @@ static void test_cert_issue_refuses_mismatched_ca(void) {
   zt_pem_free(&other);
 }
 
+/* cert renew: the same identity and DNS/IP names, a new serial and (by
+ * default) a new key, both files replaced; --keep-key keeps the key and
+ * the new certificate is that key's; another CA's certificate refused. */
+static void test_cert_renew(void) {
+  char pki[96], prefix[96], pem[128], key[128], err[256], other[96];
+  uint8_t s1[ZT_SERIAL_MAX], s2[ZT_SERIAL_MAX];
+  size_t l1, l2;
+  snprintf(pki, sizeof(pki), "%s/pki-renew", dir);
+  snprintf(prefix, sizeof(prefix), "%s/im", dir);
+  snprintf(pem, sizeof(pem), "%s/im.pem", dir);
+  snprintf(key, sizeof(key), "%s/im.key", dir);
+  char *init[] = {"init", "--dir", pki, NULL};
+  CHECK_EQ_INT(run(zt_cmd_ca, init), 0);
+  char *issue[] = {"issue", "--ca-dir", pki, "--role", "intermediate",
+                   "--name", "relay-1", "--out", prefix, "--dns",
+                   "relay.example.org", "--ip", "192.0.2.7", "--days", "10",
+                   NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, issue), 0);
+  char *c1 = slurp("im.pem"), *k1 = slurp("im.key");
+
+  char *renew[] = {"renew", pem, "--ca-dir", pki, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, renew), 0);
+  CHECK_CONTAINS(out, "renewed ztna://intermediate/relay-1 for 825 days");
+  char *c2 = slurp("im.pem"), *k2 = slurp("im.key");
+  CHECK(strcmp(c1, c2) != 0);
+  CHECK(strcmp(k1, k2) != 0);
+  CHECK_EQ_INT(zt_cert_serial(c1, s1, &l1, NULL, err, sizeof(err)), 0);
+  CHECK_EQ_INT(zt_cert_serial(c2, s2, &l2, NULL, err, sizeof(err)), 0);
+  CHECK(l1 != l2 || memcmp(s1, s2, l1) != 0);
+  char *show[] = {"show", pem, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, show), 0);
+  CHECK_CONTAINS(out, "identity:   ztna://intermediate/relay-1");
+  CHECK_CONTAINS(out, "DNS relay.example.org");
+  CHECK_CONTAINS(out, "IP 192.0.2.7");
+  char ca_pem[128];
+  snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", pki);
+  struct zt_tls_creds *c = zt_tls_creds_load(ca_pem, pem, key, err, sizeof(err));
+  CHECK(c);
+  zt_tls_creds_free(c);
+
+  char *keep[] = {"renew", "--ca-dir", pki, "--keep-key", pem, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, keep), 0);
+  CHECK_CONTAINS(out, "same key");
+  char *c3 = slurp("im.pem"), *k3 = slurp("im.key");
+  CHECK(strcmp(c2, c3) != 0);
+  CHECK_STR(k3, k2);
+  c = zt_tls_creds_load(ca_pem, pem, key, err, sizeof(err));
+  CHECK(c);
+  zt_tls_creds_free(c);
+
+  /* Another CA's directory: refused, nothing written. */
+  snprintf(other, sizeof(other), "%s/pki-other", dir);
+  char *init2[] = {"init", "--dir", other, NULL};
+  CHECK_EQ_INT(run(zt_cmd_ca, init2), 0);
+  char *wrong[] = {"renew", "--ca-dir", other, pem, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, wrong), 1);
+  CHECK_CONTAINS(out, "is not signed by the CA in");
+  char *c4 = slurp("im.pem");
+  CHECK_STR(c4, c3);
+  char *usage[] = {"renew", "--ca-dir", pki, NULL};
+  CHECK_EQ_INT(run(zt_cmd_cert, usage), 2);
+  free(c1), free(k1), free(c2), free(k2), free(c3), free(k3), free(c4);
+}
+
 /* cert issue holds --name to the one name rule (identity.h). */
 static void test_cert_issue_name_rule(void) {
   char pki[96];
@@ -262,6 +327,7 @@ int main(void) {
   RUN(test_cert_issue_refuses_mismatched_ca);
   RUN(test_cert_issue_name_rule);
   RUN(test_cert_revoke);
+  RUN(test_cert_renew);
   if (nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) != 0)
     fprintf(stderr, "could not remove %s\n", dir);
   return TEST_EXIT();

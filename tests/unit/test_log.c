@@ -4,6 +4,9 @@
 #include "test.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static char last[4200]; /* a 1023-byte line escaped is 4092 */
 static int calls;
@@ -81,8 +84,55 @@ static void test_escaped_length(void) {
   zt_log_set_sink(NULL, NULL);
 }
 
+/* Journal mode (JOURNAL_STREAM): "<N>" syslog priority prefixes and no
+ * timestamp, written to stderr by the default sink; the stream check
+ * matches dev:inode exactly. */
+static void test_journal(void) {
+  CHECK(zt_log_journal_stream_matches("2049:123456", 2049, 123456));
+  CHECK(!zt_log_journal_stream_matches("2049:123457", 2049, 123456));
+  CHECK(!zt_log_journal_stream_matches("2048:123456", 2049, 123456));
+  CHECK(!zt_log_journal_stream_matches("2049:123456x", 2049, 123456));
+  CHECK(!zt_log_journal_stream_matches("2049", 2049, 123456));
+  CHECK(!zt_log_journal_stream_matches(":123456", 0, 123456));
+  CHECK(!zt_log_journal_stream_matches("", 0, 0));
+  CHECK(!zt_log_journal_stream_matches(NULL, 0, 0));
+
+  char path[] = "/tmp/ztna-log-XXXXXX", text[512] = "";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(fd, 2);
+  zt_log_set_sink(NULL, NULL);
+  zt_log_set_level(ZT_LOG_DEBUG);
+  zt_log_set_journal(true);
+  zt_err("e %d", 1);
+  zt_warn("w");
+  zt_info("i");
+  zt_dbg("d");
+  zt_log_set_journal(false);
+  zt_info("plain");
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  zt_log_set_level(ZT_LOG_INFO);
+  FILE *f = fdopen(fd, "r");
+  CHECK(f);
+  rewind(f);
+  size_t n = fread(text, 1, sizeof(text) - 1, f);
+  text[n] = 0;
+  fclose(f);
+  unlink(path);
+  /* The journal lines are exactly prefix and message; the plain one is
+   * "HH:MM:SS.mmm info  plain". */
+  CHECK(strncmp(text, "<3>e 1\n<4>w\n<6>i\n<7>d\n", 22) == 0);
+  CHECK_EQ_INT(strlen(text + 22), strlen("00:00:00.000 info  plain\n"));
+  CHECK_CONTAINS(text + 22, " info  plain\n");
+}
+
 int main(void) {
   RUN(test_levels);
+  RUN(test_journal);
   RUN(test_threshold_and_sink);
   RUN(test_control_characters);
   RUN(test_c1_controls);

@@ -6,6 +6,8 @@
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "certgen.h"
 #include "e2e.h"
@@ -538,6 +540,148 @@ static void test_stateless_reset(void) {
   zt_tls_creds_free(cs);
 }
 
+/* Certificate rotation (tls.h zt_tls_creds_reload): the server's
+ * certificate and key are replaced under a live connection. That connection
+ * carries on; the next handshake presents the new certificate; a broken
+ * set of files (key of another certificate, another CA, expired, missing,
+ * another identity) is refused with the file and the reason, and the
+ * certificate in use stays. */
+static void put(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
+}
+
+static void serial_of(const char *pem, char hex[3 * ZT_SERIAL_MAX]) {
+  uint8_t s[ZT_SERIAL_MAX];
+  size_t n = sizeof(s);
+  char err[128];
+  CHECK_EQ_INT(zt_cert_serial(pem, s, &n, NULL, err, sizeof(err)), 0);
+  zt_serial_hex(s, n, hex, 3 * ZT_SERIAL_MAX);
+}
+
+static void peer_serial(const struct zq_conn *q, char hex[3 * ZT_SERIAL_MAX]) {
+  const struct zt_tls_peer_cert *pc = zq_peer_cert(q);
+  zt_serial_hex(pc->serial, pc->serial_len, hex, 3 * ZT_SERIAL_MAX);
+}
+
+/* A new handshake against cs: the serial the client saw ("" refused). */
+static void handshake_serial(struct zt_tls_creds *cs,
+                             char hex[3 * ZT_SERIAL_MAX]) {
+  struct zt_tls_creds *ci = creds(&p_agent);
+  struct pair p;
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  hex[0] = 0;
+  if (zq_is_ready(p.c.q))
+    peer_serial(p.c.q, hex);
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+}
+
+static void test_creds_rotation(void) {
+  char dir[] = "/tmp/ztna-rotate-XXXXXX", caf[64], crt[64], key[64], msg[1024];
+  char err[256], s_old[3 * ZT_SERIAL_MAX], s_new[3 * ZT_SERIAL_MAX],
+      seen[3 * ZT_SERIAL_MAX];
+  struct zt_pem im2 = {0}, im3 = {0}, other = {0}, old = {0};
+  CHECK(mkdtemp(dir));
+  snprintf(caf, sizeof(caf), "%s/ca.pem", dir);
+  snprintf(crt, sizeof(crt), "%s/im.pem", dir);
+  snprintf(key, sizeof(key), "%s/im.key", dir);
+  put(caf, ca.cert);
+  put(crt, p_im.cert);
+  put(key, p_im.key);
+  struct zt_tls_creds *cs = zt_tls_creds_load(caf, crt, key, err, sizeof(err));
+  CHECK(cs);
+  serial_of(p_im.cert, s_old);
+  CHECK_STR(cs->own_serial, s_old);
+
+  /* A live connection before the rotation. */
+  struct zt_tls_creds *ci = creds(&p_agent);
+  struct pair live;
+  pair_init(&live, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&live);
+  CHECK(zq_is_ready(live.c.q) && zq_is_ready(live.s.q));
+
+  /* Renewed: same identity, new key, new serial. */
+  CHECK_EQ_INT(zt_cert_issue(&ca, ZT_ROLE_INTERMEDIATE, "intermediate", 2,
+                             NULL, NULL, &im2, err, sizeof(err)), 0);
+  put(crt, im2.cert);
+  put(key, im2.key);
+  uint64_t now = (uint64_t)time(NULL);
+  CHECK_EQ_INT(zt_tls_creds_reload(cs, caf, crt, key, now, msg, sizeof(msg)), 0);
+  serial_of(im2.cert, s_new);
+  CHECK(strcmp(s_new, s_old) != 0);
+  CHECK_STR(cs->own_serial, s_new);
+  CHECK_CONTAINS(msg, s_new);
+  CHECK_CONTAINS(msg, "reloaded");
+
+  /* The live connection still carries datagrams both ways. */
+  uint8_t d[100] = {0x45};
+  CHECK_EQ_INT(zq_send_datagram(live.c.q, d, sizeof(d)), 0);
+  CHECK_EQ_INT(zq_send_datagram(live.s.q, d, sizeof(d)), 0);
+  pump(&live);
+  CHECK_EQ_INT(live.s.dgrams, 1);
+  CHECK_EQ_INT(live.c.dgrams, 1);
+  CHECK(!zq_is_dead(live.c.q) && !zq_is_dead(live.s.q));
+  peer_serial(live.c.q, seen);
+  CHECK_STR(seen, s_old);
+  /* A new one is shown the new certificate. */
+  handshake_serial(cs, seen);
+  CHECK_STR(seen, s_new);
+
+  /* Key of another certificate: refused, naming both files. */
+  CHECK_EQ_INT(zt_cert_issue(&ca, ZT_ROLE_INTERMEDIATE, "intermediate", 2,
+                             NULL, NULL, &im3, err, sizeof(err)), 0);
+  put(crt, im3.cert);
+  CHECK_EQ_INT(zt_tls_creds_reload(cs, caf, crt, key, now, msg, sizeof(msg)), -1);
+  CHECK_CONTAINS(msg, "do not match");
+  CHECK_CONTAINS(msg, crt);
+  CHECK_CONTAINS(msg, key);
+  CHECK_CONTAINS(msg, "keeping the previous certificate");
+  CHECK_STR(cs->own_serial, s_new);
+  handshake_serial(cs, seen);
+  CHECK_STR(seen, s_new);
+
+  /* Another CA's certificate. */
+  CHECK_EQ_INT(zt_cert_issue(&ca2, ZT_ROLE_INTERMEDIATE, "intermediate", 2,
+                             NULL, NULL, &other, err, sizeof(err)), 0);
+  put(crt, other.cert);
+  put(key, other.key);
+  CHECK_EQ_INT(zt_tls_creds_reload(cs, caf, crt, key, now, msg, sizeof(msg)), -1);
+  CHECK_CONTAINS(msg, "not signed by the CA");
+  /* Expired: an hour ago. */
+  CHECK_EQ_INT(zt_cert_issue_until(&ca, ZT_ROLE_INTERMEDIATE, "intermediate",
+                                   (int64_t)now - 3600, NULL, NULL, &old, err,
+                                   sizeof(err)), 0);
+  put(crt, old.cert);
+  put(key, old.key);
+  CHECK_EQ_INT(zt_tls_creds_reload(cs, caf, crt, key, now, msg, sizeof(msg)), -1);
+  CHECK_CONTAINS(msg, "expired on");
+  /* Another identity: a restart's business. */
+  put(crt, p_agent.cert);
+  put(key, p_agent.key);
+  CHECK_EQ_INT(zt_tls_creds_reload(cs, caf, crt, key, now, msg, sizeof(msg)), -1);
+  CHECK_CONTAINS(msg, "ztna://agent/alice, not this daemon's");
+  /* Missing. */
+  CHECK_EQ_INT(unlink(crt), 0);
+  CHECK_EQ_INT(zt_tls_creds_reload(cs, caf, crt, key, now, msg, sizeof(msg)), -1);
+  CHECK_CONTAINS(msg, "No such file");
+  CHECK_STR(cs->own_serial, s_new);
+  handshake_serial(cs, seen);
+  CHECK_STR(seen, s_new);
+
+  pair_free(&live);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+  zt_pem_free(&im2);
+  zt_pem_free(&im3);
+  zt_pem_free(&other);
+  zt_pem_free(&old);
+  unlink(caf);
+  unlink(key);
+  rmdir(dir);
+}
+
 int main(void) {
   char err[256];
   if (getenv("QUIC_VERBOSE") == NULL)
@@ -565,6 +709,7 @@ int main(void) {
   RUN(test_revoked_peer_refused);
   RUN(test_keepalive_and_idle_timeout);
   RUN(test_stateless_reset);
+  RUN(test_creds_rotation);
   zt_pem_free(&ca);
   zt_pem_free(&ca2);
   zt_pem_free(&p_im);
