@@ -16,6 +16,7 @@ struct route {
   char *path;
   zt_http_fn fn;
   void *ud;
+  bool private; /* behind the auth check */
 };
 
 struct zt_httpd {
@@ -23,6 +24,8 @@ struct zt_httpd {
   struct MHD_Daemon *mhd;
   int epfd;
   struct zt_timer timer;
+  zt_http_auth_fn auth;
+  void *auth_ud;
   size_t n_routes;
   struct route routes[ZT_HTTPD_MAX_ROUTES];
 };
@@ -53,6 +56,12 @@ static enum MHD_Result queue(struct MHD_Connection *c,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           r->content_type ? r->content_type : "text/plain");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "Content-Security-Policy",
+                          "default-src 'self'; frame-ancestors 'none'");
+  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+  if (r->status == MHD_HTTP_UNAUTHORIZED)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   enum MHD_Result rv = MHD_queue_response(c, r->status, resp);
   MHD_destroy_response(resp);
   return rv;
@@ -77,6 +86,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   for (size_t i = 0; i < h->n_routes; i++)
     if (!strcmp(url, h->routes[i].path)) {
+      if (h->routes[i].private && h->auth &&
+          !h->auth(h->auth_ud,
+                   MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_AUTHORIZATION))) {
+        zt_http_reply_text(&r, MHD_HTTP_UNAUTHORIZED, "unauthorized\n");
+        return queue(c, &r);
+      }
       r.status = MHD_HTTP_OK;
       h->routes[i].fn(h->routes[i].ud, url, &r);
       return queue(c, &r);
@@ -157,8 +173,8 @@ struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr
   return h;
 }
 
-int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
-                   void *ud) {
+static int add_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
+                     void *ud, bool private) {
   if (h->n_routes == ZT_HTTPD_MAX_ROUTES)
     return -1;
   struct route *r = &h->routes[h->n_routes];
@@ -166,8 +182,24 @@ int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
     return -1;
   r->fn = fn;
   r->ud = ud;
+  r->private = private;
   h->n_routes++;
   return 0;
+}
+
+int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
+                   void *ud) {
+  return add_route(h, path, fn, ud, false);
+}
+
+int zt_httpd_route_private(struct zt_httpd *h, const char *path,
+                           zt_http_fn fn, void *ud) {
+  return add_route(h, path, fn, ud, true);
+}
+
+void zt_httpd_set_auth(struct zt_httpd *h, zt_http_auth_fn check, void *ud) {
+  h->auth = check;
+  h->auth_ud = ud;
 }
 
 void zt_httpd_close(struct zt_httpd *h) {
