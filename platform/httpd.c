@@ -149,10 +149,12 @@ struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr
     flags |= MHD_USE_IPv6;
   errno = 0;
   h->mhd = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr,
+      flags, 0, NULL, NULL, on_request, h,
+      /* First, so that MHD's own complaints about the options go here. */
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, addr,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)ZT_HTTPD_MAX_CONNECTIONS,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ZT_HTTPD_TIMEOUT_S,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+      MHD_OPTION_END);
   if (!h->mhd) {
     snprintf(err, errlen, "cannot listen: %s",
              errno ? strerror(errno) : "libmicrohttpd refused to start");
