@@ -208,9 +208,9 @@ say "watching it: the Intermediate's metrics and admin dashboard (in its namespa
 I() { ip netns exec "$ZT_NS_I" "$@"; }
 echo "   dashboard: http://$DASHBOARD/  (peers, services, sessions, traffic; docs/dashboard.md)"
 echo "   metrics:   http://$METRICS/metrics, /healthz, /readyz  (docs/operations.md)"
-printf '$ curl -s http://%s/metrics | grep -E "^ztna_intermediate_(peers|sessions|relay_bytes_total) "\n' "$METRICS"
+printf '$ curl -s http://%s/metrics | grep -E "^ztna_intermediate_(agents|connectors|sessions|relay_bytes_total) "\n' "$METRICS"
 I curl -s --max-time 5 "http://$METRICS/metrics" |
-  grep -E "^ztna_intermediate_(peers|sessions|relay_bytes_total) " | sed 's/^/   /'
+  grep -E "^ztna_intermediate_(agents|connectors|sessions|relay_bytes_total) " | sed 's/^/   /'
 if command -v chromium >/dev/null; then
   shot=/tmp/ztna-demo-dashboard.png
   I timeout 60 chromium --headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run \
