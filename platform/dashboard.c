@@ -11,7 +11,6 @@
 #include "dashauth.h"
 #include "file.h"
 #include "httpd.h"
-#include "strbuf.h"
 #include "trafficring.h"
 
 /* From dashboard/ by scripts/embed.sh (the Makefile's generated source). */
@@ -75,27 +74,14 @@ static int traffic_text(void *ud, char *buf, size_t len) {
   return zt_traffic_ring_json(&dash->ring, buf, len);
 }
 
-static void reply_json(struct zt_http_reply *r,
-                       int (*fn)(void *ud, char *buf, size_t len), void *ud) {
-  bool cut;
-  r->body = zt_strbuf_render(fn, ud, 16 * 1024, STATUS_MAX, &r->len, &cut);
-  if (!r->body || cut) {
-    free(r->body);
-    r->body = NULL;
-    zt_http_reply_text(r, 500, "status too large or out of memory\n");
-    return;
-  }
-  r->content_type = "application/json";
-}
-
 static void get_status(void *ud, const char *path, struct zt_http_reply *r) {
   (void)path;
-  reply_json(r, status_text, ud);
+  zt_http_reply_render(r, status_text, ud, STATUS_MAX, "application/json");
 }
 
 static void get_traffic(void *ud, const char *path, struct zt_http_reply *r) {
   (void)path;
-  reply_json(r, traffic_text, ud);
+  zt_http_reply_render(r, traffic_text, ud, STATUS_MAX, "application/json");
 }
 
 static bool check_token(void *ud, const char *authorization) {

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "strbuf.h"
 
 struct route {
   char *path;
@@ -40,6 +41,21 @@ void zt_http_reply_text(struct zt_http_reply *r, unsigned status,
     memcpy(r->body, text, r->len);
   else
     r->len = 0;
+}
+
+void zt_http_reply_render(struct zt_http_reply *r,
+                          int (*fn)(void *ud, char *buf, size_t len), void *ud,
+                          size_t max, const char *content_type) {
+  bool cut;
+  r->body = zt_strbuf_render(fn, ud, 64 * 1024 < max ? 64 * 1024 : max, max,
+                             &r->len, &cut);
+  if (!r->body || cut) {
+    free(r->body);
+    r->body = NULL;
+    zt_http_reply_text(r, 500, "reply too large or out of memory\n");
+    return;
+  }
+  r->content_type = content_type;
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c,

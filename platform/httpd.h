@@ -56,6 +56,12 @@ int zt_httpd_route_private(struct zt_httpd *h, const char *path,
 /* A reply with a copy of text (NUL-terminated) as its body. */
 void zt_http_reply_text(struct zt_http_reply *r, unsigned status,
                         const char *text);
+/* A reply whose body fn writes (a strbuf writer returning the length it
+ * needed, strbuf.h), in a buffer grown up to max bytes; 500 when it does
+ * not fit or memory runs out. */
+void zt_http_reply_render(struct zt_http_reply *r,
+                          int (*fn)(void *ud, char *buf, size_t len), void *ud,
+                          size_t max, const char *content_type);
 void zt_httpd_close(struct zt_httpd *h);
 
 #endif
