@@ -12,6 +12,8 @@
 # groups (alice is in staff), an allowed and a denied access each with the
 # audit lines they wrote, a live reload that grants alice a new service
 # (route, traffic, no reconnect), and names answered by the agent's DNS.
+# It ends with where the Intermediate's metrics and admin dashboard are
+# (docs/operations.md, docs/dashboard.md) and a curl of /metrics.
 # Cleans up on every exit path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
