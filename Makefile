@@ -75,6 +75,9 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 PLAT_OBJ := $(PLAT_SRC:%.c=$(BUILD)/%.o)
 LIBZTNA  := $(BUILD)/libztna.a
 LIBPLAT  := $(BUILD)/libztna-platform.a
+DASH_ASSETS := dashboard/index.html dashboard/dashboard.css dashboard/dashboard.js
+DASH_SRC := $(BUILD)/gen/dashboard_assets.c
+DASH_OBJ := $(BUILD)/gen/dashboard_assets.o
 
 DAEMONS  := intermediate connector agent
 BINS     := $(DAEMONS:%=$(BUILD)/ztna-%) $(BUILD)/ztna
@@ -102,9 +105,18 @@ $(LIBZTNA): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(LIBPLAT): $(PLAT_OBJ)
+$(LIBPLAT): $(PLAT_OBJ) $(DASH_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+
+# The dashboard's page, style and script, compiled into the platform
+# library as byte arrays (scripts/embed.sh): the daemon reads no files and
+# fetches nothing to serve them (docs/dashboard.md).
+$(DASH_SRC): $(DASH_ASSETS) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ $(DASH_ASSETS)
+$(DASH_OBJ): $(DASH_SRC)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Each daemon is every .c file in its directory, linked with both libraries.
 define daemon_rule

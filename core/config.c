@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dashauth.h"
 #include "dnstun.h"
 #include "file.h"
 #include "identity.h"
@@ -736,6 +737,7 @@ struct top {
   struct common f;
   void *c;
   const struct zt_json *services, *policy, *pool, *svc_pool;
+  const struct zt_json *dashboard; /* its line, for the token check */
 };
 
 static int shared_member(const struct ctx *cx, void *ud, unsigned which,
@@ -749,7 +751,7 @@ static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
     "services", "policy", "state_dir", "control_socket", "stun_port",
     "audit_log", "crl", "service_pool",
-    "metrics_listen", NULL};
+    "metrics_listen", "dashboard_listen", "dashboard_token_file", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -822,6 +824,12 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
     t->svc_pool = v;
     return set_service_pool(cx, v, kp, &c->service_pool,
                             &c->service_pool_len);
+  case 15: /* the same form as metrics_listen: IP:PORT, port required */
+    t->dashboard = v;
+    return set_metrics_listen(cx, v, kp, &c->dashboard_listen,
+                              &c->dashboard_listen_len);
+  case 16:
+    return set_path(cx, v, kp, c->dashboard_token_file);
   default:
     return shared_member(cx, ud, which, v, kp);
   }
@@ -854,6 +862,13 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
     r = im_check_pool(&cx, c, t.services, t.pool);
   if (r == 0)
     r = im_check_service_pool(&cx, c, t.services, t.svc_pool);
+  /* The dashboard shows every peer and session: anywhere but loopback it
+   * must ask for a credential (docs/dashboard.md). */
+  if (r == 0 && t.dashboard && !c->dashboard_token_file[0] &&
+      !zt_addr_is_loopback((const struct sockaddr *)&c->dashboard_listen))
+    r = cfail(&cx, t.dashboard->line, "dashboard_listen",
+              "not a loopback address: set \"dashboard_token_file\" too "
+              "(a file with a random token, docs/dashboard.md)");
   zt_json_free(root);
   return r;
 }

@@ -55,6 +55,11 @@ struct zt_intermediate_config {
   /* HTTP /metrics, /healthz, /readyz (docs/operations.md); length 0: off */
   struct sockaddr_storage metrics_listen;
   socklen_t metrics_listen_len;
+  /* The admin dashboard (docs/dashboard.md); length 0: off. Anywhere but
+   * loopback the token file is required (the parser refuses without). */
+  struct sockaddr_storage dashboard_listen;
+  socklen_t dashboard_listen_len;
+  char dashboard_token_file[ZT_PATH_MAX]; /* "": no token asked */
   char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
   /* Where the Intermediate keeps agent and service address bindings ("":
    * nowhere). */

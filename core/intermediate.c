@@ -67,6 +67,7 @@ struct peer {
    * connection stays, and it is back in the choice once heard again. */
   uint64_t heard_at;
   bool silent;
+  uint64_t up_at; /* when its handshake completed, for the uptime shown */
   /* Agents: the connector chosen per granted service (chooser.h). */
   struct zt_choices *chosen;
 };
@@ -703,7 +704,7 @@ static void on_ready(struct zq_conn *q, void *ud) {
   p->role = zq_peer_role(q);
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
-  p->heard_at = p->im->now;
+  p->heard_at = p->up_at = p->im->now;
   zt_hist_observe(&p->im->stats.handshake, zq_get_stats(q)->handshake_ns);
   zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
@@ -1615,6 +1616,11 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                     p->observedlen);
     zt_statusw_ip4(&w, "tunnel_address", p->tunnel_ip);
     zt_jsonw_u64(&w, "rtt_us", p->q ? zq_rtt_ns(p->q) / 1000 : 0);
+    /* For the dashboard: how long it has been up, its handshake's time. */
+    zt_jsonw_u64(&w, "uptime_us",
+                 p->name[0] && im->now > p->up_at ? (im->now - p->up_at) / 1000 : 0);
+    zt_jsonw_u64(&w, "handshake_us",
+                 p->name[0] && p->q ? zq_get_stats(p->q)->handshake_ns / 1000 : 0);
     zt_statusw_peer_cert(&w, p->q, im->io);
     zt_statusw_pmtu(&w, p->q);
     zt_jsonw_end_object(&w);

@@ -11,11 +11,13 @@
 
 #include "clock.h"
 #include "log.h"
+#include "strbuf.h"
 
 struct route {
   char *path;
   zt_http_fn fn;
   void *ud;
+  bool private; /* behind the auth check */
 };
 
 struct zt_httpd {
@@ -23,6 +25,8 @@ struct zt_httpd {
   struct MHD_Daemon *mhd;
   int epfd;
   struct zt_timer timer;
+  zt_http_auth_fn auth;
+  void *auth_ud;
   size_t n_routes;
   struct route routes[ZT_HTTPD_MAX_ROUTES];
 };
@@ -39,6 +43,21 @@ void zt_http_reply_text(struct zt_http_reply *r, unsigned status,
     r->len = 0;
 }
 
+void zt_http_reply_render(struct zt_http_reply *r,
+                          int (*fn)(void *ud, char *buf, size_t len), void *ud,
+                          size_t max, const char *content_type) {
+  bool cut;
+  r->body = zt_strbuf_render(fn, ud, 64 * 1024 < max ? 64 * 1024 : max, max,
+                             &r->len, &cut);
+  if (!r->body || cut) {
+    free(r->body);
+    r->body = NULL;
+    zt_http_reply_text(r, 500, "reply too large or out of memory\n");
+    return;
+  }
+  r->content_type = content_type;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *c,
                              struct zt_http_reply *r) {
   struct MHD_Response *resp =
@@ -53,6 +72,12 @@ static enum MHD_Result queue(struct MHD_Connection *c,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           r->content_type ? r->content_type : "text/plain");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "Content-Security-Policy",
+                          "default-src 'self'; frame-ancestors 'none'");
+  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+  if (r->status == MHD_HTTP_UNAUTHORIZED)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
   enum MHD_Result rv = MHD_queue_response(c, r->status, resp);
   MHD_destroy_response(resp);
   return rv;
@@ -77,6 +102,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   for (size_t i = 0; i < h->n_routes; i++)
     if (!strcmp(url, h->routes[i].path)) {
+      if (h->routes[i].private && h->auth &&
+          !h->auth(h->auth_ud,
+                   MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_AUTHORIZATION))) {
+        zt_http_reply_text(&r, MHD_HTTP_UNAUTHORIZED, "unauthorized\n");
+        return queue(c, &r);
+      }
       r.status = MHD_HTTP_OK;
       h->routes[i].fn(h->routes[i].ud, url, &r);
       return queue(c, &r);
@@ -133,10 +165,12 @@ struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr
     flags |= MHD_USE_IPv6;
   errno = 0;
   h->mhd = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, addr,
+      flags, 0, NULL, NULL, on_request, h,
+      /* First, so that MHD's own complaints about the options go here. */
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, addr,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)ZT_HTTPD_MAX_CONNECTIONS,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ZT_HTTPD_TIMEOUT_S,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+      MHD_OPTION_END);
   if (!h->mhd) {
     snprintf(err, errlen, "cannot listen: %s",
              errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -157,8 +191,8 @@ struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr
   return h;
 }
 
-int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
-                   void *ud) {
+static int add_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
+                     void *ud, bool private) {
   if (h->n_routes == ZT_HTTPD_MAX_ROUTES)
     return -1;
   struct route *r = &h->routes[h->n_routes];
@@ -166,8 +200,24 @@ int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
     return -1;
   r->fn = fn;
   r->ud = ud;
+  r->private = private;
   h->n_routes++;
   return 0;
+}
+
+int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
+                   void *ud) {
+  return add_route(h, path, fn, ud, false);
+}
+
+int zt_httpd_route_private(struct zt_httpd *h, const char *path,
+                           zt_http_fn fn, void *ud) {
+  return add_route(h, path, fn, ud, true);
+}
+
+void zt_httpd_set_auth(struct zt_httpd *h, zt_http_auth_fn check, void *ud) {
+  h->auth = check;
+  h->auth_ud = ud;
 }
 
 void zt_httpd_close(struct zt_httpd *h) {

@@ -7,13 +7,16 @@
  * handlers run on the loop's thread and may read the node directly.
  *
  * Routes are exact paths answered to GET and HEAD; anything else gets 404
- * (unknown path) or 405 (another method). Connections are capped and time
+ * (unknown path) or 405 (another method). Every reply carries no-store,
+ * nosniff and a Content-Security-Policy allowing this origin only (the
+ * dashboard's page loads nothing from anywhere else). Connections are capped and time
  * out after a few seconds: an operator endpoint must not let a slow client
  * hold the daemon's resources.
  */
 #ifndef ZTNA_HTTPD_H
 #define ZTNA_HTTPD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -42,9 +45,23 @@ struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr
 /* Answers GET path with fn. 0, or -1 when the table is full. */
 int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
                    void *ud);
+/* Routes added with zt_httpd_route_private() answer only when check(ud,
+ * the request's Authorization header or NULL) is true; otherwise 401 with
+ * no body of theirs. Without a check set they answer everyone (a server
+ * that asks no credential). One check per server. */
+typedef bool (*zt_http_auth_fn)(void *ud, const char *authorization);
+void zt_httpd_set_auth(struct zt_httpd *h, zt_http_auth_fn check, void *ud);
+int zt_httpd_route_private(struct zt_httpd *h, const char *path,
+                           zt_http_fn fn, void *ud);
 /* A reply with a copy of text (NUL-terminated) as its body. */
 void zt_http_reply_text(struct zt_http_reply *r, unsigned status,
                         const char *text);
+/* A reply whose body fn writes (a strbuf writer returning the length it
+ * needed, strbuf.h), in a buffer grown up to max bytes; 500 when it does
+ * not fit or memory runs out. */
+void zt_http_reply_render(struct zt_http_reply *r,
+                          int (*fn)(void *ud, char *buf, size_t len), void *ud,
+                          size_t max, const char *content_type);
 void zt_httpd_close(struct zt_httpd *h);
 
 #endif

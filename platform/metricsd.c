@@ -51,17 +51,9 @@ static int metrics_text(void *ud, char *buf, size_t len) {
 }
 
 static void get_metrics(void *ud, const char *path, struct zt_http_reply *r) {
-  bool cut;
   (void)path;
-  r->body = zt_strbuf_render(metrics_text, ud, 64 * 1024, METRICS_MAX,
-                             &r->len, &cut);
-  if (!r->body || cut) {
-    free(r->body);
-    r->body = NULL;
-    zt_http_reply_text(r, 500, "metrics too large or out of memory\n");
-    return;
-  }
-  r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  zt_http_reply_render(r, metrics_text, ud, METRICS_MAX,
+                       "text/plain; version=0.0.4; charset=utf-8");
 }
 
 static void get_healthz(void *ud, const char *path, struct zt_http_reply *r) {

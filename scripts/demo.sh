@@ -12,6 +12,8 @@
 # groups (alice is in staff), an allowed and a denied access each with the
 # audit lines they wrote, a live reload that grants alice a new service
 # (route, traffic, no reconnect), and names answered by the agent's DNS.
+# It ends with where the Intermediate's metrics and admin dashboard are
+# (docs/operations.md, docs/dashboard.md) and a curl of /metrics.
 # Cleans up on every exit path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +33,16 @@ audit_on() {
   CONN_AUDIT=$ZT_WORK/audit-connector.jsonl
   zt_audit_on "$ZT_WORK/intermediate.json" "$IM_AUDIT" "$ZT_WORK/connector.json" "$CONN_AUDIT"
 }
-ZT_AFTER_CONFIGS=audit_on
+# The operator's windows on the Intermediate, on its namespace's loopback:
+# metrics (docs/operations.md) and the admin dashboard (docs/dashboard.md).
+METRICS=127.0.0.1:9101
+DASHBOARD=127.0.0.1:9180
+demo_configs() {
+  audit_on &&
+    zt_config_set "$ZT_WORK/intermediate.json" metrics_listen "$METRICS" &&
+    zt_config_set "$ZT_WORK/intermediate.json" dashboard_listen "$DASHBOARD"
+}
+ZT_AFTER_CONFIGS=demo_configs
 trap zt_env_down EXIT
 trap 'exit 130' INT TERM
 
@@ -194,6 +205,22 @@ for name in web admin; do
 done
 printf '$ dig @%s nosuch.%s\n' "$dns_addr" "$domain"
 A dig "@$dns_addr" +time=2 +tries=2 "nosuch.$domain" | grep -E 'status:' | sed 's/^;; */   /'
+
+say "watching it: the Intermediate's metrics and admin dashboard (in its namespace, $ZT_NS_I)"
+I() { ip netns exec "$ZT_NS_I" "$@"; }
+echo "   dashboard: http://$DASHBOARD/  (peers, services, sessions, traffic; docs/dashboard.md)"
+echo "   metrics:   http://$METRICS/metrics, /healthz, /readyz  (docs/operations.md)"
+printf '$ curl -s http://%s/metrics | grep -E "^ztna_intermediate_(agents|connectors|sessions|relay_bytes_total) "\n' "$METRICS"
+I curl -s --max-time 5 "http://$METRICS/metrics" |
+  grep -E "^ztna_intermediate_(agents|connectors|sessions|relay_bytes_total) " | sed 's/^/   /'
+if command -v chromium >/dev/null; then
+  shot=/tmp/ztna-demo-dashboard.png
+  I timeout 60 chromium --headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$(mktemp -d "$ZT_WORK/chrome.XXXXXX")" --virtual-time-budget=4000 \
+    --window-size=1200,900 --screenshot="$shot" "http://$DASHBOARD/" >/dev/null 2>&1 &&
+    echo "   the dashboard as headless Chromium saw it: $shot"
+fi
 
 say "what each daemon saw"
 for d in agent connector intermediate; do zt_stop "$d" TERM; done

@@ -15,6 +15,7 @@ pkgs=(
   bind9-dnsutils                                              # tests, demo: dig asks the agent's DNS
   libmicrohttpd-dev                                           # daemons: /metrics, /healthz, /readyz (an HTTP server fit for an epoll loop)
   prometheus                                                  # tests: promtool and a real server scrape /metrics
+  chromium                                                    # tests: the dashboard in a real (headless) browser
 )
 missing=()
 for p in "${pkgs[@]}"; do

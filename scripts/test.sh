@@ -61,6 +61,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/addresses.sh
   BUILD=build bash tests/netns/metrics.sh
   BUILD=build bash tests/netns/rotate.sh   # prints its wall time
+  BUILD=build bash tests/netns/dashboard.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   # The daemons run with ASan and UBSan but without LeakSanitizer: its exit

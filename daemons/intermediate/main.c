@@ -15,6 +15,7 @@
 #include "auditfile.h"
 #include "clock.h"
 #include "config.h"
+#include "dashboard.h"
 #include "daemon.h"
 #include "driver.h"
 #include "file.h"
@@ -56,6 +57,36 @@ static void handle_expiry(void *n, uint64_t now) {
 static int metrics(void *n, char *buf, size_t len) {
   return zt_intermediate_metrics(n, buf, len);
 }
+
+static int status_json(void *n, char *buf, size_t len);
+static uint64_t relay_bytes(void *n) {
+  return zt_intermediate_get_stats(n)->relay_bytes;
+}
+
+/* The admin dashboard (docs/dashboard.md) when dashboard_listen is set;
+ * 0, or -1 when it cannot start (the daemon then stops: the operator
+ * asked for it). */
+static int open_dashboard(struct zt_loop *loop, struct zt_intermediate *im,
+                          const struct zt_intermediate_config *c,
+                          struct zt_dashboard **out) {
+  char err[512], addr[64];
+  const struct zt_dashboard_source src = {im, status_json, relay_bytes};
+  *out = NULL;
+  if (!c->dashboard_listen_len)
+    return 0;
+  const struct sockaddr *sa = (const struct sockaddr *)&c->dashboard_listen;
+  zt_netaddr_str(sa, addr, sizeof(addr));
+  *out = zt_dashboard_open(loop, sa, c->dashboard_listen_len,
+                           c->dashboard_token_file, &src, err, sizeof(err));
+  if (!*out) {
+    zt_err("dashboard_listen %s: %s", addr, err);
+    return -1;
+  }
+  zt_info("dashboard on http://%s/ (%s)", addr,
+          c->dashboard_token_file[0] ? "token required" : "no token");
+  return 0;
+}
+
 static int status_json(void *n, char *buf, size_t len) {
   return zt_intermediate_status_json(n, buf, len);
 }
@@ -258,6 +289,9 @@ int main(int argc, char **argv) {
   d.reload = reload;
   d.creds = creds; /* SIGHUP reads the certificate and key again */
   d.tls = &cfg.tls;
+  struct zt_dashboard *dash;
+  if (open_dashboard(d.loop, im, &cfg, &dash) != 0)
+    return 1;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   int stun_fd = open_stun(&cfg);
   if (stun_fd == -2)
@@ -272,6 +306,7 @@ int main(int argc, char **argv) {
           zt_intermediate_policy(im)->n_services,
           zt_intermediate_policy(im)->n_rules);
   int rv = zt_driver_run(&d);
+  zt_dashboard_close(dash);
   zt_intermediate_shutdown(im, zt_now_ns());
   zt_intermediate_free(im);
   zt_loop_free(d.loop);

@@ -370,6 +370,16 @@ EOF
     --control-socket "$ZT_WORK/mallory.sock"
 }
 
+# zt_config_set FILE KEY VALUE: sets a top-level key of a JSON config to
+# VALUE, a string (for hooks run by ZT_AFTER_CONFIGS).
+zt_config_set() {
+  "$ZT_PY" -c 'import json, sys
+path, key, value = sys.argv[1:4]
+cfg = json.load(open(path))
+cfg[key] = value
+json.dump(cfg, open(path, "w"), indent=1)' "$@"
+}
+
 # The daemons' control sockets (`ztna status`) live in $ZT_WORK, not in
 # /run/ztna: the namespaces share the file system, and a test must not
 # take the host's sockets.
