@@ -7,6 +7,7 @@
 #   4. every libFuzzer target, briefly, from its seed corpus
 #   5. namespace end-to-end tests, with the plain and the sanitized daemons,
 #      and the delay-and-loss bridge of the benches (tests/netns/delayfwd.sh)
+#   6. deployment: the kustomize renders, the container images under podman
 # FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,5 +69,11 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build-san bash tests/netns/fragments.sh
   # DNS queries from the agent's host reach the agent's DNS parser.
   BUILD=build-san bash tests/netns/dns.sh
+fi
+step "deployment: Kubernetes manifests rendered and checked (tests/deploy/k8s_render.sh)"
+BUILD=build bash tests/deploy/k8s_render.sh
+if [ "${SKIP_NETNS:-0}" != 1 ]; then
+  step "deployment: container images under podman (tests/deploy/ctr_podman.sh, ~1 min)"
+  BUILD=build bash tests/deploy/ctr_podman.sh
 fi
 step "all tests passed"
