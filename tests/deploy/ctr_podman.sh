@@ -23,8 +23,9 @@
 # buildah, mmdebstrap) come from scripts/deps.sh when this test runs. SKIP
 # (with the reason) when podman cannot run a container here. Prints its
 # wall time; about 1 minute with a warm cache, 2 without.
+# shellcheck source-path=SCRIPTDIR
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 SECONDS=0
 # shellcheck source=../netns/ztna-env.sh
 source tests/netns/ztna-env.sh
@@ -156,26 +157,32 @@ sed -e "s|$ZT_WORK/pki/|/etc/ztna/|g" -e "s|\"$ZT_WORK/state\"|\"/var/lib/ztna\"
   "$ZT_WORK/intermediate.json" >"$etc/intermediate.json"
 chmod 0644 "$etc/intermediate.json"
 
-# As in deploy/k8s: read-only root, no capabilities, no privilege gain;
-# /var/lib/ztna (state_dir) and /run/ztna (control socket) writable.
-if ! pod run -d --name "$CTR" --network "ns:/run/netns/$ZT_NS_I" \
-  --ulimit nofile=1024:20000 --ulimit nproc=1000:1000 \
-  --read-only --cap-drop ALL --security-opt no-new-privileges \
-  --tmpfs /var/lib/ztna:U,mode=0700 \
-  --tmpfs /run/ztna:U,mode=0700 \
-  -v "$etc:/etc/ztna:ro" "$IMAGE" >"$ZT_WORK/run.out" 2>&1; then
-  fail run "podman run: $(cat "$ZT_WORK/run.out")"
-  finish
-fi
-ok=0
-for _ in $(seq 100); do
-  podman logs "$CTR" 2>&1 | grep -q "listening on udp" && { ok=1; break; }
-  sleep 0.1
-done
-if [ $ok != 1 ]; then
-  fail run "the Intermediate in the container did not start: $(podman logs "$CTR" 2>&1 | tail -5)"
-  finish
-fi
+# ctr_start NAME NS IMAGE ETC PATTERN FLAG...: runs IMAGE as container NAME
+# in namespace NS with ETC as /etc/ztna, as deploy/k8s does (read-only root,
+# every capability dropped but those FLAG adds, no privilege gain), and
+# waits (20 s at most) until its log shows PATTERN; FAIL NAME otherwise.
+ctr_start() {
+  local name=$1 ns=$2 image=$3 etc=$4 pattern=$5 i
+  shift 5
+  if ! pod run -d --name "$name" --network "ns:/run/netns/$ns" \
+    --ulimit nofile=1024:20000 --ulimit nproc=1000:1000 \
+    --read-only --cap-drop ALL --security-opt no-new-privileges "$@" \
+    -v "$etc:/etc/ztna:ro" "$image" >"$ZT_WORK/run-$name.out" 2>&1; then
+    fail "$name" "podman run: $(cat "$ZT_WORK/run-$name.out")"
+    return 1
+  fi
+  for ((i = 0; i < 200; i++)); do
+    podman logs "$name" 2>&1 | grep -q -- "$pattern" && return 0
+    sleep 0.1
+  done
+  fail "$name" "no '$pattern' in its log: $(podman logs "$name" 2>&1 | tail -5)"
+  return 1
+}
+
+# The Intermediate: state_dir (/var/lib/ztna) and the control socket's
+# directory (/run/ztna) writable by its user.
+ctr_start "$CTR" "$ZT_NS_I" "$IMAGE" "$etc" "listening on udp" \
+  --tmpfs /var/lib/ztna:U,mode=0700 --tmpfs /run/ztna:U,mode=0700 || finish
 
 pid=$(podman inspect --format '{{.State.Pid}}' "$CTR")
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
@@ -188,8 +195,11 @@ fi
 
 code=$(ip netns exec "$ZT_NS_I" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
   http://198.51.100.1:9101/readyz)
-[ "$code" = 200 ] && pass "readyz: 200 on metrics_listen 198.51.100.1:9101" ||
+if [ "$code" = 200 ]; then
+  pass "readyz: 200 on metrics_listen 198.51.100.1:9101"
+else
   fail readyz "HTTP $code"
+fi
 
 zt_start_connector
 zt_wait_log connector "service echo registered" 20 || { fail connector "not registered"; finish; }
@@ -219,23 +229,13 @@ mkdir -m 0755 "$etc_c"
 cp "$ZT_WORK/pki/ca.pem" "$ZT_WORK/pki/conn-a.pem" "$ZT_WORK/pki/conn-a.key" "$etc_c/"
 sed -e "s|$ZT_WORK/pki/|/etc/ztna/|g" "$ZT_WORK/connector.json" >"$etc_c/connector.json"
 ip netns exec "$ZT_NS_C" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
-if ! pod run -d --name "$CTR_C" --network "ns:/run/netns/$ZT_NS_C" \
-  --ulimit nofile=1024:20000 --ulimit nproc=1000:1000 \
-  --read-only --cap-drop ALL --cap-add NET_ADMIN --device /dev/net/tun \
-  --security-opt no-new-privileges --tmpfs /run/ztna:mode=0700 \
-  -v "$etc_c:/etc/ztna:ro" "$IMAGE_C" >"$ZT_WORK/run-c.out" 2>&1; then
-  fail connector-container "podman run: $(cat "$ZT_WORK/run-c.out")"
-  finish
-fi
 ok=0
-for _ in $(seq 200); do
-  podman logs "$CTR_C" 2>&1 | grep -q "service echo registered" && { ok=1; break; }
-  sleep 0.1
-done
+ctr_start "$CTR_C" "$ZT_NS_C" "$IMAGE_C" "$etc_c" "service echo registered" \
+  --cap-add NET_ADMIN --device /dev/net/tun --tmpfs /run/ztna:mode=0700 && ok=1
 if [ $ok = 1 ] && ip netns exec "$ZT_NS_A" ping -c 3 -i 0.2 -W 2 "$WEB_VIP" >"$ZT_WORK/ping.out" 2>&1 &&
   ip netns exec "$ZT_NS_A" curl -sf --max-time 20 -o /dev/null "http://$WEB_VIP:8080/blob"; then
   pass "connector container: registered, ping and http through it (--cap-add NET_ADMIN --device /dev/net/tun)"
-else
-  fail connector-container "$(podman logs "$CTR_C" 2>&1 | tail -5) $(tail -2 "$ZT_WORK/ping.out")"
+elif [ $ok = 1 ]; then
+  fail connector-container "no traffic through it: $(tail -2 "$ZT_WORK/ping.out")"
 fi
 finish

@@ -10,7 +10,7 @@
 # Needs kubectl (Debian's kubernetes-client where none is installed) and
 # BUILD's ztna tools; without kubectl: SKIP. Prints its wall time.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 SECONDS=0
 BUILD=${BUILD:-build}
 PY=$(command -v /usr/bin/python3 || command -v python3)
