@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ztna needs to build, test and demo, if any
 # are missing. Idempotent; needs root (or nothing to install).
+# Arguments: more packages, for a test that alone needs them (e.g.
+# `deps.sh podman runc buildah mmdebstrap`), installed the same way.
 set -euo pipefail
 
 pkgs=(
@@ -17,6 +19,7 @@ pkgs=(
   prometheus                                                  # tests: promtool and a real server scrape /metrics
   chromium                                                    # tests: the dashboard in a real (headless) browser
 )
+pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,7 +10,9 @@
 #   5. every libFuzzer target, briefly, from its seed corpus
 #   6. namespace end-to-end tests, with the plain and the sanitized daemons,
 #      and the delay-and-loss bridge of the benches (tests/netns/delayfwd.sh)
-# FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 6.
+#   7. deployment: the kustomize renders, the container images under podman
+# FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 6 and
+# the podman part of 7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -78,5 +80,11 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build-san bash tests/netns/fragments.sh
   # DNS queries from the agent's host reach the agent's DNS parser.
   BUILD=build-san bash tests/netns/dns.sh
+fi
+step "deployment: Kubernetes manifests rendered and checked (tests/deploy/k8s_render.sh)"
+BUILD=build bash tests/deploy/k8s_render.sh
+if [ "${SKIP_NETNS:-0}" != 1 ]; then
+  step "deployment: container images under podman (tests/deploy/ctr_podman.sh, ~1 min)"
+  BUILD=build bash tests/deploy/ctr_podman.sh
 fi
 step "all tests passed"
