@@ -70,12 +70,20 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all test unit check mutants demo bench bench-flood soak install clean fuzz
+.PHONY: all bins deb test unit check mutants demo bench bench-flood soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
+# The shipped programs only (debian/rules builds these).
+bins: $(BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The version is written once, in VERSION; `--version` of the daemons and of
+# the ztna tool prints it, and `make deb` checks debian/changelog against it.
+VERSION := $(shell cat VERSION)
+$(BUILD)/platform/daemon.o $(BUILD)/tools/ztna.o: ZT_CFLAGS += -DZTNA_VERSION='"$(VERSION)"'
+$(BUILD)/platform/daemon.o $(BUILD)/tools/ztna.o: VERSION
 
 $(LIBZTNA): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -192,8 +200,20 @@ install: $(BINS)
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
 	done
 
+# The Debian package (debian/), built in build-deb/ with Debian's hardening
+# flags, moved to dist/. debian/changelog must carry the version of VERSION.
+deb:
+	bash scripts/deps.sh deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+	  { echo "make deb: debian/changelog says $$v, VERSION says $(VERSION)" >&2; exit 1; }
+	dpkg-buildpackage -b -us -uc
+	@mkdir -p dist
+	mv ../ztna_$(VERSION)_*.buildinfo ../ztna_$(VERSION)_*.changes ../ztna*_$(VERSION)_*.deb dist/
+	lintian --info dist/ztna_$(VERSION)_*.changes || true
+	@ls -l dist/ztna_$(VERSION)_*.deb
+
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-deb dist
 
 # This build's dependency files only (the other build's name other targets).
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -16,6 +16,16 @@ pkgs=(
   libmicrohttpd-dev                                           # daemons: /metrics, /healthz, /readyz (an HTTP server fit for an epoll loop)
   prometheus                                                  # tests: promtool and a real server scrape /metrics
 )
+# Optional groups, installed only when a target asks for them by name
+# (`bash scripts/deps.sh deb`), not for every build.
+for group in "$@"; do
+  case "$group" in
+    # make deb and tests/deploy/deb_systemd.sh: the packaging tools, lintian,
+    # a Debian 12 root file system and systemd-nspawn to boot it.
+    deb) pkgs+=(dpkg-dev debhelper lintian man-db mmdebstrap systemd-container) ;;
+    *) echo "deps: unknown group '$group'" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
