@@ -190,9 +190,14 @@ soak: all
 
 # systemd units go where systemd looks for a PREFIX's units, with the
 # binaries' real path filled in.
+# The units run as the ztna user: its sysusers.d entry goes where
+# systemd-sysusers reads it (run `systemd-sysusers` after installing).
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/ztna/examples $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/ztna/examples $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 deploy/systemd/ztna.sysusers $(DESTDIR)$(SYSUSERSDIR)/ztna.conf
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 deploy/config/*.json $(DESTDIR)/etc/ztna/examples/
 	for u in deploy/systemd/*.service; do \
