@@ -7,7 +7,9 @@
 #   4. every libFuzzer target, briefly, from its seed corpus
 #   5. namespace end-to-end tests, with the plain and the sanitized daemons,
 #      and the delay-and-loss bridge of the benches (tests/netns/delayfwd.sh)
-# FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 5.
+#   6. deployment tests (tests/deploy/)
+# FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 5,
+# SKIP_DEPLOY=1 skips 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -68,5 +70,9 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build-san bash tests/netns/fragments.sh
   # DNS queries from the agent's host reach the agent's DNS parser.
   BUILD=build-san bash tests/netns/dns.sh
+fi
+if [ "${SKIP_DEPLOY:-0}" != 1 ]; then
+  step "deployment: the .deb booted under systemd in a container (prints its wall time)"
+  bash tests/deploy/deb_systemd.sh
 fi
 step "all tests passed"
