@@ -13,7 +13,7 @@
 # is no machined, so no `systemd-run --machine` or `machinectl shell`.
 # systemctl there talks to the container's systemd over its own bus socket.
 #
-# DEB=path/to.deb skips the build. Needs root; SKIPs when nspawn cannot boot.
+# DEB=path/to.deb skips the build; ZT_KEEP_JOURNAL=FILE keeps the journal. Needs root; SKIPs when nspawn cannot boot.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 T0=$(date +%s)
@@ -156,10 +156,11 @@ in_ct sh -ec '
   ztna ca init --dir /root/ca >/dev/null
   ztna cert issue --ca-dir /root/ca --role intermediate --name intermediate --out /etc/ztna/intermediate >/dev/null
   ztna cert issue --ca-dir /root/ca --role connector --name conn-a --out /etc/ztna/connector >/dev/null
+  ztna cert issue --ca-dir /root/ca --role agent --name alice --out /etc/ztna/agent >/dev/null
   install -m 0644 /root/ca/ca.pem /etc/ztna/ca.pem
   chgrp ztna /etc/ztna/*.key && chmod 0640 /etc/ztna/*.key
   sed -i "s|\"0.0.0.0:4433\"|\"127.0.0.1:4433\"|" /etc/ztna/intermediate.json
-  sed -i "s|\"intermediate\": \[.*\]|\"intermediate\": [\"127.0.0.1:4433\"]|" /etc/ztna/connector.json
+  sed -i "s|\"intermediate\": \[.*\]|\"intermediate\": [\"127.0.0.1:4433\"]|" /etc/ztna/connector.json /etc/ztna/agent.json
 ' >"$ZT_WORK/certs.log" 2>&1 && pass "CA and certificates made with ztna cert" ||
   fail "certificates" "see certs.log"
 
@@ -261,6 +262,21 @@ grep -qE '^CapEff:\s+0+1000$' <<<"$(in_ct cat "/proc/$cpid/status" 2>/dev/null)"
   pass "ztna-connector: CAP_NET_ADMIN only, as ztna" ||
   fail "ztna-connector capabilities" "$(in_ct grep -E '^(Uid|CapEff)' "/proc/$cpid/status" 2>&1 | tr '\n' ' ')"
 
+# ---- the agent (alice, granted web): uplink up, and a probe through the
+# end-to-end session reaches the connector (all three sandboxed units)
+in_ct systemctl start ztna-agent
+ready=
+for _ in $(seq 75); do
+  ready=$(in_ct curl -sS --max-time 2 http://127.0.0.1:9103/readyz 2>&1) && [ "$ready" = ready ] && break
+  sleep 0.2
+done
+if [ "$ready" = ready ] && in_ct ztna ping -c 3 -i 0.2 web >"$ZT_WORK/ping.txt" 2>&1; then
+  pass "ztna-agent: uplink up, ztna ping web answered: $(tail -1 "$ZT_WORK/ping.txt")"
+else
+  in_ct journalctl -u ztna-agent --no-pager >"$ZT_WORK/agent.log"
+  fail "ztna-agent" "readyz '$ready', ping: $(tail -1 "$ZT_WORK/ping.txt" 2>/dev/null)"
+fi
+
 # ---- exposure scores (systemd-analyze security; 0 safest, 10 worst).
 # The Intermediate has no capability and no device: it must stay "OK".
 for u in intermediate connector agent; do
@@ -273,14 +289,16 @@ awk -v s="${score:-99}" 'BEGIN { exit !(s < 4.0) }' &&
 
 # ---- clean stops, purge
 ok=1
-for u in connector intermediate; do
+for u in agent connector intermediate; do
   in_ct systemctl stop "ztna-$u"
   r=$(in_ct systemctl show -P Result "ztna-$u")
   s=$(in_ct systemctl show -P ExecMainStatus "ztna-$u")
   [ "$r" = success ] && [ "$s" = 0 ] || { ok=0; fail "systemctl stop ztna-$u" "Result=$r ExecMainStatus=$s"; }
 done
-[ $ok = 1 ] && pass "systemctl stop: both exit with status 0"
-in_ct journalctl -u ztna-connector -u ztna-intermediate --no-pager >"$ZT_WORK/journal.txt"
+[ $ok = 1 ] && pass "systemctl stop: the three exit with status 0"
+in_ct journalctl -u ztna-agent -u ztna-connector -u ztna-intermediate --no-pager >"$ZT_WORK/journal.txt"
+# ZT_KEEP_JOURNAL=FILE keeps the three units' journal for reading.
+[ -n "${ZT_KEEP_JOURNAL:-}" ] && cp "$ZT_WORK/journal.txt" "$ZT_KEEP_JOURNAL"
 if in_ct dpkg --purge ztna >"$ZT_WORK/purge.log" 2>&1 && ! in_ct test -e /var/lib/ztna &&
   ! in_ct test -e /lib/systemd/system/ztna-intermediate.service; then
   pass "dpkg --purge removes units and state"
