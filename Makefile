@@ -15,6 +15,7 @@
 #   make soak       an hour of traffic with faults (scripts/soak.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
 #                   systemd units)
+#   make deb        the Debian package in dist/ (debian/, docs/deploy-systemd.md)
 
 CC      ?= cc
 PREFIX  ?= /usr/local

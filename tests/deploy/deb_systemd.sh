@@ -15,7 +15,7 @@
 #
 # DEB=path/to.deb skips the build; ZT_KEEP_JOURNAL=FILE keeps the journal. Needs root; SKIPs when nspawn cannot boot.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 T0=$(date +%s)
 ZT_WORK=$(mktemp -d /tmp/ztna-deb.XXXXXX)
 ROOT=$ZT_WORK/root
@@ -141,11 +141,14 @@ else
   fail "dpkg -i" "see dpkg.log"; zt_summary deb_systemd
 fi
 in_ct id ztna >/dev/null 2>&1 && pass "system user ztna created" || fail "system user ztna"
+# shellcheck disable=SC2016 # a dpkg-query format, not shell
 conff=$(in_ct dpkg-query -W -f='${Conffiles}' ztna)
+missing=
 for f in intermediate connector agent; do
-  grep -q "/etc/ztna/$f.json" <<<"$conff" || fail "conffile /etc/ztna/$f.json" "not a conffile"
+  grep -q "/etc/ztna/$f.json" <<<"$conff" || missing+=" /etc/ztna/$f.json"
 done
-pass "example configurations are conffiles"
+[ -z "$missing" ] && pass "example configurations are conffiles" ||
+  fail "conffiles" "not conffiles:$missing"
 [ "$(in_ct ztna-intermediate --version)" = "ztna-intermediate $version" ] &&
   [ "$(in_ct ztna version)" = "ztna $version" ] &&
   pass "--version says $version" || fail "--version" "$(in_ct ztna-intermediate --version)"
