@@ -175,6 +175,15 @@ wait_active() { # UNIT: active within 15 s
   done
   return 1
 }
+# wait_ready PORT: $ready is that daemon's /readyz answer, "ready" within 15 s
+wait_ready() {
+  ready=
+  for _ in $(seq 75); do
+    ready=$(in_ct curl -sS --max-time 2 "http://127.0.0.1:$1/readyz" 2>&1) && [ "$ready" = ready ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
 in_ct systemctl start ztna-intermediate
 if wait_active ztna-intermediate; then
   pass "systemctl start ztna-intermediate: active"
@@ -182,11 +191,7 @@ else
   in_ct journalctl -u ztna-intermediate --no-pager >"$ZT_WORK/intermediate.log"
   fail "ztna-intermediate active" "$(in_ct systemctl is-active ztna-intermediate)"
 fi
-ready=
-for _ in $(seq 50); do
-  ready=$(in_ct curl -sS --max-time 2 http://127.0.0.1:9101/readyz 2>&1) && [ "$ready" = ready ] && break
-  sleep 0.2
-done
+wait_ready 9101
 [ "$ready" = ready ] && pass "/readyz answers ready" || fail "/readyz" "$ready"
 
 pid=$(in_ct systemctl show -P MainPID ztna-intermediate)
@@ -248,11 +253,7 @@ in_ct test -d /var/lib/ztna && [ "$(in_ct stat -c %U /var/lib/ztna)" = ztna ] &&
 
 # ---- the connector: TUN device, nftables, registered at the Intermediate
 in_ct systemctl start ztna-connector
-ready=
-for _ in $(seq 75); do
-  ready=$(in_ct curl -sS --max-time 2 http://127.0.0.1:9102/readyz 2>&1) && [ "$ready" = ready ] && break
-  sleep 0.2
-done
+wait_ready 9102
 if [ "$ready" = ready ] && in_ct ztna status --daemon intermediate | grep -qE '^web +10\.100\.0\.1 +conn-a +(online +)?yes'; then
   pass "ztna-connector: TUN up, registered at the Intermediate (its /readyz ready, service web online)"
 else
@@ -268,11 +269,7 @@ grep -qE '^CapEff:\s+0+1000$' <<<"$(in_ct cat "/proc/$cpid/status" 2>/dev/null)"
 # ---- the agent (alice, granted web): uplink up, and a probe through the
 # end-to-end session reaches the connector (all three sandboxed units)
 in_ct systemctl start ztna-agent
-ready=
-for _ in $(seq 75); do
-  ready=$(in_ct curl -sS --max-time 2 http://127.0.0.1:9103/readyz 2>&1) && [ "$ready" = ready ] && break
-  sleep 0.2
-done
+wait_ready 9103
 if [ "$ready" = ready ] && in_ct ztna ping -c 3 -i 0.2 web >"$ZT_WORK/ping.txt" 2>&1; then
   pass "ztna-agent: uplink up, ztna ping web answered: $(tail -1 "$ZT_WORK/ping.txt")"
 else
