@@ -19,6 +19,7 @@
 #   make soak       an hour of traffic with faults (scripts/soak.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
 #                   systemd units)
+#   make deb        the Debian package in dist/ (debian/, docs/deploy-systemd.md)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -94,12 +95,20 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all test unit check mutants demo bench bench-flood soak install clean fuzz
+.PHONY: all bins deb test unit check mutants demo bench bench-flood soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
+# The shipped programs only (debian/rules builds these).
+bins: $(BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# The version is written once, in VERSION; `--version` of the daemons and of
+# the ztna tool prints it, and `make deb` checks debian/changelog against it.
+VERSION := $(shell cat VERSION)
+$(BUILD)/platform/daemon.o $(BUILD)/tools/ztna.o: ZT_CFLAGS += -DZTNA_VERSION='"$(VERSION)"'
+$(BUILD)/platform/daemon.o $(BUILD)/tools/ztna.o: VERSION
 
 $(LIBZTNA): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -215,9 +224,14 @@ soak: all
 
 # systemd units go where systemd looks for a PREFIX's units, with the
 # binaries' real path filled in.
+# The units run as the ztna user: its sysusers.d entry goes where
+# systemd-sysusers reads it (run `systemd-sysusers` after installing).
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 install: $(BINS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/ztna/examples $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/ztna/examples $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0644 deploy/systemd/ztna.sysusers $(DESTDIR)$(SYSUSERSDIR)/ztna.conf
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 deploy/config/*.json $(DESTDIR)/etc/ztna/examples/
 	for u in deploy/systemd/*.service; do \
@@ -225,8 +239,20 @@ install: $(BINS)
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
 	done
 
+# The Debian package (debian/), built in build-deb/ with Debian's hardening
+# flags, moved to dist/. debian/changelog must carry the version of VERSION.
+deb:
+	bash scripts/deps.sh deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+	  { echo "make deb: debian/changelog says $$v, VERSION says $(VERSION)" >&2; exit 1; }
+	dpkg-buildpackage -b -us -uc
+	@mkdir -p dist
+	mv ../ztna_$(VERSION)_*.buildinfo ../ztna_$(VERSION)_*.changes ../ztna*_$(VERSION)_*.deb dist/
+	lintian --info dist/ztna_$(VERSION)_*.changes || true
+	@ls -l dist/ztna_$(VERSION)_*.deb
+
 clean:
-	rm -rf build build-san build-arm64 build-fuzz
+	rm -rf build build-san build-arm64 build-fuzz build-deb dist
 
 # This build's dependency files only (the other build's name other targets).
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

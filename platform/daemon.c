@@ -14,6 +14,10 @@
 #include "driver.h"
 #include "log.h"
 
+#ifndef ZTNA_VERSION
+#define ZTNA_VERSION "unknown"
+#endif
+
 void zt_daemon_parse_args(int argc, char **argv, const char *usage,
                           struct zt_daemon_args *a) {
   static const struct option opts[] = {
@@ -31,6 +35,7 @@ void zt_daemon_parse_args(int argc, char **argv, const char *usage,
       {"control-socket", required_argument, NULL, 'S'},
       {"check-config", required_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0},
   };
   int ch;
@@ -59,6 +64,11 @@ void zt_daemon_parse_args(int argc, char **argv, const char *usage,
     case 'k': a->check_config = optarg; break;
     case 'h':
       fputs(usage, stdout);
+      exit(0);
+    case 'V': /* ZTNA_VERSION: the VERSION file, through the Makefile */
+      printf("%s %s\n",
+             strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0],
+             ZTNA_VERSION);
       exit(0);
     default:
       fputs(usage, stderr);

@@ -19,7 +19,17 @@ pkgs=(
   prometheus                                                  # tests: promtool and a real server scrape /metrics
   chromium                                                    # tests: the dashboard in a real (headless) browser
 )
-pkgs+=("$@")
+# Arguments: optional groups, installed only when a target asks for them
+# by name (`bash scripts/deps.sh deb`), or single Debian packages a test
+# needs (`bash scripts/deps.sh podman runc`), not for every build.
+for arg in "$@"; do
+  case "$arg" in
+    # make deb and tests/deploy/deb_systemd.sh: the packaging tools, lintian,
+    # a Debian 12 root file system and systemd-nspawn to boot it.
+    deb) pkgs+=(dpkg-dev debhelper lintian man-db mmdebstrap systemd-container) ;;
+    *) pkgs+=("$arg") ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,9 +10,10 @@
 #   5. every libFuzzer target, briefly, from its seed corpus
 #   6. namespace end-to-end tests, with the plain and the sanitized daemons,
 #      and the delay-and-loss bridge of the benches (tests/netns/delayfwd.sh)
-#   7. deployment: the kustomize renders, the container images under podman
+#   7. deployment: the kustomize renders, the container images under podman,
+#      the .deb booted under systemd in a container (tests/deploy/)
 # FUZZ_SECONDS (default 20) sets each fuzzer's run; SKIP_NETNS=1 skips 6 and
-# the podman part of 7.
+# the podman part of 7; SKIP_DEPLOY=1 skips the .deb test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -86,5 +87,9 @@ BUILD=build bash tests/deploy/k8s_render.sh
 if [ "${SKIP_NETNS:-0}" != 1 ]; then
   step "deployment: container images under podman (tests/deploy/ctr_podman.sh, ~1 min)"
   BUILD=build bash tests/deploy/ctr_podman.sh
+fi
+if [ "${SKIP_DEPLOY:-0}" != 1 ]; then
+  step "deployment: the .deb booted under systemd in a container (prints its wall time)"
+  bash tests/deploy/deb_systemd.sh
 fi
 step "all tests passed"

@@ -12,7 +12,7 @@
 #include "reload_cmd.h"
 
 #ifndef ZTNA_VERSION
-#define ZTNA_VERSION "0.1.0"
+#define ZTNA_VERSION "unknown"
 #endif
 
 static const char usage[] =
