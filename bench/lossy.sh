@@ -63,6 +63,7 @@ avail=$(cat /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null)
 
 # The configs' edit (ZT_AFTER_CONFIGS): the controller in all three, and
 # UDP to the iperf3 server through the web service.
+# shellcheck disable=SC2317 # called through ZT_AFTER_CONFIGS
 bench_cc_configs() {
   "$ZT_PY" - "$ZT_WORK" "$BENCH_CC" <<'EOF'
 import json, sys
@@ -88,7 +89,7 @@ phase() (
   export ZT_DELAY_ARGS=""
   [ "$link" = clean ] || ZT_DELAY_ARGS="--loss-pct $LOSS_PCT"
   export BENCH_CC=$cc ZT_AFTER_CONFIGS=bench_cc_configs
-  # shellcheck shell=bash source=../tests/netns/ztna-env.sh
+  # shellcheck source=../tests/netns/ztna-env.sh
   source tests/netns/ztna-env.sh
   trap zt_env_down EXIT
   trap 'exit 130' INT TERM
