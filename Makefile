@@ -16,6 +16,7 @@
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
 #   make bench-flood  spoofed-Initial flood vs. an established session
+#   make bench-lossy  TCP/UDP with and without the tunnel on a lossy link
 #   make soak       an hour of traffic with faults (scripts/soak.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
 #                   systemd units)
@@ -95,7 +96,7 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all bins deb test unit check mutants demo bench bench-flood soak install clean fuzz
+.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-lossy soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
 # The shipped programs only (debian/rules builds these).
 bins: $(BINS)
@@ -216,6 +217,11 @@ $(BUILD)/bench/flood: $(BUILD)/bench/flood.o $(LIBZTNA)
 
 bench-flood:
 	bash bench/flood.sh
+
+# Loss and delay on the Intermediate's link, per QUIC congestion controller
+# (bench/lossy.sh; docs/performance.md).
+bench-lossy:
+	bash bench/lossy.sh
 
 # An hour of mixed traffic with a fault every few minutes (scripts/soak.sh);
 # figures in docs/reliability.md. Not part of make test.

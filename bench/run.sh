@@ -9,6 +9,9 @@
 #                       (bench/direct.sh; DIRECT=0: skip)
 #   raw-veth, wireguard-go, openvpn-p2p, openvpn-relay   from shared/bench/peer-tunnels.sh
 #   ztna-rss-KIB NAME   peak resident memory of each daemon after the run
+#   lossy ...           TCP and UDP with and without the tunnel on a link with
+#                       delay and 2% loss, per QUIC congestion controller
+#                       (bench/lossy.sh, also `make bench-lossy`; LOSSY=0: skip)
 #   flood...            the handshake flood, from bench/flood.sh (FLOOD=0: skip)
 #   outage-ms FAULT MS PATH  traffic stopped by a node's restart, from
 #                       bench/outage.sh (OUTAGE=0: skip)
@@ -52,6 +55,10 @@ done
 
 # Direct path vs. relay behind a 20 ms delay box (bench/direct.sh).
 if [ "${DIRECT:-1}" = 1 ]; then DUR=$DUR bash bench/direct.sh; fi
+
+# Loss must not become a rate cap (bench/lossy.sh): the controllers
+# before (cubic) and after (bbr2, the default). LOSSY=0 skips it.
+if [ "${LOSSY:-1}" = 1 ]; then DUR=$DUR bash bench/lossy.sh; fi
 
 if [ -n "$peer" ]; then
   DUR=$DUR bash "$peer"

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "dashauth.h"
+#include "ccalgo.h"
 #include "dnstun.h"
 #include "file.h"
 #include "identity.h"
@@ -242,6 +243,19 @@ static int set_log_level(const struct ctx *cx, const struct zt_json *v,
   return 0;
 }
 
+/* "congestion_control": the QUIC controller of both layers (ccalgo.h). */
+static int set_cc(const struct ctx *cx, const struct zt_json *v,
+                  const char *kp, int *out) {
+  char shown[SHOW_MAX];
+  const char *s = get_str(cx, v, kp);
+  if (!s)
+    return -1;
+  if (zt_cc_parse(s, out) != 0)
+    return cfail(cx, v->line, kp, "unknown congestion control '%s' (%s)",
+                 show(v->str, v->len, shown), ZT_CC_NAMES);
+  return 0;
+}
+
 /* A string value holding "a.b.c.d/len" with zero host bits; `example`
  * goes into the error. */
 static const char *get_prefix(const struct ctx *cx, const struct zt_json *v,
@@ -312,6 +326,7 @@ struct common {
   struct zt_tls_paths *tls;
   char *tun;
   int *log_level;
+  int *congestion_control;
   char *control_socket;
   char *audit_log;
   struct sockaddr_storage *metrics_listen;
@@ -386,6 +401,8 @@ static int common_member(const struct ctx *cx, const struct common *f,
     r = set_tun(cx, m, kp, f->tun);
   else if (f->log_level && key_is(m, "log_level"))
     r = set_log_level(cx, m, kp, f->log_level);
+  else if (f->congestion_control && key_is(m, "congestion_control"))
+    r = set_cc(cx, m, kp, f->congestion_control);
   else if (f->control_socket && key_is(m, "control_socket"))
     r = set_path(cx, m, kp, f->control_socket);
   else if (f->audit_log && key_is(m, "audit_log"))
@@ -751,7 +768,8 @@ static const char *const im_keys[] = {
     "ca",       "cert",   "key",       "log_level", "listen", "agent_pool",
     "services", "policy", "state_dir", "control_socket", "stun_port",
     "audit_log", "crl", "service_pool",
-    "metrics_listen", "dashboard_listen", "dashboard_token_file", NULL};
+    "metrics_listen", "dashboard_listen", "dashboard_token_file",
+    "congestion_control", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -845,6 +863,7 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
     return -1;
   struct top t = {.f = {.tls = &c->tls,
                         .log_level = &c->log_level,
+                        .congestion_control = &c->congestion_control,
                         .control_socket = c->control_socket,
                         .audit_log = c->audit_log,
                         .metrics_listen = &c->metrics_listen,
@@ -877,7 +896,7 @@ static const char *const conn_keys[] = {
     "intermediate", "intermediate_name", "ca",       "cert",       "key",
     "tun",          "log_level",         "services", "agent_pool",
     "control_socket", "direct",          "p2p_listen", "audit_log", "crl",
-    "metrics_listen", NULL};
+    "metrics_listen", "congestion_control", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
@@ -911,6 +930,7 @@ int zt_connector_config_parse(struct zt_connector_config *c, const char *path,
                         .tls = &c->tls,
                         .tun = c->tun,
                         .log_level = &c->log_level,
+                        .congestion_control = &c->congestion_control,
                         .control_socket = c->control_socket,
                         .audit_log = c->audit_log,
                         .metrics_listen = &c->metrics_listen,
@@ -926,7 +946,7 @@ static const char *const agent_keys[] = {
     "tun",          "log_level",         "service_range",
     "control_socket", "direct", "dns_domain", "dns_address", "dns_resolved",
     "crl",
-    "metrics_listen", NULL};
+    "metrics_listen", "congestion_control", NULL};
 
 /* The deployment's DNS domain: "" turns DNS off, anything else must be a
  * domain name dns.c can answer for. */
@@ -980,6 +1000,7 @@ int zt_agent_config_parse(struct zt_agent_config *c, const char *path,
                         .tls = &c->tls,
                         .tun = c->tun,
                         .log_level = &c->log_level,
+                        .congestion_control = &c->congestion_control,
                         .control_socket = c->control_socket,
                         .metrics_listen = &c->metrics_listen,
                         .metrics_listen_len = &c->metrics_listen_len},
@@ -1005,6 +1026,7 @@ void zt_intermediate_config_defaults(struct zt_intermediate_config *c) {
   c->agent_pool = 0x64400000; /* 100.64.0.0/16, in RFC 6598 shared space */
   c->agent_pool_len = 16;
   c->log_level = ZT_LOG_INFO;
+  c->congestion_control = ZT_CC_DEFAULT;
   snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ztna");
   c->ctrl_backlog_max = ZT_CTRL_BACKLOG_MAX;
   c->stun_port = -1;
@@ -1018,6 +1040,7 @@ void zt_connector_config_defaults(struct zt_connector_config *c) {
   c->agent_pool = 0x64400000; /* 100.64.0.0/16: the Intermediate's default */
   c->agent_pool_len = 16;
   c->log_level = ZT_LOG_INFO;
+  c->congestion_control = ZT_CC_DEFAULT;
   c->direct = true;
 }
 
@@ -1029,6 +1052,7 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
   c->service_range = 0x0a640000; /* 10.100.0.0/16: see config.h */
   c->service_range_len = 16;
   c->log_level = ZT_LOG_INFO;
+  c->congestion_control = ZT_CC_DEFAULT;
   c->direct = true;
   snprintf(c->dns_domain, sizeof c->dns_domain, "%s", ZT_DNS_DEFAULT_DOMAIN);
   c->dns_address = ZT_DNS_DEFAULT_ADDR;

@@ -51,6 +51,7 @@ struct zt_intermediate_config {
    * inline services and policy above; "" when they are used. */
   char policy_file[ZT_PATH_MAX];
   int log_level; /* enum zt_log_level */
+  int congestion_control; /* ngtcp2_cc_algo (ccalgo.h) */
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
   /* HTTP /metrics, /healthz, /readyz (docs/operations.md); length 0: off */
   struct sockaddr_storage metrics_listen;
@@ -97,6 +98,7 @@ struct zt_connector_config {
     struct zt_port_rule rules[ZT_MAX_PORT_RULES];
   } services[ZT_MAX_SERVICES];
   int log_level;
+  int congestion_control;
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
   /* HTTP /metrics, /healthz, /readyz (docs/operations.md); length 0: off */
   struct sockaddr_storage metrics_listen;
@@ -127,6 +129,7 @@ struct zt_agent_config {
   uint32_t service_range;
   uint8_t service_range_len;
   int log_level;
+  int congestion_control;
   char control_socket[ZT_PATH_MAX]; /* "": the default, "none": off */
   /* HTTP /metrics, /healthz, /readyz (docs/operations.md); length 0: off */
   struct sockaddr_storage metrics_listen;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccalgo.h"
 #include "dgramq.h"
 #include "log.h"
 #include "pmtu.h"
@@ -120,6 +121,7 @@ void zq_config_defaults(struct zq_config *cfg) {
   cfg->keepalive_ms = ZT_KEEPALIVE_MS;
   cfg->handshake_timeout_ms = ZT_HANDSHAKE_TIMEOUT_MS;
   cfg->dgram_queue_max = 1024;
+  cfg->cc_algo = zt_cc_default();
 }
 
 /* ---- connection IDs ----------------------------------------------------- */
@@ -452,6 +454,7 @@ static void fill_settings(const struct zq_config *cfg, ngtcp2_settings *s,
   s->no_pmtud = 1;
   s->no_tx_udp_payload_size_shaping = 1;
   s->handshake_timeout = cfg->handshake_timeout_ms * NS_PER_MS;
+  s->cc_algo = (ngtcp2_cc_algo)cfg->cc_algo; /* ccalgo.h: why */
   /* Never set s->qlog: this ngtcp2 version's qlog writer has overflows. */
 }
 

@@ -48,6 +48,7 @@ struct zq_config {
   uint64_t keepalive_ms; /* 0: none */
   uint64_t handshake_timeout_ms;
   size_t dgram_queue_max; /* datagrams waiting for ngtcp2 */
+  int cc_algo;            /* ngtcp2_cc_algo; default: ccalgo.h */
   /* Servers: stateless reset tokens derived from this secret (RFC 9000
    * 10.3) instead of random ones, so that after a restart the server can
    * still reset connections it no longer knows and their clients reconnect

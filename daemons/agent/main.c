@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "ccalgo.h"
 #include "clock.h"
 #include "config.h"
 #include "daemon.h"
@@ -155,6 +156,7 @@ int main(int argc, char **argv) {
   }
   if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
     return 2;
+  zt_cc_set_default(cfg.congestion_control); /* before any connection */
   if (args.intermediate &&
       zt_netaddr_parse(args.intermediate, ZT_DEFAULT_PORT, &cfg.intermediate,
                        &cfg.intermediate_len) != 0) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "auditfile.h"
+#include "ccalgo.h"
 #include "clock.h"
 #include "config.h"
 #include "connector.h"
@@ -131,6 +132,7 @@ int main(int argc, char **argv) {
   }
   if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
     return 2;
+  zt_cc_set_default(cfg.congestion_control); /* before any connection */
   if (zt_daemon_audit_log(cfg.audit_log) != 0)
     return 1;
   if (args.intermediate &&
