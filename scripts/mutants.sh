@@ -17,6 +17,14 @@
 # must FAIL (the mutant is killed), and the file is restored. Exit status 0
 # only when every mutant is killed.
 #
+# Killer first: tests/mutants.killers names, per mutant (FILE<TAB>ORIGINAL
+# <TAB>TEST), the test binary that killed it last time. That one is built
+# and run alone first (the mutated file compiles on the way); when it fails
+# the mutant is killed without relinking and running everything else. A
+# hint only saves time, it never decides: a missing, stale or wrong hint
+# (the test passes) falls back to the whole `make all` + `make unit`. With
+# MUTANTS_UPDATE_KILLERS=1 the file is rewritten from this run's killers.
+#
 # MUTANTS_LIST=FILE reads another list; MUTANT_TIMEOUT (s, default 300)
 # bounds each `make unit` (a hang counts as killed: the suite did not pass).
 set -uo pipefail
@@ -24,6 +32,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 list=${MUTANTS_LIST:-tests/mutants.list}
 jobs=${MUTANT_JOBS:-2}
+killers=${MUTANTS_KILLERS:-tests/mutants.killers}
 timeout_s=${MUTANT_TIMEOUT:-300}
 
 die() { echo "mutants: $*" >&2; exit 2; }
@@ -78,6 +87,24 @@ done <"$list"
 [ "$bad" = 0 ] || die "fix $list first"
 [ "${#files[@]}" -gt 0 ] || die "no mutants in $list"
 
+# ---- killer hints (see the top); keyed by FILE<TAB>ORIGINAL
+declare -A hint=()
+if [ -r "$killers" ]; then
+  while IFS=$'\t' read -r hf ho ht; do
+    [ -n "${ht:-}" ] && hint["$hf"$'\t'"$ho"]=$ht
+  done <"$killers"
+fi
+found=() # this run's killer of each mutant (test binary name, or "")
+
+# fast_kill I: builds and runs mutant I's hinted test alone. 0 when that
+# test failed (killed), 1 otherwise (no hint, not built, or it passed).
+fast_kill() {
+  local t=${hint["${files[$1]}"$'\t'"${origs[$1]}"]:-}
+  [ -n "$t" ] || return 1
+  make -C "$tmp" -j"$jobs" "build/tests/$t" >"$tmp/build.log" 2>&1 || return 1
+  ! (cd "$tmp" && timeout "$timeout_s" "build/tests/$t") >"$tmp/unit.log" 2>&1
+}
+
 # ---- a private copy of the tree, built once
 tmp=$(mktemp -d /tmp/ztna-mutants.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -104,7 +131,14 @@ for i in "${!files[@]}"; do
   cp -p "$tmp/$f" "$tmp/.orig"
   lit apply "$tmp/$f" "${origs[$i]}" "${repls[$i]}"
   touch "$tmp/$f" # newer than its object even within one timestamp tick
-  if ! make -C "$tmp" -j"$jobs" all >"$tmp/build.log" 2>&1; then
+  found[$i]=""
+  if fast_kill "$i"; then
+    t=${hint["$f"$'\t'"${origs[$i]}"]}
+    caught=$(grep -E '^FAIL ' "$tmp/unit.log" | head -n 3 | cut -c6- | paste -sd, -)
+    printf 'killed   %s (by %s%s)\n' "$rule" "$t" "${caught:+: $caught}"
+    killed=$((killed + 1))
+    found[$i]=$t
+  elif ! make -C "$tmp" -j"$jobs" all >"$tmp/build.log" 2>&1; then
     printf 'BROKEN   %s (%s:%s does not compile)\n' "$rule" "$list" "${lines[$i]}"
     grep -m3 'error:' "$tmp/build.log" | sed 's/^/         /'
     broken=$((broken + 1))
@@ -114,13 +148,29 @@ for i in "${!files[@]}"; do
   else
     # Which cases caught it: the first few FAIL lines.
     caught=$(grep -E '^FAIL ' "$tmp/unit.log" | head -n 3 | cut -c6- | paste -sd, -)
-    printf 'killed   %s%s\n' "$rule" "${caught:+ (by $caught)}"
+    # The binary that failed: the last "== build/tests/X" before it stopped.
+    found[$i]=$(grep -E '^== ' "$tmp/unit.log" | tail -n 1 | sed 's|.*/||')
+    printf 'killed   %s (by %s%s)\n' "$rule" "${found[$i]}" "${caught:+: $caught}"
     killed=$((killed + 1))
   fi
   # Restore: the original content, a fresh timestamp so it recompiles.
   cp "$tmp/.orig" "$tmp/$f"
   touch "$tmp/$f"
 done
+
+if [ "${MUTANTS_UPDATE_KILLERS:-0}" = 1 ] && [ "$list" != tests/mutants.list ]; then
+  echo "mutants: $killers not rewritten: only a run of the whole tests/mutants.list does" >&2
+elif [ "${MUTANTS_UPDATE_KILLERS:-0}" = 1 ]; then
+  {
+    echo "# Written by MUTANTS_UPDATE_KILLERS=1 make mutants: per mutant of"
+    echo "# tests/mutants.list, the test binary that killed it (a hint that"
+    echo "# only orders the work: scripts/mutants.sh)."
+    for i in "${!files[@]}"; do
+      [ -n "${found[$i]:-}" ] && printf '%s\t%s\t%s\n' "${files[$i]}" "${origs[$i]}" "${found[$i]}"
+    done
+  } >"$root/$killers"
+  echo "mutants: $killers rewritten"
+fi
 
 total=${#files[@]}
 summary="killed $killed/$total"
