@@ -37,7 +37,9 @@ ifeq ($(ARCH),arm64)
 CC      := aarch64-linux-gnu-gcc
 AR      := aarch64-linux-gnu-ar
 PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
-RUN     := env ZT_UNDER_QEMU=qemu-aarch64 qemu-aarch64 -L /usr/aarch64-linux-gnu
+# timeout: a test that hangs under emulation fails the run instead of
+# holding it forever.
+RUN     := env ZT_UNDER_QEMU=qemu-aarch64 timeout 600 qemu-aarch64 -L /usr/aarch64-linux-gnu
 else ifneq ($(ARCH),)
 $(error ARCH=$(ARCH): only ARCH=arm64 (or none, the host) is supported)
 endif

