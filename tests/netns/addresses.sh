@@ -152,7 +152,7 @@ fi
 # ---- reload: a second address-less service, listed first --------------------
 write_policy api web "echo=$FIXED"
 kill -HUP "$(im_pid)"
-if zt_wait_log intermediate "SIGHUP: policy reloaded" 5 &&
+if zt_wait_log intermediate "SIGHUP: .*policy reloaded" 5 &&
   zt_wait_log agent "added route $API" 5 && [ "$(status_addr web)" = "$WEB" ] &&
   [ "$(status_addr api)" = "$API" ] && web_ok &&
   ! grep -q "removed route $WEB" "$ZT_WORK/agent.log"; then
