@@ -187,9 +187,10 @@ size_t zt_addr_bindings_dump(const struct zt_addr_binding *b, size_t n,
   char ip[16];
   if (n && !sorted)
     return (size_t)-1;
-  if (n)
+  if (n) { /* qsort and memcpy take no NULL, even for 0 elements */
     memcpy(sorted, b, n * sizeof(*sorted));
-  qsort(sorted, n, sizeof(*sorted), by_last_used);
+    qsort(sorted, n, sizeof(*sorted), by_last_used);
+  }
   for (size_t i = 0; i < n; i++) {
     int k = snprintf(off < cap ? buf + off : NULL, off < cap ? cap - off : 0,
                      "%s %s\n", sorted[i].name,
