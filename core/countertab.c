@@ -376,6 +376,10 @@ static const struct zt_counter daemon_rows[] = {
            gso_messages, "UDP GSO messages sent (batches of segments)"),
     ZT_CTR("driver.gso_segments", "ztna_udp_gso_segments_total", DD,
            gso_segments, "UDP segments sent in GSO messages"),
+    ZT_CTR("driver.gro_messages", "ztna_udp_gro_messages_total", DD,
+           gro_messages, "UDP messages received coalesced by GRO"),
+    ZT_CTR("driver.gro_segments", "ztna_udp_gro_segments_total", DD,
+           gro_segments, "UDP datagrams received in GRO messages"),
 };
 const struct zt_counter_table zt_daemon_counters = {"daemon", daemon_rows,
                                                     N(daemon_rows)};

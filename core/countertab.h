@@ -62,6 +62,7 @@ extern const struct zt_counter_table zt_connector_counters;
 enum { ZT_DAEMON_SRC_DRIVER, ZT_DAEMON_SRC_AUDIT, ZT_DAEMON_NSRC };
 struct zt_driver_counters {
   uint64_t udp_send_errors, tun_write_errors, gso_messages, gso_segments;
+  uint64_t gro_messages, gro_segments;
 };
 extern const struct zt_counter_table zt_daemon_counters;
 extern const struct zt_counter_table zt_audit_counters; /* while audit is on */

@@ -69,7 +69,7 @@ struct zt_driver {
   socklen_t metrics_listen_len;
   struct zt_httpd *httpd;
   uint64_t udp_send_errors, tun_write_errors;
-  uint64_t gso_messages, gso_segments;
+  uint64_t gso_messages, gso_segments, gro_messages, gro_segments;
   /* Inside a loop callback sends are batched and flushed before the
    * callback returns; outside (start-up, shutdown) they go out at once. */
   struct zt_udp_batch *batch;

@@ -78,11 +78,39 @@ fail:
   return -1;
 }
 
+bool zt_udp_enable_gro(int fd) {
+  int on = 1;
+  return setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+}
+
+/* The segment size of a GRO message, from its UDP_GRO control message;
+ * 0 when it has none (a single datagram). */
+static size_t gro_segment(struct msghdr *h) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int seg;
+      memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+      return seg > 0 ? (size_t)seg : 0;
+    }
+  return 0;
+}
+
 int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,
                       struct sockaddr_storage *peers, socklen_t *peerlens,
                       int n) {
+  return zt_udp_recv_gro(fd, bufs, cap, lens, NULL, peers, peerlens, n);
+}
+
+int zt_udp_recv_gro(int fd, uint8_t **bufs, size_t cap, size_t *lens,
+                    size_t *segs, struct sockaddr_storage *peers,
+                    socklen_t *peerlens, int n) {
   struct mmsghdr msgs[MAX_BATCH];
   struct iovec iov[MAX_BATCH];
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl[MAX_BATCH];
   int out = 0;
 
   if (n > MAX_BATCH)
@@ -99,6 +127,10 @@ int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &peers[i];
       msgs[i].msg_hdr.msg_namelen = sizeof(peers[i]);
+      if (segs) {
+        msgs[i].msg_hdr.msg_control = ctl[i].buf;
+        msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+      }
     }
     int got = recvmmsg(fd, msgs, (unsigned)want, MSG_DONTWAIT, NULL);
     if (got < 0) {
@@ -127,6 +159,10 @@ int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,
         peers[out] = peers[i];
       }
       lens[out] = msgs[i].msg_len;
+      if (segs) {
+        size_t seg = gro_segment(&msgs[i].msg_hdr);
+        segs[out] = seg ? seg : lens[out];
+      }
       peerlens[out] = msgs[i].msg_hdr.msg_namelen;
       out++;
     }

@@ -20,6 +20,30 @@ int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,
                       struct sockaddr_storage *peers, socklen_t *peerlens,
                       int n);
 
+/* UDP GRO (UDP_GRO): the kernel may hand over several datagrams of one
+ * sender in one message, each of one size but the last (which may be
+ * shorter), as a UDP GSO send produced them. Our senders send that way
+ * (struct zt_udp_batch), and a GSO message crosses veths, bridges and NAT
+ * as one buffer: received whole, it is one socket wakeup and one copy
+ * instead of one per datagram. Only for a socket whose reader splits the
+ * messages (zt_udp_recv_gro). Returns whether the kernel took it. */
+bool zt_udp_enable_gro(int fd);
+#define ZT_UDP_GRO_MAX 65535 /* the largest message GRO makes */
+/* zt_udp_recv_batch for a GRO socket: segs[i] is the size of each datagram
+ * in message i (lens[i] when it holds one). Give cap >= ZT_UDP_GRO_MAX, or
+ * coalesced messages longer than cap are dropped whole. */
+int zt_udp_recv_gro(int fd, uint8_t **bufs, size_t cap, size_t *lens,
+                    size_t *segs, struct sockaddr_storage *peers,
+                    socklen_t *peerlens, int n);
+/* The datagrams of one received message: call with *off = 0 and use
+ * data + *off for the returned length while it is not 0. */
+static inline size_t zt_udp_next_segment(size_t len, size_t seg,
+                                         size_t *off) {
+  size_t left = len - *off, take = seg && seg < left ? seg : left;
+  *off += take;
+  return take;
+}
+
 /* 0 sent, 1 would block (dropped: QUIC recovers), -1 error. */
 int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
                 const uint8_t *data, size_t len);
