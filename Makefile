@@ -98,7 +98,7 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-lossy soak install clean fuzz
+.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-lossy bench-profile soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
 # The shipped programs only (debian/rules builds these).
 bins: $(BINS)
@@ -224,6 +224,11 @@ bench-flood:
 # (bench/lossy.sh; docs/performance.md).
 bench-lossy:
 	bash bench/lossy.sh
+
+# Where the relay path's time goes: CPU per MB, syscalls per packet, perf
+# shares per library (bench/profile.sh; docs/performance.md).
+bench-profile:
+	bash bench/profile.sh
 
 # An hour of mixed traffic with a fault every few minutes (scripts/soak.sh);
 # figures in docs/reliability.md. Not part of make test.

@@ -9,6 +9,9 @@
 #                       (bench/direct.sh; DIRECT=0: skip)
 #   raw-veth, wireguard-go, openvpn-p2p, openvpn-relay   from shared/bench/peer-tunnels.sh
 #   ztna-rss-KIB NAME   peak resident memory of each daemon after the run
+#   profile-...         CPU per MB, syscalls per packet, perf shares per
+#                       daemon (bench/profile.sh, also `make bench-profile`;
+#                       PROFILE=0: skip)
 #   lossy ...           TCP and UDP with and without the tunnel on a link with
 #                       delay and 2% loss, per QUIC congestion controller
 #                       (bench/lossy.sh, also `make bench-lossy`; LOSSY=0: skip)
@@ -52,6 +55,9 @@ done
     echo "ztna-rss-KIB $d ${hwm:-NA}"
   done
 )
+
+# Where the relay path's time goes (bench/profile.sh). PROFILE=0 skips it.
+if [ "${PROFILE:-1}" = 1 ]; then DUR=$DUR bash bench/profile.sh; fi
 
 # Direct path vs. relay behind a 20 ms delay box (bench/direct.sh).
 if [ "${DIRECT:-1}" = 1 ]; then DUR=$DUR bash bench/direct.sh; fi
