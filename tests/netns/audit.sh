@@ -24,13 +24,7 @@ zt_write_configs || { fail "configs"; zt_summary audit; }
 IM_AUDIT=$ZT_WORK/audit-intermediate.jsonl
 CONN_AUDIT=$ZT_WORK/audit-connector.jsonl
 zt_audit_on "$ZT_WORK/intermediate.json" "$IM_AUDIT" "$ZT_WORK/connector.json" "$CONN_AUDIT"
-zt_start_backends || { fail "backends"; zt_summary audit; }
-zt_start_intermediate
-zt_wait_log intermediate "listening on udp" || { fail "intermediate start"; zt_summary audit; }
-zt_start_connector
-zt_wait_log connector "service echo registered" || { fail "connector start"; zt_summary audit; }
-zt_start_agent
-zt_wait_log agent "added route $WEB_VIP" || { fail "agent start"; zt_summary audit; }
+zt_start_all echo "$WEB_VIP" || { fail "$ZT_START_FAILED start"; zt_summary audit; }
 
 check() { zt_audit_check "$@"; }
 

@@ -99,13 +99,7 @@ else
 fi
 cp "$ZT_WORK/policy.good" "$ZT_WORK/policy.json"
 
-zt_start_backends || { fail setup "backends"; exit 1; }
-zt_start_intermediate
-zt_wait_log intermediate "listening on udp" || { fail setup "intermediate"; exit 1; }
-zt_start_connector
-zt_wait_log connector "service echo registered" || { fail setup "connector"; exit 1; }
-zt_start_agent
-zt_wait_log agent "added route $WEB_VIP" || { fail setup "agent"; exit 1; }
+zt_start_all echo "$WEB_VIP" || { fail setup "$ZT_START_FAILED"; exit 1; }
 sleep 0.5
 
 # ---- alice: web tcp/8080 only ---------------------------------------------

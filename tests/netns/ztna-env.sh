@@ -393,11 +393,24 @@ zt_env_up() {
   # ZT_AFTER_CONFIGS: a function that edits the configs before any start
   # (the demo turns the audit log on).
   [ -z "${ZT_AFTER_CONFIGS:-}" ] || "$ZT_AFTER_CONFIGS" || return 1
+  zt_start_all echo "$ECHO_VIP"
+}
+
+# zt_start_all SERVICE ROUTE: the backends, then the Intermediate, the
+# connector and the agent, each waited for: the connector until SERVICE is
+# registered, the agent until its route to ROUTE is in place (20 s each).
+# On failure ZT_START_FAILED names the step that failed and it returns 1.
+zt_start_all() {
+  ZT_START_FAILED=backends
   zt_start_backends || return 1
+  ZT_START_FAILED=intermediate
   zt_start_intermediate
   zt_wait_log intermediate "listening on udp" || return 1
+  ZT_START_FAILED=connector
   zt_start_connector
-  zt_wait_log connector "service echo registered" || return 1
+  zt_wait_log connector "service $1 registered" || return 1
+  ZT_START_FAILED=agent
   zt_start_agent
-  zt_wait_log agent "added route $ECHO_VIP" || return 1
+  zt_wait_log agent "added route $2" || return 1
+  ZT_START_FAILED=
 }
