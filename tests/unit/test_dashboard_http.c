@@ -115,7 +115,7 @@ static void test_token_required(void) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     c.port = (uint16_t)(20000 + (getpid() * 7 + i * 977) % 40000);
     sa.sin_port = htons(c.port);
-    dash = zt_dashboard_open(loop, (struct sockaddr *)&sa, sizeof(sa), file,
+    dash = zt_dashboard_open(loop, (struct sockaddr *)&sa, sizeof(sa), file, NULL,
                              &src, err, sizeof(err));
   }
   unlink(file);
@@ -161,7 +161,7 @@ static void test_exposed_needs_token(void) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(1)};
   sa.sin_addr.s_addr = htonl(INADDR_ANY);
   struct zt_dashboard *dash = zt_dashboard_open(
-      loop, (struct sockaddr *)&sa, sizeof(sa), "", &src, err, sizeof(err));
+      loop, (struct sockaddr *)&sa, sizeof(sa), "", NULL, &src, err, sizeof(err));
   zt_dashboard_close(dash);
   zt_loop_free(loop);
   CHECK(dash == NULL);
