@@ -94,6 +94,73 @@ static void on_stop(struct zt_loop *l, int fd, uint32_t events, void *ud) {
 
 static const struct zt_dashboard_source src = {NULL, fake_status, fake_bytes};
 
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  CHECK(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* A dashboard on a loopback port of our own (salt: one per test), so that
+ * parallel runs of the tests do not collide. NULL with err when none. */
+static struct zt_dashboard *open_dash(struct zt_loop *loop, const char *file,
+                                      const struct zt_tls_creds *creds,
+                                      int salt, uint16_t *port, char *err,
+                                      size_t errlen) {
+  struct zt_dashboard *dash = NULL;
+  for (int i = 0; i < 20 && !dash; i++) {
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *port = (uint16_t)(20000 + (getpid() * 7 + salt + i * 977) % 40000);
+    sa.sin_port = htons(*port);
+    dash = zt_dashboard_open(loop, (struct sockaddr *)&sa, sizeof(sa), file,
+                             creds, &src, err, errlen);
+  }
+  return dash;
+}
+
+/* fn(arg) on a client thread while the loop serves it; fn writes a byte
+ * to *stop_fd when done, which stops the loop. */
+static void serve_client(struct zt_loop *loop, void *(*fn)(void *), void *arg,
+                         int *stop_fd) {
+  int pipefd[2];
+  pthread_t th;
+  CHECK(pipe(pipefd) == 0);
+  CHECK(zt_loop_add_fd(loop, pipefd[0], EPOLLIN, on_stop, NULL) == 0);
+  *stop_fd = pipefd[1];
+  CHECK(pthread_create(&th, NULL, fn, arg) == 0);
+  zt_loop_run(loop);
+  pthread_join(th, NULL);
+  zt_loop_del_fd(loop, pipefd[0]);
+  close(pipefd[0]);
+  close(pipefd[1]);
+}
+
+/* A dashboard with the token file TOKEN (HTTPS with creds, plain HTTP
+ * with NULL) serving fn's requests once. 0, or -1 with err saying why it
+ * could not run (the caller skips). */
+static int serve_once(const struct zt_tls_creds *creds, int salt,
+                      uint16_t *port, void *(*fn)(void *), void *arg,
+                      int *stop_fd, char *err, size_t errlen) {
+  char dir[] = "/tmp/ztna-dash.XXXXXX", file[64];
+  if (!mkdtemp(dir)) {
+    snprintf(err, errlen, "no temporary directory");
+    return -1;
+  }
+  snprintf(file, sizeof(file), "%s/token", dir);
+  write_file(file, TOKEN "\n");
+  struct zt_loop *loop = zt_loop_new();
+  struct zt_dashboard *dash =
+      loop ? open_dash(loop, file, creds, salt, port, err, errlen) : NULL;
+  unlink(file);
+  rmdir(dir);
+  if (dash)
+    serve_client(loop, fn, arg, stop_fd);
+  zt_dashboard_close(dash);
+  zt_loop_free(loop);
+  return dash ? 0 : -1;
+}
+
 static void test_token_required(void) {
   /* `make ARCH=arm64 unit` (qemu-user): this test's client thread and the
    * server's epoll loop never finish there (seen: 5 minutes at 100% CPU;
@@ -101,44 +168,11 @@ static void test_token_required(void) {
   if (getenv("ZT_UNDER_QEMU"))
     SKIP("under %s: a client thread beside the epoll loop hangs there",
          getenv("ZT_UNDER_QEMU"));
-  char dir[] = "/tmp/ztna-dash.XXXXXX", file[64], err[200];
-  int pipefd[2];
+  char err[200];
   struct client c = {0};
-  if (!mkdtemp(dir))
-    SKIP("no temporary directory");
-  snprintf(file, sizeof(file), "%s/token", dir);
-  FILE *f = fopen(file, "w");
-  CHECK(f);
-  fprintf(f, "%s\n", TOKEN);
-  fclose(f);
-  struct zt_loop *loop = zt_loop_new();
-  CHECK(loop);
-  CHECK(pipe(pipefd) == 0);
-  CHECK(zt_loop_add_fd(loop, pipefd[0], EPOLLIN, on_stop, NULL) == 0);
-  struct zt_dashboard *dash = NULL;
-  /* A port of our own: parallel runs of the tests must not collide. */
-  for (int i = 0; i < 20 && !dash; i++) {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    c.port = (uint16_t)(20000 + (getpid() * 7 + i * 977) % 40000);
-    sa.sin_port = htons(c.port);
-    dash = zt_dashboard_open(loop, (struct sockaddr *)&sa, sizeof(sa), file, NULL,
-                             &src, err, sizeof(err));
-  }
-  unlink(file);
-  rmdir(dir);
-  if (!dash)
+  if (serve_once(NULL, 0, &c.port, client_main, &c, &c.stop_fd, err,
+                 sizeof(err)) != 0)
     SKIP("cannot listen on loopback: %s", err);
-  c.stop_fd = pipefd[1];
-  pthread_t th;
-  CHECK(pthread_create(&th, NULL, client_main, &c) == 0);
-  zt_loop_run(loop);
-  pthread_join(th, NULL);
-  zt_dashboard_close(dash);
-  zt_loop_del_fd(loop, pipefd[0]);
-  zt_loop_free(loop);
-  close(pipefd[0]);
-  close(pipefd[1]);
 
   /* No token, a wrong one: 401, no data. */
   for (int i = 0; i < 3; i++) {
@@ -185,26 +219,9 @@ static void *reload_client_main(void *arg) {
 /* Two requests (with auth[0], auth[1]) against the running dashboard. */
 static void two_requests(struct zt_loop *loop, struct reload_client *c,
                          const char *a0, const char *a1) {
-  int pipefd[2];
-  pthread_t th;
   c->auth[0] = a0;
   c->auth[1] = a1;
-  CHECK(pipe(pipefd) == 0);
-  CHECK(zt_loop_add_fd(loop, pipefd[0], EPOLLIN, on_stop, NULL) == 0);
-  c->stop_fd = pipefd[1];
-  CHECK(pthread_create(&th, NULL, reload_client_main, c) == 0);
-  zt_loop_run(loop);
-  pthread_join(th, NULL);
-  zt_loop_del_fd(loop, pipefd[0]);
-  close(pipefd[0]);
-  close(pipefd[1]);
-}
-
-static void write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  CHECK(f);
-  fputs(text, f);
-  fclose(f);
+  serve_client(loop, reload_client_main, c, &c->stop_fd);
 }
 
 static void test_token_reload(void) {
@@ -219,15 +236,8 @@ static void test_token_reload(void) {
   write_file(file, TOKEN "\n");
   struct zt_loop *loop = zt_loop_new();
   CHECK(loop);
-  struct zt_dashboard *dash = NULL;
-  for (int i = 0; i < 20 && !dash; i++) {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    c.port = (uint16_t)(20000 + (getpid() * 13 + i * 977 + 900) % 40000);
-    sa.sin_port = htons(c.port);
-    dash = zt_dashboard_open(loop, (struct sockaddr *)&sa, sizeof(sa), file,
-                             NULL, &src, err, sizeof(err));
-  }
+  struct zt_dashboard *dash = open_dash(loop, file, NULL, 900, &c.port, err,
+                                        sizeof(err));
   if (!dash) {
     unlink(file);
     rmdir(dir);
@@ -363,8 +373,7 @@ static void test_https_admin_certificate(void) {
   if (getenv("ZT_UNDER_QEMU"))
     SKIP("under %s: a client thread beside the epoll loop hangs there",
          getenv("ZT_UNDER_QEMU"));
-  char dir[] = "/tmp/ztna-dash.XXXXXX", file[64], err[200];
-  int pipefd[2];
+  char err[200];
   struct tls_client c = {0};
   CHECK(zt_cert_make_ca("test-ca", 10, &ca, err, sizeof(err)) == 0);
   CHECK(zt_cert_issue(&ca, ZT_ROLE_INTERMEDIATE, "intermediate", 10, NULL,
@@ -376,44 +385,14 @@ static void test_https_admin_certificate(void) {
   struct zt_tls_creds *creds =
       zt_tls_creds_from_pem(ca.cert, im.cert, im.key, err, sizeof(err));
   CHECK(creds);
-  if (!mkdtemp(dir))
-    SKIP("no temporary directory");
-  snprintf(file, sizeof(file), "%s/token", dir);
-  FILE *f = fopen(file, "w");
-  CHECK(f);
-  fprintf(f, "%s\n", TOKEN);
-  fclose(f);
-  struct zt_loop *loop = zt_loop_new();
-  CHECK(loop);
-  CHECK(pipe(pipefd) == 0);
-  CHECK(zt_loop_add_fd(loop, pipefd[0], EPOLLIN, on_stop, NULL) == 0);
-  struct zt_dashboard *dash = NULL;
-  for (int i = 0; i < 20 && !dash; i++) {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    c.port = (uint16_t)(20000 + (getpid() * 11 + i * 977 + 500) % 40000);
-    sa.sin_port = htons(c.port);
-    dash = zt_dashboard_open(loop, (struct sockaddr *)&sa, sizeof(sa), file,
-                             creds, &src, err, sizeof(err));
-  }
-  unlink(file);
-  rmdir(dir);
-  if (!dash)
-    SKIP("cannot listen on loopback: %s", err);
-  c.stop_fd = pipefd[1];
-  pthread_t th;
-  CHECK(pthread_create(&th, NULL, tls_client_main, &c) == 0);
-  zt_loop_run(loop);
-  pthread_join(th, NULL);
-  zt_dashboard_close(dash);
-  zt_loop_del_fd(loop, pipefd[0]);
-  zt_loop_free(loop);
-  close(pipefd[0]);
-  close(pipefd[1]);
+  int ran = serve_once(creds, 500, &c.port, tls_client_main, &c, &c.stop_fd,
+                       err, sizeof(err));
   zt_tls_creds_free(creds);
   struct zt_pem *all[] = {&ca, &im, &ops, &alice};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
     zt_pem_free(all[i]);
+  if (ran != 0)
+    SKIP("cannot listen on loopback: %s", err);
 
   /* The server shows the Intermediate's own certificate. */
   CHECK_STR(c.server_id, "intermediate/intermediate");
