@@ -51,7 +51,6 @@ struct zt_dashboard {
   struct served_cert *served;
   size_t n_served;
   struct zt_loglimit refusals;
-  uint64_t n_refused;
   struct zt_traffic_ring ring;
   struct zt_timer sampler;
 };
@@ -135,7 +134,6 @@ static unsigned check_request(void *ud, const struct zt_http_creds *rq) {
   unsigned status = zt_dash_status(token_ok, cert);
   if (status == 0)
     return 0;
-  dash->n_refused++;
   uint64_t suppressed;
   if (!zt_loglimit_allow(&dash->refusals, zt_now_ns(), &suppressed))
     return status;
