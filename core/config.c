@@ -769,7 +769,7 @@ static const char *const im_keys[] = {
     "services", "policy", "state_dir", "control_socket", "stun_port",
     "audit_log", "crl", "service_pool",
     "metrics_listen", "dashboard_listen", "dashboard_token_file",
-    "congestion_control", NULL};
+    "congestion_control", "dashboard_tls", "dashboard_allow_http", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -848,9 +848,42 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
                               &c->dashboard_listen_len);
   case 16:
     return set_path(cx, v, kp, c->dashboard_token_file);
+  case 18: {
+    bool on;
+    if (set_bool(cx, v, kp, &on) != 0)
+      return -1;
+    c->dashboard_tls = on;
+    return 0;
+  }
+  case 19:
+    return set_bool(cx, v, kp, &c->dashboard_allow_http);
   default:
     return shared_member(cx, ud, which, v, kp);
   }
+}
+
+/* The dashboard shows every peer and session: anywhere but loopback it is
+ * HTTPS, where an admin certificate is a credential, unless plain HTTP is
+ * asked for knowingly, and then only with a token (docs/dashboard.md). */
+static int im_check_dashboard(const struct ctx *cx,
+                              struct zt_intermediate_config *c, int line) {
+  bool exposed =
+      !zt_addr_is_loopback((const struct sockaddr *)&c->dashboard_listen);
+  if (c->dashboard_tls < 0)
+    c->dashboard_tls = exposed;
+  if (!exposed || c->dashboard_tls)
+    return 0;
+  if (!c->dashboard_allow_http)
+    return cfail(cx, line, "dashboard_listen",
+                 "not a loopback address with \"dashboard_tls\": false: "
+                 "the token would cross the network in clear; use HTTPS, or "
+                 "set \"dashboard_allow_http\": true (docs/dashboard.md)");
+  if (!c->dashboard_token_file[0])
+    return cfail(cx, line, "dashboard_listen",
+                 "not a loopback address over plain HTTP: set "
+                 "\"dashboard_token_file\" too (a file with a random token, "
+                 "docs/dashboard.md)");
+  return 0;
 }
 
 int zt_intermediate_config_parse(struct zt_intermediate_config *c,
@@ -881,13 +914,8 @@ int zt_intermediate_config_parse(struct zt_intermediate_config *c,
     r = im_check_pool(&cx, c, t.services, t.pool);
   if (r == 0)
     r = im_check_service_pool(&cx, c, t.services, t.svc_pool);
-  /* The dashboard shows every peer and session: anywhere but loopback it
-   * must ask for a credential (docs/dashboard.md). */
-  if (r == 0 && t.dashboard && !c->dashboard_token_file[0] &&
-      !zt_addr_is_loopback((const struct sockaddr *)&c->dashboard_listen))
-    r = cfail(&cx, t.dashboard->line, "dashboard_listen",
-              "not a loopback address: set \"dashboard_token_file\" too "
-              "(a file with a random token, docs/dashboard.md)");
+  if (r == 0 && t.dashboard)
+    r = im_check_dashboard(&cx, c, t.dashboard->line);
   zt_json_free(root);
   return r;
 }
@@ -1030,6 +1058,7 @@ void zt_intermediate_config_defaults(struct zt_intermediate_config *c) {
   snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ztna");
   c->ctrl_backlog_max = ZT_CTRL_BACKLOG_MAX;
   c->stun_port = -1;
+  c->dashboard_tls = -1;
 }
 
 void zt_connector_config_defaults(struct zt_connector_config *c) {

@@ -57,10 +57,16 @@ struct zt_intermediate_config {
   struct sockaddr_storage metrics_listen;
   socklen_t metrics_listen_len;
   /* The admin dashboard (docs/dashboard.md); length 0: off. Anywhere but
-   * loopback the token file is required (the parser refuses without). */
+   * loopback it is HTTPS unless dashboard_allow_http, and plain HTTP there
+   * needs the token file (the parser refuses otherwise). */
   struct sockaddr_storage dashboard_listen;
   socklen_t dashboard_listen_len;
   char dashboard_token_file[ZT_PATH_MAX]; /* "": no token asked */
+  /* "dashboard_tls": after parsing 1 (HTTPS with the Intermediate's
+   * certificate; admin client certificates accepted) or 0; unset, it is 1
+   * off loopback and 0 on it. */
+  int dashboard_tls;
+  bool dashboard_allow_http; /* plain HTTP off loopback, knowingly */
   char audit_log[ZT_PATH_MAX]; /* docs/audit.md: a file, "-" stdout, "" off */
   /* Where the Intermediate keeps agent and service address bindings ("":
    * nowhere). */

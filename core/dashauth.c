@@ -56,6 +56,12 @@ int zt_dash_token_parse(const char *text, size_t len, char *out,
   return 0;
 }
 
+unsigned zt_dash_status(bool token_ok, enum zt_dash_cert cert) {
+  if (token_ok || cert == ZT_DASH_CERT_ADMIN)
+    return 0;
+  return cert == ZT_DASH_CERT_REFUSED ? 403 : 401;
+}
+
 bool zt_addr_is_loopback(const struct sockaddr *sa) {
   if (sa->sa_family == AF_INET) {
     const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;

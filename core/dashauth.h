@@ -1,7 +1,8 @@
 /*
- * The admin dashboard's credential (docs/dashboard.md): a bearer token read
+ * The admin dashboard's credentials (docs/dashboard.md): a bearer token read
  * from "dashboard_token_file", presented by the browser as
- * "Authorization: Bearer TOKEN". Pure functions, so the rules are unit
+ * "Authorization: Bearer TOKEN", or an admin client certificate over
+ * HTTPS (dashcert.h). Pure functions, so the rules are unit
  * tested and mutated without a server.
  */
 #ifndef ZTNA_DASHAUTH_H
@@ -10,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+
+#include "dashcert.h"
 
 /* Tokens shorter than this are refused: `head -c 32 /dev/urandom | base64`
  * makes 44 characters. */
@@ -27,6 +30,13 @@ bool zt_dash_bearer_ok(const char *header, const char *want);
  * without spaces. 0, or -1 with err saying what is wrong. */
 int zt_dash_token_parse(const char *text, size_t len, char *out,
                         size_t outlen, char *err, size_t errlen);
+
+/* What a request for the data routes gets, from its two possible
+ * credentials: 0 (served) with the right bearer token or a valid admin
+ * certificate, either one; otherwise 403 when it presented a certificate
+ * we refuse (a credential, but not an operator's), else 401 (none, or a
+ * wrong token). */
+unsigned zt_dash_status(bool token_ok, enum zt_dash_cert cert);
 
 /* 127.0.0.0/8 or ::1 (and ::ffff:127.x): the only addresses the dashboard
  * may listen on without a token. */

@@ -13,6 +13,7 @@ static const char *const role_names[] = {
     [ZT_ROLE_INTERMEDIATE] = "intermediate",
     [ZT_ROLE_CONNECTOR] = "connector",
     [ZT_ROLE_AGENT] = "agent",
+    [ZT_ROLE_ADMIN] = "admin",
 };
 
 const char *zt_role_name(enum zt_role r) {
@@ -22,7 +23,7 @@ const char *zt_role_name(enum zt_role r) {
 }
 
 int zt_role_parse(const char *s, enum zt_role *out) {
-  for (enum zt_role r = ZT_ROLE_INTERMEDIATE; r <= ZT_ROLE_AGENT; r++)
+  for (enum zt_role r = ZT_ROLE_INTERMEDIATE; r <= ZT_ROLE_ADMIN; r++)
     if (strcmp(s, role_names[r]) == 0) {
       *out = r;
       return 0;

@@ -17,6 +17,10 @@ enum zt_role {
   ZT_ROLE_INTERMEDIATE = 1,
   ZT_ROLE_CONNECTOR = 2,
   ZT_ROLE_AGENT = 3,
+  /* An operator's client certificate for the Intermediate's dashboard
+   * (docs/dashboard.md). Never a QUIC peer: no zt_tls_expect lists it, so
+   * every handshake refuses it (role not accepted). */
+  ZT_ROLE_ADMIN = 4,
 };
 
 const char *zt_role_name(enum zt_role r); /* "intermediate", ..., "none" */

@@ -83,6 +83,30 @@ static enum MHD_Result queue(struct MHD_Connection *c,
   return rv;
 }
 
+/* What the request carries to prove who sent it. */
+static void request_creds(struct MHD_Connection *c, struct zt_http_creds *rq) {
+  memset(rq, 0, sizeof(*rq));
+  rq->authorization = MHD_lookup_connection_value(
+      c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (ci)
+    rq->from = ci->client_addr;
+  ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (ci && ci->tls_session)
+    rq->chain = gnutls_certificate_get_peers(
+        (gnutls_session_t)ci->tls_session, &rq->chain_len);
+  if (!rq->chain)
+    rq->chain_len = 0;
+}
+
+/* The auth check's verdict for a private route: 0 to serve it. */
+static unsigned auth_status(struct zt_httpd *h, struct MHD_Connection *c) {
+  struct zt_http_creds rq;
+  request_creds(c, &rq);
+  return h->auth(h->auth_ud, &rq);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -102,11 +126,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   for (size_t i = 0; i < h->n_routes; i++)
     if (!strcmp(url, h->routes[i].path)) {
+      unsigned denied;
       if (h->routes[i].private && h->auth &&
-          !h->auth(h->auth_ud,
-                   MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                               MHD_HTTP_HEADER_AUTHORIZATION))) {
-        zt_http_reply_text(&r, MHD_HTTP_UNAUTHORIZED, "unauthorized\n");
+          (denied = auth_status(h, c)) != 0) {
+        zt_http_reply_text(&r, denied, denied == MHD_HTTP_FORBIDDEN
+                                           ? "forbidden\n"
+                                           : "unauthorized\n");
         return queue(c, &r);
       }
       r.status = MHD_HTTP_OK;
@@ -152,6 +177,14 @@ static void on_timer(struct zt_loop *l, void *ud) {
 
 struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr,
                                socklen_t addrlen, char *err, size_t errlen) {
+  return zt_httpd_open_tls(loop, addr, addrlen, NULL, err, errlen);
+}
+
+struct zt_httpd *zt_httpd_open_tls(struct zt_loop *loop,
+                                   const struct sockaddr *addr,
+                                   socklen_t addrlen,
+                                   const struct zt_httpd_tls *tls, char *err,
+                                   size_t errlen) {
   struct zt_httpd *h = calloc(1, sizeof(*h));
   (void)addrlen;
   if (!h) {
@@ -163,6 +196,19 @@ struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr
   unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (addr->sa_family == AF_INET6)
     flags |= MHD_USE_IPv6;
+  if (tls)
+    flags |= MHD_USE_TLS;
+  /* The TLS options, if any, as an option array: one start call. */
+  struct MHD_OptionItem opts[3];
+  size_t n = 0;
+  if (tls) {
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+                                        (void *)tls->cert_cb};
+    if (tls->trust_pem)
+      opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                          (void *)tls->trust_pem};
+  }
+  opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
   errno = 0;
   h->mhd = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, h,
@@ -170,7 +216,7 @@ struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr
       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, addr,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)ZT_HTTPD_MAX_CONNECTIONS,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ZT_HTTPD_TIMEOUT_S,
-      MHD_OPTION_END);
+      MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   if (!h->mhd) {
     snprintf(err, errlen, "cannot listen: %s",
              errno ? strerror(errno) : "libmicrohttpd refused to start");

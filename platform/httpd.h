@@ -16,6 +16,8 @@
 #ifndef ZTNA_HTTPD_H
 #define ZTNA_HTTPD_H
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -42,14 +44,35 @@ typedef void (*zt_http_fn)(void *ud, const char *path,
 /* Listens on addr (TCP) in loop. NULL with err on failure. */
 struct zt_httpd *zt_httpd_open(struct zt_loop *loop, const struct sockaddr *addr,
                                socklen_t addrlen, char *err, size_t errlen);
+/* HTTPS (libmicrohttpd on GnuTLS). The server's certificate and key come
+ * from cert_cb at each handshake, so a certificate rotated meanwhile
+ * serves the next connections. With trust_pem (CA certificates, PEM) the
+ * server asks the client for a certificate issued by them, without
+ * requiring one or checking it: the auth check gets the chain and
+ * decides, so a refusal is an HTTP answer, not a failed handshake. */
+struct zt_httpd_tls {
+  gnutls_certificate_retrieve_function2 *cert_cb;
+  const char *trust_pem; /* NULL: no client certificate asked */
+};
+struct zt_httpd *zt_httpd_open_tls(struct zt_loop *loop,
+                                   const struct sockaddr *addr,
+                                   socklen_t addrlen,
+                                   const struct zt_httpd_tls *tls, char *err,
+                                   size_t errlen);
 /* Answers GET path with fn. 0, or -1 when the table is full. */
 int zt_httpd_route(struct zt_httpd *h, const char *path, zt_http_fn fn,
                    void *ud);
 /* Routes added with zt_httpd_route_private() answer only when check(ud,
- * the request's Authorization header or NULL) is true; otherwise 401 with
- * no body of theirs. Without a check set they answer everyone (a server
- * that asks no credential). One check per server. */
-typedef bool (*zt_http_auth_fn)(void *ud, const char *authorization);
+ * the request's credentials) returns 0; otherwise the status it returns
+ * (401, 403) with no body of theirs. Without a check set they answer
+ * everyone (a server that asks no credential). One check per server. */
+struct zt_http_creds {
+  const char *authorization;   /* the Authorization header, or NULL */
+  const gnutls_datum_t *chain; /* the client's certificates (HTTPS), DER, */
+  unsigned chain_len;          /* leaf first; NULL and 0: none */
+  const struct sockaddr *from; /* the client's address, or NULL */
+};
+typedef unsigned (*zt_http_auth_fn)(void *ud, const struct zt_http_creds *c);
 void zt_httpd_set_auth(struct zt_httpd *h, zt_http_auth_fn check, void *ud);
 int zt_httpd_route_private(struct zt_httpd *h, const char *path,
                            zt_http_fn fn, void *ud);

@@ -81,6 +81,8 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build-san bash tests/netns/fragments.sh
   # DNS queries from the agent's host reach the agent's DNS parser.
   BUILD=build-san bash tests/netns/dns.sh
+  # Client certificate chains and HTTP requests reach the dashboard's checks.
+  BUILD=build-san bash tests/netns/dashboard.sh
 fi
 step "deployment: Kubernetes manifests rendered and checked (tests/deploy/k8s_render.sh)"
 BUILD=build bash tests/deploy/k8s_render.sh

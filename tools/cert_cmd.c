@@ -38,7 +38,8 @@ static const char cert_usage[] =
     "PREFIX]\n"
     "                       [--days N] [--dns NAME]... [--ip ADDR]... "
     "[--force]\n"
-    "         ROLE is intermediate, connector or agent; writes PREFIX.pem and\n"
+    "         ROLE is intermediate, connector, agent or admin (the dashboard's\n"
+    "         client certificate); writes PREFIX.pem and\n"
     "         PREFIX.key (default PREFIX: ./NAME), valid 825 days by "
     "default.\n"
     "       ztna cert renew --ca-dir DIR CERT.pem [--key KEY] [--keep-key]\n"
@@ -246,8 +247,8 @@ static int cert_issue(int argc, char **argv) {
   }
   if (zt_role_parse(role_s, &role) != 0) {
     fprintf(stderr,
-            "ztna cert issue: --role: '%s' is not intermediate, connector or "
-            "agent\n",
+            "ztna cert issue: --role: '%s' is not intermediate, connector, "
+            "agent or admin\n",
             role_s);
     return 2;
   }

@@ -69,6 +69,7 @@ static uint64_t relay_bytes(void *n) {
  * asked for it). */
 static int open_dashboard(struct zt_loop *loop, struct zt_intermediate *im,
                           const struct zt_intermediate_config *c,
+                          const struct zt_tls_creds *creds,
                           struct zt_dashboard **out) {
   char err[512], addr[64];
   const struct zt_dashboard_source src = {im, status_json, relay_bytes};
@@ -77,14 +78,19 @@ static int open_dashboard(struct zt_loop *loop, struct zt_intermediate *im,
     return 0;
   const struct sockaddr *sa = (const struct sockaddr *)&c->dashboard_listen;
   zt_netaddr_str(sa, addr, sizeof(addr));
+  bool tls = c->dashboard_tls > 0;
   *out = zt_dashboard_open(loop, sa, c->dashboard_listen_len,
-                           c->dashboard_token_file, &src, err, sizeof(err));
+                           c->dashboard_token_file, tls ? creds : NULL, &src,
+                           err, sizeof(err));
   if (!*out) {
     zt_err("dashboard_listen %s: %s", addr, err);
     return -1;
   }
-  zt_info("dashboard on http://%s/ (%s)", addr,
-          c->dashboard_token_file[0] ? "token required" : "no token");
+  zt_info("dashboard on %s://%s/ (%s)", tls ? "https" : "http", addr,
+          tls ? (c->dashboard_token_file[0] ? "admin certificate or token"
+                                            : "admin certificate")
+          : c->dashboard_token_file[0] ? "token required"
+                                       : "no token");
   return 0;
 }
 
@@ -186,6 +192,7 @@ static int load_state(struct zt_intermediate *im, const char *dir) {
 }
 
 static struct zt_intermediate_config cfg;
+static struct zt_dashboard *dash;
 
 static void log_note(void *ud, const char *line) {
   (void)ud;
@@ -204,6 +211,14 @@ static int reload(void *node, uint64_t now, char *msg, size_t len) {
       zt_intermediate_reload_crl(node, crl, now);
     else
       zt_err("reload: keeping the previous crl");
+  }
+  /* The dashboard's token; its HTTPS certificate follows the creds. */
+  if (cfg.dashboard_token_file[0] && dash) {
+    char why[600];
+    if (zt_dashboard_reload(dash, why, sizeof(why)) != 0)
+      zt_err("reload: %s", why);
+    else
+      zt_info("reload: %s", why);
   }
   return rv;
 }
@@ -291,8 +306,7 @@ int main(int argc, char **argv) {
   d.reload = reload;
   d.creds = creds; /* SIGHUP reads the certificate and key again */
   d.tls = &cfg.tls;
-  struct zt_dashboard *dash;
-  if (open_dashboard(d.loop, im, &cfg, &dash) != 0)
+  if (open_dashboard(d.loop, im, &cfg, creds, &dash) != 0)
     return 1;
   zt_daemon_control_socket(&args, cfg.control_socket, "intermediate", &d);
   int stun_fd = open_stun(&cfg);

@@ -85,21 +85,44 @@ static void test_config(void) {
   /* Off by default. */
   CHECK_EQ_INT(im("{}"), 0);
   CHECK_EQ_INT(icfg.dashboard_listen_len, 0);
-  /* Loopback without a token: fine. */
+  /* Loopback without a token: fine, plain HTTP unless asked. */
   CHECK_EQ_INT(im("{\"dashboard_listen\": \"127.0.0.1:9180\"}"), 0);
   CHECK(icfg.dashboard_listen_len > 0);
   CHECK_STR(icfg.dashboard_token_file, "");
-  /* Exposed without a token: refused, naming file, line and key. */
+  CHECK_EQ_INT(icfg.dashboard_tls, 0);
+  CHECK_EQ_INT(im("{\"dashboard_listen\": \"127.0.0.1:9180\","
+                  " \"dashboard_tls\": true}"), 0);
+  CHECK_EQ_INT(icfg.dashboard_tls, 1);
+  /* Exposed: HTTPS by default, where an admin certificate is a
+   * credential, so no token is needed. */
+  CHECK_EQ_INT(im("{\"dashboard_listen\": \"0.0.0.0:9180\"}"), 0);
+  CHECK_EQ_INT(icfg.dashboard_tls, 1);
+  CHECK_EQ_INT(im("{\"dashboard_listen\": \"[::]:9180\"}"), 0);
+  CHECK_EQ_INT(icfg.dashboard_tls, 1);
+  /* Exposed over plain HTTP: refused unless asked for knowingly, naming
+   * file, line and key. */
   CHECK_EQ_INT(im("{\n \"log_level\": \"info\",\n"
-                  " \"dashboard_listen\": \"0.0.0.0:9180\"\n}"), -1);
+                  " \"dashboard_listen\": \"0.0.0.0:9180\",\n"
+                  " \"dashboard_token_file\": \"/etc/ztna/dashboard.token\",\n"
+                  " \"dashboard_tls\": false\n}"), -1);
+  CHECK_CONTAINS(err, "im.json:3: dashboard_listen");
+  CHECK_CONTAINS(err, "dashboard_allow_http");
+  /* ... and then only with a token. */
+  CHECK_EQ_INT(im("{\n \"log_level\": \"info\",\n"
+                  " \"dashboard_listen\": \"0.0.0.0:9180\",\n"
+                  " \"dashboard_tls\": false, \"dashboard_allow_http\": true\n}"),
+               -1);
   CHECK_CONTAINS(err, "im.json:3: dashboard_listen");
   CHECK_CONTAINS(err, "dashboard_token_file");
-  CHECK_EQ_INT(im("{\"dashboard_listen\": \"[::]:9180\"}"), -1);
-  /* Exposed with a token file: fine. */
   CHECK_EQ_INT(im("{\"dashboard_listen\": \"10.1.2.3:9180\","
-                  " \"dashboard_token_file\": \"/etc/ztna/dashboard.token\"}"),
+                  " \"dashboard_token_file\": \"/etc/ztna/dashboard.token\","
+                  " \"dashboard_tls\": false, \"dashboard_allow_http\": true}"),
                0);
   CHECK_STR(icfg.dashboard_token_file, "/etc/ztna/dashboard.token");
+  CHECK_EQ_INT(icfg.dashboard_tls, 0);
+  CHECK_EQ_INT(im("{\"dashboard_listen\": \"10.1.2.3:9180\","
+                  " \"dashboard_tls\": \"yes\"}"), -1);
+  CHECK_CONTAINS(err, "dashboard_tls");
   /* The port is required, as for metrics_listen. */
   CHECK_EQ_INT(im("{\"dashboard_listen\": \"127.0.0.1\"}"), -1);
   CHECK_CONTAINS(err, "dashboard_listen");
