@@ -74,6 +74,20 @@ void zt_deadline_remove(struct zt_deadline_heap *h, struct zt_deadline *d) {
   sift_down(h, last->idx);
 }
 
+int zt_deadline_reserve(struct zt_deadline_heap *h, size_t n) {
+  if (n <= h->cap)
+    return 0;
+  size_t ncap = h->cap ? h->cap : 64;
+  while (ncap < n)
+    ncap *= 2;
+  struct zt_deadline **v = realloc(h->v, ncap * sizeof(*v));
+  if (!v)
+    return -1;
+  h->v = v;
+  h->cap = ncap;
+  return 0;
+}
+
 int zt_deadline_set(struct zt_deadline_heap *h, struct zt_deadline *d,
                     uint64_t at) {
   if (at == ZT_DEADLINE_NONE) {
@@ -89,15 +103,9 @@ int zt_deadline_set(struct zt_deadline_heap *h, struct zt_deadline *d,
       sift_down(h, d->idx);
     return 0;
   }
-  if (h->n == h->cap) {
-    size_t ncap = h->cap ? h->cap * 2 : 64;
-    struct zt_deadline **v = realloc(h->v, ncap * sizeof(*v));
-    if (!v) {
-      d->at = ZT_DEADLINE_NONE;
-      return -1;
-    }
-    h->v = v;
-    h->cap = ncap;
+  if (h->n == h->cap && zt_deadline_reserve(h, h->n + 1) != 0) {
+    d->at = ZT_DEADLINE_NONE;
+    return -1;
   }
   d->at = at;
   place(h, h->n++, d);

@@ -38,6 +38,9 @@ void zt_deadline_init(struct zt_deadline *d);
  * no heap). */
 int zt_deadline_set(struct zt_deadline_heap *h, struct zt_deadline *d,
                     uint64_t at);
+/* Makes room for n entries, so that zt_deadline_set() of up to n entries
+ * cannot fail. 0, or -1 when out of memory. */
+int zt_deadline_reserve(struct zt_deadline_heap *h, size_t n);
 /* Takes d out (nothing when it is in no heap). */
 void zt_deadline_remove(struct zt_deadline_heap *h, struct zt_deadline *d);
 /* The earliest entry, NULL when empty; its time: ZT_DEADLINE_NONE when

@@ -22,6 +22,7 @@
 #include "chooser.h"
 #include "countertab.h"
 #include "crl.h"
+#include "deadline.h"
 #include "ippkt.h"
 #include "keymap.h"
 #include "log.h"
@@ -32,6 +33,7 @@
 #include "registry.h"
 #include "relay.h"
 #include "secret.h"
+#include "siphash.h"
 #include "strbuf.h"
 #include "stun.h"
 #include "wire.h"
@@ -39,7 +41,13 @@
 struct peer {
   struct zq_conn *q;
   struct zt_intermediate *im;
-  struct peer *next, *next_dirty;
+  struct peer *next, *prev, *next_dirty; /* prev: O(1) removal */
+  /* The earliest of its QUIC timer, certificate check and silence watch,
+   * in im->deadlines (peer_rearm()): the node's timer without a scan. */
+  struct zt_deadline due;
+  struct peer *next_due;  /* zt_intermediate_handle_expiry()'s list */
+  struct peer *next_name; /* same bucket of im->by_name */
+  size_t n_channels;      /* channels it is an end of */
   bool dirty, hello;
   bool detached; /* replaced: nothing it sends is acted on any more */
   enum zt_role role;
@@ -101,6 +109,11 @@ struct zt_intermediate {
   size_t n_peers;
   struct zt_keymap by_key;                    /* connection key -> peer */
   struct zt_keymap channels;                  /* channel id -> channel */
+  struct zt_deadline_heap deadlines;          /* peer->due */
+  /* Authenticated peers by a keyed hash of role and name (name_key()),
+   * chained by next_name: replace_older() without a walk of every peer. */
+  struct zt_keymap by_name;
+  uint8_t name_hash_key[16];
   /* The policy in force: immutable, replaced whole (set_policy). */
   struct zt_policy *policy;
   struct zt_registry reg; /* service name -> its connectors' peers */
@@ -512,6 +525,9 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
       free(ch);
       ch = NULL;
       status = ZT_ERR_NO_RESOURCES;
+    } else {
+      agent->n_channels++;
+      conn->n_channels++;
     }
   }
   audit_session(im, agent, conn, connector_name, status);
@@ -543,6 +559,8 @@ static void channel_close(struct zt_intermediate *im, struct channel *ch,
     send_msg(notify, m);
   }
   zt_keymap_del(&im->channels, ch->id);
+  ch->agent->n_channels--;
+  ch->connector->n_channels--;
   free(ch->grants);
   free(ch);
 }
@@ -551,25 +569,20 @@ static void channel_close(struct zt_intermediate *im, struct channel *ch,
  * is told why. */
 static void close_channels(struct zt_intermediate *im, struct peer *p,
                            struct peer *other, uint8_t status) {
-  /* Deleting reshapes the table: collect, then close. A peer holds few
-   * channels, so one pass nearly always finds them all. */
-  struct channel *hit[32];
-  size_t n;
-  do {
-    n = 0;
-    for (size_t i = 0; i < im->channels.cap && n < 32; i++) {
-      struct channel *ch = im->channels.slots[i].val;
-      if (!im->channels.slots[i].key || !ch ||
-          (ch->agent != p && ch->connector != p))
-        continue;
-      if (!other || (ch->agent == p ? ch->connector : ch->agent) == other)
-        hit[n++] = ch;
-    }
-    for (size_t k = 0; k < n; k++)
-      channel_close(im, hit[k],
-                    hit[k]->agent == p ? hit[k]->connector : hit[k]->agent,
-                    status);
-  } while (n == 32);
+  /* Most peers (idle ones, every handshaking one) hold none: no walk of
+   * the table for them, so tearing down n peers is not O(n^2). The walk
+   * may delete the entry it just returned (keymap.h). */
+  struct zt_keymap_iter it;
+  void *val;
+  for (zt_keymap_iter_init(&it, &im->channels);
+       p->n_channels && zt_keymap_next(&it, NULL, &val);) {
+    struct channel *ch = val;
+    if (ch->agent != p && ch->connector != p)
+      continue;
+    struct peer *peer_end = ch->agent == p ? ch->connector : ch->agent;
+    if (!other || peer_end == other)
+      channel_close(im, ch, peer_end, status);
+  }
 }
 
 static void on_session_close(struct zt_intermediate *im, struct peer *p,
@@ -651,13 +664,55 @@ static void peer_handshake_over(struct zt_intermediate *im, struct peer *p);
 static void peer_detach(struct zt_intermediate *im, struct peer *p,
                         uint8_t why);
 
+/* A keyed hash (our secret) of role and name: authenticated names come
+ * from certificates, still nobody should pick names that share a bucket. */
+static uint32_t name_key(const struct zt_intermediate *im,
+                         const struct peer *p) {
+  uint8_t buf[1 + ZT_NAME_MAX + 1];
+  size_t n = strlen(p->name);
+  buf[0] = (uint8_t)p->role;
+  memcpy(buf + 1, p->name, n);
+  uint32_t k = (uint32_t)zt_siphash(im->name_hash_key, buf, 1 + n);
+  return k ? k : 1; /* 0 is the keymap's empty marker */
+}
+
+/* Into by_name, at the head of its bucket. False when out of memory. */
+static bool name_index_add(struct zt_intermediate *im, struct peer *p) {
+  uint32_t k = name_key(im, p);
+  struct peer *head = zt_keymap_del(&im->by_name, k);
+  p->next_name = head;
+  if (zt_keymap_put(&im->by_name, k, p) == 0)
+    return true;
+  p->next_name = NULL;
+  if (head)
+    zt_keymap_put(&im->by_name, k, head); /* room: it was just there */
+  return false;
+}
+
+static void name_index_remove(struct zt_intermediate *im, struct peer *p) {
+  uint32_t k = name_key(im, p);
+  struct peer *head = zt_keymap_get(&im->by_name, k), **pp;
+  if (head == p) {
+    zt_keymap_del(&im->by_name, k);
+    if (p->next_name)
+      zt_keymap_put(&im->by_name, k, p->next_name); /* room: p was there */
+    return;
+  }
+  for (pp = head ? &head->next_name : NULL; pp && *pp; pp = &(*pp)->next_name)
+    if (*pp == p) {
+      *pp = p->next_name;
+      return;
+    }
+}
+
 /* One live connection per identity: the newer one replaces the older, and
  * both sides say so. Two instances of one identity would otherwise fight
  * over its tunnel address, sessions and services; the older is told with
  * ZT_ERR_REPLACED and does not reconnect (see uplink.c). */
 static void replace_older(struct zt_intermediate *im, struct peer *p) {
   char was[64], now_at[64], reason[200];
-  for (struct peer *o = im->peers; o; o = o->next) {
+  for (struct peer *o = zt_keymap_get(&im->by_name, name_key(im, p)); o;
+       o = o->next_name) {
     if (o == p || o->role != p->role || strcmp(o->name, p->name) != 0 ||
         zq_is_dead(o->q))
       continue;
@@ -709,6 +764,11 @@ static void on_ready(struct zq_conn *q, void *ud) {
   zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
   replace_older(p->im, p);
+  if (!name_index_add(p->im, p)) {
+    zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
+    p->name[0] = 0; /* not in by_name: peer_remove must not look */
+    return;
+  }
   peer_cert_check(p->im, p, p->im->now);
 }
 
@@ -824,12 +884,15 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   peer_handshake_over(im, p);
   peer_detach(im, p, ZT_ERR_PEER_LOST);
   zt_keymap_del(&im->by_key, zq_key(p->q));
-  for (struct peer **pp = &im->peers; *pp; pp = &(*pp)->next) {
-    if (*pp == p) {
-      *pp = p->next;
-      break;
-    }
-  }
+  if (p->name[0])
+    name_index_remove(im, p);
+  zt_deadline_remove(&im->deadlines, &p->due);
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    im->peers = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
   im->n_peers--;
   zq_free(p->q);
   free(p->reader);
@@ -855,6 +918,28 @@ static void note_observed(struct zt_intermediate *im, struct peer *p) {
   }
 }
 
+#define SILENT_NS ((uint64_t)ZT_CONNECTOR_SILENT_MS * 1000000u)
+
+/* A connector whose silence would move agents. */
+static bool silence_watched(const struct peer *p) {
+  return p->role == ZT_ROLE_CONNECTOR && p->hello && !p->silent &&
+         !p->detached && !zq_is_dead(p->q);
+}
+
+/* Every change to a peer's timers (a packet read or written, a timer
+ * handled, its certificate checked, its silence or hello state) happens to
+ * a peer marked dirty, and flush_dirty() rearms each: the heap is exact
+ * after every entry point. The heap has room for every peer
+ * (peer_accept() reserves it), so this cannot fail. */
+static void peer_rearm(struct zt_intermediate *im, struct peer *p) {
+  uint64_t t = zq_expiry(p->q);
+  if (p->cert.check_at && p->cert.check_at < t)
+    t = p->cert.check_at;
+  if (silence_watched(p) && p->heard_at + SILENT_NS < t)
+    t = p->heard_at + SILENT_NS;
+  zt_deadline_set(&im->deadlines, &p->due, t);
+}
+
 static void flush_dirty(struct zt_intermediate *im) {
   while (im->dirty) {
     struct peer *p = im->dirty;
@@ -863,6 +948,8 @@ static void flush_dirty(struct zt_intermediate *im) {
     zt_io_send_all(im->io, p->q, im->now);
     if (zq_is_dead(p->q))
       peer_remove(im, p); /* may mark others dirty: the loop continues */
+    else
+      peer_rearm(im, p);
   }
 }
 
@@ -917,9 +1004,12 @@ static struct peer *peer_accept(struct zt_intermediate *im,
                                 const uint8_t *pkt, size_t len) {
   struct peer *p = calloc(1, sizeof(*p));
   char err[256], addr[64];
-  if (!p)
+  if (!p || zt_deadline_reserve(&im->deadlines, im->n_peers + 1) != 0) {
+    free(p);
     return NULL;
+  }
   p->im = im;
+  zt_deadline_init(&p->due);
   memcpy(&p->observed, from, fromlen);
   p->observedlen = fromlen;
   p->q = zq_server_accept_initial(&im->qcfg, &peer_handlers, p,
@@ -946,6 +1036,9 @@ static struct peer *peer_accept(struct zt_intermediate *im,
   if (zt_keymap_put(&im->by_initial, ikey, p) == 0)
     p->initial_key = ikey;
   p->next = im->peers;
+  p->prev = NULL;
+  if (im->peers)
+    im->peers->prev = p;
   im->peers = p;
   im->n_peers++;
   return p;
@@ -1195,35 +1288,31 @@ static bool update_channel(struct zt_intermediate *im, struct channel *ch,
  * how many were closed. */
 static size_t recheck_channels(struct zt_intermediate *im) {
   struct channel_grant grants[ZT_MAX_SERVICES];
-  size_t closed = 0, n;
-  struct channel *hit[32];
-  do { /* deleting reshapes the table: collect, then close */
-    n = 0;
-    for (size_t i = 0; i < im->channels.cap && n < 32; i++) {
-      struct channel *ch = im->channels.slots[i].val;
-      if (!im->channels.slots[i].key || !ch)
-        continue;
-      uint8_t k = grants_for(im, ch->agent, ch->connector, grants);
-      if (!grants_equal(ch, grants, k) &&
-          (k == 0 || !update_channel(im, ch, grants, k)))
-        hit[n++] = ch;
-    }
-    for (size_t k = 0; k < n; k++) {
-      zt_info("channel %u: agent %s <-> connector %s closed: the policy "
-              "grants nothing of it any more",
-              hit[k]->id, hit[k]->agent->name, hit[k]->connector->name);
-      struct peer *agent = hit[k]->agent;
-      uint32_t id = hit[k]->id;
-      channel_close(im, hit[k], hit[k]->connector, ZT_ERR_NOT_ALLOWED);
-      struct zt_ctrl_msg *m = &im->scratch;
-      m->type = ZT_MSG_SESSION_CLOSE;
-      m->u.session_close.channel = id;
-      m->u.session_close.status = ZT_ERR_NOT_ALLOWED;
-      if (!zq_is_dead(agent->q))
-        send_msg(agent, m);
-    }
-    closed += n;
-  } while (n == 32);
+  size_t closed = 0;
+  struct zt_keymap_iter it;
+  void *val;
+  /* Closing deletes the entry just returned: safe (keymap.h). */
+  for (zt_keymap_iter_init(&it, &im->channels);
+       zt_keymap_next(&it, NULL, &val);) {
+    struct channel *ch = val;
+    uint8_t k = grants_for(im, ch->agent, ch->connector, grants);
+    if (grants_equal(ch, grants, k) ||
+        (k != 0 && update_channel(im, ch, grants, k)))
+      continue;
+    zt_info("channel %u: agent %s <-> connector %s closed: the policy "
+            "grants nothing of it any more",
+            ch->id, ch->agent->name, ch->connector->name);
+    struct peer *agent = ch->agent;
+    uint32_t id = ch->id;
+    channel_close(im, ch, ch->connector, ZT_ERR_NOT_ALLOWED);
+    struct zt_ctrl_msg *m = &im->scratch;
+    m->type = ZT_MSG_SESSION_CLOSE;
+    m->u.session_close.channel = id;
+    m->u.session_close.status = ZT_ERR_NOT_ALLOWED;
+    if (!zq_is_dead(agent->q))
+      send_msg(agent, m);
+    closed++;
+  }
   return closed;
 }
 
@@ -1308,6 +1397,9 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
   zt_keymap_init(&im->by_initial);
   zt_keymap_init(&im->by_key);
   zt_keymap_init(&im->channels);
+  zt_keymap_init(&im->by_name);
+  zt_deadline_heap_init(&im->deadlines);
+  gnutls_rnd(GNUTLS_RND_NONCE, im->name_hash_key, sizeof(im->name_hash_key));
   zt_addrpool_init(&im->pool, cfg->agent_pool, cfg->agent_pool_len);
   return im;
 }
@@ -1336,6 +1428,7 @@ void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now) {
       continue;
     zq_close(p->q, 0, "intermediate shutting down");
     zt_io_send_all(im->io, p->q, now);
+    peer_rearm(im, p);
   }
 }
 
@@ -1350,62 +1443,55 @@ void zt_intermediate_free(struct zt_intermediate *im) {
   zt_admit_free(&im->admit);
   zt_admit_free(&im->stun_admit);
   zt_keymap_free(&im->channels);
+  zt_keymap_free(&im->by_name);
+  zt_deadline_heap_free(&im->deadlines);
   zt_addrpool_free(&im->pool);
   zt_policy_free(im->policy);
   zt_free_secret(im, sizeof(*im)); /* reset and token secrets, hash keys */
 }
 
-#define SILENT_NS ((uint64_t)ZT_CONNECTOR_SILENT_MS * 1000000u)
-
-/* A connector whose silence would move agents. */
-static bool silence_watched(const struct peer *p) {
-  return p->role == ZT_ROLE_CONNECTOR && p->hello && !p->silent &&
-         !p->detached && !zq_is_dead(p->q);
-}
-
 /* Connectors not heard for ZT_CONNECTOR_SILENT_MS (three keepalives
  * missed: killed, or their network cut) are taken out of the choice: their agents
- * get another connector now, not at the idle timeout (30 s). */
-static void check_silent(struct zt_intermediate *im, uint64_t now) {
-  bool any = false;
-  for (struct peer *p = im->peers; p; p = p->next) {
-    if (!silence_watched(p) || p->heard_at + SILENT_NS > now)
-      continue;
-    p->silent = true;
-    any = true;
-    zt_warn("connector %s silent for %llu ms: its agents move to another "
-            "connector of their services",
-            p->name, (unsigned long long)((now - p->heard_at) / 1000000u));
-  }
-  if (any)
-    push_services_to_agents(im);
+ * get another connector now, not at the idle timeout (30 s). True when p
+ * went silent now. */
+static bool check_silent(struct peer *p, uint64_t now) {
+  if (!silence_watched(p) || p->heard_at + SILENT_NS > now)
+    return false;
+  p->silent = true;
+  zt_warn("connector %s silent for %llu ms: its agents move to another "
+          "connector of their services",
+          p->name, (unsigned long long)((now - p->heard_at) / 1000000u));
+  return true;
 }
 
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
-  uint64_t t = UINT64_MAX;
-  for (const struct peer *p = im->peers; p; p = p->next) {
-    uint64_t e = zq_expiry(p->q);
-    if (e < t)
-      t = e;
-    if (p->cert.check_at && p->cert.check_at < t)
-      t = p->cert.check_at;
-    if (silence_watched(p) && p->heard_at + SILENT_NS < t)
-      t = p->heard_at + SILENT_NS;
-  }
-  return t;
+  return zt_deadline_next(&im->deadlines);
 }
 
 void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
+  struct peer *due = NULL;
+  bool any_silent = false;
   im->now = now;
-  for (struct peer *p = im->peers; p; p = p->next) {
-    if (zq_expiry(p->q) <= now) {
+  /* Take every due peer out first: handling one may move others' deadlines
+   * (all rearmed by flush_dirty() below), and a peer whose timer fires
+   * again at once waits for the next call instead of looping here. */
+  for (struct zt_deadline *d; (d = zt_deadline_first(&im->deadlines)) &&
+                              d->at <= now;) {
+    struct peer *p = (struct peer *)((char *)d - offsetof(struct peer, due));
+    zt_deadline_remove(&im->deadlines, d);
+    p->next_due = due;
+    due = p;
+  }
+  for (struct peer *p = due; p; p = p->next_due) {
+    if (zq_expiry(p->q) <= now)
       zq_handle_expiry(p->q, now);
-      mark_dirty(p);
-    }
     if (p->cert.check_at && p->cert.check_at <= now)
       peer_cert_check(im, p, now);
+    any_silent |= check_silent(p, now);
+    mark_dirty(p); /* rearmed by flush_dirty() */
   }
-  check_silent(im, now);
+  if (any_silent)
+    push_services_to_agents(im);
   flush_dirty(im);
 }
 
