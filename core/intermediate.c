@@ -55,7 +55,15 @@ struct peer {
   uint32_t tunnel_ip; /* agents */
   struct sockaddr_storage observed;
   socklen_t observedlen;
-  struct zt_ctrl_reader *reader; /* 25 KB: allocated once authenticated */
+  /* 25 KB: allocated when control bytes arrive from an authenticated peer,
+   * freed again at the end of every whole message, so the thousands of
+   * idle peers an Intermediate holds keep none (on_stream()). */
+  struct zt_ctrl_reader *reader;
+  bool authenticated; /* on_ready() ran: its stream is read */
+  /* Agents with a new address binding wait in im->welcome_wait until it is
+   * saved (on_hello()). */
+  bool welcome_pending;
+  struct peer *next_welcome;
   /* While the handshake is in progress: counted in im->admit under src, and
    * found by im->by_initial under initial_key (initial_hash()). */
   bool handshaking;
@@ -114,6 +122,8 @@ struct zt_intermediate {
    * chained by next_name: replace_older() without a walk of every peer. */
   struct zt_keymap by_name;
   uint8_t name_hash_key[16];
+  struct peer *welcome_wait; /* on_hello(), flush_welcomes() */
+  uint64_t save_at;          /* when to save them; 0: none waiting */
   /* The policy in force: immutable, replaced whole (set_policy). */
   struct zt_policy *policy;
   struct zt_registry reg; /* service name -> its connectors' peers */
@@ -271,10 +281,14 @@ static void save_bindings(struct zt_intermediate *im) {
   free(text);
 }
 
+#define SAVE_BATCH_NS (20 * 1000000ull)
+
+static void finish_hello(struct zt_intermediate *im, struct peer *p);
+
 static void on_hello(struct zt_intermediate *im, struct peer *p,
                      const struct zt_ctrl_msg *m) {
-  char ipbuf[16], addr[64];
-  if (p->hello)
+  char ipbuf[16];
+  if (p->hello || p->welcome_pending)
     return;
   if (p->role == ZT_ROLE_AGENT) {
     struct zt_addr_grant g =
@@ -286,8 +300,6 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
               "%s: the pool is full",
               zt_ip4_str(g.addr, ipbuf), g.evicted, p->name);
     }
-    if (g.new_binding)
-      save_bindings(im);
     if (!p->tunnel_ip) {
       zt_audit_hello(p->role, p->name, SRC(p), false, "address pool exhausted");
       peer_warn(p, "agent %s: address pool exhausted", p->name);
@@ -295,7 +307,50 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
       mark_dirty(p);
       return;
     }
+    if (g.new_binding && im->io->save_state) {
+      /* On disk before the agent hears its address (WELCOME), so that a
+       * restart never hands it to someone else; but written for all the
+       * agents of SAVE_BATCH_NS at once (the whole table is rewritten
+       * each time: one write per new agent made a ramp of n agents
+       * O(n^2)). flush_welcomes() saves, then welcomes them. */
+      p->welcome_pending = true;
+      p->next_welcome = im->welcome_wait;
+      im->welcome_wait = p;
+      if (!im->save_at)
+        im->save_at = im->now + SAVE_BATCH_NS;
+      return;
+    }
   }
+  finish_hello(im, p);
+}
+
+/* Agents whose new address binding is saved now, and the rest of their
+ * HELLO: WELCOME and SERVICES. */
+static void flush_welcomes(struct zt_intermediate *im) {
+  struct peer *list = im->welcome_wait;
+  im->welcome_wait = NULL;
+  im->save_at = 0;
+  save_bindings(im);
+  for (struct peer *p = list, *next; p; p = next) {
+    next = p->next_welcome;
+    p->next_welcome = NULL;
+    p->welcome_pending = false;
+    if (!p->detached && !zq_is_dead(p->q))
+      finish_hello(im, p);
+  }
+}
+
+static void welcome_unqueue(struct zt_intermediate *im, struct peer *p) {
+  for (struct peer **pp = &im->welcome_wait; *pp; pp = &(*pp)->next_welcome)
+    if (*pp == p) {
+      *pp = p->next_welcome;
+      break;
+    }
+  p->welcome_pending = false;
+}
+
+static void finish_hello(struct zt_intermediate *im, struct peer *p) {
+  char ipbuf[16], addr[64];
   p->hello = true;
   zt_audit_hello(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s is at %s%s%s", zt_role_name(p->role), p->name,
@@ -750,12 +805,8 @@ static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
 static void on_ready(struct zq_conn *q, void *ud) {
   struct peer *p = ud;
   peer_handshake_over(p->im, p);
-  /* Only now, authenticated, is the peer worth a control stream reader. */
-  if (!(p->reader = malloc(sizeof(*p->reader)))) {
-    zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
-    return;
-  }
-  zt_ctrl_reader_init(p->reader);
+  /* Only now, authenticated, is the peer's stream worth reading. */
+  p->authenticated = true;
   p->role = zq_peer_role(q);
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
@@ -775,17 +826,29 @@ static void on_ready(struct zq_conn *q, void *ud) {
 static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
                       void *ud) {
   struct peer *p = ud;
-  (void)q;
-  if (!p->reader) /* stream data only flows after on_ready */
+  if (!p->authenticated || len == 0) /* stream data flows after on_ready */
     return;
-  /* The reader counts what it skips per connection; the node's counters
-   * (status, metrics) add what this feed skipped. */
+  if (!p->reader) {
+    if (!(p->reader = malloc(sizeof(*p->reader)))) {
+      zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
+      mark_dirty(p);
+      return;
+    }
+    zt_ctrl_reader_init(p->reader);
+  }
+  /* The reader counts what it skips; the node's counters (status,
+   * metrics) add what this feed skipped. */
   struct zt_ctrl_stats before = p->reader->stats;
   struct zt_intermediate_stats *st = &p->im->stats;
   zt_ctrl_reader_feed(p->reader, data, len, on_ctrl_msg, p);
   st->ctrl_malformed += p->reader->stats.malformed - before.malformed;
   st->ctrl_oversized += p->reader->stats.oversized - before.oversized;
   st->ctrl_unknown += p->reader->stats.unknown - before.unknown;
+  /* Between two messages the reader holds nothing worth its 25 KB. */
+  if (p->reader->hdr_got == 0) {
+    free(p->reader);
+    p->reader = NULL;
+  }
 }
 
 /* The relay: forward the frame unchanged to the other end of its channel.
@@ -887,6 +950,8 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   if (p->name[0])
     name_index_remove(im, p);
   zt_deadline_remove(&im->deadlines, &p->due);
+  if (p->welcome_pending)
+    welcome_unqueue(im, p);
   if (p->prev)
     p->prev->next = p->next;
   else
@@ -1465,7 +1530,8 @@ static bool check_silent(struct peer *p, uint64_t now) {
 }
 
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
-  return zt_deadline_next(&im->deadlines);
+  uint64_t t = zt_deadline_next(&im->deadlines);
+  return im->save_at && im->save_at < t ? im->save_at : t;
 }
 
 void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
@@ -1492,6 +1558,8 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
   }
   if (any_silent)
     push_services_to_agents(im);
+  if (im->save_at && im->save_at <= now)
+    flush_welcomes(im);
   flush_dirty(im);
 }
 

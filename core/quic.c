@@ -204,8 +204,9 @@ static int recv_stateless_reset_cb(ngtcp2_conn *conn,
   return 0;
 }
 
-/* Allocates the datagram queue, once the handshake is complete or the
- * application queues a datagram (a client may before its handshake). */
+/* Allocates the datagram queue when the application queues its first
+ * datagram: its slot array alone is 24 KB, and an Intermediate holds
+ * thousands of connections that never carry one (idle agents). */
 static int dq_ready(struct zq_conn *c) {
   if (c->dq.slots)
     return 0;
@@ -215,8 +216,6 @@ static int dq_ready(struct zq_conn *c) {
 static int handshake_completed_cb(ngtcp2_conn *conn, void *user_data) {
   struct zq_conn *c = user_data;
   (void)conn;
-  if (dq_ready(c) != 0)
-    return NGTCP2_ERR_CALLBACK_FAILURE;
   /* The client opens the control stream on its next write (open_stream),
    * outside ngtcp2's callback. */
   c->ready = true;
@@ -436,8 +435,8 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
                                                   : ZT_PMTU_BASE,
                cfg->max_udp_payload, now);
   /* The datagram queue (its slot array alone is 24 KB) waits for the
-   * handshake: a server must keep as little as it can for Initials from
-   * anybody (dq_ready). */
+   * first datagram: a server must keep as little as it can for Initials
+   * from anybody, and for idle peers (dq_ready). */
   return c;
 }
 
