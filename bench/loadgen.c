@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,7 +67,7 @@ struct cl {
   struct zq_conn *q;
   struct zt_deadline due;
   struct cl *next_dirty;
-  bool dirty, started, ready, dead, hello_sent;
+  bool dirty, started, ready, dead, welcomed;
   enum kind kind;
   int idx, sock;
   char name[ZT_NAME_MAX + 1];
@@ -139,6 +140,15 @@ static double cpu_s(void) {
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The loadgen's own CPU time (s): when it is near 100% of a phase, the
+ * phase measured the loadgen, not the Intermediate. */
+static double self_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void mark_dirty(struct cl *c) {
   if (!c->dirty) {
     c->dirty = true;
@@ -195,6 +205,7 @@ static void on_msg(void *ud, const struct zt_ctrl_msg *m) {
   switch (m->type) {
   case ZT_MSG_WELCOME:
     g.welcomed++;
+    c->welcomed = true;
     if (c->kind == CONNECTOR) {
       out.type = ZT_MSG_REGISTER;
       out.u.reg.n = 1;
@@ -480,6 +491,7 @@ int main(int argc, char **argv) {
   /* 1. ramp */
   long rss0 = rss_kib();
   double cpu0 = cpu_s();
+  double lcpu0 = self_cpu_s();
   uint64_t start = now_ns(), ramp_end = start + (n * 3 / rate + 30) * 1000000000ULL;
   size_t next = 0, peak = 0, win_done = 0;
   uint64_t win_at = start;
@@ -509,6 +521,8 @@ int main(int argc, char **argv) {
          g.done_ok, g.failed, n - next, n);
   printf("scale-handshakes-per-s %.0f (target %lu, peak 1 s window %zu)\n",
          ramp_s > 0 ? (double)g.done_ok / ramp_s : 0.0, rate, peak);
+  printf("scale-loadgen-cpu-pct ramp %.0f\n",
+         ramp_s > 0 ? (self_cpu_s() - lcpu0) * 100 / ramp_s : 0.0);
   if (cpu0 >= 0 && cpu1 >= 0)
     printf("scale-intermediate-cpu-per-handshake-us %.0f (%.2f CPU s)\n",
            g.done_ok ? (cpu1 - cpu0) * 1e6 / (double)g.done_ok : 0.0,
@@ -536,6 +550,7 @@ int main(int argc, char **argv) {
 
   /* 3. sessions */
   size_t opened = 0;
+  double lcpu = self_cpu_s();
   uint64_t ostart = now_ns(), oend = ostart + 30000000000ULL;
   while (now_ns() < oend && now_ns() < t_end &&
          (opened < s || g.ready_sessions + g.denied_sessions < opened)) {
@@ -543,7 +558,7 @@ int main(int argc, char **argv) {
     size_t due = (size_t)((now - ostart) / 1000 * open_rate / 1000000);
     for (; opened < s && opened < due; opened++) {
       struct cl *c = &g.c[m + opened];
-      if (!c->ready || c->dead)
+      if (!c->welcomed || c->dead) /* an agent opens once welcomed */
         continue;
       struct zt_ctrl_msg msg;
       memset(&msg, 0, sizeof(msg));
@@ -557,6 +572,9 @@ int main(int argc, char **argv) {
     flush(now);
     pump(1);
   }
+  double osec = (double)(now_ns() - ostart) / 1e9;
+  printf("scale-loadgen-cpu-pct sessions %.0f\n",
+         osec > 0 ? (self_cpu_s() - lcpu) * 100 / osec : 0.0);
   uint64_t *lat = calloc(s + 1, sizeof(*lat));
   size_t nl = 0;
   for (size_t i = 0; lat && i < s; i++) {
@@ -583,6 +601,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < m; i++)
     rx0 += g.c[i].rx_bytes;
   double cpu3 = cpu_s();
+  lcpu = self_cpu_s();
   uint64_t rstart = now_ns(), rend = rstart + relay * 1000000000ULL;
   size_t sending = 0;
   for (size_t i = 0; i < s; i++)
@@ -613,6 +632,9 @@ int main(int argc, char **argv) {
            "%.0f%%)\n",
            rsec > 0 ? (double)(rx1 - rx0) * 8 / rsec / 1e6 : 0.0, sending, rsec,
            cpu3 >= 0 && cpu4 >= 0 ? (cpu4 - cpu3) * 100 / rsec : -1.0);
+  if (relay)
+    printf("scale-loadgen-cpu-pct relay %.0f\n",
+           rsec > 0 ? (self_cpu_s() - lcpu) * 100 / rsec : 0.0);
   long hwm = -1;
   if (g.pid) {
     char path[64], line[256];

@@ -114,7 +114,7 @@ cat >"$WORK/intermediate.json" <<EOF
 EOF
 
 ulimit -n 65536 2>/dev/null
-ip netns exec "$NS_I" "$IM" --config "$WORK/intermediate.json" \
+ip netns exec "$NS_I" ${IM_WRAP:-} "$IM" --config "$WORK/intermediate.json" \
   >"$WORK/intermediate.log" 2>&1 &
 im_pid=$!
 for _ in $(seq 50); do
@@ -143,6 +143,13 @@ rc=$?
 if [ -n "$perf_pid" ]; then
   kill -INT "$perf_pid" 2>/dev/null
   wait "$perf_pid" 2>/dev/null
+fi
+# The Intermediate's own counters (SIGUSR1 logs its status): relay and
+# handshake lines.
+if kill -USR1 "$im_pid" 2>/dev/null; then
+  sleep 0.5
+  grep -a 'status: relay\|status: handshakes\|status: udp' "$WORK/intermediate.log" |
+    tail -n 3 | sed 's/.*status: /scale-intermediate-status /'
 fi
 kill -0 "$im_pid" 2>/dev/null || echo "scale-intermediate-died $(tail -n 3 "$WORK/intermediate.log")"
 exit 0
