@@ -84,7 +84,8 @@ struct peer {
   uint64_t heard_at;
   bool silent;
   uint64_t up_at; /* when its handshake completed, for the uptime shown */
-  /* Agents: the connector chosen per granted service (chooser.h). */
+  /* Agents: the connector chosen per granted service (chooser.h), with
+   * room for chosen->n entries only (send_services()). */
   struct zt_choices *chosen;
 };
 
@@ -219,11 +220,8 @@ static void send_services(struct zt_intermediate *im, struct peer *agent) {
   const struct zt_policy *pol = im->policy;
   struct zt_choices *next = &im->choices_scratch;
   struct zt_policy_grant g;
-  if (!agent->chosen && !(agent->chosen = calloc(1, sizeof(*agent->chosen)))) {
-    zq_close(agent->q, ZT_ERR_NO_RESOURCES, "out of memory");
-    mark_dirty(agent);
-    return;
-  }
+  static const struct zt_choices none; /* before the first SERVICES */
+  const struct zt_choices *was = agent->chosen ? agent->chosen : &none;
   m->type = ZT_MSG_SERVICES;
   m->u.services.n = 0;
   next->n = 0; /* rebuilt whole: services gone from policy are forgotten */
@@ -231,7 +229,7 @@ static void send_services(struct zt_intermediate *im, struct peer *agent) {
     const struct zt_policy_service *sv = &pol->services[i];
     if (!zt_policy_grant(pol, agent->name, i, &g))
       continue;
-    const char *prev = zt_choices_get(agent->chosen, sv->name);
+    const char *prev = zt_choices_get(was, sv->name);
     struct peer *c = choose_connector(im, agent, sv->name, prev);
     /* With none online the last choice is named still (a direct session
      * with it may live on), else the first connector of the policy. */
@@ -243,7 +241,18 @@ static void send_services(struct zt_intermediate *im, struct peer *agent) {
     s->online = c != NULL;
     zt_choices_set(next, sv->name, c || prev[0] ? name : NULL);
   }
-  memcpy(agent->chosen, next, sizeof(*next));
+  /* Kept with room for its entries only: a whole table is 8 KB, times
+   * the thousands of agents an Intermediate holds. */
+  size_t size = offsetof(struct zt_choices, e) + next->n * sizeof(next->e[0]);
+  struct zt_choices *kept = malloc(size);
+  if (!kept) {
+    zq_close(agent->q, ZT_ERR_NO_RESOURCES, "out of memory");
+    mark_dirty(agent);
+    return;
+  }
+  memcpy(kept, next, size);
+  free(agent->chosen);
+  agent->chosen = kept;
   send_msg(agent, m);
 }
 
