@@ -151,5 +151,10 @@ if kill -USR1 "$im_pid" 2>/dev/null; then
   grep -a 'status: relay\|status: handshakes\|status: udp' "$WORK/intermediate.log" |
     tail -n 3 | sed 's/.*status: /scale-intermediate-status /'
 fi
+# Datagrams the kernel dropped for full socket queues, per side: losses
+# that QUIC then recovers from with timers (latency, not failures).
+for side in "im:$NS_I" "loadgen:$NS_L"; do
+  ip netns exec "${side#*:}" awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 1; i <= NF; i++) if (n[i] == "RcvbufErrors") print "scale-udp-rcvbuf-errors '"${side%%:*}"' " $i }' /proc/net/snmp
+done
 kill -0 "$im_pid" 2>/dev/null || echo "scale-intermediate-died $(tail -n 3 "$WORK/intermediate.log")"
 exit 0
