@@ -1370,22 +1370,22 @@ static size_t recheck_channels(struct zt_intermediate *im) {
        zt_keymap_next(&it, NULL, &val);) {
     struct channel *ch = val;
     uint8_t k = grants_for(im, ch->agent, ch->connector, grants);
-    if (grants_equal(ch, grants, k) ||
-        (k != 0 && update_channel(im, ch, grants, k)))
-      continue;
-    zt_info("channel %u: agent %s <-> connector %s closed: the policy "
-            "grants nothing of it any more",
-            ch->id, ch->agent->name, ch->connector->name);
-    struct peer *agent = ch->agent;
-    uint32_t id = ch->id;
-    channel_close(im, ch, ch->connector, ZT_ERR_NOT_ALLOWED);
-    struct zt_ctrl_msg *m = &im->scratch;
-    m->type = ZT_MSG_SESSION_CLOSE;
-    m->u.session_close.channel = id;
-    m->u.session_close.status = ZT_ERR_NOT_ALLOWED;
-    if (!zq_is_dead(agent->q))
-      send_msg(agent, m);
-    closed++;
+    if (!grants_equal(ch, grants, k) &&
+        (k == 0 || !update_channel(im, ch, grants, k))) {
+      zt_info("channel %u: agent %s <-> connector %s closed: the policy "
+              "grants nothing of it any more",
+              ch->id, ch->agent->name, ch->connector->name);
+      struct peer *agent = ch->agent;
+      uint32_t id = ch->id;
+      channel_close(im, ch, ch->connector, ZT_ERR_NOT_ALLOWED);
+      struct zt_ctrl_msg *m = &im->scratch;
+      m->type = ZT_MSG_SESSION_CLOSE;
+      m->u.session_close.channel = id;
+      m->u.session_close.status = ZT_ERR_NOT_ALLOWED;
+      if (!zq_is_dead(agent->q))
+        send_msg(agent, m);
+      closed++;
+    }
   }
   return closed;
 }
