@@ -104,18 +104,20 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The Intermediate's resident set (KiB) and CPU time (s); -1 unknown. */
-static long rss_kib(void) {
-  char path[64], line[256];
+/* A field of the Intermediate's /proc status in KiB ("VmRSS", "VmHWM"),
+ * and its CPU time (s); -1 unknown. */
+static long status_kib(const char *field) {
+  char path[64], line[256], fmt[32];
   long v = -1;
   if (!g.pid)
     return -1;
   snprintf(path, sizeof(path), "/proc/%d/status", g.pid);
+  snprintf(fmt, sizeof(fmt), "%s: %%ld", field);
   FILE *f = fopen(path, "r");
   if (!f)
     return -1;
   while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "VmRSS: %ld", &v) == 1)
+    if (sscanf(line, fmt, &v) == 1)
       break;
   fclose(f);
   return v;
@@ -489,7 +491,7 @@ int main(int argc, char **argv) {
   zt_deadline_heap_init(&g.heap);
 
   /* 1. ramp */
-  long rss0 = rss_kib();
+  long rss0 = status_kib("VmRSS");
   double cpu0 = cpu_s();
   double lcpu0 = self_cpu_s();
   uint64_t start = now_ns(), ramp_end = start + (n * 3 / rate + 30) * 1000000000ULL;
@@ -515,6 +517,8 @@ int main(int argc, char **argv) {
       win_at = now_ns();
     }
   }
+  if (g.done_ok - win_done > peak) /* the last, partial window */
+    peak = g.done_ok - win_done;
   double ramp_s = (double)((g.last_done_ns > start ? g.last_done_ns : now_ns()) - start) / 1e9;
   double cpu1 = cpu_s();
   printf("scale-handshakes %zu ok, %zu failed, %zu not started, of %zu\n",
@@ -536,7 +540,7 @@ int main(int argc, char **argv) {
   size_t live = 0;
   for (size_t i = 0; i < n; i++)
     live += g.c[i].ready && !g.c[i].dead;
-  long rss1 = rss_kib();
+  long rss1 = status_kib("VmRSS");
   double cpu2 = cpu_s();
   printf("scale-connections-held %zu\n", live);
   if (rss0 >= 0 && rss1 >= 0)
@@ -635,18 +639,7 @@ int main(int argc, char **argv) {
   if (relay)
     printf("scale-loadgen-cpu-pct relay %.0f\n",
            rsec > 0 ? (self_cpu_s() - lcpu) * 100 / rsec : 0.0);
-  long hwm = -1;
-  if (g.pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", g.pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof(line), f))
-      if (sscanf(line, "VmHWM: %ld", &hwm) == 1)
-        break;
-    if (f)
-      fclose(f);
-  }
-  printf("scale-intermediate-hwm-kib %ld\n", hwm);
+  printf("scale-intermediate-hwm-kib %ld\n", status_kib("VmHWM"));
   if (g.send_errors)
     printf("scale-loadgen-send-errors %lu\n", (unsigned long)g.send_errors);
   fflush(stdout);
