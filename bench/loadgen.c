@@ -123,6 +123,38 @@ static long status_kib(const char *field) {
   return v;
 }
 
+/* Datagrams the Intermediate's network namespace dropped for a full
+ * socket receive queue (/proc/PID/net/snmp, Udp: RcvbufErrors): lost
+ * packets QUIC recovers with timers, latency that is not CPU. */
+static long im_rcvbuf_errors(void) {
+  char path[64], names[512], vals[512];
+  long v = -1;
+  if (!g.pid)
+    return -1;
+  snprintf(path, sizeof(path), "/proc/%d/net/snmp", g.pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  while (fgets(names, sizeof(names), f) && fgets(vals, sizeof(vals), f)) {
+    if (strncmp(names, "Udp:", 4) != 0)
+      continue;
+    char *sn, *sv, *n = strtok_r(names, " \n", &sn), *x = strtok_r(vals, " \n", &sv);
+    for (; n && x; n = strtok_r(NULL, " \n", &sn), x = strtok_r(NULL, " \n", &sv))
+      if (!strcmp(n, "RcvbufErrors"))
+        v = atol(x);
+    break;
+  }
+  fclose(f);
+  return v;
+}
+
+static void print_drops(const char *phase, long *last) {
+  long now = im_rcvbuf_errors();
+  if (now >= 0 && *last >= 0)
+    printf("scale-intermediate-rcvbuf-drops %s %ld\n", phase, now - *last);
+  *last = now;
+}
+
 static double cpu_s(void) {
   char path[64], buf[1024];
   if (!g.pid)
@@ -494,6 +526,7 @@ int main(int argc, char **argv) {
   long rss0 = status_kib("VmRSS");
   double cpu0 = cpu_s();
   double lcpu0 = self_cpu_s();
+  long drops = im_rcvbuf_errors();
   uint64_t start = now_ns(), ramp_end = start + (n * 3 / rate + 30) * 1000000000ULL;
   size_t next = 0, peak = 0, win_done = 0;
   uint64_t win_at = start;
@@ -527,6 +560,7 @@ int main(int argc, char **argv) {
          ramp_s > 0 ? (double)g.done_ok / ramp_s : 0.0, rate, peak);
   printf("scale-loadgen-cpu-pct ramp %.0f\n",
          ramp_s > 0 ? (self_cpu_s() - lcpu0) * 100 / ramp_s : 0.0);
+  print_drops("ramp", &drops);
   if (cpu0 >= 0 && cpu1 >= 0)
     printf("scale-intermediate-cpu-per-handshake-us %.0f (%.2f CPU s)\n",
            g.done_ok ? (cpu1 - cpu0) * 1e6 / (double)g.done_ok : 0.0,
@@ -553,6 +587,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   /* 3. sessions */
+  print_drops("hold", &drops);
   size_t opened = 0;
   double lcpu = self_cpu_s();
   uint64_t ostart = now_ns(), oend = ostart + 30000000000ULL;
@@ -579,6 +614,7 @@ int main(int argc, char **argv) {
   double osec = (double)(now_ns() - ostart) / 1e9;
   printf("scale-loadgen-cpu-pct sessions %.0f\n",
          osec > 0 ? (self_cpu_s() - lcpu) * 100 / osec : 0.0);
+  print_drops("sessions", &drops);
   uint64_t *lat = calloc(s + 1, sizeof(*lat));
   size_t nl = 0;
   for (size_t i = 0; lat && i < s; i++) {
@@ -636,6 +672,8 @@ int main(int argc, char **argv) {
            "%.0f%%)\n",
            rsec > 0 ? (double)(rx1 - rx0) * 8 / rsec / 1e6 : 0.0, sending, rsec,
            cpu3 >= 0 && cpu4 >= 0 ? (cpu4 - cpu3) * 100 / rsec : -1.0);
+  if (relay)
+    print_drops("relay", &drops);
   if (relay)
     printf("scale-loadgen-cpu-pct relay %.0f\n",
            rsec > 0 ? (self_cpu_s() - lcpu) * 100 / rsec : 0.0);

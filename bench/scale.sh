@@ -26,7 +26,7 @@
 # build (e.g. a checkout of main) with this tree's loadgen: before/after
 # figures in one run.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 CONNS=${CONNS:-10000}
 CONNECTORS=${CONNECTORS:-8}
 ACTIVE=${ACTIVE:-1000}
@@ -114,6 +114,7 @@ cat >"$WORK/intermediate.json" <<EOF
 EOF
 
 ulimit -n 65536 2>/dev/null
+# shellcheck disable=SC2086 # IM_WRAP is a command and its arguments
 ip netns exec "$NS_I" ${IM_WRAP:-} "$IM" --config "$WORK/intermediate.json" \
   >"$WORK/intermediate.log" 2>&1 &
 im_pid=$!
