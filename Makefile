@@ -16,6 +16,7 @@
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
 #   make bench-flood  spoofed-Initial flood vs. an established session
+#   make bench-scale  thousands of peers at one Intermediate (bench/scale.sh)
 #   make bench-lossy  TCP/UDP with and without the tunnel on a lossy link
 #   make soak       an hour of traffic with faults (scripts/soak.sh)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, example configs,
@@ -98,7 +99,7 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-lossy bench-profile soak install clean fuzz
+.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-scale bench-lossy bench-profile soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
 # The shipped programs only (debian/rules builds these).
 bins: $(BINS)
@@ -219,6 +220,14 @@ $(BUILD)/bench/flood: $(BUILD)/bench/flood.o $(LIBZTNA)
 
 bench-flood:
 	bash bench/flood.sh
+
+# Thousands of agents and connectors from one process against the real
+# Intermediate (bench/loadgen.c, bench/scale.sh; docs/performance.md).
+$(BUILD)/bench/loadgen: $(BUILD)/bench/loadgen.o $(LIBZTNA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+bench-scale:
+	bash bench/scale.sh
 
 # Loss and delay on the Intermediate's link, per QUIC congestion controller
 # (bench/lossy.sh; docs/performance.md).

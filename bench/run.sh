@@ -16,6 +16,8 @@
 #                       delay and 2% loss, per QUIC congestion controller
 #                       (bench/lossy.sh, also `make bench-lossy`; LOSSY=0: skip)
 #   flood...            the handshake flood, from bench/flood.sh (FLOOD=0: skip)
+#   scale-...           10,000 peers at one Intermediate, from bench/scale.sh
+#                       (SCALE=0: skip)
 #   outage-ms FAULT MS PATH  traffic stopped by a node's restart, from
 #                       bench/outage.sh (OUTAGE=0: skip)
 #   ztna-roam-*         an agent address change (bench/outage_roaming.sh)
@@ -76,6 +78,10 @@ fi
 # Initials against an established session, in a topology of its own.
 # FLOOD=0 skips it.
 if [ "${FLOOD:-1}" = 1 ]; then bash bench/flood.sh; fi
+
+# Thousands of peers at one Intermediate (bench/scale.sh, also `make
+# bench-scale`), in namespaces of its own. SCALE=0 skips it.
+if [ "${SCALE:-1}" = 1 ]; then bash bench/scale.sh; fi
 
 # Outages: an Intermediate or connector restarted under traffic
 # (bench/outage.sh). OUTAGE=0 skips it.

@@ -22,6 +22,7 @@
 #include "chooser.h"
 #include "countertab.h"
 #include "crl.h"
+#include "deadline.h"
 #include "ippkt.h"
 #include "keymap.h"
 #include "log.h"
@@ -32,6 +33,7 @@
 #include "registry.h"
 #include "relay.h"
 #include "secret.h"
+#include "siphash.h"
 #include "strbuf.h"
 #include "stun.h"
 #include "wire.h"
@@ -39,7 +41,13 @@
 struct peer {
   struct zq_conn *q;
   struct zt_intermediate *im;
-  struct peer *next, *next_dirty;
+  struct peer *next, *prev, *next_dirty; /* prev: O(1) removal */
+  /* The earliest of its QUIC timer, certificate check and silence watch,
+   * in im->deadlines (peer_rearm()): the node's timer without a scan. */
+  struct zt_deadline due;
+  struct peer *next_due;  /* zt_intermediate_handle_expiry()'s list */
+  struct peer *next_name; /* same bucket of im->by_name */
+  size_t n_channels;      /* channels it is an end of */
   bool dirty, hello;
   bool detached; /* replaced: nothing it sends is acted on any more */
   enum zt_role role;
@@ -47,7 +55,15 @@ struct peer {
   uint32_t tunnel_ip; /* agents */
   struct sockaddr_storage observed;
   socklen_t observedlen;
-  struct zt_ctrl_reader *reader; /* 25 KB: allocated once authenticated */
+  /* 25 KB: allocated when control bytes arrive from an authenticated peer,
+   * freed again at the end of every whole message, so the thousands of
+   * idle peers an Intermediate holds keep none (on_stream()). */
+  struct zt_ctrl_reader *reader;
+  bool authenticated; /* on_ready() ran: its stream is read */
+  /* Agents with a new address binding wait in im->welcome_wait until it is
+   * saved (on_hello()). */
+  bool welcome_pending;
+  struct peer *next_welcome;
   /* While the handshake is in progress: counted in im->admit under src, and
    * found by im->by_initial under initial_key (initial_hash()). */
   bool handshaking;
@@ -68,7 +84,8 @@ struct peer {
   uint64_t heard_at;
   bool silent;
   uint64_t up_at; /* when its handshake completed, for the uptime shown */
-  /* Agents: the connector chosen per granted service (chooser.h). */
+  /* Agents: the connector chosen per granted service (chooser.h), with
+   * room for chosen->n entries only (send_services()). */
   struct zt_choices *chosen;
 };
 
@@ -101,6 +118,13 @@ struct zt_intermediate {
   size_t n_peers;
   struct zt_keymap by_key;                    /* connection key -> peer */
   struct zt_keymap channels;                  /* channel id -> channel */
+  struct zt_deadline_heap deadlines;          /* peer->due */
+  /* Authenticated peers by a keyed hash of role and name (name_key()),
+   * chained by next_name: replace_older() without a walk of every peer. */
+  struct zt_keymap by_name;
+  uint8_t name_hash_key[16];
+  struct peer *welcome_wait; /* on_hello(), flush_welcomes() */
+  uint64_t save_at;          /* when to save them; 0: none waiting */
   /* The policy in force: immutable, replaced whole (set_policy). */
   struct zt_policy *policy;
   struct zt_registry reg; /* service name -> its connectors' peers */
@@ -196,11 +220,8 @@ static void send_services(struct zt_intermediate *im, struct peer *agent) {
   const struct zt_policy *pol = im->policy;
   struct zt_choices *next = &im->choices_scratch;
   struct zt_policy_grant g;
-  if (!agent->chosen && !(agent->chosen = calloc(1, sizeof(*agent->chosen)))) {
-    zq_close(agent->q, ZT_ERR_NO_RESOURCES, "out of memory");
-    mark_dirty(agent);
-    return;
-  }
+  static const struct zt_choices none; /* before the first SERVICES */
+  const struct zt_choices *was = agent->chosen ? agent->chosen : &none;
   m->type = ZT_MSG_SERVICES;
   m->u.services.n = 0;
   next->n = 0; /* rebuilt whole: services gone from policy are forgotten */
@@ -208,7 +229,7 @@ static void send_services(struct zt_intermediate *im, struct peer *agent) {
     const struct zt_policy_service *sv = &pol->services[i];
     if (!zt_policy_grant(pol, agent->name, i, &g))
       continue;
-    const char *prev = zt_choices_get(agent->chosen, sv->name);
+    const char *prev = zt_choices_get(was, sv->name);
     struct peer *c = choose_connector(im, agent, sv->name, prev);
     /* With none online the last choice is named still (a direct session
      * with it may live on), else the first connector of the policy. */
@@ -220,7 +241,18 @@ static void send_services(struct zt_intermediate *im, struct peer *agent) {
     s->online = c != NULL;
     zt_choices_set(next, sv->name, c || prev[0] ? name : NULL);
   }
-  memcpy(agent->chosen, next, sizeof(*next));
+  /* Kept with room for its entries only: a whole table is 8 KB, times
+   * the thousands of agents an Intermediate holds. */
+  size_t size = offsetof(struct zt_choices, e) + next->n * sizeof(next->e[0]);
+  struct zt_choices *kept = malloc(size);
+  if (!kept) {
+    zq_close(agent->q, ZT_ERR_NO_RESOURCES, "out of memory");
+    mark_dirty(agent);
+    return;
+  }
+  memcpy(kept, next, size);
+  free(agent->chosen);
+  agent->chosen = kept;
   send_msg(agent, m);
 }
 
@@ -258,10 +290,14 @@ static void save_bindings(struct zt_intermediate *im) {
   free(text);
 }
 
+#define SAVE_BATCH_NS (20 * 1000000ull)
+
+static void finish_hello(struct zt_intermediate *im, struct peer *p);
+
 static void on_hello(struct zt_intermediate *im, struct peer *p,
                      const struct zt_ctrl_msg *m) {
-  char ipbuf[16], addr[64];
-  if (p->hello)
+  char ipbuf[16];
+  if (p->hello || p->welcome_pending)
     return;
   if (p->role == ZT_ROLE_AGENT) {
     struct zt_addr_grant g =
@@ -273,8 +309,6 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
               "%s: the pool is full",
               zt_ip4_str(g.addr, ipbuf), g.evicted, p->name);
     }
-    if (g.new_binding)
-      save_bindings(im);
     if (!p->tunnel_ip) {
       zt_audit_hello(p->role, p->name, SRC(p), false, "address pool exhausted");
       peer_warn(p, "agent %s: address pool exhausted", p->name);
@@ -282,7 +316,50 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
       mark_dirty(p);
       return;
     }
+    if (g.new_binding && im->io->save_state) {
+      /* On disk before the agent hears its address (WELCOME), so that a
+       * restart never hands it to someone else; but written for all the
+       * agents of SAVE_BATCH_NS at once (the whole table is rewritten
+       * each time: one write per new agent made a ramp of n agents
+       * O(n^2)). flush_welcomes() saves, then welcomes them. */
+      p->welcome_pending = true;
+      p->next_welcome = im->welcome_wait;
+      im->welcome_wait = p;
+      if (!im->save_at)
+        im->save_at = im->now + SAVE_BATCH_NS;
+      return;
+    }
   }
+  finish_hello(im, p);
+}
+
+/* Agents whose new address binding is saved now, and the rest of their
+ * HELLO: WELCOME and SERVICES. */
+static void flush_welcomes(struct zt_intermediate *im) {
+  struct peer *list = im->welcome_wait;
+  im->welcome_wait = NULL;
+  im->save_at = 0;
+  save_bindings(im);
+  for (struct peer *p = list, *next; p; p = next) {
+    next = p->next_welcome;
+    p->next_welcome = NULL;
+    p->welcome_pending = false;
+    if (!p->detached && !zq_is_dead(p->q))
+      finish_hello(im, p);
+  }
+}
+
+static void welcome_unqueue(struct zt_intermediate *im, struct peer *p) {
+  for (struct peer **pp = &im->welcome_wait; *pp; pp = &(*pp)->next_welcome)
+    if (*pp == p) {
+      *pp = p->next_welcome;
+      break;
+    }
+  p->welcome_pending = false;
+}
+
+static void finish_hello(struct zt_intermediate *im, struct peer *p) {
+  char ipbuf[16], addr[64];
   p->hello = true;
   zt_audit_hello(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s is at %s%s%s", zt_role_name(p->role), p->name,
@@ -512,6 +589,9 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
       free(ch);
       ch = NULL;
       status = ZT_ERR_NO_RESOURCES;
+    } else {
+      agent->n_channels++;
+      conn->n_channels++;
     }
   }
   audit_session(im, agent, conn, connector_name, status);
@@ -543,6 +623,8 @@ static void channel_close(struct zt_intermediate *im, struct channel *ch,
     send_msg(notify, m);
   }
   zt_keymap_del(&im->channels, ch->id);
+  ch->agent->n_channels--;
+  ch->connector->n_channels--;
   free(ch->grants);
   free(ch);
 }
@@ -551,25 +633,20 @@ static void channel_close(struct zt_intermediate *im, struct channel *ch,
  * is told why. */
 static void close_channels(struct zt_intermediate *im, struct peer *p,
                            struct peer *other, uint8_t status) {
-  /* Deleting reshapes the table: collect, then close. A peer holds few
-   * channels, so one pass nearly always finds them all. */
-  struct channel *hit[32];
-  size_t n;
-  do {
-    n = 0;
-    for (size_t i = 0; i < im->channels.cap && n < 32; i++) {
-      struct channel *ch = im->channels.slots[i].val;
-      if (!im->channels.slots[i].key || !ch ||
-          (ch->agent != p && ch->connector != p))
-        continue;
-      if (!other || (ch->agent == p ? ch->connector : ch->agent) == other)
-        hit[n++] = ch;
-    }
-    for (size_t k = 0; k < n; k++)
-      channel_close(im, hit[k],
-                    hit[k]->agent == p ? hit[k]->connector : hit[k]->agent,
-                    status);
-  } while (n == 32);
+  /* Most peers (idle ones, every handshaking one) hold none: no walk of
+   * the table for them, so tearing down n peers is not O(n^2). The walk
+   * may delete the entry it just returned (keymap.h). */
+  struct zt_keymap_iter it;
+  void *val;
+  for (zt_keymap_iter_init(&it, &im->channels);
+       p->n_channels && zt_keymap_next(&it, NULL, &val);) {
+    struct channel *ch = val;
+    if (ch->agent != p && ch->connector != p)
+      continue;
+    struct peer *peer_end = ch->agent == p ? ch->connector : ch->agent;
+    if (!other || peer_end == other)
+      channel_close(im, ch, peer_end, status);
+  }
 }
 
 static void on_session_close(struct zt_intermediate *im, struct peer *p,
@@ -651,13 +728,55 @@ static void peer_handshake_over(struct zt_intermediate *im, struct peer *p);
 static void peer_detach(struct zt_intermediate *im, struct peer *p,
                         uint8_t why);
 
+/* A keyed hash (our secret) of role and name: authenticated names come
+ * from certificates, still nobody should pick names that share a bucket. */
+static uint32_t name_key(const struct zt_intermediate *im,
+                         const struct peer *p) {
+  uint8_t buf[1 + ZT_NAME_MAX + 1];
+  size_t n = strlen(p->name);
+  buf[0] = (uint8_t)p->role;
+  memcpy(buf + 1, p->name, n);
+  uint32_t k = (uint32_t)zt_siphash(im->name_hash_key, buf, 1 + n);
+  return k ? k : 1; /* 0 is the keymap's empty marker */
+}
+
+/* Into by_name, at the head of its bucket. False when out of memory. */
+static bool name_index_add(struct zt_intermediate *im, struct peer *p) {
+  uint32_t k = name_key(im, p);
+  struct peer *head = zt_keymap_del(&im->by_name, k);
+  p->next_name = head;
+  if (zt_keymap_put(&im->by_name, k, p) == 0)
+    return true;
+  p->next_name = NULL;
+  if (head)
+    zt_keymap_put(&im->by_name, k, head); /* room: it was just there */
+  return false;
+}
+
+static void name_index_remove(struct zt_intermediate *im, struct peer *p) {
+  uint32_t k = name_key(im, p);
+  struct peer *head = zt_keymap_get(&im->by_name, k), **pp;
+  if (head == p) {
+    zt_keymap_del(&im->by_name, k);
+    if (p->next_name)
+      zt_keymap_put(&im->by_name, k, p->next_name); /* room: p was there */
+    return;
+  }
+  for (pp = head ? &head->next_name : NULL; pp && *pp; pp = &(*pp)->next_name)
+    if (*pp == p) {
+      *pp = p->next_name;
+      return;
+    }
+}
+
 /* One live connection per identity: the newer one replaces the older, and
  * both sides say so. Two instances of one identity would otherwise fight
  * over its tunnel address, sessions and services; the older is told with
  * ZT_ERR_REPLACED and does not reconnect (see uplink.c). */
 static void replace_older(struct zt_intermediate *im, struct peer *p) {
   char was[64], now_at[64], reason[200];
-  for (struct peer *o = im->peers; o; o = o->next) {
+  for (struct peer *o = zt_keymap_get(&im->by_name, name_key(im, p)); o;
+       o = o->next_name) {
     if (o == p || o->role != p->role || strcmp(o->name, p->name) != 0 ||
         zq_is_dead(o->q))
       continue;
@@ -695,12 +814,8 @@ static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
 static void on_ready(struct zq_conn *q, void *ud) {
   struct peer *p = ud;
   peer_handshake_over(p->im, p);
-  /* Only now, authenticated, is the peer worth a control stream reader. */
-  if (!(p->reader = malloc(sizeof(*p->reader)))) {
-    zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
-    return;
-  }
-  zt_ctrl_reader_init(p->reader);
+  /* Only now, authenticated, is the peer's stream worth reading. */
+  p->authenticated = true;
   p->role = zq_peer_role(q);
   snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
   p->im->stats.peers_accepted++;
@@ -709,23 +824,40 @@ static void on_ready(struct zq_conn *q, void *ud) {
   zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
   zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
   replace_older(p->im, p);
+  if (!name_index_add(p->im, p)) {
+    zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
+    p->name[0] = 0; /* not in by_name: peer_remove must not look */
+    return;
+  }
   peer_cert_check(p->im, p, p->im->now);
 }
 
 static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
                       void *ud) {
   struct peer *p = ud;
-  (void)q;
-  if (!p->reader) /* stream data only flows after on_ready */
+  if (!p->authenticated || len == 0) /* stream data flows after on_ready */
     return;
-  /* The reader counts what it skips per connection; the node's counters
-   * (status, metrics) add what this feed skipped. */
+  if (!p->reader) {
+    if (!(p->reader = malloc(sizeof(*p->reader)))) {
+      zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
+      mark_dirty(p);
+      return;
+    }
+    zt_ctrl_reader_init(p->reader);
+  }
+  /* The reader counts what it skips; the node's counters (status,
+   * metrics) add what this feed skipped. */
   struct zt_ctrl_stats before = p->reader->stats;
   struct zt_intermediate_stats *st = &p->im->stats;
   zt_ctrl_reader_feed(p->reader, data, len, on_ctrl_msg, p);
   st->ctrl_malformed += p->reader->stats.malformed - before.malformed;
   st->ctrl_oversized += p->reader->stats.oversized - before.oversized;
   st->ctrl_unknown += p->reader->stats.unknown - before.unknown;
+  /* Between two messages the reader holds nothing worth its 25 KB. */
+  if (p->reader->hdr_got == 0) {
+    free(p->reader);
+    p->reader = NULL;
+  }
 }
 
 /* The relay: forward the frame unchanged to the other end of its channel.
@@ -824,12 +956,17 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   peer_handshake_over(im, p);
   peer_detach(im, p, ZT_ERR_PEER_LOST);
   zt_keymap_del(&im->by_key, zq_key(p->q));
-  for (struct peer **pp = &im->peers; *pp; pp = &(*pp)->next) {
-    if (*pp == p) {
-      *pp = p->next;
-      break;
-    }
-  }
+  if (p->name[0])
+    name_index_remove(im, p);
+  zt_deadline_remove(&im->deadlines, &p->due);
+  if (p->welcome_pending)
+    welcome_unqueue(im, p);
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    im->peers = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
   im->n_peers--;
   zq_free(p->q);
   free(p->reader);
@@ -855,6 +992,28 @@ static void note_observed(struct zt_intermediate *im, struct peer *p) {
   }
 }
 
+#define SILENT_NS ((uint64_t)ZT_CONNECTOR_SILENT_MS * 1000000u)
+
+/* A connector whose silence would move agents. */
+static bool silence_watched(const struct peer *p) {
+  return p->role == ZT_ROLE_CONNECTOR && p->hello && !p->silent &&
+         !p->detached && !zq_is_dead(p->q);
+}
+
+/* Every change to a peer's timers (a packet read or written, a timer
+ * handled, its certificate checked, its silence or hello state) happens to
+ * a peer marked dirty, and flush_dirty() rearms each: the heap is exact
+ * after every entry point. The heap has room for every peer
+ * (peer_accept() reserves it), so this cannot fail. */
+static void peer_rearm(struct zt_intermediate *im, struct peer *p) {
+  uint64_t t = zq_expiry(p->q);
+  if (p->cert.check_at && p->cert.check_at < t)
+    t = p->cert.check_at;
+  if (silence_watched(p) && p->heard_at + SILENT_NS < t)
+    t = p->heard_at + SILENT_NS;
+  zt_deadline_set(&im->deadlines, &p->due, t);
+}
+
 static void flush_dirty(struct zt_intermediate *im) {
   while (im->dirty) {
     struct peer *p = im->dirty;
@@ -863,6 +1022,8 @@ static void flush_dirty(struct zt_intermediate *im) {
     zt_io_send_all(im->io, p->q, im->now);
     if (zq_is_dead(p->q))
       peer_remove(im, p); /* may mark others dirty: the loop continues */
+    else
+      peer_rearm(im, p);
   }
 }
 
@@ -917,9 +1078,12 @@ static struct peer *peer_accept(struct zt_intermediate *im,
                                 const uint8_t *pkt, size_t len) {
   struct peer *p = calloc(1, sizeof(*p));
   char err[256], addr[64];
-  if (!p)
+  if (!p || zt_deadline_reserve(&im->deadlines, im->n_peers + 1) != 0) {
+    free(p);
     return NULL;
+  }
   p->im = im;
+  zt_deadline_init(&p->due);
   memcpy(&p->observed, from, fromlen);
   p->observedlen = fromlen;
   p->q = zq_server_accept_initial(&im->qcfg, &peer_handlers, p,
@@ -946,6 +1110,9 @@ static struct peer *peer_accept(struct zt_intermediate *im,
   if (zt_keymap_put(&im->by_initial, ikey, p) == 0)
     p->initial_key = ikey;
   p->next = im->peers;
+  p->prev = NULL;
+  if (im->peers)
+    im->peers->prev = p;
   im->peers = p;
   im->n_peers++;
   return p;
@@ -1195,35 +1362,31 @@ static bool update_channel(struct zt_intermediate *im, struct channel *ch,
  * how many were closed. */
 static size_t recheck_channels(struct zt_intermediate *im) {
   struct channel_grant grants[ZT_MAX_SERVICES];
-  size_t closed = 0, n;
-  struct channel *hit[32];
-  do { /* deleting reshapes the table: collect, then close */
-    n = 0;
-    for (size_t i = 0; i < im->channels.cap && n < 32; i++) {
-      struct channel *ch = im->channels.slots[i].val;
-      if (!im->channels.slots[i].key || !ch)
-        continue;
-      uint8_t k = grants_for(im, ch->agent, ch->connector, grants);
-      if (!grants_equal(ch, grants, k) &&
-          (k == 0 || !update_channel(im, ch, grants, k)))
-        hit[n++] = ch;
-    }
-    for (size_t k = 0; k < n; k++) {
+  size_t closed = 0;
+  struct zt_keymap_iter it;
+  void *val;
+  /* Closing deletes the entry just returned: safe (keymap.h). */
+  for (zt_keymap_iter_init(&it, &im->channels);
+       zt_keymap_next(&it, NULL, &val);) {
+    struct channel *ch = val;
+    uint8_t k = grants_for(im, ch->agent, ch->connector, grants);
+    if (!grants_equal(ch, grants, k) &&
+        (k == 0 || !update_channel(im, ch, grants, k))) {
       zt_info("channel %u: agent %s <-> connector %s closed: the policy "
               "grants nothing of it any more",
-              hit[k]->id, hit[k]->agent->name, hit[k]->connector->name);
-      struct peer *agent = hit[k]->agent;
-      uint32_t id = hit[k]->id;
-      channel_close(im, hit[k], hit[k]->connector, ZT_ERR_NOT_ALLOWED);
+              ch->id, ch->agent->name, ch->connector->name);
+      struct peer *agent = ch->agent;
+      uint32_t id = ch->id;
+      channel_close(im, ch, ch->connector, ZT_ERR_NOT_ALLOWED);
       struct zt_ctrl_msg *m = &im->scratch;
       m->type = ZT_MSG_SESSION_CLOSE;
       m->u.session_close.channel = id;
       m->u.session_close.status = ZT_ERR_NOT_ALLOWED;
       if (!zq_is_dead(agent->q))
         send_msg(agent, m);
+      closed++;
     }
-    closed += n;
-  } while (n == 32);
+  }
   return closed;
 }
 
@@ -1308,6 +1471,9 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
   zt_keymap_init(&im->by_initial);
   zt_keymap_init(&im->by_key);
   zt_keymap_init(&im->channels);
+  zt_keymap_init(&im->by_name);
+  zt_deadline_heap_init(&im->deadlines);
+  gnutls_rnd(GNUTLS_RND_NONCE, im->name_hash_key, sizeof(im->name_hash_key));
   zt_addrpool_init(&im->pool, cfg->agent_pool, cfg->agent_pool_len);
   return im;
 }
@@ -1336,6 +1502,7 @@ void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now) {
       continue;
     zq_close(p->q, 0, "intermediate shutting down");
     zt_io_send_all(im->io, p->q, now);
+    peer_rearm(im, p);
   }
 }
 
@@ -1350,62 +1517,58 @@ void zt_intermediate_free(struct zt_intermediate *im) {
   zt_admit_free(&im->admit);
   zt_admit_free(&im->stun_admit);
   zt_keymap_free(&im->channels);
+  zt_keymap_free(&im->by_name);
+  zt_deadline_heap_free(&im->deadlines);
   zt_addrpool_free(&im->pool);
   zt_policy_free(im->policy);
   zt_free_secret(im, sizeof(*im)); /* reset and token secrets, hash keys */
 }
 
-#define SILENT_NS ((uint64_t)ZT_CONNECTOR_SILENT_MS * 1000000u)
-
-/* A connector whose silence would move agents. */
-static bool silence_watched(const struct peer *p) {
-  return p->role == ZT_ROLE_CONNECTOR && p->hello && !p->silent &&
-         !p->detached && !zq_is_dead(p->q);
-}
-
 /* Connectors not heard for ZT_CONNECTOR_SILENT_MS (three keepalives
  * missed: killed, or their network cut) are taken out of the choice: their agents
- * get another connector now, not at the idle timeout (30 s). */
-static void check_silent(struct zt_intermediate *im, uint64_t now) {
-  bool any = false;
-  for (struct peer *p = im->peers; p; p = p->next) {
-    if (!silence_watched(p) || p->heard_at + SILENT_NS > now)
-      continue;
-    p->silent = true;
-    any = true;
-    zt_warn("connector %s silent for %llu ms: its agents move to another "
-            "connector of their services",
-            p->name, (unsigned long long)((now - p->heard_at) / 1000000u));
-  }
-  if (any)
-    push_services_to_agents(im);
+ * get another connector now, not at the idle timeout (30 s). True when p
+ * went silent now. */
+static bool check_silent(struct peer *p, uint64_t now) {
+  if (!silence_watched(p) || p->heard_at + SILENT_NS > now)
+    return false;
+  p->silent = true;
+  zt_warn("connector %s silent for %llu ms: its agents move to another "
+          "connector of their services",
+          p->name, (unsigned long long)((now - p->heard_at) / 1000000u));
+  return true;
 }
 
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
-  uint64_t t = UINT64_MAX;
-  for (const struct peer *p = im->peers; p; p = p->next) {
-    uint64_t e = zq_expiry(p->q);
-    if (e < t)
-      t = e;
-    if (p->cert.check_at && p->cert.check_at < t)
-      t = p->cert.check_at;
-    if (silence_watched(p) && p->heard_at + SILENT_NS < t)
-      t = p->heard_at + SILENT_NS;
-  }
-  return t;
+  uint64_t t = zt_deadline_next(&im->deadlines);
+  return im->save_at && im->save_at < t ? im->save_at : t;
 }
 
 void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
+  struct peer *due = NULL;
+  bool any_silent = false;
   im->now = now;
-  for (struct peer *p = im->peers; p; p = p->next) {
-    if (zq_expiry(p->q) <= now) {
+  /* Take every due peer out first: handling one may move others' deadlines
+   * (all rearmed by flush_dirty() below), and a peer whose timer fires
+   * again at once waits for the next call instead of looping here. */
+  for (struct zt_deadline *d; (d = zt_deadline_first(&im->deadlines)) &&
+                              d->at <= now;) {
+    struct peer *p = (struct peer *)((char *)d - offsetof(struct peer, due));
+    zt_deadline_remove(&im->deadlines, d);
+    p->next_due = due;
+    due = p;
+  }
+  for (struct peer *p = due; p; p = p->next_due) {
+    if (zq_expiry(p->q) <= now)
       zq_handle_expiry(p->q, now);
-      mark_dirty(p);
-    }
     if (p->cert.check_at && p->cert.check_at <= now)
       peer_cert_check(im, p, now);
+    any_silent |= check_silent(p, now);
+    mark_dirty(p); /* rearmed by flush_dirty() */
   }
-  check_silent(im, now);
+  if (any_silent)
+    push_services_to_agents(im);
+  if (im->save_at && im->save_at <= now)
+    flush_welcomes(im);
   flush_dirty(im);
 }
 

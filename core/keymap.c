@@ -92,3 +92,39 @@ void *zt_keymap_del(struct zt_keymap *m, uint32_t key) {
   m->count--;
   return val;
 }
+
+void zt_keymap_iter_init(struct zt_keymap_iter *it, struct zt_keymap *m) {
+  it->m = m;
+  it->start = 0;
+  it->step = 0;
+  it->last = 0;
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->slots[i].key == 0) {
+      it->start = i + 1;
+      break;
+    }
+}
+
+int zt_keymap_next(struct zt_keymap_iter *it, uint32_t *key, void **val) {
+  struct zt_keymap *m = it->m;
+  if (m->cap == 0)
+    return 0;
+  size_t mask = m->cap - 1;
+  /* The entry returned last still in its slot: move past it. Gone
+   * (deleted): its slot now holds a later entry or nothing; look again. */
+  if (it->last && m->slots[(it->start + it->step) & mask].key == it->last)
+    it->step++;
+  it->last = 0;
+  for (; it->step < m->cap; it->step++) {
+    const struct zt_keymap_slot *s = &m->slots[(it->start + it->step) & mask];
+    if (s->key) {
+      it->last = s->key;
+      if (key)
+        *key = s->key;
+      if (val)
+        *val = s->val;
+      return 1;
+    }
+  }
+  return 0;
+}

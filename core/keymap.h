@@ -28,4 +28,27 @@ void *zt_keymap_get(const struct zt_keymap *m, uint32_t key);
 /* Returns the removed value or NULL. */
 void *zt_keymap_del(struct zt_keymap *m, uint32_t key);
 
+/* Iteration over every entry, in slot order:
+ *
+ *   struct zt_keymap_iter it;
+ *   for (zt_keymap_iter_init(&it, m); zt_keymap_next(&it, &key, &val);)
+ *     ... may zt_keymap_del(m, key) of the entry just returned ...
+ *
+ * Deleting the entry just returned is safe: every entry present from start
+ * to end is returned exactly once. The walk starts just after an empty slot
+ * (the table is at most half full, so one exists): backward-shift deletion
+ * then only moves entries not yet visited, towards the current slot, which
+ * the iterator looks at again when its entry is gone. Any other change
+ * (insertions, deleting other keys) while iterating is not allowed: a put
+ * may grow the table. */
+struct zt_keymap_iter {
+  struct zt_keymap *m;
+  size_t start, step; /* slot (start + step) & (cap - 1) is next */
+  uint32_t last;      /* the key returned last, 0: none yet */
+};
+void zt_keymap_iter_init(struct zt_keymap_iter *it, struct zt_keymap *m);
+/* 1 with the next entry in *key and *val (either may be NULL), 0 at the
+ * end. */
+int zt_keymap_next(struct zt_keymap_iter *it, uint32_t *key, void **val);
+
 #endif

@@ -19,6 +19,7 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,15 @@ static const char tls_priority[] =
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
     "+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
     "%DISABLE_TLS13_COMPAT_MODE";
+
+/* Parsed once, shared by every session, never freed. */
+static gnutls_priority_t tls_priority_cache;
+static int tls_priority_rv;
+static pthread_once_t tls_priority_once = PTHREAD_ONCE_INIT;
+static void tls_priority_parse(void) {
+  tls_priority_rv = gnutls_priority_init(&tls_priority_cache, tls_priority,
+                                         NULL);
+}
 
 struct zq_conn {
   ngtcp2_crypto_conn_ref conn_ref; /* gnutls session ptr points here */
@@ -204,8 +214,9 @@ static int recv_stateless_reset_cb(ngtcp2_conn *conn,
   return 0;
 }
 
-/* Allocates the datagram queue, once the handshake is complete or the
- * application queues a datagram (a client may before its handshake). */
+/* Allocates the datagram queue when the application queues its first
+ * datagram: its slot array alone is 24 KB, and an Intermediate holds
+ * thousands of connections that never carry one (idle agents). */
 static int dq_ready(struct zq_conn *c) {
   if (c->dq.slots)
     return 0;
@@ -215,8 +226,6 @@ static int dq_ready(struct zq_conn *c) {
 static int handshake_completed_cb(ngtcp2_conn *conn, void *user_data) {
   struct zq_conn *c = user_data;
   (void)conn;
-  if (dq_ready(c) != 0)
-    return NGTCP2_ERR_CALLBACK_FAILURE;
   /* The client opens the control stream on its next write (open_stream),
    * outside ngtcp2's callback. */
   c->ready = true;
@@ -369,10 +378,13 @@ static int tls_init(struct zq_conn *c, char *err, size_t errlen) {
     snprintf(err, errlen, "ngtcp2_crypto_gnutls_configure_session failed");
     return -1;
   }
-  rv = gnutls_priority_set_direct(c->tls, tls_priority, NULL);
+  /* One parsed priority cache for every session (GnuTLS counts its
+   * references): set_direct() parsed 8 KB of it per connection. */
+  pthread_once(&tls_priority_once, tls_priority_parse);
+  rv = tls_priority_rv ? tls_priority_rv
+                       : gnutls_priority_set(c->tls, tls_priority_cache);
   if (rv != 0) {
-    snprintf(err, errlen, "gnutls_priority_set_direct: %s",
-             gnutls_strerror(rv));
+    snprintf(err, errlen, "gnutls_priority_set: %s", gnutls_strerror(rv));
     return -1;
   }
   gnutls_session_set_ptr(c->tls, &c->conn_ref);
@@ -436,8 +448,8 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
                                                   : ZT_PMTU_BASE,
                cfg->max_udp_payload, now);
   /* The datagram queue (its slot array alone is 24 KB) waits for the
-   * handshake: a server must keep as little as it can for Initials from
-   * anybody (dq_ready). */
+   * first datagram: a server must keep as little as it can for Initials
+   * from anybody, and for idle peers (dq_ready). */
   return c;
 }
 

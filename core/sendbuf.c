@@ -99,6 +99,15 @@ void zt_sendbuf_ack(struct zt_sendbuf *b, uint64_t offset, uint64_t len) {
     b->head = c->next;
     free(c);
   }
+  /* Everything acknowledged: the tail goes too (16 KB that an idle
+   * connection, most of an Intermediate's, would otherwise keep for good);
+   * the next append starts a new chain at `end`. */
+  if (b->head && b->head == b->tail && b->acked == b->end &&
+      b->sent == b->end) {
+    free(b->head);
+    b->head = b->tail = NULL;
+    b->head_offset = b->end;
+  }
 }
 
 size_t zt_sendbuf_unacked(const struct zt_sendbuf *b) {

@@ -31,7 +31,7 @@ void zt_sendbuf_unsent(const struct zt_sendbuf *b, const uint8_t **data,
                        size_t *len);
 void zt_sendbuf_mark_sent(struct zt_sendbuf *b, size_t len);
 /* The peer acknowledged [offset, offset+len): frees chunks wholly before
- * the acknowledged prefix. Acks arrive in any order; we track the prefix only
+ * the acknowledged prefix, and the last one too once everything is. Acks arrive in any order; we track the prefix only
  * when it is contiguous, which ngtcp2 guarantees for this callback. */
 void zt_sendbuf_ack(struct zt_sendbuf *b, uint64_t offset, uint64_t len);
 size_t zt_sendbuf_unacked(const struct zt_sendbuf *b);

@@ -44,6 +44,36 @@ static void test_sendbuf_chunks_and_acks(void) {
   zt_sendbuf_free(&b);
 }
 
+/* An idle stream keeps no chunk: once everything sent is acknowledged the
+ * last chunk goes too, and appending again starts at the right offset. */
+static void test_sendbuf_idle_keeps_nothing(void) {
+  struct zt_sendbuf b;
+  const uint8_t *p;
+  size_t n;
+  uint8_t d[100];
+  for (size_t i = 0; i < sizeof(d); i++)
+    d[i] = (uint8_t)i;
+  zt_sendbuf_init(&b);
+  CHECK_EQ_INT(zt_sendbuf_append(&b, d, 60), 0);
+  zt_sendbuf_unsent(&b, &p, &n);
+  CHECK_EQ_INT(n, 60);
+  zt_sendbuf_mark_sent(&b, 60);
+  zt_sendbuf_ack(&b, 0, 30);
+  CHECK(b.head != NULL); /* 30 bytes still unacknowledged */
+  zt_sendbuf_ack(&b, 30, 30);
+  CHECK(b.head == NULL && b.tail == NULL);
+  CHECK_EQ_INT(zt_sendbuf_unacked(&b), 0);
+  CHECK_EQ_INT(zt_sendbuf_append(&b, d + 60, 40), 0);
+  zt_sendbuf_unsent(&b, &p, &n);
+  CHECK_EQ_INT(n, 40);
+  CHECK(memcmp(p, d + 60, 40) == 0);
+  zt_sendbuf_mark_sent(&b, 40);
+  CHECK_EQ_INT(zt_sendbuf_unacked(&b), 40);
+  zt_sendbuf_ack(&b, 60, 40);
+  CHECK(b.head == NULL);
+  zt_sendbuf_free(&b);
+}
+
 static void test_dgramq_bounds(void) {
   struct zt_dgramq q;
   uint8_t d[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -121,6 +151,7 @@ static void test_dgramq_flood_cannot_starve_others(void) {
 
 int main(void) {
   RUN(test_sendbuf_chunks_and_acks);
+  RUN(test_sendbuf_idle_keeps_nothing);
   RUN(test_dgramq_bounds);
   RUN(test_dgramq_flows_take_turns);
   RUN(test_dgramq_flood_cannot_starve_others);
