@@ -41,7 +41,8 @@ static inline uint16_t sb_cksum(const uint8_t *a, size_t alen,
   uint32_t sum = 0;
   uint8_t buf[65536 + 12];
   memcpy(buf, a, alen);
-  memcpy(buf + alen, b, blen);
+  if (blen) /* b may be NULL then */
+    memcpy(buf + alen, b, blen);
   size_t n = alen + blen;
   if (n & 1)
     buf[n++] = 0;
