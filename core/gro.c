@@ -9,11 +9,6 @@
 #define TCP_PSH 0x08
 #define NONE UINT16_MAX
 
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-         p[3];
-}
-
 void zt_gro_reset(struct zt_gro *g) {
   g->npkt = 0;
   g->nitem = 0;
@@ -89,7 +84,7 @@ int zt_gro_add(struct zt_gro *g, uint8_t *pkt, size_t len) {
     prev = flow_item(g, pkt);
   size_t pay = len - 20 - thl;
   if (k == TCP_DATA && prev && prev->open &&
-      rd32(pkt + 24) == prev->next_seq && pay <= prev->gso_size &&
+      zt_ip_rd32(pkt + 24) == prev->next_seq && pay <= prev->gso_size &&
       prev->total + pay <= ZT_GRO_MAX_LEN &&
       same_headers(g->pkt[prev->first].p, pkt, thl)) {
     g->pkt[prev->last].next = idx;
@@ -111,7 +106,7 @@ int zt_gro_add(struct zt_gro *g, uint8_t *pkt, size_t len) {
   it->tcp = k == TCP_SINGLE || k == TCP_DATA;
   if (k == TCP_DATA) {
     it->gso_size = (uint16_t)pay;
-    it->next_seq = rd32(pkt + 24) + (uint32_t)pay;
+    it->next_seq = zt_ip_rd32(pkt + 24) + (uint32_t)pay;
     it->open = !(pkt[33] & TCP_PSH);
   }
   return 0;

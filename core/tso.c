@@ -9,17 +9,6 @@
 #define TCP_PSH 0x08
 #define TCP_CWR 0x80
 
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-         p[3];
-}
-static void wr32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 const char *zt_tso_strerror(int err) {
   switch (err) {
   case ZT_TSO_OK: return "ok";
@@ -60,7 +49,7 @@ static void fix_segment(uint8_t *seg, size_t iphl, size_t hdrs, size_t pay,
   zt_ip_wr16(seg + 2, (uint16_t)(hdrs + pay));
   zt_ip_wr16(seg + 4, (uint16_t)(id0 + i));
   zt_ip_set_checksum(seg, iphl);
-  wr32(tcp + 4, seq0 + (uint32_t)(i * gso));
+  zt_ip_wr32(tcp + 4, seq0 + (uint32_t)(i * gso));
   uint8_t f = flags0;
   if (i != last)
     f &= (uint8_t)~(TCP_FIN | TCP_PSH);
@@ -88,7 +77,7 @@ static int split_tcp4(const struct zt_vnethdr *h, uint8_t *pkt, size_t len,
   size_t payload = len - hdrs, gso = h->gso_size;
   size_t nseg = payload == 0 ? 1 : (payload + gso - 1) / gso;
   uint16_t id0 = zt_ip_rd16(orig + 4);
-  uint32_t seq0 = rd32(orig + iphl + 4);
+  uint32_t seq0 = zt_ip_rd32(orig + iphl + 4);
   uint8_t flags0 = orig[iphl + 13];
   st->gso_reads++;
   for (size_t i = 0; i < nseg; i++) {

@@ -242,21 +242,12 @@ ssize_t zt_tun_read(int fd, uint8_t *buf, size_t cap) {
 }
 
 int zt_tun_write(int fd, const uint8_t *pkt, size_t len) {
-  ssize_t n;
-  do
-    n = write(fd, pkt, len);
-  while (n < 0 && errno == EINTR);
-  /* A TUN write takes the packet whole or not at all; anything else is
-   * reported as an I/O error rather than half a packet. */
-  if (n < 0)
-    return -1;
-  if ((size_t)n != len) {
-    errno = EIO;
-    return -1;
-  }
-  return 0;
+  struct iovec v = {(void *)pkt, len};
+  return zt_tun_writev(fd, &v, 1);
 }
 
+/* A TUN write takes the packet whole or not at all; anything else is
+ * reported as an I/O error rather than half a packet. */
 int zt_tun_writev(int fd, const struct iovec *iov, int n) {
   size_t len = 0;
   ssize_t w;

@@ -140,4 +140,23 @@ static inline void sb_make_partial(uint8_t *p, size_t len) {
   sb_wr16(p + ihl + (p[9] == 6 ? 16 : 6), (uint16_t)~sb_cksum(ph, 12, NULL, 0));
 }
 
+/* Packets handed to a tso.h emit callback (ud: the struct), copied: tso
+ * builds them in place. n: how many were kept; over: how many did not
+ * fit. */
+struct sb_pkts {
+  uint8_t pkt[256][2048];
+  size_t len[256];
+  size_t n, over;
+};
+
+static inline void sb_collect(void *ud, const uint8_t *pkt, size_t len) {
+  struct sb_pkts *c = ud;
+  if (c->n >= 256 || len > sizeof(c->pkt[0])) {
+    c->over++;
+    return;
+  }
+  memcpy(c->pkt[c->n], pkt, len);
+  c->len[c->n++] = len;
+}
+
 #endif

@@ -43,16 +43,7 @@ static void add_run(size_t *i, struct sb_seg *s, size_t n, size_t gso) {
   }
 }
 
-static struct {
-  uint8_t pkt[64][2048];
-  size_t len[64];
-  size_t n;
-} cut;
-static void collect(void *ud, const uint8_t *pkt, size_t len) {
-  (void)ud;
-  memcpy(cut.pkt[cut.n], pkt, len);
-  cut.len[cut.n++] = len;
-}
+static struct sb_pkts cut;
 
 static uint8_t orig[65536], out[65536 + 64], buf[65536 + ZT_VNET_HDR_LEN];
 
@@ -69,7 +60,7 @@ static void test_round_trip_byte_exact(void) {
   zt_vnethdr_build(&h, buf);
   memcpy(buf + ZT_VNET_HDR_LEN, orig, len);
   cut.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, ZT_VNET_HDR_LEN + len, collect, NULL, &tst),
+  CHECK_EQ_INT(zt_tso_read(buf, ZT_VNET_HDR_LEN + len, sb_collect, &cut, &tst),
                21);
   zt_gro_reset(&g);
   for (size_t i = 0; i < cut.n; i++) {

@@ -12,21 +12,8 @@
 #include "tso.h"
 #include "vnethdr.h"
 
-/* What emit was handed, copied (the segments are built in place). */
-static struct {
-  uint8_t pkt[64][2048];
-  size_t len[64];
-  size_t n;
-} got;
-
-static void collect(void *ud, const uint8_t *pkt, size_t len) {
-  (void)ud;
-  if (got.n < 64 && len <= sizeof(got.pkt[0])) {
-    memcpy(got.pkt[got.n], pkt, len);
-    got.len[got.n] = len;
-  }
-  got.n++;
-}
+/* What emit was handed. */
+static struct sb_pkts got;
 
 static uint8_t buf[65536 + ZT_VNET_HDR_LEN];
 
@@ -112,7 +99,7 @@ static void test_split_last_short(void) {
   struct zt_vnethdr h = gso_hdr(1000, 52);
   size_t n = super(&h, &s, 3500);
   got.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, n, collect, NULL, &st), 4);
+  CHECK_EQ_INT(zt_tso_read(buf, n, sb_collect, &got, &st), 4);
   check_segments(&s, 3500, 1000, 4);
   CHECK_EQ_INT(st.gso_reads, 1);
   CHECK_EQ_INT(st.segments, 4);
@@ -128,7 +115,7 @@ static void test_split_exact_multiple_wraps_seq_and_id(void) {
   struct zt_vnethdr h = gso_hdr(1311, 40);
   size_t n = super(&h, &s, 3 * 1311);
   got.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, n, collect, NULL, &st), 3);
+  CHECK_EQ_INT(zt_tso_read(buf, n, sb_collect, &got, &st), 3);
   check_segments(&s, 3 * 1311, 1311, 3);
 }
 
@@ -141,7 +128,7 @@ static void test_split_ip_options_and_big_read(void) {
   struct zt_vnethdr h = gso_hdr(1271, 84);
   size_t n = super(&h, &s, pay);
   got.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, n, collect, NULL, &st), 52);
+  CHECK_EQ_INT(zt_tso_read(buf, n, sb_collect, &got, &st), 52);
   check_segments(&s, pay, 1271, 52);
 }
 
@@ -151,7 +138,7 @@ static void test_gso_without_payload_is_one_packet(void) {
   struct zt_vnethdr h = gso_hdr(1000, 52);
   size_t n = super(&h, &s, 0);
   got.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, n, collect, NULL, &st), 1);
+  CHECK_EQ_INT(zt_tso_read(buf, n, sb_collect, &got, &st), 1);
   check_segments(&s, 0, 1000, 1);
 }
 
@@ -163,7 +150,7 @@ static void test_needs_csum_completed(void) {
                          .csum_offset = 16};
   size_t n = super(&h, &s, 777);
   got.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, n, collect, NULL, &st), 1);
+  CHECK_EQ_INT(zt_tso_read(buf, n, sb_collect, &got, &st), 1);
   CHECK_EQ_INT(got.len[0], n - ZT_VNET_HDR_LEN);
   CHECK(sb_l4_ok(got.pkt[0], got.len[0], 6));
   CHECK_EQ_INT(st.csum_done, 1);
@@ -184,7 +171,8 @@ static void test_needs_csum_completed(void) {
   h.csum_offset = 6;
   zt_vnethdr_build(&h, buf);
   got.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, ZT_VNET_HDR_LEN + 61, collect, NULL, &st), 1);
+  CHECK_EQ_INT(
+      zt_tso_read(buf, ZT_VNET_HDR_LEN + 61, sb_collect, &got, &st), 1);
   CHECK(sb_l4_ok(got.pkt[0], 61, 17));
   CHECK(sb_rd16(got.pkt[0] + 26) != 0); /* 0 would mean "none" to UDP */
   /* Without the flag the packet is handed over untouched. */
@@ -193,7 +181,8 @@ static void test_needs_csum_completed(void) {
   uint8_t copy[61];
   memcpy(copy, p, 61);
   got.n = 0;
-  CHECK_EQ_INT(zt_tso_read(buf, ZT_VNET_HDR_LEN + 61, collect, NULL, &st), 1);
+  CHECK_EQ_INT(
+      zt_tso_read(buf, ZT_VNET_HDR_LEN + 61, sb_collect, &got, &st), 1);
   CHECK(!memcmp(got.pkt[0], copy, 61));
   CHECK_EQ_INT(st.csum_done, 2);
 }
@@ -202,7 +191,7 @@ static void test_needs_csum_completed(void) {
 static int refused(size_t n, struct zt_tso_stats *st) {
   uint64_t bad = st->bad;
   got.n = 0;
-  int rc = zt_tso_read(buf, n, collect, NULL, st);
+  int rc = zt_tso_read(buf, n, sb_collect, &got, st);
   if (got.n != 0 || st->bad != bad + 1)
     return 99;
   return rc;

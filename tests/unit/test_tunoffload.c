@@ -25,19 +25,7 @@
 #define TUN_ADDR 0x64400002u /* 100.64.0.2 */
 #define VIP 0x0a640001u      /* 10.100.0.1 */
 
-static struct {
-  uint8_t pkt[256][1500];
-  size_t len[256];
-  size_t n;
-} rd;
-
-static void collect(void *ud, const uint8_t *pkt, size_t len) {
-  (void)ud;
-  if (rd.n < 256 && len <= sizeof(rd.pkt[0])) {
-    memcpy(rd.pkt[rd.n], pkt, len);
-    rd.len[rd.n++] = len;
-  }
-}
+static struct sb_pkts rd;
 
 static uint8_t buf[65536 + ZT_VNET_HDR_LEN];
 static struct zt_tso_stats tst;
@@ -49,7 +37,7 @@ static size_t read_for(int fd, int ms) {
     ssize_t n = zt_tun_read(fd, buf, sizeof(buf));
     if (n <= 0)
       break;
-    zt_tso_read(buf, (size_t)n, collect, NULL, &tst);
+    zt_tso_read(buf, (size_t)n, sb_collect, &rd, &tst);
     ms = 200; /* then whatever follows closely */
   }
   return rd.n;
