@@ -924,7 +924,7 @@ static const char *const conn_keys[] = {
     "intermediate", "intermediate_name", "ca",       "cert",       "key",
     "tun",          "log_level",         "services", "agent_pool",
     "control_socket", "direct",          "p2p_listen", "audit_log", "crl",
-    "metrics_listen", "congestion_control", NULL};
+    "metrics_listen", "congestion_control", "tun_offload", NULL};
 
 static int conn_member(const struct ctx *cx, void *ud, unsigned which,
                        const struct zt_json *v, const char *kp) {
@@ -938,6 +938,8 @@ static int conn_member(const struct ctx *cx, void *ud, unsigned which,
     return set_bool(cx, v, kp, &c->direct);
   if (which == 11)
     return set_addr(cx, v, kp, &c->p2p_listen, &c->p2p_listen_len);
+  if (which == 16)
+    return set_bool(cx, v, kp, &c->tun_offload);
   return shared_member(cx, ud, which, v, kp);
 }
 
@@ -974,7 +976,7 @@ static const char *const agent_keys[] = {
     "tun",          "log_level",         "service_range",
     "control_socket", "direct", "dns_domain", "dns_address", "dns_resolved",
     "crl",
-    "metrics_listen", "congestion_control", NULL};
+    "metrics_listen", "congestion_control", "tun_offload", NULL};
 
 /* The deployment's DNS domain: "" turns DNS off, anything else must be a
  * domain name dns.c can answer for. */
@@ -1008,6 +1010,8 @@ static int agent_member(const struct ctx *cx, void *ud, unsigned which,
     return get_ip4(cx, v, kp, false, &c->dns_address);
   if (which == 12)
     return set_bool(cx, v, kp, &c->dns_resolved);
+  if (which == 16)
+    return set_bool(cx, v, kp, &c->tun_offload);
   return shared_member(cx, ud, which, v, kp);
 }
 
@@ -1071,6 +1075,7 @@ void zt_connector_config_defaults(struct zt_connector_config *c) {
   c->log_level = ZT_LOG_INFO;
   c->congestion_control = ZT_CC_DEFAULT;
   c->direct = true;
+  c->tun_offload = true;
 }
 
 void zt_agent_config_defaults(struct zt_agent_config *c) {
@@ -1083,6 +1088,7 @@ void zt_agent_config_defaults(struct zt_agent_config *c) {
   c->log_level = ZT_LOG_INFO;
   c->congestion_control = ZT_CC_DEFAULT;
   c->direct = true;
+  c->tun_offload = true;
   snprintf(c->dns_domain, sizeof c->dns_domain, "%s", ZT_DNS_DEFAULT_DOMAIN);
   c->dns_address = ZT_DNS_DEFAULT_ADDR;
   c->dns_resolved = true;

@@ -117,6 +117,10 @@ struct zt_connector_config {
    * agents as a direct-path candidate. Length 0: an ephemeral port. */
   struct sockaddr_storage p2p_listen;
   socklen_t p2p_listen_len;
+  /* TUN offloads (default true): TCP super segments read and written,
+   * cut and merged by us (core/tso.c, core/gro.c); false: one packet per
+   * read and write. */
+  bool tun_offload;
 };
 
 struct zt_agent_config {
@@ -150,6 +154,8 @@ struct zt_agent_config {
   uint32_t dns_address;
   /* Register with systemd-resolved where it runs (default true). */
   bool dns_resolved;
+  /* As the connector's tun_offload (default true). */
+  bool tun_offload;
 };
 
 void zt_intermediate_config_defaults(struct zt_intermediate_config *c);

@@ -380,6 +380,16 @@ static const struct zt_counter daemon_rows[] = {
            gro_messages, "UDP messages received coalesced by GRO"),
     ZT_CTR("driver.gro_segments", "ztna_udp_gro_segments_total", DD,
            gro_segments, "UDP datagrams received in GRO messages"),
+    ZT_CTR("driver.tun_gso_reads", "ztna_tun_gso_reads_total", DD,
+           tun_gso_reads, "TUN reads that were TCP super segments"),
+    ZT_CTR("driver.tun_gso_segments", "ztna_tun_gso_segments_total", DD,
+           tun_gso_segments, "Packets cut from TUN super segments"),
+    ZT_CTR("driver.tun_bad_reads", "ztna_tun_bad_reads_total", DD,
+           tun_bad_reads, "TUN reads dropped: malformed virtio-net header"),
+    ZT_CTR("driver.tun_gro_writes", "ztna_tun_gro_writes_total", DD,
+           tun_gro_writes, "TUN writes of merged TCP segments"),
+    ZT_CTR("driver.tun_gro_segments", "ztna_tun_gro_segments_total", DD,
+           tun_gro_segments, "Packets merged into TUN super segments"),
 };
 const struct zt_counter_table zt_daemon_counters = {"daemon", daemon_rows,
                                                     N(daemon_rows)};

@@ -63,6 +63,9 @@ enum { ZT_DAEMON_SRC_DRIVER, ZT_DAEMON_SRC_AUDIT, ZT_DAEMON_NSRC };
 struct zt_driver_counters {
   uint64_t udp_send_errors, tun_write_errors, gso_messages, gso_segments;
   uint64_t gro_messages, gro_segments;
+  /* TUN offloads (tso.h, gro.h); 0 without them */
+  uint64_t tun_gso_reads, tun_gso_segments, tun_bad_reads;
+  uint64_t tun_gro_writes, tun_gro_segments;
 };
 extern const struct zt_counter_table zt_daemon_counters;
 extern const struct zt_counter_table zt_audit_counters; /* while audit is on */

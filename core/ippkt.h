@@ -76,6 +76,14 @@ static inline void zt_ip_wr16(uint8_t *p, uint16_t v) {
   p[0] = (uint8_t)(v >> 8);
   p[1] = (uint8_t)v;
 }
+static inline uint32_t zt_ip_rd32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
+}
+static inline void zt_ip_wr32(uint8_t *p, uint32_t v) {
+  zt_ip_wr16(p, (uint16_t)(v >> 16));
+  zt_ip_wr16(p + 2, (uint16_t)v);
+}
 
 /* Formats a host-order IPv4 address as dotted quad into buf (>= 16 bytes);
  * returns buf. */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "strbuf.h"
 #include "tun.h"
+#include "tunoffload.h"
 #include "udp.h"
 #include "wire.h"
 
@@ -38,10 +39,14 @@ static void driver_udp_send(void *ud, const struct sockaddr *to,
     d->udp_send_errors++;
 }
 
-static void begin(struct zt_driver *d) { d->batching = d->batch != NULL; }
+static void begin(struct zt_driver *d) {
+  d->batching = d->batch != NULL || d->tunoff != NULL;
+}
 
 /* Everything the callback produced goes out, then the timer is re-armed. */
 static void end(struct zt_driver *d) {
+  if (d->tunoff) /* the TUN writes of the batch, merged (gro.h) */
+    d->tun_write_errors += (uint64_t)zt_tunoff_flush(d->tunoff, d->tun_fd);
   if (d->batch)
     d->udp_send_errors += (uint64_t)zt_udp_batch_flush(d->batch);
   d->batching = false;
@@ -50,7 +55,12 @@ static void end(struct zt_driver *d) {
 
 static void driver_tun_write(void *ud, const uint8_t *pkt, size_t len) {
   struct zt_driver *d = ud;
-  if (d->tun_fd < 0 || zt_tun_write(d->tun_fd, pkt, len) != 0)
+  if (d->tun_fd >= 0 && d->tunoff && d->batching)
+    d->tun_write_errors += (uint64_t)zt_tunoff_queue(d->tunoff, d->tun_fd,
+                                                     pkt, len);
+  else if (d->tun_fd < 0 ||
+           (d->tun_offload ? zt_tunoff_write_now(d->tun_fd, pkt, len)
+                           : zt_tun_write(d->tun_fd, pkt, len)) != 0)
     d->tun_write_errors++;
 }
 
@@ -187,17 +197,32 @@ static void on_udp(struct zt_loop *l, int fd, uint32_t events, void *ud) {
   end(d);
 }
 
+static void feed_tun_one(void *ud, const uint8_t *pkt, size_t len) {
+  struct zt_driver *d = ud;
+  d->feed_tun(d->node, pkt, len, zt_now_ns());
+}
+
 static void on_tun(struct zt_loop *l, int fd, uint32_t events, void *ud) {
   struct zt_driver *d = ud;
-  static uint8_t pkt[65536];
+  static uint8_t pkt[65536 + ZT_VNET_HDR_LEN];
   (void)l;
   (void)events;
   begin(d);
-  for (int i = 0; i < TUN_BATCH; i++) {
+  /* Bounded in packets, not reads: with offloads one read can be a 64 KB
+   * super segment of some fifty packets (tso.h). */
+  for (int fed = 0; fed < TUN_BATCH;) {
     ssize_t n = zt_tun_read(fd, pkt, sizeof(pkt));
     if (n <= 0)
       break;
-    d->feed_tun(d->node, pkt, (size_t)n, zt_now_ns());
+    if (!d->tunoff) {
+      feed_tun_one(d, pkt, (size_t)n);
+      fed++;
+      continue;
+    }
+    int k = zt_tso_read(pkt, (size_t)n, feed_tun_one, d, &d->tunoff->tso);
+    if (k < 0)
+      zt_dbg("TUN read of %zd bytes dropped: %s", n, zt_tso_strerror(k));
+    fed += k > 0 ? k : 1;
   }
   end(d);
 }
@@ -213,6 +238,13 @@ void zt_driver_counters(struct zt_driver *d, struct zt_driver_counters *c) {
   c->gso_segments = d->gso_segments;
   c->gro_messages = d->gro_messages;
   c->gro_segments = d->gro_segments;
+  if (d->tunoff) {
+    c->tun_gso_reads = d->tunoff->tso.gso_reads;
+    c->tun_gso_segments = d->tunoff->tso.segments;
+    c->tun_bad_reads = d->tunoff->tso.bad;
+    c->tun_gro_writes = d->tunoff->gros.merged;
+    c->tun_gro_segments = d->tunoff->gros.segments;
+  }
 }
 
 /* The text status: the node's, then the driver's and audit log's lines. */
@@ -435,6 +467,12 @@ int zt_driver_run(struct zt_driver *d) {
     zt_err("epoll: cannot watch the UDP socket: %s", strerror(errno));
     return -1;
   }
+  /* Offloads: every TUN read and write has a virtio-net header, so
+   * without the queue's memory the device cannot be used. */
+  if (d->tun_offload && !(d->tunoff = zt_tunoff_new())) {
+    zt_err("out of memory for the TUN offload queue");
+    return -1;
+  }
   if (d->tun_fd >= 0 && d->feed_tun &&
       zt_loop_add_fd(d->loop, d->tun_fd, EPOLLIN, on_tun, d) != 0) {
     zt_err("epoll: cannot watch the TUN device: %s", strerror(errno));
@@ -457,5 +495,7 @@ int zt_driver_run(struct zt_driver *d) {
   d->batch = NULL;
   zt_info("stopping (signal %d)", zt_loop_signal_received(d->loop));
   zt_driver_log_status(d);
+  zt_tunoff_free(d->tunoff); /* after the status: its counters go too */
+  d->tunoff = NULL;
   return rv;
 }

@@ -68,6 +68,11 @@ struct zt_driver {
   const struct sockaddr *metrics_listen;
   socklen_t metrics_listen_len;
   struct zt_httpd *httpd;
+  /* tun_fd was opened with offloads (tun.h zt_tun_open_offload): reads
+   * are cut by core/tso.c, writes queued and merged by core/gro.c
+   * (tunoff, made by zt_driver_run). */
+  bool tun_offload;
+  struct zt_tunoff *tunoff;
   uint64_t udp_send_errors, tun_write_errors;
   uint64_t gso_messages, gso_segments, gro_messages, gro_segments;
   /* Inside a loop callback sends are batched and flushed before the

@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ippkt.h"
+#include "log.h"
 
 static int name_ok(const char *ifname, char *err, size_t errlen) {
   if (!ifname || !*ifname || strlen(ifname) >= IFNAMSIZ) {
@@ -52,7 +54,8 @@ static uint32_t prefix_mask(uint8_t len) {
   return len == 0 ? 0 : 0xffffffffu << (32 - len);
 }
 
-int zt_tun_open(const char *name, char actual[16], char *err, size_t errlen) {
+static int tun_open_flags(const char *name, char actual[16], short flags,
+                          char *err, size_t errlen) {
   struct ifreq ifr;
   /* An empty name lets the kernel pick tunN. */
   if (name && *name && name_ok(name, err, errlen) != 0)
@@ -64,7 +67,7 @@ int zt_tun_open(const char *name, char actual[16], char *err, size_t errlen) {
   }
   ifreq_for(&ifr, name ? name : "");
   /* IFF_NO_PI: bare IP packets, no 4-byte protocol header to strip. */
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | flags);
   if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
     snprintf(err, errlen, "TUNSETIFF %s: %s", name && *name ? name : "(any)",
              strerror(errno));
@@ -74,6 +77,30 @@ int zt_tun_open(const char *name, char actual[16], char *err, size_t errlen) {
   memcpy(actual, ifr.ifr_name, IFNAMSIZ);
   actual[IFNAMSIZ - 1] = '\0';
   return fd;
+}
+
+int zt_tun_open(const char *name, char actual[16], char *err, size_t errlen) {
+  return tun_open_flags(name, actual, 0, err, errlen);
+}
+
+int zt_tun_open_offload(const char *name, char actual[16], bool *offload,
+                        char *err, size_t errlen) {
+  char why[256];
+  if (!*offload)
+    return zt_tun_open(name, actual, err, errlen);
+  int fd = tun_open_flags(name, actual, IFF_VNET_HDR, why, sizeof(why));
+  /* Checksums and TCPv4 segmentation left to us: the kernel may hand us
+   * 64 KB super segments and take them from us (tso.h, gro.h). */
+  if (fd >= 0 && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0)
+    return fd;
+  if (fd >= 0) {
+    snprintf(why, sizeof(why), "TUNSETOFFLOAD: %s", strerror(errno));
+    close(fd);
+  }
+  *offload = false;
+  zt_warn("%s: TUN offloads not available (%s); one packet per read and "
+          "write", name && *name ? name : "tun", why);
+  return zt_tun_open(name, actual, err, errlen);
 }
 
 int zt_tun_set_mtu(const char *ifname, int mtu, char *err, size_t errlen) {
@@ -215,15 +242,23 @@ ssize_t zt_tun_read(int fd, uint8_t *buf, size_t cap) {
 }
 
 int zt_tun_write(int fd, const uint8_t *pkt, size_t len) {
-  ssize_t n;
+  struct iovec v = {(void *)pkt, len};
+  return zt_tun_writev(fd, &v, 1);
+}
+
+/* A TUN write takes the packet whole or not at all; anything else is
+ * reported as an I/O error rather than half a packet. */
+int zt_tun_writev(int fd, const struct iovec *iov, int n) {
+  size_t len = 0;
+  ssize_t w;
+  for (int i = 0; i < n; i++)
+    len += iov[i].iov_len;
   do
-    n = write(fd, pkt, len);
-  while (n < 0 && errno == EINTR);
-  /* A TUN write takes the packet whole or not at all; anything else is
-   * reported as an I/O error rather than half a packet. */
-  if (n < 0)
+    w = writev(fd, iov, n);
+  while (w < 0 && errno == EINTR);
+  if (w < 0)
     return -1;
-  if ((size_t)n != len) {
+  if ((size_t)w != len) {
     errno = EIO;
     return -1;
   }

@@ -187,7 +187,9 @@ int main(int argc, char **argv) {
     return 1;
   struct zt_driver d = {0};
   struct zt_io io = {0};
-  d.tun_fd = zt_tun_open(cfg.tun, tun_name, err, sizeof(err));
+  d.tun_offload = cfg.tun_offload;
+  d.tun_fd = zt_tun_open_offload(cfg.tun, tun_name, &d.tun_offload, err,
+                                 sizeof(err));
   if (d.tun_fd < 0) {
     zt_err("%s", err);
     return 1;

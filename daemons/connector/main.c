@@ -175,7 +175,9 @@ int main(int argc, char **argv) {
   struct zt_driver d = {0};
   struct zt_io io = {0};
   bool forward_was_on = false;
-  d.tun_fd = zt_tun_open(cfg.tun, tun_name, err, sizeof(err));
+  d.tun_offload = cfg.tun_offload;
+  d.tun_fd = zt_tun_open_offload(cfg.tun, tun_name, &d.tun_offload, err,
+                                 sizeof(err));
   bool leftover_ours = false;
   if (d.tun_fd < 0 || zt_tun_set_mtu(tun_name, ZT_TUN_MTU, err, sizeof(err)) ||
       zt_tun_up(tun_name, err, sizeof(err)) ||

@@ -128,6 +128,26 @@ else
   fail iperf3 "$(tail -n 3 "$ZT_WORK/iperf.json")"
 fi
 
+# ---- TUN offloads ("tun_offload", on by default): the upload above left
+# the agent's TUN as super segments and entered the connector's merged.
+tun_counter() { # NS SOCK NAME: the driver counter in the text status
+  ip netns exec "$1" "$ZT_PY" -c 'import re, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"status\n")
+t = b"".join(iter(lambda: s.recv(65536), b"")).decode()
+m = re.search(r"\b%s (\d+)" % sys.argv[2], t); print(m.group(1) if m else "NA")' "$2" "$3"
+}
+if grep -q "TUN offloads not available" "$ZT_WORK/agent.log" "$ZT_WORK/connector.log"; then
+  skip "tun offloads" "$(grep -h "TUN offloads not available" "$ZT_WORK"/{agent,connector}.log | head -n1)"
+else
+  cut_n=$(tun_counter "$ZT_NS_A" "$ZT_WORK/agent.sock" tun_gso_segments)
+  merged_n=$(tun_counter "$ZT_NS_C" "$ZT_WORK/connector.sock" tun_gro_segments)
+  if [ "${cut_n:-0}" -gt 0 ] 2>/dev/null && [ "${merged_n:-0}" -gt 0 ] 2>/dev/null; then
+    pass "tun offloads: agent cut $cut_n packets from super segments, connector merged $merged_n"
+  else
+    fail "tun offloads" "agent tun_gso_segments $cut_n, connector tun_gro_segments $merged_n"
+  fi
+fi
+
 # ---- policy: a port the service does not list
 # B listens on tcp/$ZT_FORBIDDEN_PORT and the connector's host reaches it
 # directly, and the connector DNATs every port of $WEB_VIP to B: only the

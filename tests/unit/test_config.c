@@ -162,6 +162,24 @@ static void test_agent_full(void) {
   CHECK_EQ_INT(acfg.log_level, ZT_LOG_ERROR);
 }
 
+/* TUN offloads: on by default in both, off with false, a bool only. */
+static void test_tun_offload(void) {
+  CHECK_EQ_INT(agent("{}"), 0);
+  CHECK(acfg.tun_offload);
+  CHECK_EQ_INT(agent("{\"tun_offload\": false}"), 0);
+  CHECK(!acfg.tun_offload);
+  CHECK_EQ_INT(agent("{\"tun_offload\": \"no\"}"), -1);
+  CHECK_CONTAINS(err, "tun_offload");
+  CHECK_EQ_INT(conn("{}"), 0);
+  CHECK(ccfg.tun_offload);
+  CHECK(ccfg.direct);
+  CHECK_EQ_INT(conn("{\"tun_offload\": false}"), 0);
+  CHECK(!ccfg.tun_offload);
+  CHECK(ccfg.direct); /* its own key, not another's */
+  CHECK_EQ_INT(conn("{\"tun_offload\": 1}"), -1);
+  CHECK_CONTAINS(err, "tun_offload");
+}
+
 /* DNS inside the tunnel: on by default, off with "", domains checked. */
 static void test_agent_dns(void) {
   CHECK_EQ_INT(agent("{}"), 0);
@@ -1060,6 +1078,7 @@ int main(void) {
   RUN(test_connector_full);
   RUN(test_agent_full);
   RUN(test_agent_dns);
+  RUN(test_tun_offload);
   RUN(test_defaults);
   RUN(test_defaults_kept);
   RUN(test_parse_on_top);
