@@ -17,7 +17,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-step() { printf '\n==== %s\n' "$*"; }
+# Each step's header says how long the one before took and the total so
+# far: the whole run is meant to stay within 30 minutes on 2 cores.
+t_start=$(date +%s)
+t_prev=$t_start
+step() {
+  local now
+  now=$(date +%s)
+  printf '\n==== %s  (previous step %d s; %d s so far)\n' "$*" \
+    $((now - t_prev)) $((now - t_start))
+  t_prev=$now
+}
 
 step "dependencies"
 bash scripts/deps.sh
