@@ -53,7 +53,7 @@ if command -v perf >/dev/null && perf stat -e syscalls:sys_enter_read true >/dev
   have_perf=1
   pids=$(IFS=,; echo "${PID[*]}")
   ev=""
-  for s in read write sendmmsg recvmmsg sendto epoll_wait; do
+  for s in read write readv writev sendmmsg recvmmsg sendto epoll_wait; do
     ev="$ev -e syscalls:sys_enter_$s"
   done
   # shellcheck disable=SC2086
