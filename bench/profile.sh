@@ -32,8 +32,7 @@ A ping -c 3 -i 0.2 "$WEB_VIP" >/dev/null 2>&1
 
 declare -A PID
 for d in intermediate connector agent; do
-  # the daemon itself, not the `timeout` wrapping it
-  p=$(pgrep -P "$(cat "$ZT_WORK/pids/$d")" | head -n1)
+  p=$(zt_daemon_pid "$d")
   PID[$d]=${p:-$(cat "$ZT_WORK/pids/$d")}
 done
 cpu() { awk '{print $14, $15}' "/proc/$1/stat"; }
@@ -136,10 +135,7 @@ fi
 # UDP batching achieved, from each daemon's status on SIGUSR1 (the driver
 # line: gso_messages/gso_segments, gro_messages/gro_segments).
 for d in intermediate connector agent; do
-  kill -USR1 "${PID[$d]}" 2>/dev/null
-done
-sleep 1
-for d in intermediate connector agent; do
+  zt_status "$d"
   grep "status: driver:" "$ZT_WORK/$d.log" | tail -n1 >"$TMP/driver.txt"
   python3 - "$d" "$TMP/driver.txt" <<'PY'
 import sys, re

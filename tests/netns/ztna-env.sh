@@ -318,13 +318,16 @@ zt_ssh() {
     -o ConnectTimeout=10 "root@$WEB_VIP" "$@"
 }
 
+# zt_daemon_pid NAME: the daemon's own pid. zt_bg's pid is `timeout`;
+# the daemon is its child.
+zt_daemon_pid() { pgrep -P "$(cat "$ZT_WORK/pids/$1")" | head -n1; }
+
 # zt_status NAME: the daemon's status (SIGUSR1 makes it log one) appended
-# to NAME.log; waits until a new "status:" block is there. zt_bg's pid is
-# `timeout`: the signal goes to the daemon, its child.
+# to NAME.log; waits until a new "status:" block is there.
 zt_status() {
   local log="$ZT_WORK/$1.log" before i pid
   before=$(grep -c 'status: ' "$log" 2>/dev/null)
-  pid=$(pgrep -P "$(cat "$ZT_WORK/pids/$1")" | head -n1)
+  pid=$(zt_daemon_pid "$1")
   [ -n "$pid" ] && kill -USR1 "$pid" || return 1
   for i in $(seq 30); do
     [ "$(grep -c 'status: ' "$log")" -gt "$before" ] && sleep 0.1 && return 0
