@@ -95,6 +95,11 @@ struct zq_conn {
   socklen_t locallen, remotelen;
   struct zq_stats stats;
   uint64_t last_ts; /* of the call in progress, for ngtcp2's callbacks */
+
+  /* The ACK hold (ack_held()): until when ngtcp2's own packets wait, and
+   * how many packets were read since that window began. */
+  uint32_t hold_rx;
+  uint64_t ack_hold_until;
 };
 
 static void set_dead(struct zq_conn *c, enum zq_end end, const char *fmt, ...)
@@ -455,6 +460,8 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
 
 /* docs/performance.md, "Acknowledgement frequency". */
 #define ZQ_ACK_THRESH 32
+/* docs/performance.md, "ACK-only packets". */
+#define ZQ_ACK_HOLD_NS (1 * NS_PER_MS)
 
 static void fill_settings(const struct zq_config *cfg, ngtcp2_settings *s,
                           uint64_t now) {
@@ -783,10 +790,21 @@ int zq_read(struct zq_conn *c, const struct sockaddr *local, socklen_t locallen,
   if (c->dead)
     return -1;
   c->last_ts = now;
+  bool was_confirmed = c->confirmed;
   int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, now);
   note_pmtu(c);
-  if (rv == 0)
+  if (rv == 0) {
+    /* Only 1-RTT traffic is held: the handshake's ACKs, HANDSHAKE_DONE
+     * and the first control messages go at once. */
+    if (was_confirmed) {
+      if (now >= c->ack_hold_until) { /* a new window */
+        c->ack_hold_until = now + ZQ_ACK_HOLD_NS;
+        c->hold_rx = 0;
+      }
+      c->hold_rx++;
+    }
     return 0;
+  }
   /* A packet that fails to decrypt or parse is ngtcp2's to discard; only
    * errors that end the connection reach here (see ngtcp2_conn_read_pkt). */
   if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_DRAINING ||
@@ -879,6 +897,32 @@ static size_t dgram_possible(const struct zq_conn *c) {
   return hi < c->max_dgram ? hi : c->max_dgram;
 }
 
+/* Whether ngtcp2's own packet (an ACK-only packet, mostly) should wait a
+ * little for data of ours to ride on.
+ *
+ * ngtcp2 0.12 acknowledges at once any ack-eliciting packet whose number
+ * is not one above the last ack-eliciting one, even when the packets in
+ * between were the peer's own ACK-only packets and nothing is missing
+ * (newer ngtcp2 checks for a real gap), and otherwise after an eighth of
+ * the RTT: tens of microseconds on a LAN. Traffic in both directions (a
+ * ping and its reply, a request and its response, TCP and its ACKs) thus
+ * made each side answer each packet with an ACK-only packet, on both QUIC
+ * layers: four extra packets per relayed round trip, each a syscall and a
+ * wakeup at every hop, sent before the data that followed them.
+ *
+ * So the first packet read opens a window of ZQ_ACK_HOLD_NS in which
+ * ngtcp2 writes only alongside data of ours (it adds every ACK that is
+ * due to any packet it writes): a reply takes the ACK along, and what is
+ * left goes when the window ends. After ZQ_ACK_THRESH packets in a window
+ * nothing waits (bulk traffic is acknowledged as before). The peer
+ * subtracts the delay from its RTT samples; 1 ms is well inside the 25 ms
+ * max_ack_delay we announce. Retransmissions and probes of ngtcp2's may
+ * wait the same 1 ms; data of ours never does. Only 1-RTT traffic opens a
+ * window: the handshake's packets go at once. */
+static bool ack_held(const struct zq_conn *c, uint64_t now) {
+  return now < c->ack_hold_until && c->hold_rx < ZQ_ACK_THRESH;
+}
+
 /* Stream bytes first, then datagrams, then ngtcp2's own frames. */
 ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
                  struct sockaddr_storage *to, socklen_t *tolen, uint64_t now) {
@@ -924,6 +968,8 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
   if (n != 0)
     goto written; /* a probe, or a packet of ngtcp2's own in its place */
 
+  bool open_pkt = false; /* frames of ours wait in ngtcp2's open packet */
+
   for (;;) {
     const uint8_t *sdata;
     size_t slen;
@@ -951,8 +997,10 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
         zt_sendbuf_mark_sent(&c->sbuf, (size_t)accepted);
         c->stats.stream_bytes_sent += (uint64_t)accepted;
       }
-      if (n == NGTCP2_ERR_WRITE_MORE)
+      if (n == NGTCP2_ERR_WRITE_MORE) {
+        open_pkt = true;
         continue;
+      }
       if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
           n == NGTCP2_ERR_STREAM_SHUT_WR) {
         /* Flow control: fall through to datagrams and ngtcp2's frames. */
@@ -970,6 +1018,7 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
           c->conn, &ps.path, &pi, buf, cap, &accepted_dg,
           NGTCP2_WRITE_DATAGRAM_FLAG_MORE, seq << 16 | dg->len, &v, 1, now);
       if (n == NGTCP2_ERR_WRITE_MORE) {
+        open_pkt = true;
         c->stats.dgram_bytes_sent += dg->len;
         zt_dgramq_pop(&c->dq);
         c->stats.dgram_sent++;
@@ -1000,6 +1049,10 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
        * path cut under load) waited for an ACK that could never come. */
     }
     /* Nothing of ours: flush the open packet, or ngtcp2's own frames. */
+    if (!open_pkt && !dg && slen == 0 && ack_held(c, now)) {
+      c->stats.ack_holds++;
+      return 0;
+    }
     n = ngtcp2_conn_write_pkt(c->conn, &ps.path, &pi, buf, cap, now);
   written:
     note_pmtu(c);
@@ -1018,7 +1071,10 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
 uint64_t zq_expiry(const struct zq_conn *c) {
   if (c->dead)
     return UINT64_MAX;
+  /* In an ACK hold window (ack_held()) ngtcp2's timers wait for its end. */
   uint64_t t = ngtcp2_conn_get_expiry(c->conn);
+  if (ack_held(c, c->last_ts) && t < c->ack_hold_until)
+    t = c->ack_hold_until;
   uint64_t p = c->confirmed ? zt_pmtu_expiry(&c->pmtu) : UINT64_MAX;
   return p < t ? p : t;
 }

@@ -72,6 +72,7 @@ struct zq_stats {
   uint64_t dgram_drop_state;      /* peer did not allow datagrams */
   uint64_t stream_bytes_sent, stream_bytes_recv;
   uint64_t pad_frames; /* PAD frames sent so loss probes stay possible */
+  uint64_t ack_holds;  /* writes that held an ACK-only packet back */
   /* From the connection's creation to its handshake's completion (0
    * before): the handshake latency metrics observe it. */
   uint64_t handshake_ns;

@@ -354,6 +354,83 @@ static void test_keepalive_and_idle_timeout(void) {
   zt_tls_creds_free(cs);
 }
 
+/* Client packets written at p->now, each read by the server at p->now;
+ * datagrams of `len` bytes, one per packet. Returns how many went. */
+static int client_sends(struct pair *p, int count, size_t len) {
+  uint8_t buf[2048], d[1200] = {0x45};
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  ssize_t n;
+  int sent = 0;
+  for (int i = 0; i < count; i++) {
+    if (zq_send_datagram(p->c.q, d, len) != 0)
+      return -1;
+    while ((n = zq_write(p->c.q, buf, sizeof(buf), &to, &tolen, p->now)) > 0) {
+      zq_read(p->s.q, (struct sockaddr *)&p->sa, sizeof(p->sa),
+              (struct sockaddr *)&p->ca, sizeof(p->ca), buf, (size_t)n, p->now);
+      sent++;
+    }
+  }
+  return sent;
+}
+
+static ssize_t server_write(struct pair *p, uint64_t now) {
+  uint8_t buf[2048];
+  struct sockaddr_storage to;
+  socklen_t tolen;
+  return zq_write(p->s.q, buf, sizeof(buf), &to, &tolen, now);
+}
+
+/* The ACK hold (quic.c, ack_held()): after a packet arrives, ngtcp2's
+ * own ACK-only packet waits up to 1 ms for data to ride on; data never
+ * waits, and a window with ZQ_ACK_THRESH packets is acknowledged at once. */
+static void test_ack_hold(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK(zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+  /* Settle: whatever the handshake left is acknowledged. */
+  for (int i = 0; i < 3; i++) {
+    p.now += 50 * MS;
+    zq_handle_expiry(p.c.q, p.now);
+    zq_handle_expiry(p.s.q, p.now);
+    pump(&p);
+  }
+
+  /* One packet: the ACK waits for the window's end, not for ngtcp2's
+   * RTT/8 timer (well under 0.5 ms here: the RTT is ~1 ms). */
+  uint64_t t0 = p.now;
+  uint64_t holds = zq_get_stats(p.s.q)->ack_holds;
+  CHECK_EQ_INT(client_sends(&p, 1, 100), 1);
+  CHECK_EQ_INT(server_write(&p, t0 + MS / 2), 0);
+  CHECK(zq_get_stats(p.s.q)->ack_holds > holds);
+  CHECK_EQ_INT(zq_expiry(p.s.q), t0 + 1 * MS);
+  zq_handle_expiry(p.s.q, t0 + 1 * MS);
+  CHECK(server_write(&p, t0 + 1 * MS) > 0); /* the ACK, at the end */
+  CHECK_EQ_INT(server_write(&p, t0 + 1 * MS), 0);
+
+  /* A reply inside the window goes at once (and takes the ACK along). */
+  p.now = t0 + 10 * MS;
+  CHECK_EQ_INT(client_sends(&p, 1, 100), 1);
+  CHECK_EQ_INT(server_write(&p, p.now + MS / 2), 0);
+  uint8_t d[100] = {0x45};
+  CHECK_EQ_INT(zq_send_datagram(p.s.q, d, sizeof(d)), 0);
+  CHECK(server_write(&p, p.now + MS / 2) > 0);
+
+  /* Bulk: ZQ_ACK_THRESH (32) packets in one window are acknowledged at
+   * once; fewer wait. */
+  p.now = t0 + 20 * MS;
+  CHECK_EQ_INT(client_sends(&p, 20, 100), 20);
+  CHECK_EQ_INT(server_write(&p, p.now + MS / 2), 0);
+  CHECK_EQ_INT(client_sends(&p, 12, 100), 12);
+  CHECK(server_write(&p, p.now + MS / 2) > 0);
+
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
 /* A whole flight lost while the sender always has datagrams queued (a
  * direct path cut under load): the sender's window stays full, so only a
  * loss probe (PTO) can learn what happened. It must go out although the
@@ -710,6 +787,7 @@ int main(void) {
   RUN(test_keepalive_and_idle_timeout);
   RUN(test_stateless_reset);
   RUN(test_creds_rotation);
+  RUN(test_ack_hold);
   zt_pem_free(&ca);
   zt_pem_free(&ca2);
   zt_pem_free(&p_im);
