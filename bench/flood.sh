@@ -71,7 +71,7 @@ FLOOD=$PWD/build/bench/flood
     A timeout $(($1 + 10)) iperf3 -c "$WEB_VIP" -p 5201 -t "$1" -J 2>/dev/null |
       "$ZT_PY" -c 'import json,sys; d=json.load(sys.stdin); print(round(d["end"]["sum_received"]["bits_per_second"]/1e6))' 2>/dev/null
   }
-  im_pid=$(pgrep -P "$(cat "$ZT_WORK/pids/intermediate")" | head -n1)
+  im_pid=$(zt_daemon_pid intermediate)
   A ping -c 3 -i 0.2 "$WEB_VIP" >/dev/null 2>&1 # session up before measuring
   iper=$((STEP > 4 ? STEP - 3 : 2))
   base=$(iperf_mbps "$iper")

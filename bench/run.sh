@@ -49,10 +49,7 @@ done
   rtt=$(A ping -q -c 200 -i 0.005 "$WEB_VIP" 2>/dev/null | awk -F/ '/rtt|round-trip/{print $5}')
   echo "ztna-relay ${bw:-NA} ${rtt:-NA}"
   for d in intermediate connector agent; do
-    pid=$(pgrep -f "ztna-$d --config $ZT_WORK" | head -n1)
-    # the process under `timeout` is the daemon's parent: take the daemon itself
-    child=$(pgrep -P "$(cat "$ZT_WORK/pids/$d")" | head -n1)
-    [ -n "$child" ] && pid=$child
+    pid=$(zt_daemon_pid "$d")
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null)
     echo "ztna-rss-KIB $d ${hwm:-NA}"
   done

@@ -66,7 +66,6 @@ write_im() {
 EOF
 }
 check_config() { "$ZT_BIN/ztna-intermediate" --check-config "$1" 2>&1; }
-im_pid() { pgrep -P "$(cat "$ZT_WORK/pids/intermediate")" | head -n1; }
 # The address the Intermediate's status gives service $1.
 status_addr() {
   ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" status --json --socket "$ZT_WORK/intermediate.sock" |
@@ -151,7 +150,7 @@ fi
 
 # ---- reload: a second address-less service, listed first --------------------
 write_policy api web "echo=$FIXED"
-kill -HUP "$(im_pid)"
+kill -HUP "$(zt_daemon_pid intermediate)"
 if zt_wait_log intermediate "SIGHUP: .*policy reloaded" 5 &&
   zt_wait_log agent "added route $API" 5 && [ "$(status_addr web)" = "$WEB" ] &&
   [ "$(status_addr api)" = "$API" ] && web_ok &&

@@ -164,12 +164,11 @@ else
   fail traffic "no relayed megabyte in /api/traffic: ${tr:0:300}"
 fi
 
-daemon_pid() { pgrep -P "$(cat "$ZT_WORK/pids/$1")" | head -n1; }
 # sighup: SIGHUP to the Intermediate, then wait for the line that ends it.
 sighup() {
   local before
   before=$(grep -c 'SIGHUP: ' "$ZT_WORK/intermediate.log")
-  kill -HUP "$(daemon_pid intermediate)"
+  kill -HUP "$(zt_daemon_pid intermediate)"
   for _ in $(seq 50); do
     [ "$(grep -c 'SIGHUP: ' "$ZT_WORK/intermediate.log")" -gt "$before" ] && return 0
     sleep 0.1

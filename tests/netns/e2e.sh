@@ -274,7 +274,7 @@ for n in (1, 5, 40, 1200, 1452):
 s.sendto(bytes([0xc0, 0, 0, 0, 1, 16]) + os.urandom(1194), ("198.51.100.1", 4433))
 EOF
 # The Intermediate counts what it could not use (SIGUSR1 logs its status).
-kill -USR1 "$(pgrep -P "$(cat "$ZT_WORK/pids/intermediate")" | head -n1)" 2>/dev/null
+kill -USR1 "$(zt_daemon_pid intermediate)" 2>/dev/null
 sleep 0.3
 junk="$(grep -o 'udp: packets [0-9]* unknown [0-9]*' "$ZT_WORK/intermediate.log" |
   tail -n1); $(grep -o 'handshakes: .* failed [0-9]*' "$ZT_WORK/intermediate.log" | tail -n1)"

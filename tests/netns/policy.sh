@@ -57,7 +57,6 @@ tcp_open() { # ADDR PORT: a TCP connection completes within 3 s
 echo_ok() {
   A "$ZT_PY" tests/netns/udp_echo.py client "$ECHO_VIP" 9999 policy 3 >/dev/null 2>&1
 }
-im_pid() { pgrep -P "$(cat "$ZT_WORK/pids/intermediate")" | head -n1; }
 reload_cli() {
   ip netns exec "$ZT_NS_I" "$ZT_BIN/ztna" reload --socket "$ZT_WORK/intermediate.sock"
 }
@@ -120,7 +119,7 @@ fi
 # ---- broken file: nothing changes -----------------------------------------
 auth_before=$(count intermediate "agent alice authenticated")
 write_policy '    {"group": "nobody", "services": ["web"]}'
-kill -HUP "$(im_pid)"
+kill -HUP "$(zt_daemon_pid intermediate)"
 if zt_wait_log intermediate "SIGHUP: .*policy not reloaded, the old one stays: .*policy.json:13: rules\[0\].group: no group named 'nobody'" 5 &&
   web_ok; then
   pass "SIGHUP with a broken file: old policy kept, reason logged, web still reached"
@@ -140,7 +139,7 @@ write_policy "$RULE_WEB,
 $RULE_ECHO,
 $RULE_ALICE_ECHO"
 t0=$(date +%s%N)
-kill -HUP "$(im_pid)"
+kill -HUP "$(zt_daemon_pid intermediate)"
 if zt_wait_log agent "added route $ECHO_VIP" 5; then
   ms=$((($(date +%s%N) - t0) / 1000000))
   if echo_ok; then

@@ -86,7 +86,7 @@ fi
 "$Z" cert revoke --ca-dir "$P" "$P/alice.pem" --reason keyCompromise >"$ZT_WORK/revoke.out" 2>&1 ||
   fail cut-off "ztna cert revoke: $(cat "$ZT_WORK/revoke.out")"
 serial=$(awk '/alice/ {print $1}' "$P/revoked")
-im_pid=$(pgrep -P "$(cat "$ZT_WORK/pids/intermediate")" | head -n1)
+im_pid=$(zt_daemon_pid intermediate)
 t0=$(date +%s.%N)
 kill -HUP "$im_pid"
 if zt_wait_log intermediate "agent alice: certificate serial .* revoked on .*: closing" 10; then

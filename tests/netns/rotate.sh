@@ -51,12 +51,11 @@ print(next((p.get("cert_not_after") or "" for p in json.load(sys.stdin).get("pee
 file_serial() {
   openssl x509 -noout -serial -in "$1" | sed 's/^serial=//; s/../&:/g; s/:$//' | tr 'A-F' 'a-f'
 }
-daemon_pid() { pgrep -P "$(cat "$ZT_WORK/pids/$1")" | head -n1; }
 # reload NAME: SIGHUP, then wait for the SIGHUP line that follows it.
 reload() {
   local before
   before=$(grep -c 'SIGHUP: ' "$ZT_WORK/$1.log")
-  kill -HUP "$(daemon_pid "$1")"
+  kill -HUP "$(zt_daemon_pid "$1")"
   for _ in $(seq 50); do
     [ "$(grep -c 'SIGHUP: ' "$ZT_WORK/$1.log")" -gt "$before" ] && return 0
     sleep 0.1
