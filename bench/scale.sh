@@ -115,7 +115,7 @@ EOF
 
 ulimit -n 65536 2>/dev/null
 # shellcheck disable=SC2086 # IM_WRAP is a command and its arguments
-ip netns exec "$NS_I" ${IM_WRAP:-} "$IM" --config "$WORK/intermediate.json" \
+ip netns exec "$NS_I" env ${IM_ENV:-} ${IM_WRAP:-} "$IM" --config "$WORK/intermediate.json" \
   >"$WORK/intermediate.log" 2>&1 &
 im_pid=$!
 for _ in $(seq 50); do
@@ -152,6 +152,10 @@ if kill -USR1 "$im_pid" 2>/dev/null; then
   grep -a 'status: relay\|status: handshakes\|status: udp' "$WORK/intermediate.log" |
     tail -n 3 | sed 's/.*status: /scale-intermediate-status /'
 fi
+# Where the memory is (platform/heapstat.c): after the hold (the loadgen
+# asked), then now.
+grep -a 'status: memory' "$WORK/intermediate.log" |
+  sed 's/.*status: memory: /scale-intermediate-memory /'
 # Datagrams the kernel dropped for full socket queues, per side: losses
 # that QUIC then recovers from with timers (latency, not failures).
 for side in "im:$NS_I" "loadgen:$NS_L"; do
