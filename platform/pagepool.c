@@ -66,17 +66,17 @@ static void pp_free(void *p) {
   size_t np = h->npages;
   struct freelist *fl = &pool.free[np];
   pool.live--;
+  /* Every page back to the kernel: a later block of this size starts with
+   * none resident, and zeroed (alloc promises it). */
+  madvise(h, np * pool.page, MADV_DONTNEED);
   if (fl->n == fl->cap) {
     size_t cap = fl->cap ? fl->cap * 2 : 64;
     struct hdr **v = realloc(fl->v, cap * sizeof(*v));
-    if (!v) /* no room to remember it: its pages stay lost to the pool */
-      return (void)madvise(h, np * pool.page, MADV_DONTNEED);
+    if (!v) /* no room to remember it: its address range stays unused */
+      return;
     fl->v = v;
     fl->cap = cap;
   }
-  /* Every page back to the kernel: a later block of this size starts with
-   * none resident. */
-  madvise(h, np * pool.page, MADV_DONTNEED);
   fl->v[fl->n++] = h;
   pool.nfree++;
 }
