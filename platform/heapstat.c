@@ -40,4 +40,14 @@ void zt_heapstat_text(struct zt_strbuf *sb) {
                      "%zu pages handed out\n",
                      pp.blocks_live, pp.blocks_free, pp.pages_handed_out,
                      pp.pages_reserved);
+  struct zt_pagepool_class pc[ZT_PAGEPOOL_CLASSES + 1];
+  if (pp.blocks_live && zt_pagepool_residency(pc) == 0) {
+    zt_strbuf_printf(sb, "memory: page pool live blocks (pages: blocks, "
+                         "resident pages):");
+    for (unsigned i = 1; i <= ZT_PAGEPOOL_CLASSES; i++)
+      if (pc[i].live)
+        zt_strbuf_printf(sb, " %u: %zu, %zu;", i, pc[i].live,
+                         pc[i].resident_pages);
+    zt_strbuf_printf(sb, "\n");
+  }
 }

@@ -111,3 +111,53 @@ void zt_pagepool_stats(struct zt_pagepool_stats *s) {
   s->blocks_live = pool.live;
   s->blocks_free = pool.nfree;
 }
+
+struct freeblk {
+  uintptr_t at;
+  size_t np;
+};
+
+static int by_addr(const void *a, const void *b) {
+  uintptr_t x = ((const struct freeblk *)a)->at,
+            y = ((const struct freeblk *)b)->at;
+  return x < y ? -1 : x > y;
+}
+
+int zt_pagepool_residency(struct zt_pagepool_class c[ZT_PAGEPOOL_CLASSES + 1]) {
+  memset(c, 0, sizeof(*c) * (ZT_PAGEPOOL_CLASSES + 1));
+  size_t npages = pool.page ? pool.used / pool.page : 0;
+  if (!npages)
+    return 0;
+  /* Free blocks' headers went back to the kernel with their pages: their
+   * sizes come from the free lists, sorted by address for the walk. */
+  struct freeblk *fb = malloc((pool.nfree ? pool.nfree : 1) * sizeof(*fb));
+  unsigned char *vec = malloc(npages);
+  if (!fb || !vec || mincore(pool.base, pool.used, vec) != 0) {
+    free(fb);
+    free(vec);
+    return -1;
+  }
+  size_t nf = 0;
+  for (size_t k = 0; k <= MAX_CLASSES; k++)
+    for (size_t i = 0; i < pool.free[k].n && nf < pool.nfree; i++)
+      fb[nf++] = (struct freeblk){(uintptr_t)pool.free[k].v[i], k};
+  qsort(fb, nf, sizeof(*fb), by_addr);
+  size_t f = 0;
+  for (size_t pg = 0; pg < npages;) {
+    uintptr_t at = (uintptr_t)(pool.base + pg * pool.page);
+    size_t np;
+    if (f < nf && fb[f].at == at) {
+      np = fb[f++].np;
+    } else {
+      np = ((const struct hdr *)at)->npages;
+      size_t k = np <= ZT_PAGEPOOL_CLASSES ? np : 0;
+      c[k].live++;
+      for (size_t i = 0; i < np && pg + i < npages; i++)
+        c[k].resident_pages += vec[pg + i] & 1;
+    }
+    pg += np ? np : 1;
+  }
+  free(fb);
+  free(vec);
+  return 0;
+}

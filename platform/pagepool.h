@@ -30,4 +30,14 @@ struct zt_pagepool_stats {
 };
 void zt_pagepool_stats(struct zt_pagepool_stats *s);
 
+/* Per block size (in pages, 1..ZT_PAGEPOOL_CLASSES): live blocks and how
+ * many of their pages are resident (mincore), to see which of ngtcp2's
+ * blocks the pool saves memory on. Walks the whole pool: for a status
+ * request, not a hot path. -1 if it could not (out of memory). */
+#define ZT_PAGEPOOL_CLASSES 16
+struct zt_pagepool_class {
+  size_t live, resident_pages;
+};
+int zt_pagepool_residency(struct zt_pagepool_class c[ZT_PAGEPOOL_CLASSES + 1]);
+
 #endif

@@ -94,6 +94,12 @@ static void test_pool(void) {
   big[0] = 1;
   big[12 * page - 1] = 2;
   CHECK_EQ_INT(resident(big, 12 * page), 2);
+  /* The status's view: one live block of 13 pages (the header makes the
+   * 13th), two of them resident. */
+  struct zt_pagepool_class pc[ZT_PAGEPOOL_CLASSES + 1];
+  CHECK_EQ_INT(zt_pagepool_residency(pc), 0);
+  CHECK_EQ_INT(pc[13].live, 1);
+  CHECK_EQ_INT(pc[13].resident_pages, 2);
   zq_mem_get_stats(&s);
   CHECK(s.live_bytes == s0.live_bytes + malloc_usable_size(small) +
                             ps->size(big));
