@@ -283,6 +283,13 @@ int main(int argc, char **argv) {
     zt_err("%s", err);
     return 1;
   }
+  /* Thousands of peers' handshakes and keepalives arrive in bursts: a
+   * deeper queue than the other daemons' (docs/performance.md). */
+  int rcvbuf = zt_udp_set_rcvbuf(d.udp_fd, cfg.udp_receive_buffer);
+  if (rcvbuf < cfg.udp_receive_buffer)
+    zt_warn("udp_receive_buffer: asked %d bytes, the kernel gave %d (not "
+            "root: net.core.rmem_max limits it)",
+            cfg.udp_receive_buffer, rcvbuf);
   if (!(d.loop = zt_loop_new())) {
     zt_err("cannot create the event loop");
     return 1;
