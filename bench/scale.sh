@@ -18,13 +18,17 @@
 #   scale-intermediate-cpu-idle-pct, scale-sessions,
 #   scale-session-open-ready-ms (p50/p99/max), scale-relay-mbps,
 #   scale-intermediate-hwm-kib
+# then the Intermediate's memory status lines (platform/heapstat.c), after
+# the hold and at the end: scale-intermediate-memory heap / ngtcp2 / page
+# pool (docs/operations.md, SIGUSR1).
 #
 # CONNS (10000) connections in all, CONNECTORS (8) of them connectors,
 # ACTIVE (1000) agents that open a session each and push relay frames;
 # RATE (1000/s) new connections at most, WINDOW (512) handshakes in flight
 # at most; HOLD, RELAY seconds. BUILD=dir runs the Intermediate of another
 # build (e.g. a checkout of main) with this tree's loadgen: before/after
-# figures in one run.
+# figures in one run. IM_ENV="VAR=value ..." sets environment variables of
+# the Intermediate (e.g. GLIBC_TUNABLES for allocator experiments).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 CONNS=${CONNS:-10000}
