@@ -39,6 +39,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -585,6 +586,14 @@ int main(int argc, char **argv) {
     printf("scale-intermediate-cpu-idle-pct %.1f (%zu connections, %lu s)\n",
            (cpu2 - cpu1) * 100.0 / (double)hold, live, hold);
   fflush(stdout);
+  /* The Intermediate logs its status, memory lines included (where the
+   * idle connections' bytes are: bench/scale.sh prints them), then a
+   * second for it to write them before the sessions start. */
+  if (g.pid && kill(g.pid, SIGUSR1) == 0) {
+    uint64_t settle = now_ns() + 1000000000ULL;
+    while (now_ns() < settle)
+      pump(50);
+  }
 
   /* 3. sessions */
   print_drops("hold", &drops);

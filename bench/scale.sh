@@ -18,13 +18,17 @@
 #   scale-intermediate-cpu-idle-pct, scale-sessions,
 #   scale-session-open-ready-ms (p50/p99/max), scale-relay-mbps,
 #   scale-intermediate-hwm-kib
+# then the Intermediate's memory status lines (platform/heapstat.c), after
+# the hold and at the end: scale-intermediate-memory heap / ngtcp2 / page
+# pool (docs/operations.md, SIGUSR1).
 #
 # CONNS (10000) connections in all, CONNECTORS (8) of them connectors,
 # ACTIVE (1000) agents that open a session each and push relay frames;
 # RATE (1000/s) new connections at most, WINDOW (512) handshakes in flight
 # at most; HOLD, RELAY seconds. BUILD=dir runs the Intermediate of another
 # build (e.g. a checkout of main) with this tree's loadgen: before/after
-# figures in one run.
+# figures in one run. IM_ENV="VAR=value ..." sets environment variables of
+# the Intermediate (e.g. GLIBC_TUNABLES for allocator experiments).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 CONNS=${CONNS:-10000}
@@ -115,7 +119,7 @@ EOF
 
 ulimit -n 65536 2>/dev/null
 # shellcheck disable=SC2086 # IM_WRAP is a command and its arguments
-ip netns exec "$NS_I" ${IM_WRAP:-} "$IM" --config "$WORK/intermediate.json" \
+ip netns exec "$NS_I" env ${IM_ENV:-} ${IM_WRAP:-} "$IM" --config "$WORK/intermediate.json" \
   >"$WORK/intermediate.log" 2>&1 &
 im_pid=$!
 for _ in $(seq 50); do
@@ -152,6 +156,10 @@ if kill -USR1 "$im_pid" 2>/dev/null; then
   grep -a 'status: relay\|status: handshakes\|status: udp' "$WORK/intermediate.log" |
     tail -n 3 | sed 's/.*status: /scale-intermediate-status /'
 fi
+# Where the memory is (platform/heapstat.c): after the hold (the loadgen
+# asked), then now.
+grep -a 'status: memory' "$WORK/intermediate.log" |
+  sed 's/.*status: memory: /scale-intermediate-memory /'
 # Datagrams the kernel dropped for full socket queues, per side: losses
 # that QUIC then recovers from with timers (latency, not failures).
 for side in "im:$NS_I" "loadgen:$NS_L"; do

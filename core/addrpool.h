@@ -38,6 +38,12 @@ struct zt_addrpool {
   struct zt_keymap bound; /* address -> binding index + 1 */
   struct zt_addr_binding *bindings;
   size_t n_bindings, cap_bindings;
+  /* Bindings by name: a hash of the name -> first binding index + 1, and
+   * name_next[i] the next index + 1 with the same hash. A new agent looked
+   * at every binding before (10,000 agents: 50 million strcmp). */
+  struct zt_keymap by_name;
+  uint32_t *name_next;
+  size_t cap_next;
   uint64_t clock;
   bool changed; /* bindings changed since the last zt_addrpool_dump() */
 };

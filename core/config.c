@@ -769,7 +769,8 @@ static const char *const im_keys[] = {
     "services", "policy", "state_dir", "control_socket", "stun_port",
     "audit_log", "crl", "service_pool",
     "metrics_listen", "dashboard_listen", "dashboard_token_file",
-    "congestion_control", "dashboard_tls", "dashboard_allow_http", NULL};
+    "congestion_control", "dashboard_tls", "dashboard_allow_http",
+    "udp_receive_buffer", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -857,6 +858,15 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
   }
   case 19:
     return set_bool(cx, v, kp, &c->dashboard_allow_http);
+  case 20:
+    if (want(cx, v, kp, ZT_JSON_NUMBER) != 0)
+      return -1;
+    if (!v->is_int || v->integer < ZT_UDP_RCVBUF_MIN ||
+        v->integer > ZT_UDP_RCVBUF_MAX)
+      return cfail(cx, v->line, kp,
+                   "expected bytes from 65536 to 1073741824 (1 GiB)");
+    c->udp_receive_buffer = (int)v->integer;
+    return 0;
   default:
     return shared_member(cx, ud, which, v, kp);
   }
@@ -1063,6 +1073,7 @@ void zt_intermediate_config_defaults(struct zt_intermediate_config *c) {
   c->ctrl_backlog_max = ZT_CTRL_BACKLOG_MAX;
   c->stun_port = -1;
   c->dashboard_tls = -1;
+  c->udp_receive_buffer = ZT_IM_UDP_RCVBUF;
 }
 
 void zt_connector_config_defaults(struct zt_connector_config *c) {

@@ -75,10 +75,19 @@ struct zt_intermediate_config {
    * tell whether a NAT's mapping depends on the destination: -1 (the
    * default) for the listen port + 1, 0 for none. */
   int stun_port;
+  /* "udp_receive_buffer": bytes of the listen socket's receive queue
+   * (SO_RCVBUFFORCE as root: past net.core.rmem_max). 10,000 peers'
+   * handshakes and keepalives overflowed 4 MB (docs/performance.md). */
+  int udp_receive_buffer;
   /* Unacknowledged control bytes one peer may make us hold (not in the
    * file: tests lower it). */
   size_t ctrl_backlog_max;
 };
+
+/* udp_receive_buffer: its bounds and the Intermediate's default. */
+#define ZT_UDP_RCVBUF_MIN 65536
+#define ZT_UDP_RCVBUF_MAX (1 << 30)
+#define ZT_IM_UDP_RCVBUF (32 << 20)
 
 struct zt_connector_config {
   /* "intermediate": the first (or only) Intermediate ... */

@@ -83,17 +83,24 @@ int zt_identity_from_der(const unsigned char *der, size_t len,
                          size_t errlen) {
   gnutls_x509_crt_t crt;
   gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
-  int found = 0, rv = -1;
+  int rv = -1;
 
   if (gnutls_x509_crt_init(&crt) < 0) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
   int grv = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
-  if (grv < 0) {
+  if (grv < 0)
     snprintf(err, errlen, "bad certificate: %s", gnutls_strerror(grv));
-    goto out;
-  }
+  else
+    rv = zt_identity_from_crt(crt, role, name, err, errlen);
+  gnutls_x509_crt_deinit(crt);
+  return rv;
+}
+
+int zt_identity_from_crt(gnutls_x509_crt_t crt, enum zt_role *role,
+                         char *name, char *err, size_t errlen) {
+  int found = 0, grv;
   for (unsigned i = 0;; i++) {
     char san[512];
     size_t sanlen = sizeof(san);
@@ -107,7 +114,7 @@ int zt_identity_from_der(const unsigned char *der, size_t len,
     if (grv < 0) {
       snprintf(err, errlen, "subject alternative name: %s",
                gnutls_strerror(grv));
-      goto out;
+      return -1;
     }
     if (type != GNUTLS_SAN_URI || sanlen < sizeof(URI_PREFIX) - 1 ||
         memcmp(san, URI_PREFIX, sizeof(URI_PREFIX) - 1) != 0)
@@ -116,20 +123,17 @@ int zt_identity_from_der(const unsigned char *der, size_t len,
      * ambiguous: refuse rather than pick one. */
     if (found++) {
       snprintf(err, errlen, "more than one ztna:// identity");
-      goto out;
+      return -1;
     }
     if (zt_identity_parse_uri(san, sanlen, role, name) != 0) {
       snprintf(err, errlen, "malformed identity URI '%.*s'",
                (int)(sanlen > 100 ? 100 : sanlen), san);
-      goto out;
+      return -1;
     }
   }
   if (!found) {
     snprintf(err, errlen, "no ztna://role/name subject alternative name");
-    goto out;
+    return -1;
   }
-  rv = 0;
-out:
-  gnutls_x509_crt_deinit(crt);
-  return rv;
+  return 0;
 }

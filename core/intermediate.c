@@ -279,14 +279,17 @@ static void send_welcome(struct zt_intermediate *im, struct peer *p) {
 static void save_bindings(struct zt_intermediate *im) {
   if (!im->io->save_state || !im->pool.changed)
     return;
-  size_t need = zt_addrpool_dump(&im->pool, NULL, 0);
-  char *text = need != (size_t)-1 ? malloc(need + 1) : NULL;
-  if (!text) {
+  /* One pass: room for the longest lines (name, space, address, newline)
+   * rather than a second sort and format of every binding to size it. */
+  size_t cap = im->pool.n_bindings * (ZT_NAME_MAX + 18) + 1;
+  char *text = malloc(cap);
+  size_t len = text ? zt_addrpool_dump(&im->pool, text, cap) : (size_t)-1;
+  if (len == (size_t)-1 || len >= cap) {
+    free(text);
     zt_err("cannot save agent address bindings: out of memory");
     return;
   }
-  zt_addrpool_dump(&im->pool, text, need + 1);
-  im->io->save_state(im->io->ud, text, need);
+  im->io->save_state(im->io->ud, text, len);
   free(text);
 }
 

@@ -27,6 +27,7 @@
 #include "dgramq.h"
 #include "log.h"
 #include "pmtu.h"
+#include "quicmem.h"
 #include "secret.h"
 #include "sendbuf.h"
 #include "wire.h"
@@ -543,7 +544,7 @@ struct zq_conn *zq_client_new(const struct zq_config *cfg,
   };
   int rv =
       ngtcp2_conn_client_new(&c->conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
-                             &cb, &settings, &params, NULL, c);
+                             &cb, &settings, &params, zq_mem(), c);
   if (rv != 0) {
     snprintf(err, errlen, "ngtcp2_conn_client_new: %s", ngtcp2_strerror(rv));
     zq_free(c);
@@ -681,7 +682,7 @@ struct zq_conn *zq_server_accept_initial(
   };
   int rv = ngtcp2_conn_server_new(&c->conn, &ini->hd.scid, &scid, &path,
                                   ini->hd.version, &cb, &settings, &params,
-                                  NULL, c);
+                                  zq_mem(), c);
   if (rv != 0) {
     snprintf(err, errlen, "ngtcp2_conn_server_new: %s", ngtcp2_strerror(rv));
     zq_free(c);

@@ -16,6 +16,7 @@
 #include "crlreload.h"
 #include "countertab.h"
 #include "ctlsock.h"
+#include "heapstat.h"
 #include "localaddr.h"
 #include "jsonw.h"
 #include "log.h"
@@ -263,6 +264,7 @@ static int driver_status_text(void *ud, char *buf, size_t len) {
   zt_counters_text(&zt_daemon_counters, srcs, &sb);
   if (zt_audit_enabled())
     zt_strbuf_printf(&sb, "%s\n", zt_audit_status(audit, sizeof(audit)));
+  zt_heapstat_text(&sb);
   return (int)sb.off;
 }
 

@@ -29,6 +29,15 @@ static void set_buffer(int fd, int force_opt, int opt) {
     (void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
 }
 
+int zt_udp_set_rcvbuf(int fd, int bytes) {
+  int got = 0;
+  socklen_t len = sizeof(got);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) != 0)
+    return -1;
+  return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 ? got : -1;
+}
+
 int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
                 size_t errlen) {
   char where[INET6_ADDRSTRLEN + 16];

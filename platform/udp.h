@@ -14,6 +14,11 @@
 int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
                 size_t errlen);
 
+/* The receive queue of fd set to `bytes` (SO_RCVBUFFORCE, else SO_RCVBUF
+ * up to net.core.rmem_max); what the kernel granted (it doubles the ask
+ * for its bookkeeping), or -1. */
+int zt_udp_set_rcvbuf(int fd, int bytes);
+
 /* Up to n datagrams with recvmmsg. Datagrams longer than cap are dropped.
  * Returns the count (0 when nothing is waiting), -1 on error. */
 int zt_udp_recv_batch(int fd, uint8_t **bufs, size_t cap, size_t *lens,

@@ -23,6 +23,8 @@
 #include "intermediate.h"
 #include "log.h"
 #include "netaddr.h"
+#include "pagepool.h"
+#include "quicmem.h"
 #include "checkconfig.h"
 #include "policyfile.h"
 #include "statefile.h"
@@ -241,6 +243,14 @@ int main(int argc, char **argv) {
   if (zt_daemon_log_level(args.log_level, cfg.log_level) != 0)
     return 2;
   zt_cc_set_default(cfg.congestion_control); /* before any connection */
+  /* ngtcp2's large blocks in pages the kernel backs only where written
+   * (core/quicmem.h): a third less memory per idle connection. */
+  const struct zq_page_source *pages =
+      zt_pagepool_init((size_t)16 << 30, 16, err, sizeof(err));
+  if (pages)
+    zq_mem_set_page_source(pages);
+  else
+    zt_warn("%s: ngtcp2's blocks come from malloc", err);
   if (zt_daemon_audit_log(cfg.audit_log) != 0)
     return 1;
   if (args.listen && zt_netaddr_parse(args.listen, ZT_DEFAULT_PORT, &cfg.listen,
@@ -273,6 +283,13 @@ int main(int argc, char **argv) {
     zt_err("%s", err);
     return 1;
   }
+  /* Thousands of peers' handshakes and keepalives arrive in bursts: a
+   * deeper queue than the other daemons' (docs/performance.md). */
+  int rcvbuf = zt_udp_set_rcvbuf(d.udp_fd, cfg.udp_receive_buffer);
+  if (rcvbuf < cfg.udp_receive_buffer)
+    zt_warn("udp_receive_buffer: asked %d bytes, the kernel gave %d (not "
+            "root: net.core.rmem_max limits it)",
+            cfg.udp_receive_buffer, rcvbuf);
   if (!(d.loop = zt_loop_new())) {
     zt_err("cannot create the event loop");
     return 1;

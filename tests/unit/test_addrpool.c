@@ -1,5 +1,7 @@
 /* Agent tunnel addresses bound to identities (addrpool.c). */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "addrpool.h"
 #include "test.h"
@@ -125,6 +127,69 @@ static void test_load_rejects_and_skips(void) {
   zt_addrpool_free(&p);
 }
 
+/* The name index (addrpool.h, by_name): every identity finds its own
+ * binding among thousands, also when two names share a hash ("a1039599"
+ * and "a1222382" do under the index's FNV-1a), and after an eviction
+ * renamed a binding the old name is gone from the index, the new one in. */
+static void test_name_index(void) {
+  struct zt_addrpool p;
+  static int owners[3000];
+  char name[32];
+  uint32_t addr[3000];
+  zt_addrpool_init(&p, NET, 16);
+  for (int i = 0; i < 3000; i++) {
+    snprintf(name, sizeof(name), "agent-%d", i);
+    addr[i] = alloc(&p, name, 0, &owners[i]);
+    CHECK(addr[i] != 0);
+    zt_addrpool_release(&p, addr[i], &owners[i]);
+  }
+  for (int i = 2999; i >= 0; i--) {
+    snprintf(name, sizeof(name), "agent-%d", i);
+    CHECK_EQ_INT(alloc(&p, name, 0, &owners[i]), addr[i]);
+    zt_addrpool_release(&p, addr[i], &owners[i]);
+  }
+  zt_addrpool_free(&p);
+
+  int a, b, c;
+  zt_addrpool_init(&p, NET, 30); /* two usable addresses */
+  uint32_t x = alloc(&p, "a1039599", 0, &a);
+  uint32_t y = alloc(&p, "a1222382", 0, &b);
+  CHECK(x && y && x != y);
+  zt_addrpool_release(&p, x, &a);
+  zt_addrpool_release(&p, y, &b);
+  CHECK_EQ_INT(alloc(&p, "a1222382", 0, &b), y);
+  CHECK_EQ_INT(alloc(&p, "a1039599", 0, &a), x);
+  zt_addrpool_release(&p, y, &b);
+  /* Full: carol takes y, a1222382's (offline longest); a1222382 then finds
+   * no binding of its own and, the pool full with both live, none. */
+  struct zt_addr_grant g = zt_addrpool_alloc(&p, "carol", 0, &c);
+  CHECK_EQ_INT(g.addr, y);
+  CHECK_STR(g.evicted, "a1222382");
+  CHECK_STR(zt_addrpool_bound_to(&p, y), "carol");
+  CHECK_EQ_INT(alloc(&p, "a1222382", 0, &b), 0);
+  zt_addrpool_release(&p, y, &c);
+  CHECK_EQ_INT(alloc(&p, "carol", 0, &c), y);
+  zt_addrpool_free(&p);
+}
+
+/* The saved text, byte for byte: one "name address" line per binding,
+ * oldest use first. */
+static void test_dump_text(void) {
+  struct zt_addrpool p;
+  int a, b;
+  char buf[128];
+  zt_addrpool_init(&p, 0x0a000000u, 8);
+  CHECK_EQ_INT(alloc(&p, "bob", 0x0a640a05u, &b), 0x0a640a05u);
+  CHECK_EQ_INT(alloc(&p, "alice", 0x0a00ff01u, &a), 0x0a00ff01u);
+  size_t n = zt_addrpool_dump(&p, buf, sizeof(buf));
+  CHECK_STR(buf, "bob 10.100.10.5\nalice 10.0.255.1\n");
+  CHECK_EQ_INT(n, strlen(buf));
+  CHECK_EQ_INT(zt_addrpool_dump(&p, NULL, 0), n);
+  CHECK_EQ_INT(zt_addrpool_dump(&p, buf, 8), n); /* cut, still the length */
+  CHECK_STR(buf, "bob 10.");
+  zt_addrpool_free(&p);
+}
+
 int main(void) {
   RUN(test_unique_while_live);
   RUN(test_offline_address_not_taken_by_hint);
@@ -132,5 +197,7 @@ int main(void) {
   RUN(test_full_pool_evicts_oldest_offline);
   RUN(test_bindings_survive_a_restart);
   RUN(test_load_rejects_and_skips);
+  RUN(test_name_index);
+  RUN(test_dump_text);
   return TEST_EXIT();
 }

@@ -708,6 +708,23 @@ static void test_congestion_control(void) {
   zt_cc_set_default(ZT_CC_DEFAULT);
 }
 
+/* "udp_receive_buffer": the Intermediate's only; 32 MiB when absent;
+ * bytes from 64 KiB to 1 GiB, anything else refused with file:line. */
+static void test_udp_receive_buffer(void) {
+  CHECK_EQ_INT(im("{}"), 0);
+  CHECK_EQ_INT(icfg.udp_receive_buffer, 32 << 20);
+  CHECK_EQ_INT(im("{\"udp_receive_buffer\": 8388608}"), 0);
+  CHECK_EQ_INT(icfg.udp_receive_buffer, 8388608);
+  CHECK_EQ_INT(im("{\"udp_receive_buffer\": 65535}"), -1);
+  CHECK_STR(err, "im.json:1: udp_receive_buffer: expected bytes from 65536 "
+                 "to 1073741824 (1 GiB)");
+  CHECK_EQ_INT(im("{\"udp_receive_buffer\": 1073741825}"), -1);
+  CHECK_EQ_INT(im("{\"udp_receive_buffer\": 1.5e6}"), -1);
+  CHECK_EQ_INT(im("{\"udp_receive_buffer\": \"32M\"}"), -1);
+  CHECK_CONTAINS(err, "expected a number");
+  CHECK_EQ_INT(agent("{\"udp_receive_buffer\": 8388608}"), -1);
+}
+
 static void test_tun(void) {
   CHECK_EQ_INT(agent("{\"tun\": \"0123456789abcdef\"}"), -1); /* 16 */
   CHECK_CONTAINS(err, "agent.json:1: tun: not a valid interface name: "
@@ -1098,6 +1115,7 @@ int main(void) {
   RUN(test_pinned_ranges);
   RUN(test_log_level);
   RUN(test_congestion_control);
+  RUN(test_udp_receive_buffer);
   RUN(test_tun);
   RUN(test_paths);
   RUN(test_audit_log);

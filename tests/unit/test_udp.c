@@ -372,8 +372,27 @@ static void test_recv_gro(void) {
   close(r);
 }
 
+/* The Intermediate's deeper receive queue: as root past rmem_max (the
+ * kernel reports twice the ask, its bookkeeping included). */
+static void test_set_rcvbuf(void) {
+  char err[256];
+  int fd = open_loopback(err, sizeof(err));
+  CHECK(fd >= 0);
+  if (geteuid() != 0) {
+    close(fd);
+    SKIP("not root: SO_RCVBUFFORCE needs CAP_NET_ADMIN");
+  }
+  int got = zt_udp_set_rcvbuf(fd, 32 << 20);
+  CHECK(got >= 32 << 20);
+  got = zt_udp_set_rcvbuf(fd, 1 << 20);
+  CHECK(got >= 1 << 20 && got < 32 << 20);
+  close(fd);
+  CHECK_EQ_INT(zt_udp_set_rcvbuf(-1, 1 << 20), -1);
+}
+
 int main(void) {
   RUN(test_batch_with_peers);
+  RUN(test_set_rcvbuf);
   RUN(test_batch_limit);
   RUN(test_oversized_skipped);
   RUN(test_bind_error_names_address);
