@@ -29,7 +29,15 @@
 #   lossy LINK ztna-CC drops DAEMON WHERE lost=+N queue_full=+N ...  the
 #       UDP run's datagram drops in the agent's and connector's status
 #       (docs/status.md): each session's, and the uplink's relay_send_drops
-# LINK is clean or loss2 (LOSS_PCT); CC each of CCS.
+# LINK is clean or loss2 (LOSS_PCT), with "@agent" when the box sits on
+# the agent's access link (BOXES below); CC each of CCS.
+#
+# BOXES (default "intermediate agent"): where the delay box sits, one
+# pass each (tests/netns/lib.sh, ZT_DELAY_AT). "intermediate": on the
+# Intermediate's link as above, crossed twice by relayed traffic and once
+# by the bare line. "agent": between the agent's NAT and the "internet",
+# crossed once each way by both: the same link with and without the
+# tunnel (20 ms each way: 40 ms RTT for both, 2% loss per direction).
 #
 # Env: DUR (default 8) iperf3 seconds, DELAY_MS (20), LOSS_PCT (2),
 # CCS (default "cubic bbr2": before and after; also reno, bbr, and
@@ -43,6 +51,7 @@ DUR=${DUR:-8}
 LOSS_PCT=${LOSS_PCT:-2}
 CCS=${CCS:-cubic bbr2}
 LINKS=${LINKS:-clean loss}
+BOXES=${BOXES:-intermediate agent}
 UDP_RATE=${UDP_RATE:-20M}
 export ZT_DELAY_MS=${DELAY_MS:-20}
 if [ -z "${BUILD:-}" ]; then
@@ -94,6 +103,7 @@ phase() (
   trap zt_env_down EXIT
   trap 'exit 130' INT TERM
   name=${link/loss/loss$LOSS_PCT}
+  [ "$ZT_DELAY_AT" = agent ] && name="$name@agent"
   A() { ip netns exec "$ZT_NS_A" "$@"; }
   # iperf3 -J on stdin: Mbit/s received, or UDP loss %
   tcp_mbps() { "$ZT_PY" -c 'import json,sys; d=json.load(sys.stdin); print(round(d["end"]["sum_received"]["bits_per_second"]/1e6, 1))' 2>/dev/null; }
@@ -177,12 +187,15 @@ for line in sys.stdin:
   done
 )
 
-for link in $LINKS; do
-  phase "$link" none
-  [ $? -eq 130 ] && exit 130
-  for cc in $CCS; do
-    phase "$link" "$cc"
+for box in $BOXES; do
+  export ZT_DELAY_AT=$box
+  for link in $LINKS; do
+    phase "$link" none
     [ $? -eq 130 ] && exit 130
+    for cc in $CCS; do
+      phase "$link" "$cc"
+      [ $? -eq 130 ] && exit 130
+    done
   done
 done
 exit 0

@@ -56,6 +56,14 @@ EOF
 # In I arp_ignore=1: the bridge must not answer ARP for srv's address with
 # its own MAC (the frames would skip the delay).
 #
+# ZT_DELAY_AT=agent puts the same box on the agent's access link instead,
+# between RA's wan and br0: everything the agent's side sends to the
+# "internet" crosses it once, relayed or direct, to the Intermediate's
+# address or to the other NAT. The same link with and without the tunnel
+# (bench/lossy.sh): the relayed path crosses it once each way too.
+#
+#   RA wan ---- fwa D: delayfwd fwb ---- ra br0 (198.51.100.1, I) ==== RC
+#
 # SAFETY: nothing here touches the machine's own network namespace. Every
 # command runs inside one of the six namespaces (ip -n NS / ip netns exec
 # NS), and each veth pair is created from inside its first namespace with
@@ -207,15 +215,20 @@ _zt_delay_box() {
   # D speaks no IP at all: no IPv6 chatter on the bridged ports.
   _zt_sysctl "$d" net/ipv6/conf/all/disable_ipv6 1 || return 1
   _zt_sysctl "$d" net/ipv6/conf/default/disable_ipv6 1 || return 1
-  _zt_sysctl "$ZT_NS_I" net/ipv4/conf/all/arp_ignore 1 || return 1
-  _zt_veth "$ZT_NS_I" srv "$d" fwa || return 1
-  _zt_veth "$d" fwb "$ZT_NS_I" dly || return 1
-  _zt_step ip -n "$ZT_NS_I" link set dly master br0 || return 1
-  _zt_step ip -n "$ZT_NS_I" link set dly up || return 1
+  if [ "${ZT_DELAY_AT:-intermediate}" = agent ]; then
+    # fwa and fwb were made with the links (RA's wan, I's port ra).
+    _zt_addr "$ZT_NS_I" br0 198.51.100.1/24 || return 1
+  else
+    _zt_sysctl "$ZT_NS_I" net/ipv4/conf/all/arp_ignore 1 || return 1
+    _zt_veth "$ZT_NS_I" srv "$d" fwa || return 1
+    _zt_veth "$d" fwb "$ZT_NS_I" dly || return 1
+    _zt_step ip -n "$ZT_NS_I" link set dly master br0 || return 1
+    _zt_step ip -n "$ZT_NS_I" link set dly up || return 1
+    _zt_step ip -n "$ZT_NS_I" link set br0 up || return 1
+    _zt_addr "$ZT_NS_I" srv 198.51.100.1/24 || return 1
+  fi
   _zt_step ip -n "$d" link set fwa up || return 1
   _zt_step ip -n "$d" link set fwb up || return 1
-  _zt_step ip -n "$ZT_NS_I" link set br0 up || return 1
-  _zt_addr "$ZT_NS_I" srv 198.51.100.1/24 || return 1
   local log=${ZT_DELAYFWD_LOG:-/dev/null}
   # shellcheck disable=SC2086 # ZT_DELAY_ARGS: options, split on purpose
   ip netns exec "$d" timeout "${ZT_LIFETIME:-900}" "$ZT_DELAYFWD" --a fwa --b fwb \
@@ -241,7 +254,12 @@ _zt_topology_build() {
 
   # Links (each pair born across its two namespaces).
   _zt_veth "$ZT_NS_A" eth0 "$ZT_NS_RA" lan || return 1
-  _zt_veth "$ZT_NS_RA" wan "$ZT_NS_I" ra || return 1
+  if [ -n "${ZT_DELAY_MS:-}" ] && [ "${ZT_DELAY_AT:-intermediate}" = agent ]; then
+    _zt_veth "$ZT_NS_RA" wan "$ZT_NS_D" fwa || return 1
+    _zt_veth "$ZT_NS_D" fwb "$ZT_NS_I" ra || return 1
+  else
+    _zt_veth "$ZT_NS_RA" wan "$ZT_NS_I" ra || return 1
+  fi
   _zt_veth "$ZT_NS_RC" wan "$ZT_NS_I" rc || return 1
   _zt_veth "$ZT_NS_RC" lan "$ZT_NS_C" eth0 || return 1
   _zt_veth "$ZT_NS_C" eth1 "$ZT_NS_B" eth0 || return 1
