@@ -97,9 +97,11 @@ struct zq_conn {
   struct zq_stats stats;
   uint64_t last_ts; /* of the call in progress, for ngtcp2's callbacks */
 
-  /* The ACK hold (ack_held()): until when ngtcp2's own packets wait, and
-   * how many packets were read since that window began. */
+  /* The ACK hold (ack_held()): until when ngtcp2's own packets wait, how
+   * many packets with data were read since that window began, and whether
+   * the packet being read carries data (a datagram or control bytes). */
   uint32_t hold_rx;
+  bool rx_data;
   uint64_t ack_hold_until;
 };
 
@@ -263,6 +265,7 @@ static int recv_stream_data_cb(ngtcp2_conn *conn, uint32_t flags,
   if (c->is_server && c->stream_id < 0 && stream_id == 0)
     c->stream_id = stream_id;
   if (stream_id == c->stream_id && datalen > 0) {
+    c->rx_data = true;
     c->stats.stream_bytes_recv += datalen;
     if (c->h.on_stream)
       c->h.on_stream(c, data, datalen, c->ud);
@@ -298,6 +301,7 @@ static int recv_datagram_cb(ngtcp2_conn *conn, uint32_t flags,
   }
   c->stats.dgram_recv++;
   c->stats.dgram_bytes_recv += datalen;
+  c->rx_data = true;
   if (c->h.on_datagram)
     c->h.on_datagram(c, data, datalen, c->ud);
   return 0;
@@ -463,7 +467,7 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
 #define ZQ_ACK_THRESH 32
 /* docs/performance.md, "ACK-only packets and the relayed round trip". */
 #define ZQ_ACK_HOLD_NS (1 * NS_PER_MS)
-#define ZQ_ACK_HOLD_PKTS 4
+#define ZQ_ACK_HOLD_PKTS 2
 
 static void fill_settings(const struct zq_config *cfg, ngtcp2_settings *s,
                           uint64_t now) {
@@ -793,12 +797,15 @@ int zq_read(struct zq_conn *c, const struct sockaddr *local, socklen_t locallen,
     return -1;
   c->last_ts = now;
   bool was_confirmed = c->confirmed;
+  c->rx_data = false;
   int rv = ngtcp2_conn_read_pkt(c->conn, &path, &pi, pkt, len, now);
   note_pmtu(c);
   if (rv == 0) {
-    /* Only 1-RTT traffic is held: the handshake's ACKs, HANDSHAKE_DONE
-     * and the first control messages go at once. */
-    if (was_confirmed) {
+    /* Only packets with data open or count toward a window: an ACK-only
+     * packet needs no answer, and a PING or a path MTU probe is answered
+     * on ngtcp2's own timer. Nor is the handshake held: its ACKs,
+     * HANDSHAKE_DONE and the first control messages go at once. */
+    if (was_confirmed && c->rx_data) {
       if (now >= c->ack_hold_until) { /* a new window */
         c->ack_hold_until = now + ZQ_ACK_HOLD_NS;
         c->hold_rx = 0;
@@ -912,19 +919,29 @@ static size_t dgram_possible(const struct zq_conn *c) {
  * layers: four extra packets per relayed round trip, each a syscall and a
  * wakeup at every hop, sent before the data that followed them.
  *
- * So the first packet read opens a window of ZQ_ACK_HOLD_NS in which
- * ngtcp2 writes only alongside data of ours (it adds every ACK that is
- * due to any packet it writes): a reply takes the ACK along, and what is
- * left goes when the window ends. From the ZQ_ACK_HOLD_PKTS-th packet of
- * a window on nothing waits, and bulk traffic is acknowledged as before
- * (held to 32 packets, a 300 Mbit/s one-way UDP flow lost 3-5% of its
- * datagrams: the sender's window ran out between ACKs). The peer
- * subtracts the delay from its RTT samples; 1 ms is well inside the 25 ms
+ * So the first packet with data read (a datagram or control bytes) opens
+ * a window of ZQ_ACK_HOLD_NS in which ngtcp2 writes only alongside data of
+ * ours (it adds every ACK that is due to any packet it writes): a reply
+ * takes the ACK along, and what is left goes when the window ends. The
+ * second packet with data in a window ends the hold, and from there on
+ * traffic is acknowledged as ngtcp2 does it: a request/response exchange
+ * is what the hold is for, and holding more of a stream costs its sender
+ * (held to 32 packets, a 300 Mbit/s one-way UDP flow lost 3-7%: its
+ * window ran out between ACKs; held to 4, 1,000 relayed sessions through
+ * one Intermediate lost a fifth of their throughput). The peer subtracts
+ * the delay from its RTT samples; 1 ms is well inside the 25 ms
  * max_ack_delay we announce. Retransmissions and probes of ngtcp2's may
- * wait the same 1 ms; data of ours never does. Only 1-RTT traffic opens a
- * window: the handshake's packets go at once. */
+ * wait the same 1 ms; data of ours never does. The handshake is not held.
+ * docs/performance.md, "ACK-only packets and the relayed round trip". */
 static bool ack_held(const struct zq_conn *c, uint64_t now) {
   return now < c->ack_hold_until && c->hold_rx < ZQ_ACK_HOLD_PKTS;
+}
+
+static bool sendbuf_has_unsent(const struct zt_sendbuf *b) {
+  const uint8_t *d;
+  size_t n;
+  zt_sendbuf_unsent(b, &d, &n);
+  return n > 0;
 }
 
 /* Stream bytes first, then datagrams, then ngtcp2's own frames. */
@@ -1075,9 +1092,13 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
 uint64_t zq_expiry(const struct zq_conn *c) {
   if (c->dead)
     return UINT64_MAX;
-  /* In an ACK hold window (ack_held()) ngtcp2's timers wait for its end. */
+  /* In an ACK hold window (ack_held()) ngtcp2's timers wait for its end,
+   * unless data of ours waits too: it is never held, and its timer may be
+   * the pacer's (with datagrams queued behind the pacer, waiting for the
+   * window's end cut the relay of 1,000 sessions to half). */
   uint64_t t = ngtcp2_conn_get_expiry(c->conn);
-  if (ack_held(c, c->last_ts) && t < c->ack_hold_until)
+  if (ack_held(c, c->last_ts) && t < c->ack_hold_until && c->dq.count == 0 &&
+      !sendbuf_has_unsent(&c->sbuf))
     t = c->ack_hold_until;
   uint64_t p = c->confirmed ? zt_pmtu_expiry(&c->pmtu) : UINT64_MAX;
   return p < t ? p : t;
