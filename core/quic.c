@@ -12,6 +12,8 @@
  * datagram stays at the head of the queue; only one skipped in
  * DGRAM_MAX_TRIES packets running is dropped (counted as unplaced), a guard
  * against a queue blocked forever, never a limit normal traffic meets.
+ * After a packet with data arrives, ngtcp2's own packets (ACKs, mostly)
+ * may wait up to 1 ms for a reply of ours to carry them (ack_held()).
  */
 #include "quic.h"
 
