@@ -939,13 +939,6 @@ static bool ack_held(const struct zq_conn *c, uint64_t now) {
   return now < c->ack_hold_until && c->hold_rx < ZQ_ACK_HOLD_PKTS;
 }
 
-static bool sendbuf_has_unsent(const struct zt_sendbuf *b) {
-  const uint8_t *d;
-  size_t n;
-  zt_sendbuf_unsent(b, &d, &n);
-  return n > 0;
-}
-
 /* Stream bytes first, then datagrams, then ngtcp2's own frames. */
 ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
                  struct sockaddr_storage *to, socklen_t *tolen, uint64_t now) {
@@ -1100,7 +1093,7 @@ uint64_t zq_expiry(const struct zq_conn *c) {
    * window's end cut the relay of 1,000 sessions to half). */
   uint64_t t = ngtcp2_conn_get_expiry(c->conn);
   if (ack_held(c, c->last_ts) && t < c->ack_hold_until && c->dq.count == 0 &&
-      !sendbuf_has_unsent(&c->sbuf))
+      c->sbuf.sent == c->sbuf.end)
     t = c->ack_hold_until;
   uint64_t p = c->confirmed ? zt_pmtu_expiry(&c->pmtu) : UINT64_MAX;
   return p < t ? p : t;

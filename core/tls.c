@@ -341,14 +341,13 @@ static int peer_cert_read(gnutls_x509_crt_t crt,
 
 /* The peer's identity, serial and not-after from one parse of its
  * certificate (the handshake's verification parsed it already, in GnuTLS;
- * each parse is ~17 us). -1 with why (identity) or *no_serial set. */
+ * each parse is ~17 us). 0; -1 no identity (why says why); -2 no serial. */
 static int peer_cert_parse(const gnutls_datum_t *der, enum zt_role *role,
                            char name[ZT_NAME_MAX + 1],
                            struct zt_tls_peer_cert *cert, char *why,
-                           size_t whylen, bool *no_serial) {
+                           size_t whylen) {
   gnutls_x509_crt_t crt;
   int rv = -1;
-  *no_serial = false;
   if (gnutls_x509_crt_init(&crt) < 0) {
     snprintf(why, whylen, "out of memory");
     return -1;
@@ -357,7 +356,7 @@ static int peer_cert_parse(const gnutls_datum_t *der, enum zt_role *role,
   if (grv < 0)
     snprintf(why, whylen, "bad certificate: %s", gnutls_strerror(grv));
   else if (zt_identity_from_crt(crt, role, name, why, whylen) == 0)
-    rv = peer_cert_read(crt, cert) == 0 ? 0 : (*no_serial = true, -1);
+    rv = peer_cert_read(crt, cert) == 0 ? 0 : -2;
   gnutls_x509_crt_deinit(crt);
   return rv;
 }
@@ -400,10 +399,9 @@ int zt_tls_verify_peer(gnutls_session_t session,
     }
     return -1;
   }
-  bool no_serial;
-  if (peer_cert_parse(&chain[0], role, name, cert, why, sizeof(why),
-                      &no_serial) != 0) {
-    if (no_serial)
+  int prv = peer_cert_parse(&chain[0], role, name, cert, why, sizeof(why));
+  if (prv != 0) {
+    if (prv == -2)
       snprintf(reason, reasonlen, "peer %s/%s: cannot read its serial",
                zt_role_name(*role), name);
     else

@@ -9,7 +9,6 @@
 #define KIB(x) ((unsigned long long)((x) >> 10))
 
 void zt_heapstat_text(struct zt_strbuf *sb) {
-
   struct mallinfo2 mi = mallinfo2(); /* main arena and mmapped blocks */
   struct zq_mem_stats q;
   zq_mem_get_stats(&q);

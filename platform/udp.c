@@ -23,17 +23,16 @@
  * net.core.rmem_max/wmem_max but needs CAP_NET_ADMIN; without it the plain
  * option is capped by the sysctl, which is the best an unprivileged process
  * can do, so neither failure is reported. */
-static void set_buffer(int fd, int force_opt, int opt) {
-  int v = SOCK_BUF_BYTES;
-  if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) != 0)
-    (void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+static int set_buffer(int fd, int force_opt, int opt, int bytes) {
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) == 0)
+    return 0;
+  return setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes));
 }
 
 int zt_udp_set_rcvbuf(int fd, int bytes) {
   int got = 0;
   socklen_t len = sizeof(got);
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) != 0 &&
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) != 0)
+  if (set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, bytes) != 0)
     return -1;
   return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 ? got : -1;
 }
@@ -73,8 +72,8 @@ int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
     snprintf(err, errlen, "IP_MTU_DISCOVER on %s: %s", where, strerror(errno));
     goto fail;
   }
-  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF);
-  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+  (void)set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, SOCK_BUF_BYTES);
+  (void)set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, SOCK_BUF_BYTES);
 
   if (bind(fd, sa, len) != 0) {
     snprintf(err, errlen, "bind %s: %s", where, strerror(errno));
