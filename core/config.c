@@ -770,7 +770,7 @@ static const char *const im_keys[] = {
     "audit_log", "crl", "service_pool",
     "metrics_listen", "dashboard_listen", "dashboard_token_file",
     "congestion_control", "dashboard_tls", "dashboard_allow_http",
-    "udp_receive_buffer", NULL};
+    "udp_receive_buffer", "workers", NULL};
 
 /* The second STUN port: 0 (off) or a UDP port. */
 /* A JSON true or false. */
@@ -866,6 +866,13 @@ static int im_member(const struct ctx *cx, void *ud, unsigned which,
       return cfail(cx, v->line, kp,
                    "expected bytes from 65536 to 1073741824 (1 GiB)");
     c->udp_receive_buffer = (int)v->integer;
+    return 0;
+  case 21:
+    if (want(cx, v, kp, ZT_JSON_NUMBER) != 0)
+      return -1;
+    if (!v->is_int || v->integer < 1 || v->integer > ZT_IM_WORKERS_MAX)
+      return cfail(cx, v->line, kp, "expected a number of threads from 1 to 64");
+    c->workers = (unsigned)v->integer;
     return 0;
   default:
     return shared_member(cx, ud, which, v, kp);
@@ -1074,6 +1081,7 @@ void zt_intermediate_config_defaults(struct zt_intermediate_config *c) {
   c->stun_port = -1;
   c->dashboard_tls = -1;
   c->udp_receive_buffer = ZT_IM_UDP_RCVBUF;
+  c->workers = 1;
 }
 
 void zt_connector_config_defaults(struct zt_connector_config *c) {

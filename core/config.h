@@ -79,6 +79,10 @@ struct zt_intermediate_config {
    * (SO_RCVBUFFORCE as root: past net.core.rmem_max). 10,000 peers'
    * handshakes and keepalives overflowed 4 MB (docs/performance.md). */
   int udp_receive_buffer;
+  /* "workers": threads, each with its own socket in an SO_REUSEPORT
+   * group and the connections steered to it (intermediate.h). 1 (the
+   * default): one thread, as on a small host. */
+  unsigned workers;
   /* Unacknowledged control bytes one peer may make us hold (not in the
    * file: tests lower it). */
   size_t ctrl_backlog_max;
@@ -88,6 +92,7 @@ struct zt_intermediate_config {
 #define ZT_UDP_RCVBUF_MIN 65536
 #define ZT_UDP_RCVBUF_MAX (1 << 30)
 #define ZT_IM_UDP_RCVBUF (32 << 20)
+#define ZT_IM_WORKERS_MAX 64
 
 struct zt_connector_config {
   /* "intermediate": the first (or only) Intermediate ... */

@@ -10,6 +10,7 @@
 #include "intermediate.h"
 
 #include <gnutls/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,23 @@
 struct peer {
   struct zq_conn *q;
   struct zt_intermediate *im;
+  /* The worker that owns it: reads its packets, runs its timers, writes
+   * its packets out, and alone frees it ("Workers" below). */
+  struct im_worker *w;
+  /* Its connection, while workers run packet phases side by side: the
+   * owner holds it for reads, writes and timers, another worker for the
+   * moment it queues a relayed frame. Never held while waiting for
+   * another lock (trylock only), so no two workers can deadlock. */
+  pthread_mutex_t lock;
+  /* In its owner's mailbox (under w->mail_lock), waiting to be written. */
+  bool posted;
+  struct peer *next_posted;
+  /* Work its owner's packet phase found for the control phase (CTL_*),
+   * and the stream bytes that came before it. */
+  uint8_t ctl;
+  struct peer *next_ctl;
+  uint8_t *inbox;
+  size_t inbox_len, inbox_cap;
   struct peer *next, *prev, *next_dirty; /* prev: O(1) removal */
   /* The earliest of its QUIC timer, certificate check and silence watch,
    * in im->deadlines (peer_rearm()): the node's timer without a scan. */
@@ -107,38 +125,131 @@ struct channel {
   struct channel_grant *grants;
 };
 
+/* A relayed frame one worker read for a peer another worker was writing
+ * at that moment: queued after the read, when no other lock is held. */
+struct relay_item {
+  struct peer *to;
+  uint32_t channel;
+  uint16_t len;
+  uint8_t frame[ZT_OUTER_UDP_PAYLOAD];
+};
+
+/* One worker: a thread of the daemon with its own socket in the port's
+ * SO_REUSEPORT group, to which the kernel steers every packet of the
+ * connections it owns (their connection IDs carry its index: key_stride).
+ * Everything here is its own; only the mailbox is shared. */
+struct im_worker {
+  struct zt_intermediate *im;
+  unsigned idx;
+  const struct zt_io *io;
+  struct zq_config qcfg; /* the node's, with this worker's key residue */
+  struct peer *peers, *dirty, *ctl;
+  size_t n_peers;
+  struct zt_keymap by_key;           /* connection key -> peer */
+  struct zt_keymap by_initial;       /* initial_hash() -> handshaking peer */
+  struct zt_deadline_heap deadlines; /* peer->due */
+  struct zt_intermediate_stats stats;
+  uint64_t now;
+  /* Peers of ours another worker queued something for: written by our
+   * next flush. io->wake tells our loop. */
+  pthread_mutex_t mail_lock;
+  struct peer *mail;
+  struct relay_item *relay;
+  size_t n_relay, cap_relay;
+};
+
 struct zt_intermediate {
   const struct zt_intermediate_config *cfg;
   struct zt_tls_creds *creds;
-  const struct zt_io *io;
+  const struct zt_io *io; /* worker 0's: state saves, the wall clock */
   struct sockaddr_storage local;
   socklen_t locallen;
   struct zq_config qcfg;
-  struct peer *peers, *dirty;
-  size_t n_peers;
-  struct zt_keymap by_key;                    /* connection key -> peer */
-  struct zt_keymap channels;                  /* channel id -> channel */
-  struct zt_deadline_heap deadlines;          /* peer->due */
+  struct im_worker *w[ZT_IM_MAX_WORKERS];
+  unsigned n_workers;
+  /* Packet phases (a worker's reads, writes, timers and relayed frames)
+   * hold it for reading, side by side; the control phase (everything
+   * else: registry, policy, channels, addresses, status) holds it for
+   * writing, alone, so that code is single-threaded as it always was. */
+  pthread_rwlock_t world;
+  pthread_mutex_t admit_lock; /* admit and stun_admit */
+  struct zt_keymap channels;  /* channel id -> channel */
   /* Authenticated peers by a keyed hash of role and name (name_key()),
    * chained by next_name: replace_older() without a walk of every peer. */
   struct zt_keymap by_name;
   uint8_t name_hash_key[16];
   struct peer *welcome_wait; /* on_hello(), flush_welcomes() */
-  uint64_t save_at;          /* when to save them; 0: none waiting */
+  uint64_t save_at;          /* when to save them; 0: none waiting (atomic) */
   /* The policy in force: immutable, replaced whole (set_policy). */
   struct zt_policy *policy;
   struct zt_registry reg; /* service name -> its connectors' peers */
   struct zt_addrpool pool;
-  struct zt_intermediate_stats stats;
-  uint64_t now;
+  struct zt_intermediate_stats sum; /* the workers' stats, added up */
+  uint64_t now;                     /* of the control phase */
   struct zt_admit admit;      /* handshake caps, Retry, reset budgets */
-  struct zt_keymap by_initial; /* initial_hash() -> handshaking peer */
   /* STUN answer budgets, apart from the resets': a STUN flood must not
    * silence the resets real peers need, nor the other way round. */
   struct zt_admit stun_admit;
   struct zt_ctrl_msg scratch;
   struct zt_choices choices_scratch; /* send_services() */
 };
+
+/* ---- workers -------------------------------------------------------------
+ *
+ * The worker this thread is running for (each entry point sets it), and
+ * whether it is in the control phase. */
+static __thread struct im_worker *self;
+static __thread int control_depth;
+
+#define FOR_EACH_PEER(im, p)                                                   \
+  for (unsigned wi_ = 0; wi_ < (im)->n_workers; wi_++)                         \
+    for (p = (im)->w[wi_]->peers; p; p = p->next)
+
+static bool threaded(const struct zt_intermediate *im) {
+  return im->n_workers > 1;
+}
+
+static void peer_lock(struct peer *p) {
+  if (threaded(p->im))
+    pthread_mutex_lock(&p->lock);
+}
+static bool peer_trylock(struct peer *p) {
+  return !threaded(p->im) || pthread_mutex_trylock(&p->lock) == 0;
+}
+static void peer_unlock(struct peer *p) {
+  if (threaded(p->im))
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* A packet phase of worker w. */
+static void packet_begin(struct zt_intermediate *im, struct im_worker *w,
+                         uint64_t now) {
+  self = w;
+  w->now = now;
+  if (threaded(im))
+    pthread_rwlock_rdlock(&im->world);
+}
+static void packet_end(struct zt_intermediate *im) {
+  if (threaded(im))
+    pthread_rwlock_unlock(&im->world);
+}
+
+/* The control phase: nests (a reload that sets a policy). */
+static void control_begin(struct zt_intermediate *im, uint64_t now) {
+  if (!self || self->im != im)
+    self = im->w[0];
+  if (control_depth++ == 0) {
+    if (threaded(im))
+      pthread_rwlock_wrlock(&im->world);
+    im->now = now;
+  }
+}
+static void flush_dirty(struct zt_intermediate *im);
+static void control_end(struct zt_intermediate *im) {
+  flush_dirty(im);
+  if (--control_depth == 0 && threaded(im))
+    pthread_rwlock_unlock(&im->world);
+}
 
 /* A warning caused by what a peer sent: rate-limited per peer, so a peer
  * cannot flood the log (or the disk) with lines about itself. */
@@ -149,7 +260,7 @@ static void peer_warn(struct peer *p, const char *fmt, ...) {
   char line[512];
   va_list ap;
   if (!zt_loglimit_allow(&p->log, p->im->now, &suppressed)) {
-    p->im->stats.log_suppressed++;
+    self->stats.log_suppressed++;
     return;
   }
   va_start(ap, fmt);
@@ -162,12 +273,51 @@ static void peer_warn(struct peer *p, const char *fmt, ...) {
     zt_warn("%s", line);
 }
 
+/* Another worker's peer has something to write: into its owner's
+ * mailbox, and its loop woken if the mailbox was empty. */
+static void post(struct peer *p) {
+  struct im_worker *w = p->w;
+  bool wake;
+  pthread_mutex_lock(&w->mail_lock);
+  wake = !w->mail;
+  if (!p->posted) {
+    p->posted = true;
+    p->next_posted = w->mail;
+    w->mail = p;
+  }
+  pthread_mutex_unlock(&w->mail_lock);
+  if (wake && w->io->wake)
+    w->io->wake(w->io->ud);
+}
+
 static void mark_dirty(struct peer *p) {
+  if (p->w != self) {
+    post(p);
+    return;
+  }
   if (!p->dirty) {
     p->dirty = true;
-    p->next_dirty = p->im->dirty;
-    p->im->dirty = p;
+    p->next_dirty = self->dirty;
+    self->dirty = p;
   }
+}
+
+/* Work for the control phase, found by a packet phase (our own peers). */
+enum {
+  CTL_READY = 1,  /* handshake complete: on_ready() */
+  CTL_STREAM = 2, /* control bytes in its inbox */
+  CTL_MOVED = 4,  /* its address changed */
+  CTL_HEARD = 8,  /* a silent connector is heard again */
+  CTL_TIMER = 16, /* its certificate or silence check is due */
+  CTL_DEAD = 32,  /* its connection is over: removed */
+};
+
+static void ctl_note(struct peer *p, uint8_t what) {
+  if (!p->ctl) {
+    p->next_ctl = p->w->ctl;
+    p->w->ctl = p;
+  }
+  p->ctl |= what;
 }
 
 static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
@@ -184,7 +334,7 @@ static void send_msg(struct peer *p, const struct zt_ctrl_msg *m) {
   /* A peer that never grants stream credit, or never acknowledges, would
    * make us hold every reply we queue for it: past the bound it goes. */
   if (rv != 0 || zq_stream_backlog(p->q) > p->im->cfg->ctrl_backlog_max) {
-    p->im->stats.ctrl_backlog_closes++;
+    self->stats.ctrl_backlog_closes++;
     peer_warn(p, "%s %s: closing, %zu control bytes unacknowledged",
               zt_role_name(p->role), p->name, zq_stream_backlog(p->q));
     zq_close(p->q, ZT_ERR_NO_RESOURCES, "control backlog too large");
@@ -257,7 +407,8 @@ static void send_services(struct zt_intermediate *im, struct peer *agent) {
 }
 
 static void push_services_to_agents(struct zt_intermediate *im) {
-  for (struct peer *p = im->peers; p; p = p->next)
+  struct peer *p;
+  FOR_EACH_PEER(im, p)
     if (p->role == ZT_ROLE_AGENT && p->hello)
       send_services(im, p);
 }
@@ -307,7 +458,7 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
         zt_addrpool_alloc(&im->pool, p->name, m->u.hello.prev_tunnel_ip, p);
     p->tunnel_ip = g.addr;
     if (g.evicted[0]) {
-      im->stats.addresses_reassigned++;
+      self->stats.addresses_reassigned++;
       zt_warn("address %s of agent %s (offline longest) reassigned to agent "
               "%s: the pool is full",
               zt_ip4_str(g.addr, ipbuf), g.evicted, p->name);
@@ -487,7 +638,7 @@ static void close_channels_between(struct zt_intermediate *im,
                                    struct peer *agent, struct peer *conn) {
   size_t before = im->channels.count;
   close_channels(im, agent, conn, ZT_ERR_REPLACED);
-  im->stats.channels_replaced += before - im->channels.count;
+  self->stats.channels_replaced += before - im->channels.count;
 }
 
 /* SESSION_OPEN in the audit log: one line per service of that connector,
@@ -559,7 +710,7 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
            m->u.session_open.connector);
   if (!zt_bucket_take(&agent->opens, im->now, ZT_SESSION_OPEN_RATE,
                       ZT_SESSION_OPEN_BURST)) {
-    im->stats.sessions_rate_limited++;
+    self->stats.sessions_rate_limited++;
     status = ZT_ERR_NO_RESOURCES;
     conn = NULL;
   } else if (!(conn = connector_by_name(im, connector_name))) {
@@ -599,11 +750,11 @@ static void on_session_open(struct zt_intermediate *im, struct peer *agent,
   }
   audit_session(im, agent, conn, connector_name, status);
   if (status != ZT_OK) {
-    im->stats.sessions_denied++;
+    self->stats.sessions_denied++;
     peer_warn(agent, "session from agent %s to connector %s denied (%s)",
               agent->name, connector_name, zt_status_name(status));
   } else {
-    im->stats.sessions_opened++;
+    self->stats.sessions_opened++;
     send_session_new(im, ch);
     zt_info("channel %u: agent %s <-> connector %s", ch->id, agent->name,
             conn->name);
@@ -696,7 +847,7 @@ static void on_ctrl_msg(void *ud, const struct zt_ctrl_msg *m) {
   struct peer *p = ud;
   struct zt_intermediate *im = p->im;
   if (!expected(p, m->type)) {
-    im->stats.ctrl_unexpected++;
+    self->stats.ctrl_unexpected++;
     peer_warn(p, "%s %s: unexpected %s, ignored", zt_role_name(p->role),
               p->name, zt_ctrl_type_name(m->type));
     return;
@@ -785,7 +936,7 @@ static void replace_older(struct zt_intermediate *im, struct peer *p) {
       continue;
     zt_netaddr_str((struct sockaddr *)&o->observed, was, sizeof(was));
     zt_netaddr_str((struct sockaddr *)&p->observed, now_at, sizeof(now_at));
-    im->stats.peers_replaced++;
+    self->stats.peers_replaced++;
     peer_warn(p, "%s %s: new connection from %s replaces the one from %s",
               zt_role_name(p->role), p->name, now_at, was);
     /* REPLACED, not PEER_LOST: the other ends' direct sessions were with
@@ -806,7 +957,7 @@ static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
     return;
   if (zt_cert_watch_run(&p->cert, p->q, im->io, now, zt_role_name(p->role),
                         p->name)) {
-    im->stats.peers_cert_expired++;
+    self->stats.peers_cert_expired++;
     /* Not PEER_LOST: the connector would keep a direct session with it. */
     peer_detach(im, p, ZT_ERR_NOT_ALLOWED);
     zq_close(p->q, ZT_ERR_CERT_EXPIRED, "certificate expired");
@@ -814,57 +965,97 @@ static void peer_cert_check(struct zt_intermediate *im, struct peer *p,
   }
 }
 
+/* ---- QUIC handlers: packet phase ------------------------------------------
+ *
+ * They run inside zq_read(), in the owner's packet phase with the peer's
+ * lock held: the relay forwards at once, the rest is noted for the control
+ * phase that follows (control_run()). */
+
 static void on_ready(struct zq_conn *q, void *ud) {
-  struct peer *p = ud;
-  peer_handshake_over(p->im, p);
-  /* Only now, authenticated, is the peer's stream worth reading. */
-  p->authenticated = true;
-  p->role = zq_peer_role(q);
-  snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
-  p->im->stats.peers_accepted++;
-  p->heard_at = p->up_at = p->im->now;
-  zt_hist_observe(&p->im->stats.handshake, zq_get_stats(q)->handshake_ns);
-  zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
-  zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
-  replace_older(p->im, p);
-  if (!name_index_add(p->im, p)) {
-    zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
-    p->name[0] = 0; /* not in by_name: peer_remove must not look */
-    return;
-  }
-  peer_cert_check(p->im, p, p->im->now);
+  (void)q;
+  ctl_note(ud, CTL_READY);
 }
 
+/* Stream bytes wait in the inbox for the control phase; those of an
+ * unauthenticated peer are not worth keeping. Flow control bounds them. */
 static void on_stream(struct zq_conn *q, const uint8_t *data, size_t len,
                       void *ud) {
   struct peer *p = ud;
-  if (!p->authenticated || len == 0) /* stream data flows after on_ready */
+  if (!(p->authenticated || (p->ctl & CTL_READY)) || len == 0)
     return;
-  if (!p->reader) {
-    if (!(p->reader = malloc(sizeof(*p->reader)))) {
+  if (p->inbox_len + len > p->inbox_cap) {
+    size_t cap = p->inbox_cap ? p->inbox_cap : 1024;
+    while (cap < p->inbox_len + len)
+      cap *= 2;
+    uint8_t *b = realloc(p->inbox, cap);
+    if (!b) {
       zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
-      mark_dirty(p);
       return;
     }
-    zt_ctrl_reader_init(p->reader);
+    p->inbox = b;
+    p->inbox_cap = cap;
   }
-  /* The reader counts what it skips; the node's counters (status,
-   * metrics) add what this feed skipped. */
-  struct zt_ctrl_stats before = p->reader->stats;
-  struct zt_intermediate_stats *st = &p->im->stats;
-  zt_ctrl_reader_feed(p->reader, data, len, on_ctrl_msg, p);
-  st->ctrl_malformed += p->reader->stats.malformed - before.malformed;
-  st->ctrl_oversized += p->reader->stats.oversized - before.oversized;
-  st->ctrl_unknown += p->reader->stats.unknown - before.unknown;
-  /* Between two messages the reader holds nothing worth its 25 KB. */
-  if (p->reader->hdr_got == 0) {
-    free(p->reader);
-    p->reader = NULL;
+  memcpy(p->inbox + p->inbox_len, data, len);
+  p->inbox_len += len;
+  ctl_note(p, CTL_STREAM);
+}
+
+static void relay_count(int rv, size_t plen) {
+  /* Too big for the forward leg's path MTU: counted apart, it tells the
+   * operator that the two legs' paths differ (docs/status.md). */
+  if (rv == ZQ_ERR_TOO_BIG)
+    self->stats.relay_too_big++;
+  else if (rv != 0)
+    self->stats.relay_queue_drops++;
+  else {
+    self->stats.relay_frames++;
+    self->stats.relay_bytes += plen;
   }
 }
 
+/* A frame for a peer another thread holds right now: kept until the read
+ * is over (relay_run()). Out of memory: dropped like a full queue. */
+static void relay_defer(struct peer *to, uint32_t id, const uint8_t *data,
+                        size_t len) {
+  struct im_worker *w = self;
+  if (len > sizeof(w->relay[0].frame)) {
+    relay_count(ZQ_ERR_TOO_BIG, 0);
+    return;
+  }
+  if (w->n_relay == w->cap_relay) {
+    size_t cap = w->cap_relay ? w->cap_relay * 2 : 16;
+    struct relay_item *r = realloc(w->relay, cap * sizeof(*r));
+    if (!r) {
+      relay_count(ZQ_ERR_NOMEM, 0);
+      return;
+    }
+    w->relay = r;
+    w->cap_relay = cap;
+  }
+  struct relay_item *it = &w->relay[w->n_relay++];
+  it->to = to;
+  it->channel = id;
+  it->len = (uint16_t)len;
+  memcpy(it->frame, data, len);
+}
+
+static void relay_run(void) {
+  struct im_worker *w = self;
+  for (size_t i = 0; i < w->n_relay; i++) {
+    struct relay_item *it = &w->relay[i];
+    peer_lock(it->to);
+    int rv = zq_send_datagram_flow(it->to->q, it->channel, it->frame, it->len);
+    peer_unlock(it->to);
+    relay_count(rv, it->len - ZT_RELAY_HDR_LEN);
+    if (rv == 0)
+      mark_dirty(it->to);
+  }
+  w->n_relay = 0;
+}
+
 /* The relay: forward the frame unchanged to the other end of its channel.
- * The payload is an inner QUIC packet we cannot read, by design. */
+ * The payload is an inner QUIC packet we cannot read, by design. The
+ * channel table only changes in the control phase, so it is read here. */
 static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
                         void *ud) {
   struct peer *p = ud;
@@ -877,11 +1068,11 @@ static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
   (void)q;
 
   if (zt_relay_parse(data, len, &id, &payload, &plen) != 0) {
-    im->stats.relay_malformed++;
+    self->stats.relay_malformed++;
     return;
   }
   if (!(ch = zt_keymap_get(&im->channels, id))) {
-    im->stats.relay_unknown_channel++;
+    self->stats.relay_unknown_channel++;
     return;
   }
   if (p == ch->agent)
@@ -889,22 +1080,18 @@ static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
   else if (p == ch->connector)
     to = ch->agent;
   else {
-    im->stats.relay_wrong_peer++;
+    self->stats.relay_wrong_peer++;
+    return;
+  }
+  if (!peer_trylock(to)) {
+    relay_defer(to, id, data, len);
     return;
   }
   int rv = zq_send_datagram_flow(to->q, id, data, len);
-  if (rv != 0) {
-    /* Too big for the forward leg's path MTU: counted apart, it tells the
-     * operator that the two legs' paths differ (docs/status.md). */
-    if (rv == ZQ_ERR_TOO_BIG)
-      im->stats.relay_too_big++;
-    else
-      im->stats.relay_queue_drops++;
-    return;
-  }
-  im->stats.relay_frames++;
-  im->stats.relay_bytes += plen;
-  mark_dirty(to);
+  peer_unlock(to);
+  relay_count(rv, plen);
+  if (rv == 0)
+    mark_dirty(to);
 }
 
 static const struct zq_handlers peer_handlers = {
@@ -948,7 +1135,7 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
             zq_close_reason(p->q));
   } else if (zq_end_kind(p->q) == ZQ_END_REFUSED) {
     char addr[64];
-    im->stats.handshakes_refused++;
+    self->stats.handshakes_refused++;
     zt_audit_auth(ZT_ROLE_NONE, NULL, SRC(p), false, zq_close_reason(p->q));
     if (zq_refused_revoked(p->q))
       audit_revoked(im, p, "handshake refused");
@@ -958,24 +1145,57 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
   }
   peer_handshake_over(im, p);
   peer_detach(im, p, ZT_ERR_PEER_LOST);
-  zt_keymap_del(&im->by_key, zq_key(p->q));
+  struct im_worker *w = p->w;
+  zt_keymap_del(&w->by_key, zq_key(p->q));
   if (p->name[0])
     name_index_remove(im, p);
-  zt_deadline_remove(&im->deadlines, &p->due);
+  zt_deadline_remove(&w->deadlines, &p->due);
   if (p->welcome_pending)
     welcome_unqueue(im, p);
+  /* Off every list of its owner that may still hold it. */
+  if (p->dirty)
+    for (struct peer **pp = &w->dirty; *pp; pp = &(*pp)->next_dirty)
+      if (*pp == p) {
+        *pp = p->next_dirty;
+        break;
+      }
+  if (p->ctl)
+    for (struct peer **pp = &w->ctl; *pp; pp = &(*pp)->next_ctl)
+      if (*pp == p) {
+        *pp = p->next_ctl;
+        break;
+      }
+  pthread_mutex_lock(&w->mail_lock);
+  if (p->posted)
+    for (struct peer **pp = &w->mail; *pp; pp = &(*pp)->next_posted)
+      if (*pp == p) {
+        *pp = p->next_posted;
+        break;
+      }
+  pthread_mutex_unlock(&w->mail_lock);
   if (p->prev)
     p->prev->next = p->next;
   else
-    im->peers = p->next;
+    w->peers = p->next;
   if (p->next)
     p->next->prev = p->prev;
-  im->n_peers--;
+  w->n_peers--;
   zq_free(p->q);
+  pthread_mutex_destroy(&p->lock);
+  free(p->inbox);
   free(p->reader);
   free(p->offered);
   free(p->chosen);
   free(p);
+}
+
+/* Whether the peer's address is not the one we know (packet phase, its
+ * lock held): note_observed() then acts on it in the control phase. */
+static bool peer_moved(const struct peer *p) {
+  socklen_t len;
+  const struct sockaddr *r = zq_remote(p->q, &len);
+  return !p->observedlen ||
+         !zt_netaddr_equal(r, (const struct sockaddr *)&p->observed);
 }
 
 static void note_observed(struct zt_intermediate *im, struct peer *p) {
@@ -1007,27 +1227,137 @@ static bool silence_watched(const struct peer *p) {
  * handled, its certificate checked, its silence or hello state) happens to
  * a peer marked dirty, and flush_dirty() rearms each: the heap is exact
  * after every entry point. The heap has room for every peer
- * (peer_accept() reserves it), so this cannot fail. */
-static void peer_rearm(struct zt_intermediate *im, struct peer *p) {
+ * (peer_accept() reserves it), so this cannot fail. Its owner only, with
+ * the peer's lock held. */
+static void peer_rearm(struct peer *p) {
   uint64_t t = zq_expiry(p->q);
   if (p->cert.check_at && p->cert.check_at < t)
     t = p->cert.check_at;
   if (silence_watched(p) && p->heard_at + SILENT_NS < t)
     t = p->heard_at + SILENT_NS;
-  zt_deadline_set(&im->deadlines, &p->due, t);
+  zt_deadline_set(&p->w->deadlines, &p->due, t);
 }
 
+/* This worker's dirty peers: written out and rearmed. A dead one is
+ * removed in the control phase (there and then when in it). */
 static void flush_dirty(struct zt_intermediate *im) {
-  while (im->dirty) {
-    struct peer *p = im->dirty;
-    im->dirty = p->next_dirty;
+  struct im_worker *w = self;
+  while (w->dirty) {
+    struct peer *p = w->dirty;
+    w->dirty = p->next_dirty;
     p->dirty = false;
-    zt_io_send_all(im->io, p->q, im->now);
-    if (zq_is_dead(p->q))
+    peer_lock(p);
+    zt_io_send_all(w->io, p->q, w->now);
+    bool dead = zq_is_dead(p->q);
+    if (!dead)
+      peer_rearm(p);
+    peer_unlock(p);
+    if (!dead)
+      continue;
+    if (control_depth)
       peer_remove(im, p); /* may mark others dirty: the loop continues */
     else
-      peer_rearm(im, p);
+      ctl_note(p, CTL_DEAD);
   }
+}
+
+/* The control phase's half of on_ready(): the peer is authenticated. */
+static void ctl_ready(struct zt_intermediate *im, struct peer *p) {
+  struct zq_conn *q = p->q;
+  peer_handshake_over(im, p);
+  /* Only now, authenticated, is the peer's stream worth reading. */
+  p->authenticated = true;
+  p->role = zq_peer_role(q);
+  snprintf(p->name, sizeof(p->name), "%s", zq_peer_name(q));
+  self->stats.peers_accepted++;
+  p->heard_at = p->up_at = im->now;
+  zt_hist_observe(&self->stats.handshake, zq_get_stats(q)->handshake_ns);
+  zt_audit_auth(p->role, p->name, SRC(p), true, NULL);
+  zt_info("%s %s authenticated", zt_role_name(p->role), p->name);
+  replace_older(im, p);
+  if (!name_index_add(im, p)) {
+    zq_close(q, ZT_ERR_NO_RESOURCES, "out of memory");
+    p->name[0] = 0; /* not in by_name: peer_remove must not look */
+    return;
+  }
+  peer_cert_check(im, p, im->now);
+}
+
+/* The control messages in the peer's inbox. */
+static void ctl_stream(struct peer *p) {
+  if (!p->authenticated || zq_is_dead(p->q)) {
+    p->inbox_len = 0;
+    return;
+  }
+  if (!p->reader) {
+    if (!(p->reader = malloc(sizeof(*p->reader)))) {
+      zq_close(p->q, ZT_ERR_NO_RESOURCES, "out of memory");
+      mark_dirty(p);
+      return;
+    }
+    zt_ctrl_reader_init(p->reader);
+  }
+  /* The reader counts what it skips; the node's counters (status,
+   * metrics) add what this feed skipped. */
+  struct zt_ctrl_stats before = p->reader->stats;
+  struct zt_intermediate_stats *st = &self->stats;
+  zt_ctrl_reader_feed(p->reader, p->inbox, p->inbox_len, on_ctrl_msg, p);
+  st->ctrl_malformed += p->reader->stats.malformed - before.malformed;
+  st->ctrl_oversized += p->reader->stats.oversized - before.oversized;
+  st->ctrl_unknown += p->reader->stats.unknown - before.unknown;
+  /* Between two messages the reader holds nothing worth its 25 KB, nor
+   * the inbox its buffer. */
+  free(p->inbox);
+  p->inbox = NULL;
+  p->inbox_len = p->inbox_cap = 0;
+  if (p->reader->hdr_got == 0) {
+    free(p->reader);
+    p->reader = NULL;
+  }
+}
+
+static void heard_from(struct zt_intermediate *im, struct peer *p);
+static bool check_silent(struct peer *p, uint64_t now);
+
+/* The control phase after a packet phase of this worker: what its peers'
+ * packets and timers asked for, in the order they happened to each. */
+static void control_run(struct zt_intermediate *im) {
+  struct im_worker *w = self;
+  bool any_silent = false, save_due;
+  uint64_t save_at = __atomic_load_n(&im->save_at, __ATOMIC_RELAXED);
+  save_due = w->idx == 0 && save_at && save_at <= w->now;
+  if (!w->ctl && !save_due)
+    return;
+  control_begin(im, w->now);
+  while (w->ctl) {
+    struct peer *p = w->ctl;
+    uint8_t what = p->ctl;
+    w->ctl = p->next_ctl;
+    p->ctl = 0;
+    if (what & CTL_READY)
+      ctl_ready(im, p);
+    if (what & CTL_STREAM)
+      ctl_stream(p);
+    if ((what & CTL_MOVED) && !zq_is_dead(p->q))
+      note_observed(im, p);
+    if (what & CTL_HEARD)
+      heard_from(im, p);
+    if (what & CTL_TIMER) {
+      if (p->cert.check_at && p->cert.check_at <= im->now)
+        peer_cert_check(im, p, im->now);
+      any_silent |= check_silent(p, im->now);
+    }
+    if (what & CTL_DEAD)
+      peer_remove(im, p);
+    else
+      mark_dirty(p);
+  }
+  if (any_silent)
+    push_services_to_agents(im);
+  save_at = __atomic_load_n(&im->save_at, __ATOMIC_RELAXED);
+  if (w->idx == 0 && save_at && save_at <= im->now)
+    flush_welcomes(im);
+  control_end(im);
 }
 
 /* ---- the accept path ---------------------------------------------------- */
@@ -1056,7 +1386,8 @@ static uint32_t initial_hash(const struct zt_intermediate *im,
 static struct peer *peer_by_initial(struct zt_intermediate *im, uint32_t ikey,
                                     const struct sockaddr *from,
                                     const ngtcp2_cid *dcid) {
-  struct peer *p = zt_keymap_get(&im->by_initial, ikey);
+  struct peer *p = zt_keymap_get(&self->by_initial, ikey);
+  (void)im;
   if (p && zt_netaddr_equal(from, (struct sockaddr *)&p->observed) &&
       ngtcp2_cid_eq(dcid, &p->initial_dcid))
     return p;
@@ -1069,9 +1400,11 @@ static void peer_handshake_over(struct zt_intermediate *im, struct peer *p) {
   if (!p->handshaking)
     return;
   p->handshaking = false;
+  pthread_mutex_lock(&im->admit_lock);
   zt_admit_handshake_end(&im->admit, &p->src);
-  if (zt_keymap_get(&im->by_initial, p->initial_key) == p)
-    zt_keymap_del(&im->by_initial, p->initial_key);
+  pthread_mutex_unlock(&im->admit_lock);
+  if (zt_keymap_get(&p->w->by_initial, p->initial_key) == p)
+    zt_keymap_del(&p->w->by_initial, p->initial_key);
 }
 
 /* The caller has counted the handshake in im->admit. */
@@ -1079,57 +1412,61 @@ static struct peer *peer_accept(struct zt_intermediate *im,
                                 const struct sockaddr *from, socklen_t fromlen,
                                 const struct zq_initial *ini, uint32_t ikey,
                                 const uint8_t *pkt, size_t len) {
+  struct im_worker *w = self;
   struct peer *p = calloc(1, sizeof(*p));
   char err[256], addr[64];
-  if (!p || zt_deadline_reserve(&im->deadlines, im->n_peers + 1) != 0) {
+  if (!p || zt_deadline_reserve(&w->deadlines, w->n_peers + 1) != 0) {
     free(p);
     return NULL;
   }
   p->im = im;
+  p->w = w;
   zt_deadline_init(&p->due);
   memcpy(&p->observed, from, fromlen);
   p->observedlen = fromlen;
-  p->q = zq_server_accept_initial(&im->qcfg, &peer_handlers, p,
+  p->q = zq_server_accept_initial(&w->qcfg, &peer_handlers, p,
                                   (struct sockaddr *)&im->local, im->locallen,
-                                  from, fromlen, ini, pkt, len, im->now, err,
+                                  from, fromlen, ini, pkt, len, w->now, err,
                                   sizeof(err));
   if (!p->q) {
-    im->stats.accept_failures++;
+    self->stats.accept_failures++;
     zt_dbg("accept from %s failed: %s",
            zt_netaddr_str(from, addr, sizeof(addr)), err);
     free(p);
     return NULL;
   }
-  if (zt_keymap_put(&im->by_key, zq_key(p->q), p) != 0) {
+  if (zt_keymap_put(&w->by_key, zq_key(p->q), p) != 0) {
     zq_free(p->q);
     free(p);
     return NULL;
   }
+  pthread_mutex_init(&p->lock, NULL);
   p->handshaking = true;
   zt_admit_ip_of(from, &p->src);
   p->initial_dcid = ini->hd.dcid;
   /* A 32-bit collision with another handshake: this one goes unindexed and
    * its retransmissions are dropped (by_key finds its later packets). */
-  if (zt_keymap_put(&im->by_initial, ikey, p) == 0)
+  if (zt_keymap_put(&w->by_initial, ikey, p) == 0)
     p->initial_key = ikey;
-  p->next = im->peers;
+  p->next = w->peers;
   p->prev = NULL;
-  if (im->peers)
-    im->peers->prev = p;
-  im->peers = p;
-  im->n_peers++;
+  if (w->peers)
+    w->peers->prev = p;
+  w->peers = p;
+  w->n_peers++;
   return p;
 }
 
 static void send_retry(struct zt_intermediate *im, const struct sockaddr *to,
                        socklen_t tolen, const struct zq_initial *ini) {
   uint8_t out[256];
-  size_t n = zq_write_retry(&im->qcfg, ini, to, tolen, im->now, out,
+  size_t n = zq_write_retry(&self->qcfg, ini, to, tolen, self->now, out,
                             sizeof(out));
+  (void)im;
   if (n == 0)
     return;
-  im->stats.retries_sent++;
-  im->io->udp_send(im->io->ud, to, tolen, out, n);
+  self->stats.retries_sent++;
+  self->io->udp_send(self->io->ud, to, tolen, out, n);
 }
 
 /* An Initial that matches no connection key: a retransmission of a
@@ -1142,22 +1479,27 @@ static void on_initial(struct zt_intermediate *im, const struct sockaddr *from,
   struct peer *p;
 
   if (zq_initial_parse(pkt, len, &ini) != 0) {
-    im->stats.accept_failures++;
+    self->stats.accept_failures++;
     return;
   }
   uint32_t ikey = initial_hash(im, from, &ini.hd.dcid);
   if ((p = peer_by_initial(im, ikey, from, &ini.hd.dcid))) {
+    peer_lock(p);
     zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
-            pkt, len, im->now);
+            pkt, len, self->now);
+    peer_unlock(p);
     mark_dirty(p);
     return;
   }
-  switch (zq_initial_check_token(&im->qcfg, &ini, from, fromlen, im->now)) {
+  switch (zq_initial_check_token(&self->qcfg, &ini, from, fromlen, self->now)) {
   case ZQ_TOKEN_INVALID:
-    im->stats.tokens_invalid++;
+    self->stats.tokens_invalid++;
     return;
   case ZQ_TOKEN_NONE:
-    if (zt_admit_should_retry(&im->admit)) {
+    pthread_mutex_lock(&im->admit_lock);
+    bool retry = zt_admit_should_retry(&im->admit);
+    pthread_mutex_unlock(&im->admit_lock);
+    if (retry) {
       send_retry(im, from, fromlen, &ini);
       return;
     }
@@ -1166,21 +1508,27 @@ static void on_initial(struct zt_intermediate *im, const struct sockaddr *from,
     break;
   }
   zt_admit_ip_of(from, &ip);
-  switch (zt_admit_handshake_begin(&im->admit, &ip)) {
+  pthread_mutex_lock(&im->admit_lock);
+  enum zt_admit_verdict v = zt_admit_handshake_begin(&im->admit, &ip);
+  pthread_mutex_unlock(&im->admit_lock);
+  switch (v) {
   case ZT_ADMIT_GLOBAL:
-    im->stats.initials_capped_global++;
+    self->stats.initials_capped_global++;
     return;
   case ZT_ADMIT_SOURCE:
-    im->stats.initials_capped_source++;
+    self->stats.initials_capped_source++;
     return;
   case ZT_ADMIT_OK:
     break;
   }
   /* zq_server_accept_initial() has read the packet; its answer is pending. */
-  if ((p = peer_accept(im, from, fromlen, &ini, ikey, pkt, len)))
+  if ((p = peer_accept(im, from, fromlen, &ini, ikey, pkt, len))) {
     mark_dirty(p);
-  else
+  } else {
+    pthread_mutex_lock(&im->admit_lock);
     zt_admit_handshake_end(&im->admit, &ip);
+    pthread_mutex_unlock(&im->admit_lock);
+  }
 }
 
 /* A packet for a connection we do not know, typically one from before a
@@ -1195,21 +1543,24 @@ static void send_reset(struct zt_intermediate *im, const struct sockaddr *to,
   if (len < 1 || (pkt[0] & 0x80)) /* long headers never get one */
     return;
   zt_admit_ip_of(to, &ip);
-  switch (zt_admit_reset(&im->admit, &ip, im->now)) {
+  pthread_mutex_lock(&im->admit_lock);
+  enum zt_admit_verdict v = zt_admit_reset(&im->admit, &ip, self->now);
+  pthread_mutex_unlock(&im->admit_lock);
+  switch (v) {
   case ZT_ADMIT_SOURCE:
-    im->stats.resets_limited_source++;
+    self->stats.resets_limited_source++;
     return;
   case ZT_ADMIT_GLOBAL:
-    im->stats.resets_limited++;
+    self->stats.resets_limited++;
     return;
   case ZT_ADMIT_OK:
     break;
   }
-  size_t n = zq_stateless_reset(&im->qcfg, pkt, len, out, sizeof(out));
+  size_t n = zq_stateless_reset(&self->qcfg, pkt, len, out, sizeof(out));
   if (n == 0)
     return;
-  im->stats.resets_sent++;
-  im->io->udp_send(im->io->ud, to, tolen, out, n);
+  self->stats.resets_sent++;
+  self->io->udp_send(self->io->ud, to, tolen, out, n);
 }
 
 /* A STUN Binding request (stun.h), on either port: the answer into out,
@@ -1227,28 +1578,28 @@ static bool stun_answer(struct zt_intermediate *im, const struct sockaddr *from,
   case ZT_STUN_NOT_STUN:
     return false;
   case ZT_STUN_TOO_SMALL:
-    im->stats.stun_dropped++;
+    self->stats.stun_dropped++;
     *n = 0;
     return true;
   case ZT_STUN_ANSWER:
     break;
   }
   zt_admit_ip_of(from, &ip);
-  if (zt_admit_reset(&im->stun_admit, &ip, im->now) != ZT_ADMIT_OK) {
-    im->stats.stun_limited++;
+  pthread_mutex_lock(&im->admit_lock);
+  enum zt_admit_verdict v = zt_admit_reset(&im->stun_admit, &ip, self->now);
+  pthread_mutex_unlock(&im->admit_lock);
+  if (v != ZT_ADMIT_OK) {
+    self->stats.stun_limited++;
     *n = 0;
     return true;
   }
-  im->stats.stun_answered++;
+  self->stats.stun_answered++;
   return true;
 }
 
-/* A connector's packet: one that was silent is back in the choice for
+/* A silent connector heard again (control phase): back in the choice for
  * new assignments (agents moved away stay where they are: sticky). */
 static void heard_from(struct zt_intermediate *im, struct peer *p) {
-  if (p->role != ZT_ROLE_CONNECTOR)
-    return;
-  p->heard_at = im->now;
   if (!p->silent)
     return;
   p->silent = false;
@@ -1256,16 +1607,16 @@ static void heard_from(struct zt_intermediate *im, struct peer *p) {
   push_services_to_agents(im);
 }
 
-void zt_intermediate_feed_udp(struct zt_intermediate *im,
-                              const struct sockaddr *from, socklen_t fromlen,
-                              const uint8_t *pkt, size_t len, uint64_t now) {
+/* A packet for one of w's peers, or a new one (packet phase). */
+static void packet_in(struct zt_intermediate *im, const struct sockaddr *from,
+                      socklen_t fromlen, const uint8_t *pkt, size_t len) {
+  struct im_worker *w = self;
   uint32_t key;
   struct peer *p = NULL;
 
-  im->now = now;
-  im->stats.packets_in++;
+  w->stats.packets_in++;
   if (zq_packet_key(pkt, len, &key) == 0)
-    p = zt_keymap_get(&im->by_key, key);
+    p = zt_keymap_get(&w->by_key, key);
   /* STUN after the connection lookup: ngtcp2 greases the QUIC bit, so a
    * connection's short-header packet may start like STUN; only a packet
    * of no connection can be a Binding request. */
@@ -1273,25 +1624,47 @@ void zt_intermediate_feed_udp(struct zt_intermediate *im,
   size_t n;
   if (!p && stun_answer(im, from, pkt, len, out, sizeof(out), &n)) {
     if (n)
-      im->io->udp_send(im->io->ud, from, fromlen, out, n);
+      w->io->udp_send(w->io->ud, from, fromlen, out, n);
     return;
   }
   if (!p && zq_packet_is_initial(pkt, len)) {
     on_initial(im, from, fromlen, pkt, len);
   } else if (!p) {
-    im->stats.packets_unknown++;
+    w->stats.packets_unknown++;
     send_reset(im, from, fromlen, pkt, len);
-    return;
   } else {
+    peer_lock(p);
     zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
-            pkt, len, now);
+            pkt, len, w->now);
     if (!zq_is_dead(p->q)) {
-      note_observed(im, p);
-      heard_from(im, p);
+      if (peer_moved(p))
+        ctl_note(p, CTL_MOVED);
+      if (p->role == ZT_ROLE_CONNECTOR) {
+        p->heard_at = w->now;
+        if (p->silent)
+          ctl_note(p, CTL_HEARD);
+      }
     }
+    peer_unlock(p);
     mark_dirty(p);
   }
+}
+
+static void worker_feed_udp(struct zt_intermediate *im, struct im_worker *w,
+                            const struct sockaddr *from, socklen_t fromlen,
+                            const uint8_t *pkt, size_t len, uint64_t now) {
+  packet_begin(im, w, now);
+  packet_in(im, from, fromlen, pkt, len);
+  relay_run();
   flush_dirty(im);
+  packet_end(im);
+  control_run(im);
+}
+
+void zt_intermediate_feed_udp(struct zt_intermediate *im,
+                              const struct sockaddr *from, socklen_t fromlen,
+                              const uint8_t *pkt, size_t len, uint64_t now) {
+  worker_feed_udp(im, im->w[0], from, fromlen, pkt, len, now);
 }
 
 size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
@@ -1299,8 +1672,9 @@ size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
                                       const uint8_t *pkt, size_t len,
                                       uint64_t now, uint8_t *out, size_t cap) {
   size_t n;
-  im->now = now;
+  packet_begin(im, im->w[0], now);
   stun_answer(im, from, pkt, len, out, cap, &n);
+  packet_end(im);
   return n;
 }
 
@@ -1311,7 +1685,8 @@ size_t zt_intermediate_feed_stun_port(struct zt_intermediate *im,
 static void rebuild_registry(struct zt_intermediate *im) {
   uint32_t vip;
   char name[ZT_NAME_MAX + 1];
-  for (struct peer *c = im->peers; c; c = c->next)
+  struct peer *c, *p;
+  FOR_EACH_PEER(im, c)
     for (size_t j = im->reg.n; j-- > 0;) { /* removal moves only later ones */
       memcpy(name, im->reg.e[j].name, sizeof(name));
       if (zt_registry_has(&im->reg, name, c) &&
@@ -1320,7 +1695,7 @@ static void rebuild_registry(struct zt_intermediate *im) {
         zt_registry_remove(&im->reg, name, c);
       }
     }
-  for (struct peer *p = im->peers; p; p = p->next)
+  FOR_EACH_PEER(im, p)
     if (p->role == ZT_ROLE_CONNECTOR && p->offered && !p->detached &&
         !zq_is_dead(p->q))
       ack_offers(im, p);
@@ -1395,7 +1770,7 @@ static size_t recheck_channels(struct zt_intermediate *im) {
 
 size_t zt_intermediate_set_policy(struct zt_intermediate *im,
                                   struct zt_policy *policy, uint64_t now) {
-  im->now = now;
+  control_begin(im, now);
   zt_policy_free(im->policy);
   im->policy = policy;
   rebuild_registry(im);
@@ -1403,7 +1778,7 @@ size_t zt_intermediate_set_policy(struct zt_intermediate *im,
    * sessions ended. */
   push_services_to_agents(im);
   size_t closed = recheck_channels(im);
-  flush_dirty(im);
+  control_end(im);
   return closed;
 }
 
@@ -1421,6 +1796,15 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
   struct zt_intermediate *im = calloc(1, sizeof(*im));
   if (!im)
     return NULL;
+  pthread_rwlockattr_t ra;
+  pthread_rwlockattr_init(&ra);
+  /* Writers first: a control phase waits for the packet phases running,
+   * not for every one that starts after it asked. */
+  pthread_rwlockattr_setkind_np(&ra,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&im->world, &ra);
+  pthread_rwlockattr_destroy(&ra);
+  pthread_mutex_init(&im->admit_lock, NULL);
   im->cfg = cfg;
   im->creds = creds;
   im->io = io;
@@ -1471,14 +1855,56 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
     return NULL;
   }
   zt_policy_from_inline(im->policy, cfg);
-  zt_keymap_init(&im->by_initial);
-  zt_keymap_init(&im->by_key);
   zt_keymap_init(&im->channels);
   zt_keymap_init(&im->by_name);
-  zt_deadline_heap_init(&im->deadlines);
   gnutls_rnd(GNUTLS_RND_NONCE, im->name_hash_key, sizeof(im->name_hash_key));
   zt_addrpool_init(&im->pool, cfg->agent_pool, cfg->agent_pool_len);
+  if (zt_intermediate_add_worker(im, io) != 0) {
+    zt_intermediate_free(im);
+    return NULL;
+  }
   return im;
+}
+
+/* Connection keys: worker i issues keys k with k % n == i, so the kernel's
+ * program (platform/reuseport.c) finds the worker from any packet's
+ * destination connection ID. Every worker's share changes with n. */
+static void workers_share_keys(struct zt_intermediate *im) {
+  for (unsigned i = 0; i < im->n_workers; i++) {
+    im->w[i]->qcfg.key_stride = im->n_workers;
+    im->w[i]->qcfg.key_residue = i;
+  }
+}
+
+int zt_intermediate_add_worker(struct zt_intermediate *im,
+                               const struct zt_io *io) {
+  struct im_worker *w;
+  if (im->n_workers == ZT_IM_MAX_WORKERS || !(w = calloc(1, sizeof(*w))))
+    return -1;
+  w->im = im;
+  w->idx = im->n_workers;
+  w->io = io;
+  w->qcfg = im->qcfg;
+  zt_keymap_init(&w->by_key);
+  zt_keymap_init(&w->by_initial);
+  zt_deadline_heap_init(&w->deadlines);
+  pthread_mutex_init(&w->mail_lock, NULL);
+  im->w[im->n_workers++] = w;
+  workers_share_keys(im);
+  return 0;
+}
+
+unsigned zt_intermediate_workers(const struct zt_intermediate *im) {
+  return im->n_workers;
+}
+
+static void worker_free(struct im_worker *w) {
+  zt_keymap_free(&w->by_key);
+  zt_keymap_free(&w->by_initial);
+  zt_deadline_heap_free(&w->deadlines);
+  pthread_mutex_destroy(&w->mail_lock);
+  free(w->relay);
+  free(w);
 }
 
 int zt_intermediate_load_state(struct zt_intermediate *im, const char *text,
@@ -1486,42 +1912,54 @@ int zt_intermediate_load_state(struct zt_intermediate *im, const char *text,
   size_t skipped;
   if (zt_addrpool_load(&im->pool, text, len, &skipped, err, errlen) != 0)
     return -1;
+  control_begin(im, im->now);
   if (skipped)
     zt_warn("agent address bindings: %zu outside the pool %s/%u or "
             "duplicated, dropped",
             skipped, zt_ip4_str(im->cfg->agent_pool, (char[16]){0}),
             im->cfg->agent_pool_len);
   save_bindings(im);
+  control_end(im);
   return 0;
 }
 
+/* With the other workers' threads stopped: their peers are written out
+ * through worker 0's socket, which shares their address. */
 void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now) {
+  struct peer *p;
   im->now = now;
   /* Every peer hears it from us now, and reconnects after its first
    * backoff, instead of finding out from a Stateless Reset when it next
    * sends, or from its idle timeout. */
-  for (struct peer *p = im->peers; p; p = p->next) {
+  FOR_EACH_PEER(im, p) {
     if (zq_is_dead(p->q))
       continue;
     zq_close(p->q, 0, "intermediate shutting down");
     zt_io_send_all(im->io, p->q, now);
-    peer_rearm(im, p);
+    peer_rearm(p);
   }
 }
 
 void zt_intermediate_free(struct zt_intermediate *im) {
   if (!im)
     return;
-  while (im->peers)
-    peer_remove(im, im->peers);
-  im->dirty = NULL;
-  zt_keymap_free(&im->by_key);
-  zt_keymap_free(&im->by_initial);
+  control_depth++; /* threads stopped: nothing to lock */
+  for (unsigned i = 0; i < im->n_workers; i++) {
+    self = im->w[i];
+    while (self->peers)
+      peer_remove(im, self->peers);
+    self->dirty = NULL;
+  }
+  control_depth--;
+  self = NULL;
+  for (unsigned i = 0; i < im->n_workers; i++)
+    worker_free(im->w[i]);
+  pthread_rwlock_destroy(&im->world);
+  pthread_mutex_destroy(&im->admit_lock);
   zt_admit_free(&im->admit);
   zt_admit_free(&im->stun_admit);
   zt_keymap_free(&im->channels);
   zt_keymap_free(&im->by_name);
-  zt_deadline_heap_free(&im->deadlines);
   zt_addrpool_free(&im->pool);
   zt_policy_free(im->policy);
   zt_free_secret(im, sizeof(*im)); /* reset and token secrets, hash keys */
@@ -1541,54 +1979,103 @@ static bool check_silent(struct peer *p, uint64_t now) {
   return true;
 }
 
-uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
-  uint64_t t = zt_deadline_next(&im->deadlines);
-  return im->save_at && im->save_at < t ? im->save_at : t;
+static uint64_t worker_expiry(const struct zt_intermediate *im,
+                              const struct im_worker *w) {
+  uint64_t t = zt_deadline_next(&w->deadlines);
+  uint64_t save_at = __atomic_load_n(&im->save_at, __ATOMIC_RELAXED);
+  return w->idx == 0 && save_at && save_at < t ? save_at : t;
 }
 
-void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
+uint64_t zt_intermediate_expiry(const struct zt_intermediate *im) {
+  return worker_expiry(im, im->w[0]);
+}
+
+static void worker_handle_expiry(struct zt_intermediate *im,
+                                 struct im_worker *w, uint64_t now) {
   struct peer *due = NULL;
-  bool any_silent = false;
-  im->now = now;
+  packet_begin(im, w, now);
   /* Take every due peer out first: handling one may move others' deadlines
    * (all rearmed by flush_dirty() below), and a peer whose timer fires
    * again at once waits for the next call instead of looping here. */
-  for (struct zt_deadline *d; (d = zt_deadline_first(&im->deadlines)) &&
+  for (struct zt_deadline *d; (d = zt_deadline_first(&w->deadlines)) &&
                               d->at <= now;) {
     struct peer *p = (struct peer *)((char *)d - offsetof(struct peer, due));
-    zt_deadline_remove(&im->deadlines, d);
+    zt_deadline_remove(&w->deadlines, d);
     p->next_due = due;
     due = p;
   }
   for (struct peer *p = due; p; p = p->next_due) {
+    peer_lock(p);
     if (zq_expiry(p->q) <= now)
       zq_handle_expiry(p->q, now);
-    if (p->cert.check_at && p->cert.check_at <= now)
-      peer_cert_check(im, p, now);
-    any_silent |= check_silent(p, now);
+    bool silent = silence_watched(p) && p->heard_at + SILENT_NS <= now;
+    peer_unlock(p);
+    if ((p->cert.check_at && p->cert.check_at <= now) || silent)
+      ctl_note(p, CTL_TIMER);
     mark_dirty(p); /* rearmed by flush_dirty() */
   }
-  if (any_silent)
-    push_services_to_agents(im);
-  if (im->save_at && im->save_at <= now)
-    flush_welcomes(im);
   flush_dirty(im);
+  packet_end(im);
+  control_run(im); /* also saves the address bindings when due */
+}
+
+void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
+  worker_handle_expiry(im, im->w[0], now);
+}
+
+/* Worker w's mailbox: peers other workers queued frames or messages for. */
+static void worker_mail(struct zt_intermediate *im, struct im_worker *w,
+                        uint64_t now) {
+  packet_begin(im, w, now);
+  pthread_mutex_lock(&w->mail_lock);
+  struct peer *list = w->mail;
+  w->mail = NULL;
+  for (struct peer *p = list; p; p = p->next_posted)
+    p->posted = false;
+  pthread_mutex_unlock(&w->mail_lock);
+  for (struct peer *p = list, *next; p; p = next) {
+    next = p->next_posted;
+    mark_dirty(p);
+  }
+  flush_dirty(im);
+  packet_end(im);
+  control_run(im);
+}
+
+void zt_intermediate_worker_feed_udp(struct zt_intermediate *im, unsigned w,
+                                     const struct sockaddr *from,
+                                     socklen_t fromlen, const uint8_t *pkt,
+                                     size_t len, uint64_t now) {
+  worker_feed_udp(im, im->w[w], from, fromlen, pkt, len, now);
+}
+uint64_t zt_intermediate_worker_expiry(const struct zt_intermediate *im,
+                                       unsigned w) {
+  return worker_expiry(im, im->w[w]);
+}
+void zt_intermediate_worker_handle_expiry(struct zt_intermediate *im,
+                                          unsigned w, uint64_t now) {
+  worker_handle_expiry(im, im->w[w], now);
+}
+void zt_intermediate_worker_mail(struct zt_intermediate *im, unsigned w,
+                                 uint64_t now) {
+  worker_mail(im, im->w[w], now);
 }
 
 void zt_intermediate_reload_crl(struct zt_intermediate *im,
                                 struct zt_crl *crl, uint64_t now) {
   char hex[3 * ZT_SERIAL_MAX], when[40];
   int64_t at;
-  im->now = now;
+  struct peer *p;
+  control_begin(im, now);
   zt_tls_creds_set_crl(im->creds, crl);
-  for (struct peer *p = im->peers; p; p = p->next) {
+  FOR_EACH_PEER(im, p) {
     const struct zt_tls_peer_cert *pc = zq_peer_cert(p->q);
     if (!p->name[0] || zq_is_dead(p->q) ||
         !zt_crl_revoked(crl, pc->serial, pc->serial_len, &at))
       continue;
     zt_serial_hex(pc->serial, pc->serial_len, hex, sizeof(hex));
     zt_cert_time_str(at, when, sizeof(when));
-    im->stats.peers_revoked++;
+    self->stats.peers_revoked++;
     zt_warn("%s %s: certificate serial %s revoked on %s: closing its "
             "connection",
             zt_role_name(p->role), p->name, hex, when);
@@ -1599,43 +2086,97 @@ void zt_intermediate_reload_crl(struct zt_intermediate *im,
     zq_close(p->q, ZT_ERR_CERT_REVOKED, "certificate revoked");
     mark_dirty(p);
   }
-  flush_dirty(im);
+  control_end(im);
 }
+
+/* The workers' counters added up into im->sum (control phase). */
+static const struct zt_intermediate_stats *
+sum_stats(const struct zt_intermediate *im) {
+  struct zt_intermediate *m = (struct zt_intermediate *)im;
+  _Static_assert(offsetof(struct zt_intermediate_stats, handshake) %
+                         sizeof(uint64_t) == 0,
+                 "counters before the histogram are uint64_t");
+  const size_t n = offsetof(struct zt_intermediate_stats, handshake) /
+                   sizeof(uint64_t);
+  uint64_t *acc = (uint64_t *)&m->sum;
+  memset(&m->sum, 0, sizeof(m->sum));
+  for (unsigned i = 0; i < im->n_workers; i++) {
+    const uint64_t *c = (const uint64_t *)&im->w[i]->stats;
+    for (size_t k = 0; k < n; k++)
+      acc[k] += c[k];
+    zt_hist_add(&m->sum.handshake, &im->w[i]->stats.handshake);
+  }
+  return &m->sum;
+}
+
+/* Read-only entry points: a control phase of their own, so the other
+ * workers stand still while they read. */
+#define READ_BEGIN(im) control_begin((struct zt_intermediate *)(im), (im)->now)
+#define READ_END(im) control_end((struct zt_intermediate *)(im))
 
 const struct zt_intermediate_stats *
 zt_intermediate_get_stats(const struct zt_intermediate *im) {
-  return &im->stats;
+  if (!threaded(im)) /* live, as callers holding it expect */
+    return &im->w[0]->stats;
+  READ_BEGIN(im);
+  const struct zt_intermediate_stats *st = sum_stats(im);
+  READ_END(im);
+  return st;
+}
+
+static size_t peer_count(const struct zt_intermediate *im) {
+  size_t n = 0;
+  for (unsigned i = 0; i < im->n_workers; i++)
+    n += im->w[i]->n_peers;
+  return n;
 }
 
 size_t zt_intermediate_peer_count(const struct zt_intermediate *im) {
-  return im->n_peers;
+  READ_BEGIN(im);
+  size_t n = peer_count(im);
+  READ_END(im);
+  return n;
 }
 
 size_t zt_intermediate_channel_count(const struct zt_intermediate *im) {
-  return im->channels.count;
+  READ_BEGIN(im);
+  size_t n = im->channels.count;
+  READ_END(im);
+  return n;
 }
 
 size_t zt_intermediate_handshakes(const struct zt_intermediate *im) {
-  return zt_admit_handshakes(&im->admit);
+  struct zt_intermediate *m = (struct zt_intermediate *)im;
+  pthread_mutex_lock(&m->admit_lock);
+  size_t n = zt_admit_handshakes(&im->admit);
+  pthread_mutex_unlock(&m->admit_lock);
+  return n;
 }
 
 int zt_intermediate_set_limits(struct zt_intermediate *im,
                                const struct zt_admit_limits *lim) {
   struct zt_admit fresh;
-  if (zt_admit_handshakes(&im->admit) != 0 || zt_admit_init(&fresh, lim) != 0)
-    return -1;
-  zt_admit_free(&im->admit);
-  im->admit = fresh;
-  return 0;
+  int rv = -1;
+  control_begin(im, im->now);
+  pthread_mutex_lock(&im->admit_lock);
+  if (zt_admit_handshakes(&im->admit) == 0 && zt_admit_init(&fresh, lim) == 0) {
+    zt_admit_free(&im->admit);
+    im->admit = fresh;
+    rv = 0;
+  }
+  pthread_mutex_unlock(&im->admit_lock);
+  control_end(im);
+  return rv;
 }
 
 /* The counter table's sources (countertab.h), gauges filled now. */
 static void im_counter_srcs(const struct zt_intermediate *im,
                             struct zt_intermediate_gauges *g,
                             const void *srcs[ZT_IM_NSRC]) {
+  const struct peer *p;
   memset(g, 0, sizeof(*g));
   g->handshakes_in_progress = zt_admit_handshakes(&im->admit);
-  for (const struct peer *p = im->peers; p; p = p->next) {
+  FOR_EACH_PEER(im, p) {
     if (!p->hello || p->detached)
       continue;
     g->agents += p->role == ZT_ROLE_AGENT;
@@ -1652,7 +2193,7 @@ static void im_counter_srcs(const struct zt_intermediate *im,
   for (size_t i = 0; i < im->policy->n_services; i++)
     g->services_online +=
         zt_registry_get(&im->reg, im->policy->services[i].name) != NULL;
-  srcs[ZT_IM_SRC_STATS] = &im->stats;
+  srcs[ZT_IM_SRC_STATS] = sum_stats(im);
   srcs[ZT_IM_SRC_GAUGES] = g;
 }
 
@@ -1660,17 +2201,24 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
                            size_t len) {
   char addr[64], ipbuf[16], qbuf[256];
   struct zt_strbuf sb;
+  const struct peer *p;
+  READ_BEGIN(im);
   zt_strbuf_init(&sb, buf, len);
-  zt_strbuf_printf(&sb, "%zu peer(s), %zu channel(s)\n", im->n_peers,
+  zt_strbuf_printf(&sb, "%zu peer(s), %zu channel(s)\n", peer_count(im),
                    im->channels.count);
-  for (const struct peer *p = im->peers; p; p = p->next)
+  if (threaded(im))
+    for (unsigned i = 0; i < im->n_workers; i++)
+      zt_strbuf_printf(&sb, "worker %u: %zu peer(s), %llu packet(s) in\n", i,
+                       im->w[i]->n_peers,
+                       (unsigned long long)im->w[i]->stats.packets_in);
+  FOR_EACH_PEER(im, p)
     zt_strbuf_printf(&sb, "%s %s at %s%s%s\n", zt_role_name(p->role),
                      p->name[0] ? p->name : "(handshaking)",
                      zt_netaddr_str((const struct sockaddr *)&p->observed, addr,
                                     sizeof(addr)),
                      p->tunnel_ip ? " tunnel " : "",
                      p->tunnel_ip ? zt_ip4_str(p->tunnel_ip, ipbuf) : "");
-  for (const struct peer *p = im->peers; p; p = p->next) {
+  FOR_EACH_PEER(im, p) {
     if (!p->q || !p->name[0])
       continue;
     zq_format_stats(p->q, qbuf, sizeof(qbuf));
@@ -1681,6 +2229,7 @@ int zt_intermediate_status(const struct zt_intermediate *im, char *buf,
   const void *srcs[ZT_IM_NSRC];
   im_counter_srcs(im, &g, srcs);
   zt_counters_text(&zt_intermediate_counters, srcs, &sb);
+  READ_END(im);
   return (int)sb.off;
 }
 
@@ -1690,6 +2239,7 @@ void zt_intermediate_foreach_channel(
     const struct zt_intermediate *im,
     void (*cb)(void *ud, const struct zt_intermediate_channel_info *ch),
     void *ud) {
+  READ_BEGIN(im);
   for (size_t i = 0; i < im->channels.cap; i++) {
     const struct channel *ch = im->channels.slots[i].val;
     if (!im->channels.slots[i].key || !ch)
@@ -1699,17 +2249,21 @@ void zt_intermediate_foreach_channel(
         ch->connector->q};
     cb(ud, &info);
   }
+  READ_END(im);
 }
 
 void zt_intermediate_foreach_peer(
     const struct zt_intermediate *im,
     void (*cb)(void *ud, const struct zt_intermediate_peer_info *p),
     void *ud) {
-  for (const struct peer *p = im->peers; p; p = p->next) {
+  const struct peer *p;
+  READ_BEGIN(im);
+  FOR_EACH_PEER(im, p) {
     struct zt_intermediate_peer_info info = {p->q, p->role, p->name,
                                              p->hello, p->tunnel_ip};
     cb(ud, &info);
   }
+  READ_END(im);
 }
 
 /* ---- machine-readable status (docs/status.md) --------------------------- */
@@ -1754,16 +2308,21 @@ int zt_intermediate_metrics(const struct zt_intermediate *im, char *buf,
   struct zt_intermediate_gauges g;
   const void *srcs[ZT_IM_NSRC];
   const struct zt_counter_table *tables[] = {&zt_intermediate_counters, NULL};
+  READ_BEGIN(im);
   im_counter_srcs(im, &g, srcs);
-  return zt_counters_page(buf, len, tables, srcs, ZT_METRIC_IM_HANDSHAKE,
-                          "Outer QUIC handshake time of authenticated peers",
-                          &im->stats.handshake);
+  int n = zt_counters_page(buf, len, tables, srcs, ZT_METRIC_IM_HANDSHAKE,
+                           "Outer QUIC handshake time of authenticated peers",
+                           &im->sum.handshake);
+  READ_END(im);
+  return n;
 }
 
 int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                                 size_t len) {
   struct zt_strbuf sb;
   struct zt_jsonw w;
+  const struct peer *p;
+  READ_BEGIN(im);
   zt_strbuf_init(&sb, buf, len);
   zt_jsonw_init(&w, &sb);
   zt_statusw_begin(&w, "intermediate", im->creds->own_name);
@@ -1771,7 +2330,7 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
                   im->locallen);
   zt_statusw_own_cert(&w, im->creds, im->io);
   zt_jsonw_begin_array(&w, "peers");
-  for (const struct peer *p = im->peers; p; p = p->next) {
+  FOR_EACH_PEER(im, p) {
     zt_jsonw_begin_object(&w, NULL);
     zt_jsonw_str(&w, "role", p->name[0] ? zt_role_name(p->role) : "");
     zt_jsonw_str(&w, "name", p->name);
@@ -1824,5 +2383,6 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   zt_jsonw_u64(&w, "direct_sessions", n_direct);
   im_counters_json(im, &w);
   zt_jsonw_end_object(&w);
+  READ_END(im);
   return (int)sb.off;
 }

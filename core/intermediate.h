@@ -51,7 +51,32 @@ struct zt_intermediate *
 zt_intermediate_new(const struct zt_intermediate_config *cfg,
                     struct zt_tls_creds *creds, const struct zt_io *io,
                     const struct sockaddr *local, socklen_t locallen);
-/* Stopping: a CONNECTION_CLOSE to every peer. */
+/* Workers (config "workers"): threads that each own the connections they
+ * accepted and read their own socket in the port's SO_REUSEPORT group;
+ * the kernel steers each packet by the worker index in its connection ID
+ * (every key worker i issues is i modulo the number of workers). Worker 0
+ * is the node's own (io above; the zt_intermediate_* entry points below
+ * are its); more are added before any packet, each with an io whose
+ * udp_send is its socket and whose wake makes its loop call
+ * zt_intermediate_worker_mail(). Each worker's entry points are called by
+ * its own thread only; the others may be called by worker 0's. */
+#define ZT_IM_MAX_WORKERS 64
+int zt_intermediate_add_worker(struct zt_intermediate *im,
+                               const struct zt_io *io);
+unsigned zt_intermediate_workers(const struct zt_intermediate *im);
+void zt_intermediate_worker_feed_udp(struct zt_intermediate *im, unsigned w,
+                                     const struct sockaddr *from,
+                                     socklen_t fromlen, const uint8_t *pkt,
+                                     size_t len, uint64_t now);
+uint64_t zt_intermediate_worker_expiry(const struct zt_intermediate *im,
+                                       unsigned w);
+void zt_intermediate_worker_handle_expiry(struct zt_intermediate *im,
+                                          unsigned w, uint64_t now);
+/* What other workers queued for worker w's connections, written out. */
+void zt_intermediate_worker_mail(struct zt_intermediate *im, unsigned w,
+                                 uint64_t now);
+/* Stopping: a CONNECTION_CLOSE to every peer (the other workers' threads
+ * stopped first). */
 void zt_intermediate_shutdown(struct zt_intermediate *im, uint64_t now);
 void zt_intermediate_free(struct zt_intermediate *im);
 /* Agent address bindings the driver kept (io->save_state), read back at
@@ -79,6 +104,7 @@ void zt_intermediate_reload_crl(struct zt_intermediate *im,
  * (io->wall_clock) passes its peer certificate's not-after. */
 uint64_t zt_intermediate_expiry(const struct zt_intermediate *im);
 void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now);
+/* One worker: its live counters. Several: their sum as of this call. */
 const struct zt_intermediate_stats *
 zt_intermediate_get_stats(const struct zt_intermediate *im);
 size_t zt_intermediate_peer_count(const struct zt_intermediate *im);

@@ -55,6 +55,10 @@ struct zt_io {
    * (certexpiry.h). NULL: connections are not closed at their peer's
    * certificate expiry (the handshake still checks it). */
   int64_t (*wall_clock)(void *ud);
+  /* Intermediate workers: another worker queued work for this one; its
+   * loop is to call zt_intermediate_worker_mail() (intermediate.h). Called
+   * from any thread. NULL: the caller drains the mailbox itself. */
+  void (*wake)(void *ud);
 };
 
 /* Sends every packet connection q has now through io->udp_send (the

@@ -443,9 +443,11 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
   c->stats.created_ns = now;
   c->conn_ref.get_conn = get_conn_cb;
   c->conn_ref.user_data = c;
-  do /* key 0 is never a connection's: Retry SCIDs carry it */
+  do { /* key 0 is never a connection's: Retry SCIDs carry it */
     gnutls_rnd(GNUTLS_RND_NONCE, &c->key, sizeof(c->key));
-  while (c->key == 0);
+    if (cfg->key_stride > 1) /* TEMP: the steer branch has the real one */
+      c->key = c->key - c->key % cfg->key_stride + cfg->key_residue;
+  } while (c->key == 0);
   memcpy(&c->local, local, locallen);
   c->locallen = locallen;
   memcpy(&c->remote, remote, remotelen);

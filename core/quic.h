@@ -59,6 +59,9 @@ struct zq_config {
    * address validation tokens. */
   bool has_token_secret;
   uint8_t token_secret[32];
+  /* Servers with workers: every connection key k has k % key_stride ==
+   * key_residue (stride 0 or 1: any key). */
+  uint32_t key_stride, key_residue;
 };
 
 struct zq_stats {

@@ -159,7 +159,7 @@ static void on_timer(struct zt_loop *l, void *ud) {
 
 static void on_udp(struct zt_loop *l, int fd, uint32_t events, void *ud) {
   struct zt_driver *d = ud;
-  static uint8_t store[GRO_BATCH][ZT_UDP_GRO_MAX];
+  uint8_t (*store)[ZT_UDP_GRO_MAX] = d->rx_store;
   uint8_t *bufs[GRO_BATCH];
   size_t lens[GRO_BATCH], segs[GRO_BATCH];
   struct sockaddr_storage peers[GRO_BATCH];
@@ -462,6 +462,11 @@ int zt_driver_run(struct zt_driver *d) {
    * still correct. */
   if ((d->batch = calloc(1, sizeof(*d->batch))))
     d->batch->fd = d->udp_fd;
+  /* Each driver its own (the Intermediate's workers run one per thread). */
+  if (!(d->rx_store = malloc(GRO_BATCH * sizeof(*d->rx_store)))) {
+    zt_err("out of memory for the receive buffers");
+    return -1;
+  }
   /* Without it (an old kernel) every datagram comes singly: still right. */
   if (!zt_udp_enable_gro(d->udp_fd))
     zt_dbg("udp: UDP GRO not available (%s)", strerror(errno));
@@ -495,8 +500,12 @@ int zt_driver_run(struct zt_driver *d) {
   }
   free(d->batch);
   d->batch = NULL;
-  zt_info("stopping (signal %d)", zt_loop_signal_received(d->loop));
-  zt_driver_log_status(d);
+  free(d->rx_store);
+  d->rx_store = NULL;
+  if (d->status) { /* not a worker thread's driver */
+    zt_info("stopping (signal %d)", zt_loop_signal_received(d->loop));
+    zt_driver_log_status(d);
+  }
   zt_tunoff_free(d->tunoff); /* after the status: its counters go too */
   d->tunoff = NULL;
   return rv;

@@ -79,6 +79,7 @@ struct zt_driver {
    * callback returns; outside (start-up, shutdown) they go out at once. */
   struct zt_udp_batch *batch;
   bool batching;
+  uint8_t (*rx_store)[ZT_UDP_GRO_MAX]; /* receive buffers, zt_driver_run's */
 };
 
 /* Fills io's udp_send and tun_write with the driver's socket and TUN, and

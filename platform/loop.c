@@ -54,6 +54,7 @@ struct zt_loop {
   void *reload_ud;
 
   bool stop;
+  bool signals; /* owns the signalfd: false for worker threads' loops */
   int signal;
   sigset_t oldmask;
 };
@@ -303,7 +304,12 @@ static void bury(struct zt_loop *l) {
 
 /* ---- lifecycle ---- */
 
-struct zt_loop *zt_loop_new(void) {
+static struct zt_loop *loop_new(bool signals);
+
+struct zt_loop *zt_loop_new(void) { return loop_new(true); }
+struct zt_loop *zt_loop_new_nosignals(void) { return loop_new(false); }
+
+static struct zt_loop *loop_new(bool signals) {
   struct zt_loop *l = calloc(1, sizeof(*l));
   if (!l) {
     zt_err("event loop: out of memory");
@@ -311,12 +317,13 @@ struct zt_loop *zt_loop_new(void) {
   }
   l->epfd = l->tfd = l->sfd = -1;
   l->programmed = UINT64_MAX;
+  l->signals = signals;
 
   sigset_t set;
   signal_set(&set);
   /* Blocked, so that they stay pending for the signalfd instead of running
    * a default action (terminate) or a handler at an arbitrary point. */
-  if (sigprocmask(SIG_BLOCK, &set, &l->oldmask) != 0) {
+  if (signals && sigprocmask(SIG_BLOCK, &set, &l->oldmask) != 0) {
     zt_err("sigprocmask: %s", strerror(errno));
     free(l);
     return NULL;
@@ -328,7 +335,8 @@ struct zt_loop *zt_loop_new(void) {
   else if ((l->tfd = timerfd_create(CLOCK_MONOTONIC,
                                     TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
     what = "timerfd_create";
-  else if ((l->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+  else if (signals &&
+           (l->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
     what = "signalfd";
   if (!what) {
     l->timer_reg.fd = l->tfd;
@@ -336,7 +344,7 @@ struct zt_loop *zt_loop_new(void) {
     l->signal_reg.fd = l->sfd;
     l->signal_reg.cb = on_signalfd;
     if (add_reg(l, &l->timer_reg, EPOLLIN) != 0 ||
-        add_reg(l, &l->signal_reg, EPOLLIN) != 0)
+        (signals && add_reg(l, &l->signal_reg, EPOLLIN) != 0))
       what = "epoll_ctl";
   }
   if (what) {
@@ -386,7 +394,8 @@ void zt_loop_free(struct zt_loop *l) {
     sigaddset(&l->oldmask, SIGINT);
     sigaddset(&l->oldmask, SIGTERM);
   }
-  sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
+  if (l->signals)
+    sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
   free(l);
 }
 

@@ -27,6 +27,10 @@ struct zt_timer {
 
 /* Blocks SIGINT, SIGTERM and SIGUSR1 for the process and watches them. */
 struct zt_loop *zt_loop_new(void);
+/* A loop of another thread (the Intermediate's workers): no signalfd, so
+ * SIGINT, SIGTERM, SIGUSR1 and SIGHUP stay the main loop's. Create it
+ * after the main loop, whose blocked signals the thread inherits. */
+struct zt_loop *zt_loop_new_nosignals(void);
 void zt_loop_free(struct zt_loop *l);
 
 /* events: EPOLLIN/EPOLLOUT. 0 on success, -1 with errno. */

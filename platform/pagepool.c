@@ -2,6 +2,7 @@
 #include "pagepool.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,11 @@ struct freelist {
   size_t n, cap;
 };
 
+/* The Intermediate's workers allocate from several threads: the lists and
+ * counts are under one lock (blocks of 4 KB and up are rare next to
+ * packets; the madvise() that frees pages runs outside it). */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static struct {
   uint8_t *base;
   size_t size, used, page, max_pages, live, nfree;
@@ -46,18 +52,21 @@ static void *pp_alloc(size_t n) {
   struct hdr *h;
   if (np > pool.max_pages)
     return NULL;
+  pthread_mutex_lock(&pool_lock);
   struct freelist *fl = &pool.free[np];
   if (fl->n) { /* its pages were given back: zero when touched */
     h = fl->v[--fl->n];
     pool.nfree--;
+  } else if (pool.size - pool.used < np * pool.page) {
+    pthread_mutex_unlock(&pool_lock);
+    return NULL;
   } else {
-    if (pool.size - pool.used < np * pool.page)
-      return NULL;
     h = (struct hdr *)(void *)(pool.base + pool.used);
     pool.used += np * pool.page;
   }
-  h->npages = np;
   pool.live++;
+  pthread_mutex_unlock(&pool_lock);
+  h->npages = np;
   return (uint8_t *)h + HDR;
 }
 
@@ -65,20 +74,24 @@ static void pp_free(void *p) {
   struct hdr *h = (void *)((uint8_t *)p - HDR);
   size_t np = h->npages;
   struct freelist *fl = &pool.free[np];
-  pool.live--;
   /* Every page back to the kernel: a later block of this size starts with
    * none resident, and zeroed (alloc promises it). */
   madvise(h, np * pool.page, MADV_DONTNEED);
+  pthread_mutex_lock(&pool_lock);
+  pool.live--;
   if (fl->n == fl->cap) {
     size_t cap = fl->cap ? fl->cap * 2 : 64;
     struct hdr **v = realloc(fl->v, cap * sizeof(*v));
-    if (!v) /* no room to remember it: its address range stays unused */
+    if (!v) { /* no room to remember it: its address range stays unused */
+      pthread_mutex_unlock(&pool_lock);
       return;
+    }
     fl->v = v;
     fl->cap = cap;
   }
   fl->v[fl->n++] = h;
   pool.nfree++;
+  pthread_mutex_unlock(&pool_lock);
 }
 
 static const struct zq_page_source source = {pp_alloc, pp_free, pp_size,
@@ -106,10 +119,12 @@ const struct zq_page_source *zt_pagepool_init(size_t reserve,
 }
 
 void zt_pagepool_stats(struct zt_pagepool_stats *s) {
+  pthread_mutex_lock(&pool_lock);
   s->pages_reserved = pool.page ? pool.size / pool.page : 0;
   s->pages_handed_out = pool.page ? pool.used / pool.page : 0;
   s->blocks_live = pool.live;
   s->blocks_free = pool.nfree;
+  pthread_mutex_unlock(&pool_lock);
 }
 
 struct freeblk {
@@ -123,7 +138,17 @@ static int by_addr(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+static int residency(struct zt_pagepool_class c[ZT_PAGEPOOL_CLASSES + 1]);
+
+/* Under the lock: no block is handed out or listed free meanwhile. */
 int zt_pagepool_residency(struct zt_pagepool_class c[ZT_PAGEPOOL_CLASSES + 1]) {
+  pthread_mutex_lock(&pool_lock);
+  int rv = residency(c);
+  pthread_mutex_unlock(&pool_lock);
+  return rv;
+}
+
+static int residency(struct zt_pagepool_class c[ZT_PAGEPOOL_CLASSES + 1]) {
   memset(c, 0, sizeof(*c) * (ZT_PAGEPOOL_CLASSES + 1));
   size_t npages = pool.page ? pool.used / pool.page : 0;
   if (!npages)

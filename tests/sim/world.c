@@ -160,9 +160,32 @@ static void agent_route(void *ud, uint32_t vip, bool add) {
       a->routes[i] = a->routes[--a->n_routes];
 }
 
+/* Every worker's mailbox, until none has mail: the daemon's eventfds. */
+static void drain_workers(struct zt_intermediate *im, uint64_t now) {
+  unsigned n = zt_intermediate_workers(im);
+  for (int round = 0; n > 1 && round < 3; round++)
+    for (unsigned i = 0; i < n; i++)
+      zt_intermediate_worker_mail(im, i, now);
+}
+
+/* With workers, the kernel's steering: a packet goes to the worker its
+ * connection ID names (key % n); a first Initial, whose DCID the client
+ * made up, by its source port, as the kernel's hash would. */
+static unsigned steer(struct zt_intermediate *im, const struct sockaddr *f,
+                      const uint8_t *p, size_t l) {
+  unsigned n = zt_intermediate_workers(im);
+  uint32_t key;
+  if (n <= 1)
+    return 0;
+  if (zq_packet_is_initial(p, l))
+    return ntohs(((const struct sockaddr_in *)f)->sin_port) % n;
+  return zq_packet_key(p, l, &key) == 0 ? key % n : 0;
+}
+
 static void deliver_i(void *n, const struct sockaddr *f, socklen_t fl,
                       const uint8_t *p, size_t l, uint64_t now) {
-  zt_intermediate_feed_udp(n, f, fl, p, l, now);
+  zt_intermediate_worker_feed_udp(n, steer(n, f, p, l), f, fl, p, l, now);
+  drain_workers(n, now);
 }
 static void deliver_c(void *n, const struct sockaddr *f, socklen_t fl,
                       const uint8_t *p, size_t l, uint64_t now) {
@@ -196,6 +219,9 @@ void world_start_intermediate(struct world *w) {
   w->im = zt_intermediate_new(&w->icfg, w->ci, &w->io_i,
                               (struct sockaddr *)&w->hi->priv,
                               sizeof(w->hi->priv));
+  for (unsigned i = 1; i < w->im_workers; i++) /* same socket: one host */
+    if (zt_intermediate_add_worker(w->im, &w->io_i) != 0)
+      exit(1);
   if (w->state && zt_intermediate_load_state(w->im, w->state, w->state_len,
                                              err, sizeof(err)) != 0) {
     fprintf(stderr, "load state: %s\n", err);
@@ -787,8 +813,8 @@ static uint64_t world_next(struct world *w) {
     if (e_ < t)                                                                \
       t = e_;                                                                  \
   } while (0)
-  if (w->im)
-    EARLIER(zt_intermediate_expiry(w->im));
+  for (unsigned i = 0; w->im && i < zt_intermediate_workers(w->im); i++)
+    EARLIER(zt_intermediate_worker_expiry(w->im, i));
   if (w->im2)
     EARLIER(zt_intermediate_expiry(w->im2));
   for (size_t i = 0; i < w->n_conns; i++)
@@ -811,8 +837,11 @@ static uint64_t world_next(struct world *w) {
 
 static void world_expire(struct world *w) {
   uint64_t now = w->net.now;
-  if (w->im && zt_intermediate_expiry(w->im) <= now)
-    zt_intermediate_handle_expiry(w->im, now);
+  for (unsigned i = 0; w->im && i < zt_intermediate_workers(w->im); i++)
+    if (zt_intermediate_worker_expiry(w->im, i) <= now) {
+      zt_intermediate_worker_handle_expiry(w->im, i, now);
+      drain_workers(w->im, now);
+    }
   if (w->im2 && zt_intermediate_expiry(w->im2) <= now)
     zt_intermediate_handle_expiry(w->im2, now);
   for (size_t i = 0; i < w->n_conns; i++)

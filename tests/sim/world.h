@@ -153,6 +153,9 @@ struct world {
   /* Agents added from now on answer DNS for "ztna.internal" at
    * ZT_DNS_DEFAULT_ADDR (dnstun.h), as the daemon does by default. */
   bool agent_dns;
+  /* The Intermediate's workers (set in world_new_with's edit; 0 or 1:
+   * one). The sim steers each packet to its worker as the kernel would. */
+  unsigned im_workers;
   /* shorthands for the default deployment: a[0] and c[0] */
   struct zt_agent *agent;
   struct zt_connector *conn;
