@@ -196,6 +196,12 @@ build-fuzz/fuzz_netlink: fuzz/fuzz_netlink.c platform/nlparse.c $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Iplatform -o $@ $^ $(PKG_LIBS)
 
+# Worker steering: the model against the classic BPF program it describes
+# (pure, in platform/ because it is Linux's socket filter format).
+build-fuzz/fuzz_steer: fuzz/fuzz_steer.c platform/steerprog.c $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Iplatform -o $@ $^ $(PKG_LIBS)
+
 # Node-level targets drive a whole node: every core source but the real
 # QUIC layer, which fuzz/mock_quic.c replaces (a handshake per input would
 # be far too slow), plus the drivers' shared helpers.
