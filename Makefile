@@ -16,6 +16,7 @@
 #   make demo       whole system in network namespaces (scripts/demo.sh)
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
 #   make bench-flood  spoofed-Initial flood vs. an established session
+#   make bench-steer  cost of the workers' steering program (loopback)
 #   make bench-scale  thousands of peers at one Intermediate (bench/scale.sh)
 #   make bench-lossy  TCP/UDP with and without the tunnel on a lossy link
 #   make soak       an hour of traffic with faults (scripts/soak.sh)
@@ -99,7 +100,7 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-scale bench-lossy bench-profile soak install clean fuzz
+.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-steer bench-scale bench-lossy bench-profile soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
 # The shipped programs only (debian/rules builds these).
 bins: $(BINS)
@@ -196,6 +197,12 @@ build-fuzz/fuzz_netlink: fuzz/fuzz_netlink.c platform/nlparse.c $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Iplatform -o $@ $^ $(PKG_LIBS)
 
+# Worker steering: the model against the classic BPF program it describes
+# (pure, in platform/ because it is Linux's socket filter format).
+build-fuzz/fuzz_steer: fuzz/fuzz_steer.c platform/steerprog.c $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Iplatform -o $@ $^ $(PKG_LIBS)
+
 # Node-level targets drive a whole node: every core source but the real
 # QUIC layer, which fuzz/mock_quic.c replaces (a handshake per input would
 # be far too slow), plus the drivers' shared helpers.
@@ -220,6 +227,14 @@ $(BUILD)/bench/flood: $(BUILD)/bench/flood.o $(LIBZTNA)
 
 bench-flood:
 	bash bench/flood.sh
+
+# What the Intermediate workers' steering program costs per datagram, and
+# how evenly it spreads keys (bench/steer.c; docs/performance.md).
+$(BUILD)/bench/steer: $(BUILD)/bench/steer.o $(LIBPLAT) $(LIBZTNA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+bench-steer: $(BUILD)/bench/steer
+	$(BUILD)/bench/steer
 
 # Thousands of agents and connectors from one process against the real
 # Intermediate (bench/loadgen.c, bench/scale.sh; docs/performance.md).

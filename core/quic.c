@@ -142,6 +142,8 @@ void zq_config_defaults(struct zq_config *cfg) {
   cfg->handshake_timeout_ms = ZT_HANDSHAKE_TIMEOUT_MS;
   cfg->dgram_queue_max = 1024;
   cfg->cc_algo = zt_cc_default();
+  cfg->key_stride = 1; /* any key: one worker */
+  cfg->key_residue = 0;
 }
 
 /* ---- connection IDs ----------------------------------------------------- */
@@ -428,6 +430,25 @@ static int tls_init(struct zq_conn *c, char *err, size_t errlen) {
 
 /* ---- construction ------------------------------------------------------- */
 
+/* A random connection key, never 0 (Retry SCIDs carry 0), and in the
+ * residue class cfg asks for (quic.h) so the packets of the connection are
+ * steered to the worker that creates it. A draw whose rounding lands on 0
+ * or wraps past 2^32 is drawn again. */
+static uint32_t draw_key(const struct zq_config *cfg) {
+  uint32_t stride = cfg->key_stride, key;
+  for (;;) {
+    gnutls_rnd(GNUTLS_RND_NONCE, &key, sizeof(key));
+    if (stride > 1) {
+      uint32_t base = key - key % stride;
+      key = base + cfg->key_residue % stride;
+      if (key < base)
+        continue;
+    }
+    if (key != 0)
+      return key;
+  }
+}
+
 static struct zq_conn *
 conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
            bool is_server, const struct sockaddr *local, socklen_t locallen,
@@ -443,11 +464,7 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
   c->stats.created_ns = now;
   c->conn_ref.get_conn = get_conn_cb;
   c->conn_ref.user_data = c;
-  do { /* key 0 is never a connection's: Retry SCIDs carry it */
-    gnutls_rnd(GNUTLS_RND_NONCE, &c->key, sizeof(c->key));
-    if (cfg->key_stride > 1) /* TEMP: the steer branch has the real one */
-      c->key = c->key - c->key % cfg->key_stride + cfg->key_residue;
-  } while (c->key == 0);
+  c->key = draw_key(cfg);
   memcpy(&c->local, local, locallen);
   c->locallen = locallen;
   memcpy(&c->remote, remote, remotelen);

@@ -59,8 +59,12 @@ struct zq_config {
    * address validation tokens. */
   bool has_token_secret;
   uint8_t token_secret[32];
-  /* Servers with workers: every connection key k has k % key_stride ==
-   * key_residue (stride 0 or 1: any key). */
+  /* Servers with several workers (docs/architecture.md, "Workers and
+   * steering"): with key_stride > 1 every connection key k (the first 4
+   * bytes of each connection ID we issue) has k % key_stride == key_residue,
+   * so the kernel's steering program (platform/reuseport.c) sends every
+   * packet of the connection to the worker that created it. 0 or 1: any
+   * key (the default). */
   uint32_t key_stride, key_residue;
 };
 

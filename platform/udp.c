@@ -37,8 +37,7 @@ int zt_udp_set_rcvbuf(int fd, int bytes) {
   return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 ? got : -1;
 }
 
-int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
-                size_t errlen) {
+int zt_udp_socket(const struct sockaddr *sa, char *err, size_t errlen) {
   char where[INET6_ADDRSTRLEN + 16];
   int off = 0, pmtu;
   zt_netaddr_str(sa, where, sizeof(where));
@@ -74,16 +73,24 @@ int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
   }
   (void)set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, SOCK_BUF_BYTES);
   (void)set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, SOCK_BUF_BYTES);
-
-  if (bind(fd, sa, len) != 0) {
-    snprintf(err, errlen, "bind %s: %s", where, strerror(errno));
-    goto fail;
-  }
   return fd;
 
 fail:
   close(fd);
   return -1;
+}
+
+int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
+                size_t errlen) {
+  int fd = zt_udp_socket(sa, err, errlen);
+  if (fd >= 0 && bind(fd, sa, len) != 0) {
+    char where[INET6_ADDRSTRLEN + 16];
+    snprintf(err, errlen, "bind %s: %s",
+             zt_netaddr_str(sa, where, sizeof(where)), strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 bool zt_udp_enable_gro(int fd) {

@@ -14,6 +14,10 @@
 int zt_udp_open(const struct sockaddr *sa, socklen_t len, char *err,
                 size_t errlen);
 
+/* The socket zt_udp_open makes, with all its options, not yet bound (for
+ * callers that set more options before binding: reuseport.h). */
+int zt_udp_socket(const struct sockaddr *sa, char *err, size_t errlen);
+
 /* The receive queue of fd set to `bytes` (SO_RCVBUFFORCE, else SO_RCVBUF
  * up to net.core.rmem_max); what the kernel granted (it doubles the ask
  * for its bookkeeping), or -1. */

@@ -62,6 +62,9 @@ struct pair {
   uint64_t now;
   size_t mtu;     /* largest UDP payload the path carries; 0: any */
   size_t biggest; /* largest packet sent either way */
+  /* when set, sees every packet pump() moves (from_server: its sender) */
+  void (*watch)(struct pair *p, const uint8_t *pkt, size_t len,
+                int from_server);
 };
 
 /* Moves every pending packet from one end to the other until quiet. */
@@ -76,6 +79,8 @@ static void pump(struct pair *p) {
       moved = 1;
       if ((size_t)n > p->biggest)
         p->biggest = (size_t)n;
+      if (p->watch)
+        p->watch(p, buf, (size_t)n, 0);
       if (p->mtu && (size_t)n > p->mtu)
         continue; /* too big for the path: lost */
       if (!p->s.q) {
@@ -95,6 +100,8 @@ static void pump(struct pair *p) {
       moved = 1;
       if ((size_t)n > p->biggest)
         p->biggest = (size_t)n;
+      if (p->watch)
+        p->watch(p, buf, (size_t)n, 1);
       if (p->mtu && (size_t)n > p->mtu)
         continue;
       zq_read(p->c.q, (struct sockaddr *)&p->ca, sizeof(p->ca),
@@ -589,6 +596,78 @@ static void test_packet_key(void) {
   CHECK(!zq_packet_is_initial(shorthdr, sizeof(shorthdr)));
 }
 
+/* key_stride / key_residue (quic.h): what the kernel's steering program
+ * reads from each packet is a key of the residue class asked for, in the
+ * server's SCIDs (long headers), in the DCIDs the client sends to, and in
+ * the connection IDs the server hands out by NEW_CONNECTION_ID (the client
+ * moves to one of those when it migrates). */
+static int stride_bad;          /* packets whose key was not the server's */
+static size_t stride_ndcid;     /* distinct DCIDs of client short headers */
+static uint8_t stride_dcid[8][ZT_SCID_LEN];
+static void stride_watch(struct pair *p, const uint8_t *pkt, size_t len,
+                         int from_server) {
+  uint32_t want = p->s.q ? zq_key(p->s.q) : 0, key;
+  if (from_server) {
+    if (!(pkt[0] & 0x80))
+      return; /* short header: DCID is the client's */
+    size_t at = 6 + (size_t)pkt[5]; /* SCID length byte */
+    if (len < at + 1 + 4 || pkt[at] != ZT_SCID_LEN)
+      stride_bad++;
+    else if ((key = (uint32_t)pkt[at + 1] << 24 | (uint32_t)pkt[at + 2] << 16 |
+                    (uint32_t)pkt[at + 3] << 8 | pkt[at + 4]) != want)
+      stride_bad++;
+    return;
+  }
+  if (pkt[0] & 0x80)
+    return; /* long header: the first Initials go to the client's DCID */
+  if (zq_packet_key(pkt, len, &key) != 0 || key != want)
+    stride_bad++;
+  for (size_t i = 0; i < stride_ndcid; i++)
+    if (memcmp(stride_dcid[i], pkt + 1, ZT_SCID_LEN) == 0)
+      return;
+  if (stride_ndcid < 8)
+    memcpy(stride_dcid[stride_ndcid++], pkt + 1, ZT_SCID_LEN);
+}
+
+static void test_key_stride(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  uint32_t keys[8];
+  for (int i = 0; i < 8; i++) {
+    struct pair p;
+    pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+    p.scfg.key_stride = 3;
+    p.scfg.key_residue = 2;
+    p.watch = stride_watch;
+    stride_bad = 0;
+    stride_ndcid = 0;
+    pump(&p);
+    CHECK(p.s.q && zq_is_ready(p.c.q) && zq_is_ready(p.s.q));
+    keys[i] = zq_key(p.s.q);
+    CHECK_EQ_INT(keys[i] % 3, 2);
+    CHECK(keys[i] != 0);
+    /* migrate: the client now sends to a NEW_CONNECTION_ID connection ID */
+    struct sockaddr_in moved = p.ca;
+    moved.sin_port = htons(2000);
+    CHECK_EQ_INT(zq_migrate(p.c.q, (struct sockaddr *)&moved, sizeof(moved),
+                            p.now),
+                 0);
+    p.ca = moved;
+    CHECK_EQ_INT(zq_send_datagram(p.c.q, (const uint8_t *)"\x45", 1), 0);
+    for (int r = 0; r < 5; r++)
+      pump(&p);
+    CHECK(stride_ndcid >= 2);
+    CHECK_EQ_INT(stride_bad, 0);
+    pair_free(&p);
+  }
+  /* the keys are random within the class, not one fixed value */
+  int distinct = 0;
+  for (int i = 1; i < 8; i++)
+    distinct += keys[i] != keys[0];
+  CHECK(distinct > 0);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
 /* A server that lost the connection (restarted) resets it statelessly:
  * the token comes from the secret, so the client recognises it. A reset
  * made with another secret is ignored. */
@@ -799,6 +878,7 @@ int main(void) {
   }
   RUN(test_tail_loss_with_queue_full);
   RUN(test_packet_key);
+  RUN(test_key_stride);
   RUN(test_handshake_stream_datagram);
   RUN(test_inner_sizes);
   RUN(test_path_mtu);
