@@ -3,6 +3,7 @@
 #
 #   make            libztna, the three daemons and the ztna tool (build/)
 #   make SAN=1      the same under ASan+UBSan (build-san/)
+#   make SAN=thread the same under ThreadSanitizer (build-tsan/)
 #   make ARCH=arm64 cross-built for arm64 with Debian's cross toolchain and
 #                   :arm64 libraries (build-arm64/); `make ARCH=arm64 unit`
 #                   runs the unit and simulator tests under qemu-user
@@ -68,6 +69,11 @@ BUILD   := build-san
 ZT_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 ZT_LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SAN),thread)
+# The Intermediate's workers (tests/netns/workers.sh) under ThreadSanitizer.
+BUILD   := build-tsan
+ZT_CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+ZT_LDFLAGS += -fsanitize=thread
 else
 BUILD   := build
 endif

@@ -287,7 +287,7 @@ static void post(struct peer *p) {
   }
   pthread_mutex_unlock(&w->mail_lock);
   if (wake && w->io->wake)
-    w->io->wake(w->io->ud);
+    w->io->wake(w->io->wake_ud);
 }
 
 static void mark_dirty(struct peer *p) {
@@ -479,8 +479,13 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
       p->welcome_pending = true;
       p->next_welcome = im->welcome_wait;
       im->welcome_wait = p;
-      if (!im->save_at)
-        im->save_at = im->now + SAVE_BATCH_NS;
+      if (!im->save_at) {
+        __atomic_store_n(&im->save_at, im->now + SAVE_BATCH_NS,
+                         __ATOMIC_RELAXED);
+        /* Worker 0 saves: its timer must learn of it. */
+        if (self != im->w[0] && im->w[0]->io->wake)
+          im->w[0]->io->wake(im->w[0]->io->wake_ud);
+      }
       return;
     }
   }
@@ -492,7 +497,7 @@ static void on_hello(struct zt_intermediate *im, struct peer *p,
 static void flush_welcomes(struct zt_intermediate *im) {
   struct peer *list = im->welcome_wait;
   im->welcome_wait = NULL;
-  im->save_at = 0;
+  __atomic_store_n(&im->save_at, 0, __ATOMIC_RELAXED);
   save_bindings(im);
   for (struct peer *p = list, *next; p; p = next) {
     next = p->next_welcome;
@@ -1892,6 +1897,13 @@ int zt_intermediate_add_worker(struct zt_intermediate *im,
   im->w[im->n_workers++] = w;
   workers_share_keys(im);
   return 0;
+}
+
+void zt_intermediate_hold(struct zt_intermediate *im, bool on) {
+  if (on)
+    control_begin(im, im->now);
+  else
+    control_end(im);
 }
 
 unsigned zt_intermediate_workers(const struct zt_intermediate *im) {

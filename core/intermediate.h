@@ -64,6 +64,10 @@ zt_intermediate_new(const struct zt_intermediate_config *cfg,
 int zt_intermediate_add_worker(struct zt_intermediate *im,
                                const struct zt_io *io);
 unsigned zt_intermediate_workers(const struct zt_intermediate *im);
+/* Worker 0's thread: on true the other workers stand still (between two
+ * of their packets) until false; for what they read without a lock, such
+ * as the credentials a reload replaces. Nests with the entry points. */
+void zt_intermediate_hold(struct zt_intermediate *im, bool on);
 void zt_intermediate_worker_feed_udp(struct zt_intermediate *im, unsigned w,
                                      const struct sockaddr *from,
                                      socklen_t fromlen, const uint8_t *pkt,

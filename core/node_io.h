@@ -56,9 +56,10 @@ struct zt_io {
    * certificate expiry (the handshake still checks it). */
   int64_t (*wall_clock)(void *ud);
   /* Intermediate workers: another worker queued work for this one; its
-   * loop is to call zt_intermediate_worker_mail() (intermediate.h). Called
-   * from any thread. NULL: the caller drains the mailbox itself. */
-  void (*wake)(void *ud);
+   * loop is to call zt_intermediate_worker_mail() (intermediate.h) and
+   * look at its expiry again. Called from any thread, with wake_ud. */
+  void (*wake)(void *wake_ud);
+  void *wake_ud;
 };
 
 /* Sends every packet connection q has now through io->udp_send (the

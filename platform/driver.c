@@ -370,9 +370,13 @@ static int reload_rest(struct zt_driver *d, char *msg, size_t len) {
 static int do_reload(struct zt_driver *d, char *msg, size_t len) {
   char cert[700] = "", rest[700] = "";
   int crv = 0;
+  if (d->hold)
+    d->hold(d->node, true);
   if (d->creds && d->tls)
     crv = reload_creds(d, cert, sizeof(cert));
   int rrv = reload_rest(d, rest, sizeof(rest));
+  if (d->hold)
+    d->hold(d->node, false);
   if (rrv == 1)
     snprintf(msg, len, "%s", cert);
   else
@@ -448,8 +452,13 @@ void zt_driver_reopen_audit(void) {
  * Intermediate: configuration and policy, core/policyfile.c); a daemon
  * with nothing to reload says so and carries on instead of dying. */
 static void reload_hook(void *ud) {
+  struct zt_driver *d = ud;
   char msg[1500];
+  if (d->hold)
+    d->hold(d->node, true);
   zt_driver_reopen_audit();
+  if (d->hold)
+    d->hold(d->node, false);
   if (do_reload(ud, msg, sizeof(msg)) == 0)
     zt_info("SIGHUP: %s", msg);
   else

@@ -51,6 +51,10 @@ struct zt_driver {
    * tls->crl (crlreload.h). NULL: nothing of these to reload. */
   struct zt_tls_creds *creds;
   const struct zt_tls_paths *tls;
+  /* Around a reload (credentials, audit log, configuration): on true the
+   * node's other threads stand still until false (the Intermediate's
+   * workers read the credentials in their handshakes). NULL: none. */
+  void (*hold)(void *node, bool on);
   /* The control socket (ctlsock.h): its path, NULL for none; when it
    * cannot be opened the daemon stops if ctl_required (the operator named
    * it), else warns and runs without it (the default path). */

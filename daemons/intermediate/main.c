@@ -30,7 +30,9 @@
 #include "statefile.h"
 #include "stun.h"
 #include "svcstate.h"
+#include "reuseport.h"
 #include "udp.h"
+#include "workers.h"
 
 static const char usage[] =
     "usage: ztna-intermediate [options]\n"
@@ -52,6 +54,7 @@ static void feed_udp(void *n, const struct sockaddr *from, socklen_t fromlen,
   zt_intermediate_feed_udp(n, from, fromlen, pkt, len, now);
 }
 static uint64_t expiry(void *n) { return zt_intermediate_expiry(n); }
+static void hold(void *n, bool on) { zt_intermediate_hold(n, on); }
 static void handle_expiry(void *n, uint64_t now) {
   zt_intermediate_handle_expiry(n, now);
 }
@@ -277,19 +280,24 @@ int main(int argc, char **argv) {
     return 1;
   struct zt_driver d = {.tun_fd = -1};
   struct zt_io io = {0};
-  d.udp_fd = zt_udp_open((struct sockaddr *)&cfg.listen, cfg.listen_len, err,
-                         sizeof(err));
-  if (d.udp_fd < 0) {
+  /* One socket per worker, the kernel steering each packet to its owner
+   * (platform/reuseport.c); worker 0's is the driver's. */
+  int fds[ZT_IM_MAX_WORKERS];
+  if (zt_udp_open_group((struct sockaddr *)&cfg.listen, cfg.listen_len,
+                        cfg.workers, fds, err, sizeof(err)) != 0) {
     zt_err("%s", err);
     return 1;
   }
+  d.udp_fd = fds[0];
   /* Thousands of peers' handshakes and keepalives arrive in bursts: a
    * deeper queue than the other daemons' (docs/performance.md). */
-  int rcvbuf = zt_udp_set_rcvbuf(d.udp_fd, cfg.udp_receive_buffer);
-  if (rcvbuf < cfg.udp_receive_buffer)
-    zt_warn("udp_receive_buffer: asked %d bytes, the kernel gave %d (not "
-            "root: net.core.rmem_max limits it)",
-            cfg.udp_receive_buffer, rcvbuf);
+  for (unsigned i = 0; i < cfg.workers; i++) {
+    int rcvbuf = zt_udp_set_rcvbuf(fds[i], cfg.udp_receive_buffer);
+    if (i == 0 && rcvbuf < cfg.udp_receive_buffer)
+      zt_warn("udp_receive_buffer: asked %d bytes, the kernel gave %d (not "
+              "root: net.core.rmem_max limits it)",
+              cfg.udp_receive_buffer, rcvbuf);
+  }
   if (!(d.loop = zt_loop_new())) {
     zt_err("cannot create the event loop");
     return 1;
@@ -321,6 +329,7 @@ int main(int argc, char **argv) {
   d.metrics_listen = (struct sockaddr *)&cfg.metrics_listen;
   d.metrics_listen_len = cfg.metrics_listen_len;
   d.reload = reload;
+  d.hold = hold; /* the other workers stand still during a reload */
   d.creds = creds; /* SIGHUP reads the certificate and key again */
   d.tls = &cfg.tls;
   if (open_dashboard(d.loop, im, &cfg, creds, &dash) != 0)
@@ -334,16 +343,21 @@ int main(int argc, char **argv) {
     zt_err("epoll: cannot watch the STUN socket: %s", strerror(errno));
     return 1;
   }
-  zt_info("listening on udp %s, %zu service(s), %zu policy rule(s)",
+  if (zt_im_workers_start(im, &d, &io, fds, cfg.workers) != 0)
+    return 1;
+  zt_info("listening on udp %s, %u worker(s), %zu service(s), %zu policy "
+          "rule(s)",
           zt_netaddr_str((struct sockaddr *)&cfg.listen, addr, sizeof(addr)),
-          zt_intermediate_policy(im)->n_services,
+          cfg.workers, zt_intermediate_policy(im)->n_services,
           zt_intermediate_policy(im)->n_rules);
   int rv = zt_driver_run(&d);
+  zt_im_workers_stop(); /* before the goodbyes: those use worker 0's socket */
   zt_dashboard_close(dash);
   zt_intermediate_shutdown(im, zt_now_ns());
   zt_intermediate_free(im);
   zt_loop_free(d.loop);
-  close(d.udp_fd);
+  for (unsigned i = 0; i < cfg.workers; i++)
+    close(fds[i]);
   if (stun_fd >= 0)
     close(stun_fd);
   zt_tls_creds_free(creds);

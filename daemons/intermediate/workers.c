@@ -13,7 +13,7 @@
 #include "log.h"
 
 struct worker {
-  struct zt_driver d; /* first: io->ud is &d, wake() finds the rest */
+  struct zt_driver d;
   struct zt_driver *drv; /* &d, or worker 0's: the main thread's */
   struct zt_io io;
   struct zt_intermediate *im;
@@ -33,12 +33,6 @@ static void wake(void *ud) {
   /* EAGAIN: the counter is full, the loop is woken already. */
   if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
     zt_err("worker %u: cannot wake: %s", w->idx, strerror(errno));
-}
-
-/* Worker 0's io->ud is the main thread's driver, not a struct worker. */
-static void wake0(void *ud) {
-  (void)ud;
-  wake(&workers[0]);
 }
 
 static void mail(void *node, const void *arg, uint64_t now) {
@@ -106,7 +100,8 @@ int zt_im_workers_start(struct zt_intermediate *im, struct zt_driver *d0,
   w0->drv = d0;
   if (mailbox(w0, d0->loop) != 0)
     return -1;
-  io0->wake = wake0;
+  io0->wake = wake;
+  io0->wake_ud = w0;
   n_workers = 1;
   for (unsigned i = 1; i < n; i++) {
     struct worker *w = &workers[i];
@@ -123,6 +118,7 @@ int zt_im_workers_start(struct zt_intermediate *im, struct zt_driver *d0,
       goto fail;
     zt_driver_io(&w->d, &w->io);
     w->io.wake = wake;
+    w->io.wake_ud = w;
     if (zt_intermediate_add_worker(im, &w->io) != 0) {
       zt_err("cannot add worker %u: out of memory", i);
       goto fail;
@@ -149,7 +145,7 @@ void zt_im_workers_stop(void) {
     if (!w->running)
       continue;
     __atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
-    wake(&w->d);
+    wake(w);
     pthread_join(w->tid, NULL);
     w->running = false;
   }

@@ -131,11 +131,38 @@ static void test_replace_across_workers(void) {
   world_free(w);
 }
 
+/* An agent's new address binding is saved by worker 0 (one file), which
+ * must be woken for it when the agent's HELLO is another worker's. Here
+ * worker 0 holds no peer at all, so no timer of its own would ever run
+ * the save: without the wake the agent waits for its WELCOME forever. */
+static bool conn_up(struct world *w) {
+  return owner(w, ZT_ROLE_CONNECTOR, "conn-a") >= 0;
+}
+static bool bob_welcomed(struct world *w) {
+  return w->n_agents && zt_agent_tunnel_addr(w->a[0].agent) != 0;
+}
+static void test_address_saved_by_worker0(void) {
+  n_workers = 3;
+  struct world *w = world_new_with(NULL, with_workers);
+  CHECK(world_run(w, conn_up, 5 * SEC));
+  CHECK_EQ_INT(owner(w, ZT_ROLE_CONNECTOR, "conn-a"), 50000 % 3);
+  size_t saves = w->state_saves;
+  uint64_t t0 = w->net.now;
+  CHECK(world_add_agent(w, &pki.bob, 50002));
+  CHECK(world_run(w, bob_welcomed, 5 * SEC));
+  printf("  bob (worker %d) welcomed after %.0f ms\n",
+         owner(w, ZT_ROLE_AGENT, "bob"), (double)(w->net.now - t0) / 1e6);
+  CHECK_EQ_INT(owner(w, ZT_ROLE_AGENT, "bob"), 50002 % 3);
+  CHECK_EQ_INT(w->state_saves, saves + 1);
+  world_free(w);
+}
+
 int main(void) {
   sim_log_init();
   RUN(test_relay_across_workers);
   RUN(test_control_across_workers);
   RUN(test_replace_across_workers);
+  RUN(test_address_saved_by_worker0);
   sim_pki_free();
   return TEST_EXIT();
 }

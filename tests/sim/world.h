@@ -156,6 +156,12 @@ struct world {
   /* The Intermediate's workers (set in world_new_with's edit; 0 or 1:
    * one). The sim steers each packet to its worker as the kernel would. */
   unsigned im_workers;
+  struct zt_io io_w[ZT_IM_MAX_WORKERS]; /* workers 1.. (0: io_i) */
+  struct sim_im_worker {
+    unsigned idx;
+    bool woken;   /* its io->wake was called */
+    uint64_t due; /* its expiry when it last ran or was woken */
+  } imw[ZT_IM_MAX_WORKERS];
   /* shorthands for the default deployment: a[0] and c[0] */
   struct zt_agent *agent;
   struct zt_connector *conn;

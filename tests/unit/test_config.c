@@ -725,6 +725,20 @@ static void test_udp_receive_buffer(void) {
   CHECK_EQ_INT(agent("{\"udp_receive_buffer\": 8388608}"), -1);
 }
 
+/* "workers": the Intermediate's only; 1 when absent; 1 to 64. */
+static void test_workers(void) {
+  CHECK_EQ_INT(im("{}"), 0);
+  CHECK_EQ_INT(icfg.workers, 1);
+  CHECK_EQ_INT(im("{\"workers\": 4}"), 0);
+  CHECK_EQ_INT(icfg.workers, 4);
+  CHECK_EQ_INT(im("{\"workers\": 0}"), -1);
+  CHECK_STR(err, "im.json:1: workers: expected a number of threads from 1 "
+                 "to 64");
+  CHECK_EQ_INT(im("{\"workers\": 65}"), -1);
+  CHECK_EQ_INT(im("{\"workers\": 2.5}"), -1);
+  CHECK_EQ_INT(agent("{\"workers\": 2}"), -1);
+}
+
 static void test_tun(void) {
   CHECK_EQ_INT(agent("{\"tun\": \"0123456789abcdef\"}"), -1); /* 16 */
   CHECK_CONTAINS(err, "agent.json:1: tun: not a valid interface name: "
@@ -1116,6 +1130,7 @@ int main(void) {
   RUN(test_log_level);
   RUN(test_congestion_control);
   RUN(test_udp_receive_buffer);
+  RUN(test_workers);
   RUN(test_tun);
   RUN(test_paths);
   RUN(test_audit_log);
