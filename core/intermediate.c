@@ -2039,16 +2039,17 @@ void zt_intermediate_handle_expiry(struct zt_intermediate *im, uint64_t now) {
 static void worker_mail(struct zt_intermediate *im, struct im_worker *w,
                         uint64_t now) {
   packet_begin(im, w, now);
+  /* All under the lock: once p->posted is false another thread may post
+   * it again, rewriting p->next_posted. (mark_dirty() of our own peer
+   * takes no lock.) */
   pthread_mutex_lock(&w->mail_lock);
-  struct peer *list = w->mail;
-  w->mail = NULL;
-  for (struct peer *p = list; p; p = p->next_posted)
-    p->posted = false;
-  pthread_mutex_unlock(&w->mail_lock);
-  for (struct peer *p = list, *next; p; p = next) {
+  for (struct peer *p = w->mail, *next; p; p = next) {
     next = p->next_posted;
+    p->posted = false;
     mark_dirty(p);
   }
+  w->mail = NULL;
+  pthread_mutex_unlock(&w->mail_lock);
   flush_dirty(im);
   packet_end(im);
   control_run(im);

@@ -75,6 +75,7 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build bash tests/netns/metrics.sh
   BUILD=build bash tests/netns/rotate.sh   # prints its wall time
   BUILD=build bash tests/netns/dashboard.sh
+  BUILD=build bash tests/netns/workers.sh
   step "namespace end-to-end tests (ASan+UBSan)"
   # QUICK=1 leaves out the opacity check on purpose (the plain pass has it).
   # The daemons run with ASan and UBSan but without LeakSanitizer: its exit
@@ -93,6 +94,12 @@ if [ "${SKIP_NETNS:-0}" != 1 ]; then
   BUILD=build-san bash tests/netns/dns.sh
   # Client certificate chains and HTTP requests reach the dashboard's checks.
   BUILD=build-san bash tests/netns/dashboard.sh
+  # Packets of peers on two worker threads, under ASan, then ThreadSanitizer.
+  BUILD=build-san bash tests/netns/workers.sh
+  step "the Intermediate's workers under ThreadSanitizer (build-tsan)"
+  make -j"$jobs" SAN=thread bins
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+    BUILD=build-tsan bash tests/netns/workers.sh
 fi
 step "deployment: Kubernetes manifests rendered and checked (tests/deploy/k8s_render.sh)"
 BUILD=build bash tests/deploy/k8s_render.sh

@@ -20,6 +20,7 @@
 #                 the other worker stands still meanwhile; traffic goes on
 #   stop          SIGTERM: both threads stop, the peers hear the goodbye,
 #                 exit status 0
+#   tsan          with BUILD=build-tsan: no ThreadSanitizer report
 #
 # BUILD=build|build-san picks the binaries. Exit status: failures.
 set -u
@@ -138,5 +139,17 @@ if [ "$rv" = 0 ] && grep -q "stopping (signal 15)" "$ZT_WORK/intermediate.log" &
 else
   fail stop "exit $rv; $(tail -n 2 "$ZT_WORK/intermediate.log")"
 fi
+
+# Under ThreadSanitizer (BUILD=build-tsan, halt_on_error=1): the threads
+# raced nowhere on the way, or the daemon would have stopped with a report.
+case $ZT_BIN in
+*tsan*)
+  if grep -q "ThreadSanitizer" "$ZT_WORK/intermediate.log"; then
+    fail tsan "$(grep -m1 -A6 'WARNING: ThreadSanitizer' "$ZT_WORK/intermediate.log" | tr '\n' ' ')"
+  else
+    pass "tsan: no report from the Intermediate"
+  fi
+  ;;
+esac
 
 zt_summary workers
