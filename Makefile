@@ -18,6 +18,7 @@
 #   make bench      throughput and RTT beside peer tunnels (bench/run.sh)
 #   make bench-flood  spoofed-Initial flood vs. an established session
 #   make bench-steer  cost of the workers' steering program (loopback)
+#   make bench-workers  the relay with 1 and 2 Intermediate workers
 #   make bench-scale  thousands of peers at one Intermediate (bench/scale.sh)
 #   make bench-lossy  TCP/UDP with and without the tunnel on a lossy link
 #   make soak       an hour of traffic with faults (scripts/soak.sh)
@@ -106,7 +107,7 @@ SIM_LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,\
 # netem on the test machines. Links with nothing of ours.
 DELAYFWD := $(BUILD)/tests/delayfwd
 
-.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-steer bench-scale bench-lossy bench-profile soak install clean fuzz
+.PHONY: all bins deb test unit check mutants demo bench bench-flood bench-steer bench-scale bench-workers bench-lossy bench-profile soak install clean fuzz
 all: $(BINS) $(UNIT_BIN) $(SIM_BIN) $(DELAYFWD)
 # The shipped programs only (debian/rules builds these).
 bins: $(BINS)
@@ -249,6 +250,11 @@ $(BUILD)/bench/loadgen: $(BUILD)/bench/loadgen.o $(LIBZTNA)
 
 bench-scale:
 	bash bench/scale.sh
+
+# The relayed path with 1 and 2 Intermediate workers in one run
+# (bench/workers.sh; docs/performance.md).
+bench-workers: bins
+	bash bench/workers.sh
 
 # Loss and delay on the Intermediate's link, per QUIC congestion controller
 # (bench/lossy.sh; docs/performance.md).

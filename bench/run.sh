@@ -9,6 +9,8 @@
 #                       (bench/direct.sh; DIRECT=0: skip)
 #   raw-veth, wireguard-go, openvpn-p2p, openvpn-relay   from shared/bench/peer-tunnels.sh
 #   ztna-rss-KIB NAME   peak resident memory of each daemon after the run
+#   workers-...         the relay with 1 and 2 Intermediate workers
+#                       (bench/workers.sh; WORKERS_BENCH=0: skip)
 #   profile-...         CPU per MB, syscalls per packet, perf shares per
 #                       daemon (bench/profile.sh, also `make bench-profile`;
 #                       PROFILE=0: skip)
@@ -54,6 +56,10 @@ done
     echo "ztna-rss-KIB $d ${hwm:-NA}"
   done
 )
+
+# The relay with 1 and 2 Intermediate workers (bench/workers.sh).
+# WORKERS_BENCH=0 skips it.
+if [ "${WORKERS_BENCH:-1}" = 1 ]; then DUR=$DUR bash bench/workers.sh; fi
 
 # Where the relay path's time goes (bench/profile.sh). PROFILE=0 skips it.
 if [ "${PROFILE:-1}" = 1 ]; then DUR=$DUR bash bench/profile.sh; fi

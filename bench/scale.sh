@@ -29,6 +29,7 @@
 # build (e.g. a checkout of main) with this tree's loadgen: before/after
 # figures in one run. IM_ENV="VAR=value ..." sets environment variables of
 # the Intermediate (e.g. GLIBC_TUNABLES for allocator experiments).
+# WORKERS (1): the Intermediate's "workers" (threads).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 CONNS=${CONNS:-10000}
@@ -109,6 +110,7 @@ cat >"$WORK/intermediate.json" <<EOF
   "agent_pool": "100.64.0.0/16",
   "state_dir": "$WORK/state",
   "control_socket": "none",
+  "workers": ${WORKERS:-1},
   "services": [$svcs
   ],
   "policy": [

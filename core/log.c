@@ -14,8 +14,14 @@ static bool log_journal;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void zt_log_set_level(enum zt_log_level level) { log_level = level; }
-enum zt_log_level zt_log_get_level(void) { return log_level; }
+/* Atomic: the Intermediate's worker threads log while the main thread
+ * raises the level for a status dump (SIGUSR1). */
+void zt_log_set_level(enum zt_log_level level) {
+  __atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+}
+enum zt_log_level zt_log_get_level(void) {
+  return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
 
 void zt_log_set_sink(zt_log_sink sink, void *ud) {
   log_sink = sink;
@@ -75,7 +81,7 @@ void zt_log(enum zt_log_level level, const char *fmt, ...) {
   char raw[1024], line[4 * sizeof(raw)];
   va_list ap;
 
-  if (level > log_level)
+  if (level > zt_log_get_level())
     return;
   va_start(ap, fmt);
   vsnprintf(raw, sizeof(raw), fmt, ap);
