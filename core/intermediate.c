@@ -2341,6 +2341,15 @@ int zt_intermediate_status_json(const struct zt_intermediate *im, char *buf,
   zt_statusw_begin(&w, "intermediate", im->creds->own_name);
   zt_statusw_addr(&w, "listen", (const struct sockaddr *)&im->local,
                   im->locallen);
+  zt_jsonw_begin_array(&w, "workers");
+  for (unsigned i = 0; i < im->n_workers; i++) {
+    zt_jsonw_begin_object(&w, NULL);
+    zt_jsonw_u64(&w, "peers", im->w[i]->n_peers);
+    zt_jsonw_u64(&w, "packets", im->w[i]->stats.packets_in);
+    zt_jsonw_u64(&w, "relay_frames", im->w[i]->stats.relay_frames);
+    zt_jsonw_end_object(&w);
+  }
+  zt_jsonw_end_array(&w);
   zt_statusw_own_cert(&w, im->creds, im->io);
   zt_jsonw_begin_array(&w, "peers");
   FOR_EACH_PEER(im, p) {

@@ -73,6 +73,10 @@ static void test_relay_across_workers(void) {
   CHECK(n > 0 && (size_t)n < sizeof(out));
   CHECK_CONTAINS(out, "worker 0: 1 peer(s)");
   CHECK_CONTAINS(out, "worker 1: 1 peer(s)");
+  n = zt_intermediate_status_json(w->im, out, sizeof(out));
+  CHECK(n > 0 && (size_t)n < sizeof(out));
+  CHECK_CONTAINS(out, "\"workers\":[{\"peers\":1,");
+  CHECK_CONTAINS(out, "},{\"peers\":1,");
   world_free(w);
 }
 
