@@ -50,6 +50,14 @@ struct peer {
    * moment it queues a relayed frame. Never held while waiting for
    * another lock (trylock only), so no two workers can deadlock. */
   pthread_mutex_t lock;
+  /* The deadline its owner's heap holds for it (UINT64_MAX: none), under
+   * lock: a worker that wrote it out compares its new deadline with this
+   * and wakes the owner only when it is earlier (relayed_out()). */
+  uint64_t armed_at;
+  /* The latest time its connection was given (under lock): two workers'
+   * clocks were read at different moments, and ngtcp2 wants a connection's
+   * time never to go back (peer_now()). */
+  uint64_t last_now;
   /* In its owner's mailbox (under w->mail_lock), waiting to be written. */
   bool posted;
   struct peer *next_posted;
@@ -219,6 +227,14 @@ static bool peer_trylock(struct peer *p) {
 static void peer_unlock(struct peer *p) {
   if (threaded(p->im))
     pthread_mutex_unlock(&p->lock);
+}
+
+/* This worker's time for p's connection, never before what another
+ * worker already gave it. Under p's lock. */
+static uint64_t peer_now(struct peer *p) {
+  if (p->last_now < self->now)
+    p->last_now = self->now;
+  return p->last_now;
 }
 
 /* A packet phase of worker w. */
@@ -1044,16 +1060,38 @@ static void relay_defer(struct peer *to, uint32_t id, const uint8_t *data,
   memcpy(it->frame, data, len);
 }
 
+static uint64_t peer_deadline(const struct peer *p);
+
+/* A frame was queued into `to` (its lock held). Our own peer is written
+ * with the rest of this read (flush_dirty()). Another worker's is written
+ * here and now, through our socket (the group's sockets share the
+ * address): the outer layer is decrypted by the worker that read the
+ * frame and encrypted by the same one, with no hand-over. Its owner hears
+ * of it only when its timer must now fire earlier than the one it set. */
+static void relayed_out(struct peer *to) {
+  if (to->w == self) {
+    mark_dirty(to);
+    peer_unlock(to);
+    return;
+  }
+  zt_io_send_all(self->io, to->q, peer_now(to));
+  bool tell = zq_is_dead(to->q) || peer_deadline(to) < to->armed_at;
+  peer_unlock(to);
+  if (tell)
+    post(to);
+}
+
 static void relay_run(void) {
   struct im_worker *w = self;
   for (size_t i = 0; i < w->n_relay; i++) {
     struct relay_item *it = &w->relay[i];
     peer_lock(it->to);
     int rv = zq_send_datagram_flow(it->to->q, it->channel, it->frame, it->len);
-    peer_unlock(it->to);
     relay_count(rv, it->len - ZT_RELAY_HDR_LEN);
     if (rv == 0)
-      mark_dirty(it->to);
+      relayed_out(it->to);
+    else
+      peer_unlock(it->to);
   }
   w->n_relay = 0;
 }
@@ -1093,10 +1131,11 @@ static void on_datagram(struct zq_conn *q, const uint8_t *data, size_t len,
     return;
   }
   int rv = zq_send_datagram_flow(to->q, id, data, len);
-  peer_unlock(to);
   relay_count(rv, plen);
   if (rv == 0)
-    mark_dirty(to);
+    relayed_out(to);
+  else
+    peer_unlock(to);
 }
 
 static const struct zq_handlers peer_handlers = {
@@ -1234,13 +1273,18 @@ static bool silence_watched(const struct peer *p) {
  * after every entry point. The heap has room for every peer
  * (peer_accept() reserves it), so this cannot fail. Its owner only, with
  * the peer's lock held. */
-static void peer_rearm(struct peer *p) {
+static uint64_t peer_deadline(const struct peer *p) {
   uint64_t t = zq_expiry(p->q);
   if (p->cert.check_at && p->cert.check_at < t)
     t = p->cert.check_at;
   if (silence_watched(p) && p->heard_at + SILENT_NS < t)
     t = p->heard_at + SILENT_NS;
-  zt_deadline_set(&p->w->deadlines, &p->due, t);
+  return t;
+}
+
+static void peer_rearm(struct peer *p) {
+  p->armed_at = peer_deadline(p);
+  zt_deadline_set(&p->w->deadlines, &p->due, p->armed_at);
 }
 
 /* This worker's dirty peers: written out and rearmed. A dead one is
@@ -1252,7 +1296,7 @@ static void flush_dirty(struct zt_intermediate *im) {
     w->dirty = p->next_dirty;
     p->dirty = false;
     peer_lock(p);
-    zt_io_send_all(w->io, p->q, w->now);
+    zt_io_send_all(w->io, p->q, peer_now(p));
     bool dead = zq_is_dead(p->q);
     if (!dead)
       peer_rearm(p);
@@ -1426,6 +1470,7 @@ static struct peer *peer_accept(struct zt_intermediate *im,
   }
   p->im = im;
   p->w = w;
+  p->armed_at = UINT64_MAX;
   zt_deadline_init(&p->due);
   memcpy(&p->observed, from, fromlen);
   p->observedlen = fromlen;
@@ -1491,7 +1536,7 @@ static void on_initial(struct zt_intermediate *im, const struct sockaddr *from,
   if ((p = peer_by_initial(im, ikey, from, &ini.hd.dcid))) {
     peer_lock(p);
     zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
-            pkt, len, self->now);
+            pkt, len, peer_now(p));
     peer_unlock(p);
     mark_dirty(p);
     return;
@@ -1640,7 +1685,7 @@ static void packet_in(struct zt_intermediate *im, const struct sockaddr *from,
   } else {
     peer_lock(p);
     zq_read(p->q, (struct sockaddr *)&im->local, im->locallen, from, fromlen,
-            pkt, len, w->now);
+            pkt, len, peer_now(p));
     if (!zq_is_dead(p->q)) {
       if (peer_moved(p))
         ctl_note(p, CTL_MOVED);
@@ -2018,8 +2063,10 @@ static void worker_handle_expiry(struct zt_intermediate *im,
   }
   for (struct peer *p = due; p; p = p->next_due) {
     peer_lock(p);
-    if (zq_expiry(p->q) <= now)
-      zq_handle_expiry(p->q, now);
+    p->armed_at = UINT64_MAX; /* out of the heap until rearmed */
+    uint64_t t = peer_now(p);
+    if (zq_expiry(p->q) <= t)
+      zq_handle_expiry(p->q, t);
     bool silent = silence_watched(p) && p->heard_at + SILENT_NS <= now;
     peer_unlock(p);
     if ((p->cert.check_at && p->cert.check_at <= now) || silent)
