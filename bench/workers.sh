@@ -9,6 +9,7 @@
 #   workers-cpu-ms-per-mb W DAEMON   CPU (user+sys) per MB the 4 flows moved
 #   workers-placement W ...      peers each worker owns (with 2: the agent
 #                                and the connector on different ones)
+#   workers-worker W I ...       worker I's counters at the end (status JSON)
 #
 # On this 2-core machine the agent, the connector, both iperf3 ends and the
 # kernel's forwarding share the cores with the Intermediate: a second
@@ -71,5 +72,9 @@ PY
     done
     rtt=$(A ping -q -c 200 -i 0.005 "$WEB_VIP" 2>/dev/null | awk -F/ '/rtt|round-trip/{print $5}')
     echo "workers-rtt-ms $W ${rtt:-NA}"
+    "$ZT_BIN/ztna" status --json --socket "$ZT_WORK/intermediate.sock" 2>/dev/null |
+      python3 -c 'import json,sys
+for i, w in enumerate(json.load(sys.stdin)["workers"]):
+    print("workers-worker %s %d: %s" % (sys.argv[1], i, " ".join("%s %s" % kv for kv in w.items())))' "$W" 2>/dev/null
   )
 done
