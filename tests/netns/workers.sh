@@ -107,8 +107,9 @@ iperf upload
 # Status over the control socket and SIGUSR1's status dump while the
 # workers relay: readers stop them, the counters add up.
 (sleep 1 && im_status >/dev/null && kill -USR1 "$(zt_daemon_pid intermediate)") &
+reader=$!
 iperf download -R
-wait
+wait "$reader" # that one only: a bare wait would wait for the daemons too
 
 # Steering: a packet at a worker that does not own its connection would
 # be unknown there (counted, answered with a stateless reset that ends the
