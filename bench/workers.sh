@@ -26,14 +26,7 @@ for W in ${COUNTS:-1 2}; do
     # shellcheck source=../tests/netns/ztna-env.sh
     source tests/netns/ztna-env.sh
     trap zt_env_down EXIT
-    set_workers() {
-      python3 - "$ZT_WORK/intermediate.json" "$W" <<'PY'
-import json, sys
-cfg = json.load(open(sys.argv[1]))
-cfg["workers"] = int(sys.argv[2])
-json.dump(cfg, open(sys.argv[1], "w"), indent=1)
-PY
-    }
+    set_workers() { zt_config_set_num "$ZT_WORK/intermediate.json" workers "$W"; }
     ZT_AFTER_CONFIGS=set_workers ZT_DIRECT=false zt_env_up >/dev/null 2>&1 ||
       { echo "workers-relay $W NA NA (start-up failed)"; exit 1; }
     A() { ip netns exec "$ZT_NS_A" "$@"; }

@@ -530,12 +530,17 @@ static void flush_welcomes(struct zt_intermediate *im) {
   }
 }
 
-static void welcome_unqueue(struct zt_intermediate *im, struct peer *p) {
-  for (struct peer **pp = &im->welcome_wait; *pp; pp = &(*pp)->next_welcome)
-    if (*pp == p) {
-      *pp = p->next_welcome;
-      break;
+/* Takes p off a singly linked list of peers chained by `next` (welcome
+ * waits, dirty, control and mailbox lists: short, and p rarely on them). */
+#define PEER_UNLINK(head, p, next)                                             \
+  for (struct peer **pp_ = (head); *pp_; pp_ = &(*pp_)->next)                  \
+    if (*pp_ == (p)) {                                                         \
+      *pp_ = (p)->next;                                                        \
+      break;                                                                   \
     }
+
+static void welcome_unqueue(struct zt_intermediate *im, struct peer *p) {
+  PEER_UNLINK(&im->welcome_wait, p, next_welcome);
   p->welcome_pending = false;
 }
 
@@ -1215,24 +1220,12 @@ static void peer_remove(struct zt_intermediate *im, struct peer *p) {
     welcome_unqueue(im, p);
   /* Off every list of its owner that may still hold it. */
   if (p->dirty)
-    for (struct peer **pp = &w->dirty; *pp; pp = &(*pp)->next_dirty)
-      if (*pp == p) {
-        *pp = p->next_dirty;
-        break;
-      }
+    PEER_UNLINK(&w->dirty, p, next_dirty);
   if (p->ctl)
-    for (struct peer **pp = &w->ctl; *pp; pp = &(*pp)->next_ctl)
-      if (*pp == p) {
-        *pp = p->next_ctl;
-        break;
-      }
+    PEER_UNLINK(&w->ctl, p, next_ctl);
   pthread_mutex_lock(&w->mail_lock);
   if (p->posted)
-    for (struct peer **pp = &w->mail; *pp; pp = &(*pp)->next_posted)
-      if (*pp == p) {
-        *pp = p->next_posted;
-        break;
-      }
+    PEER_UNLINK(&w->mail, p, next_posted);
   pthread_mutex_unlock(&w->mail_lock);
   if (p->prev)
     p->prev->next = p->next;

@@ -32,14 +32,7 @@ source tests/netns/harness.sh
 A() { ip netns exec "$ZT_NS_A" "$@"; }
 zt_need_bins ztna ztna-intermediate ztna-connector ztna-agent
 
-two_workers() {
-  "$ZT_PY" - "$ZT_WORK/intermediate.json" <<'PY'
-import json, sys
-cfg = json.load(open(sys.argv[1]))
-cfg["workers"] = 2
-json.dump(cfg, open(sys.argv[1], "w"), indent=1)
-PY
-}
+two_workers() { zt_config_set_num "$ZT_WORK/intermediate.json" workers 2; }
 ZT_AFTER_CONFIGS=two_workers
 # Relayed only: every packet crosses the Intermediate's workers.
 export ZT_DIRECT=false

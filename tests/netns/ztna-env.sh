@@ -383,6 +383,15 @@ cfg[key] = value
 json.dump(cfg, open(path, "w"), indent=1)' "$@"
 }
 
+# zt_config_set_num FILE KEY N: the same with a number.
+zt_config_set_num() {
+  "$ZT_PY" -c 'import json, sys
+path, key, value = sys.argv[1:4]
+cfg = json.load(open(path))
+cfg[key] = int(value)
+json.dump(cfg, open(path, "w"), indent=1)' "$@"
+}
+
 # The daemons' control sockets (`ztna status`) live in $ZT_WORK, not in
 # /run/ztna: the namespaces share the file system, and a test must not
 # take the host's sockets.

@@ -10,6 +10,7 @@
 #include "dnstun.h"
 #include "e2e.h"
 #include "ippkt.h"
+#include "steer.h"
 #include "log.h"
 #include "relay.h"
 #include "wire.h"
@@ -189,18 +190,16 @@ static void drain_workers(struct world *w, uint64_t now) {
   }
 }
 
-/* With workers, the kernel's steering: a packet goes to the worker its
- * connection ID names (key % n); a first Initial, whose DCID the client
- * made up, by its source port, as the kernel's hash would. */
+/* With workers, the kernel's steering (core/steer.h, the program's
+ * rules); a first Initial, whose DCID the client made up, by its source
+ * port instead, so that a test chooses where a peer lands by its port. */
 static unsigned steer(struct zt_intermediate *im, const struct sockaddr *f,
                       const uint8_t *p, size_t l) {
   unsigned n = zt_intermediate_workers(im);
-  uint32_t key;
-  if (n <= 1)
-    return 0;
   if (zq_packet_is_initial(p, l))
     return ntohs(((const struct sockaddr_in *)f)->sin_port) % n;
-  return zq_packet_key(p, l, &key) == 0 ? key % n : 0;
+  int i = zt_steer_worker(p, l, n);
+  return i < 0 ? 0 : (unsigned)i; /* the kernel's hash: any one will do */
 }
 
 static void deliver_i(void *n, const struct sockaddr *f, socklen_t fl,
