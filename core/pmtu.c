@@ -65,6 +65,7 @@ void zt_pmtu_restart(struct zt_pmtu *p, uint64_t now) {
   p->bh_losses = 0;
   p->acked_max = 0;
   p->epoch_seq = p->next_seq;
+  p->npending = 0;
   advance(p, now);
 }
 
@@ -111,14 +112,42 @@ void zt_pmtu_probe_lost(struct zt_pmtu *p, uint64_t id, uint64_t now) {
   probe_failed(p, now);
 }
 
-uint64_t zt_pmtu_data_seq(struct zt_pmtu *p, size_t size) {
+uint64_t zt_pmtu_data_sent(struct zt_pmtu *p, size_t size, uint64_t now) {
+  uint64_t seq = p->next_seq++;
   if (size <= p->base)
-    return 0;
-  return p->next_seq++;
+    return seq;
+  p->last_large = seq;
+  unsigned i = p->npending;
+  if (i == ZT_PMTU_PENDING) { /* forget the oldest */
+    i = 0;
+    for (unsigned k = 1; k < p->npending; k++)
+      if (p->pending[k].seq < p->pending[i].seq)
+        i = k;
+  } else {
+    p->npending++;
+  }
+  p->pending[i] = (struct zt_pmtu_sent){seq, now};
+  return seq;
 }
 
-void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq) {
-  if (seq == 0 || seq <= p->acked_max)
+/* Forgets a remembered large datagram; false when it was not remembered
+ * (judged already, or forgotten as one of too many). */
+static bool unpend(struct zt_pmtu *p, uint64_t seq) {
+  for (unsigned i = 0; i < p->npending; i++)
+    if (p->pending[i].seq == seq) {
+      p->pending[i] = p->pending[--p->npending];
+      return true;
+    }
+  return false;
+}
+
+void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq, size_t size) {
+  if (seq > p->acked_any)
+    p->acked_any = seq;
+  if (size <= p->base)
+    return;
+  unpend(p, seq);
+  if (seq <= p->acked_max)
     return;
   p->acked_max = seq;
   p->bh_losses = 0;
@@ -133,24 +162,47 @@ static void black_hole(struct zt_pmtu *p, uint64_t now) {
   p->bh_losses = 0;
   p->probe_lost = 0;
   p->epoch_seq = p->next_seq;
+  p->npending = 0;
   advance(p, now);
 }
 
-void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now) {
+/* One large datagram is lost (the caller forgot it already). */
+static void large_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now) {
   /* Lost before a later large one got through: congestion, not the path.
    * Lost before the last size change: says nothing about this size. */
-  if (seq == 0 || seq <= p->acked_max || seq < p->epoch_seq)
+  if (seq <= p->acked_max || seq < p->epoch_seq)
     return;
   if (++p->bh_losses < ZT_PMTU_MAX_PROBES)
     return;
   black_hole(p, now);
 }
 
+void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now) {
+  if (unpend(p, seq))
+    large_lost(p, seq, now);
+}
+
+unsigned zt_pmtu_sweep(struct zt_pmtu *p, uint64_t now, uint64_t loss_delay) {
+  unsigned lost = 0;
+  for (unsigned i = 0; i < p->npending;) {
+    struct zt_pmtu_sent s = p->pending[i];
+    if (s.seq < p->acked_any &&
+        (s.seq + ZT_PMTU_REORDER <= p->acked_any || now - s.at >= loss_delay)) {
+      p->pending[i] = p->pending[--p->npending];
+      lost++;
+      large_lost(p, s.seq, now); /* a black hole forgets the rest */
+      continue;
+    }
+    i++;
+  }
+  return lost;
+}
+
 void zt_pmtu_pto(struct zt_pmtu *p, unsigned pto_count, uint64_t now) {
   /* Nothing above base was sent since the last change: the timeouts are
    * about something else (a cut path), and base is the floor anyway. */
   if (pto_count < ZT_PMTU_BLACK_HOLE_PTOS || p->plpmtu <= p->base ||
-      p->next_seq == p->epoch_seq)
+      p->last_large < p->epoch_seq)
     return;
   black_hole(p, now);
 }
@@ -172,6 +224,7 @@ void zt_pmtu_too_big(struct zt_pmtu *p, size_t size, uint64_t now) {
   p->probe_lost = 0;
   p->bh_losses = 0;
   p->epoch_seq = p->next_seq;
+  p->npending = 0;
   advance(p, now);
 }
 

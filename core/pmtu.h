@@ -15,13 +15,21 @@
  * ZT_PMTU_RAISE_MS (the path may have grown).
  *
  * Black hole: the path shrank below the current size with no ICMP (or ICMP
- * filtered). Every non-probe datagram larger than BASE carries a sequence
- * number; ZT_PMTU_MAX_PROBES of them lost in a row, with none sent after
- * them acknowledged, means large packets no longer pass (congestion loss
- * always leaves later large packets acknowledged). The size falls back to
- * BASE and the search starts again. So does a run of ZT_PMTU_BLACK_HOLE_PTOS
+ * filtered). Every non-probe datagram carries a sequence number, and the
+ * ones larger than BASE are remembered until their fate is known;
+ * ZT_PMTU_MAX_PROBES of those lost in a row, with none sent after them
+ * acknowledged, means large packets no longer pass (congestion loss always
+ * leaves later large packets acknowledged). The size falls back to BASE and
+ * the search starts again. So does a run of ZT_PMTU_BLACK_HOLE_PTOS
  * loss-probe timeouts: when every packet is large (a full datagram queue)
  * nothing is acknowledged, and the transport only has its timer.
+ *
+ * A large datagram is lost when the transport says so, or when a datagram
+ * sent after it was acknowledged and it was not (zt_pmtu_sweep). The
+ * transport alone is not enough: ngtcp2 reports no lost datagram for a
+ * packet it already sent a loss probe for (PTO), and a lone large packet
+ * among small ones (an application's big message now and then) is always
+ * in that case: its probe timer fires long before the next packet's ACK.
  *
  * A send refused with EMSGSIZE (the kernel learned a smaller path MTU from
  * an ICMP "fragmentation needed") is a hint: that size is too big now.
@@ -46,6 +54,13 @@
  * that make a black hole: everything large is lost, so no later packet is
  * acknowledged and no loss can be declared at all. */
 #define ZT_PMTU_BLACK_HOLE_PTOS 2
+/* Large datagrams remembered until acknowledged or judged lost; when more
+ * are in flight the oldest are forgotten (a full window of large ones is
+ * judged by its newest, or by the PTO rule). */
+#define ZT_PMTU_PENDING 16
+/* A large datagram unacknowledged while this many sent after it were
+ * acknowledged is lost whatever the time (RFC 9002's packet threshold). */
+#define ZT_PMTU_REORDER 3
 
 enum zt_pmtu_state {
   ZT_PMTU_SEARCHING, /* probing: plpmtu is usable, larger sizes untried */
@@ -74,11 +89,17 @@ struct zt_pmtu {
   unsigned probe_lost; /* probes of target lost so far */
   uint64_t next_probe_id;
   uint64_t raise_at; /* COMPLETE: when to probe max again */
-  /* black hole detection over the large non-probe datagrams */
-  uint64_t next_seq;   /* sequence number of the next large datagram */
+  /* black hole detection over the non-probe datagrams */
+  uint64_t next_seq;   /* sequence number of the next datagram */
   uint64_t epoch_seq;  /* losses of datagrams older than this are history */
-  uint64_t acked_max;  /* largest acknowledged (0: none) */
+  uint64_t last_large; /* sequence number of the last large one sent */
+  uint64_t acked_max;  /* largest acknowledged large one (0: none) */
+  uint64_t acked_any;  /* largest acknowledged of any size (0: none) */
   unsigned bh_losses;  /* large datagrams lost since then */
+  unsigned npending;
+  struct zt_pmtu_sent {
+    uint64_t seq, at;
+  } pending[ZT_PMTU_PENDING]; /* large ones in flight, in no order */
   /* counters for status */
   uint64_t probes_sent, probes_acked, probes_lost, black_holes, too_big_hints;
   bool changed; /* set on every plpmtu change; the caller clears it */
@@ -97,12 +118,18 @@ uint64_t zt_pmtu_probe_sent(struct zt_pmtu *p, uint64_t now, uint64_t rto_ns);
 void zt_pmtu_probe_acked(struct zt_pmtu *p, uint64_t id, uint64_t now);
 void zt_pmtu_probe_lost(struct zt_pmtu *p, uint64_t id, uint64_t now);
 
-/* Non-probe datagrams: a sequence number for one about to be sent in a
- * packet of `size` bytes (0 when it is no larger than base: not tracked),
- * and its fate. */
-uint64_t zt_pmtu_data_seq(struct zt_pmtu *p, size_t size);
-void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq);
+/* Non-probe datagrams: the sequence number (never 0) of one about to be
+ * sent in a packet of `size` bytes, and its fate as the transport reports
+ * it. Acknowledgements give the size again: a large one may have been
+ * forgotten already. Losses count only for large ones still remembered. */
+uint64_t zt_pmtu_data_sent(struct zt_pmtu *p, size_t size, uint64_t now);
+void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq, size_t size);
 void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now);
+/* After the acknowledgements of a received packet (all of them: one ACK
+ * frame reports its datagrams in no particular order): every remembered
+ * large datagram sent before an acknowledged one, ZT_PMTU_REORDER datagrams
+ * before it or at least loss_delay ago, is lost. Returns how many. */
+unsigned zt_pmtu_sweep(struct zt_pmtu *p, uint64_t now, uint64_t loss_delay);
 
 /* The transport's consecutive PTO count went up to pto_count. */
 void zt_pmtu_pto(struct zt_pmtu *p, unsigned pto_count, uint64_t now);

@@ -581,6 +581,38 @@ static void test_path_mtu(void) {
   zt_tls_creds_free(cs);
 }
 
+/* The path shrinks while the large datagrams are sparse, each followed by
+ * small ones (an application's big UDP message every 50 ms beside a
+ * small one): every large packet is lost alone and the loss-probe timer
+ * fires before a later packet's ACK could declare it lost. ngtcp2 does not
+ * report a datagram whose packet was probed for (PTO) as lost, so the
+ * black hole must be found from the acknowledgements of the later small
+ * ones: within a few large losses, not by chance seconds later. */
+static void test_black_hole_sparse(void) {
+  struct zt_tls_creds *ci = creds(&p_agent), *cs = creds(&p_im);
+  struct pair p;
+  static uint8_t d[2000] = {0x45};
+  pair_init(&p, ci, cs, 1u << ZT_ROLE_AGENT);
+  pump(&p);
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->plpmtu, ZT_OUTER_UDP_PAYLOAD);
+  p.mtu = 1252;
+  int found = -1;
+  for (int i = 0; i < 100 && found < 0; i++) {
+    zq_send_datagram(p.c.q, d, zq_max_datagram(p.c.q));
+    run_for(&p, 25);
+    zq_send_datagram(p.c.q, d, 500);
+    run_for(&p, 25);
+    if (zq_pmtu(p.c.q)->black_holes)
+      found = i;
+  }
+  CHECK(found >= 0 && found < ZT_PMTU_MAX_PROBES + 2);
+  run_for(&p, 200);
+  CHECK_EQ_INT(zq_pmtu(p.c.q)->plpmtu, 1252);
+  pair_free(&p);
+  zt_tls_creds_free(ci);
+  zt_tls_creds_free(cs);
+}
+
 static void test_packet_key(void) {
   uint8_t shorthdr[1 + ZT_SCID_LEN] = {0x40, 0xde, 0xad, 0xbe, 0xef};
   uint32_t key;
@@ -882,6 +914,7 @@ int main(void) {
   RUN(test_handshake_stream_datagram);
   RUN(test_inner_sizes);
   RUN(test_path_mtu);
+  RUN(test_black_hole_sparse);
   RUN(test_foreign_ca_refused);
   RUN(test_wrong_role_refused);
   RUN(test_revoked_peer_refused);
