@@ -198,9 +198,11 @@ int zt_udp_send(int fd, const struct sockaddr *to, socklen_t tolen,
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
       return 1;
     if (zt_log_get_level() >= ZT_LOG_DEBUG) {
+      int e = errno; /* the caller may want it */
       char where[INET6_ADDRSTRLEN + 16];
       zt_dbg("udp: sendto %s (%zu bytes): %s",
-             zt_netaddr_str(to, where, sizeof(where)), len, strerror(errno));
+             zt_netaddr_str(to, where, sizeof(where)), len, strerror(e));
+      errno = e;
     }
     return -1;
   }
@@ -262,22 +264,36 @@ static unsigned build_messages(struct zt_udp_batch *b) {
 }
 
 /* Sends the datagrams of a refused GSO message one by one. Returns how
- * many of them failed. */
-static int resend_singly(struct zt_udp_batch *b, const struct msghdr *h) {
+ * many of them failed; *too_big: whether one failed for its size. */
+static int resend_singly(struct zt_udp_batch *b, const struct msghdr *h,
+                         bool *too_big) {
   int dropped = 0;
   for (size_t i = 0; i < h->msg_iovlen; i++)
     if (zt_udp_send(b->fd, h->msg_name, h->msg_namelen, h->msg_iov[i].iov_base,
-                    h->msg_iov[i].iov_len) != 0)
+                    h->msg_iov[i].iov_len) != 0) {
       dropped++;
+      if (errno == EMSGSIZE)
+        *too_big = true;
+    }
   return dropped;
 }
 
-/* A GSO message the kernel refused as such: GSO off from now on. */
+/* A GSO message the kernel refused. Segments larger than the path MTU it
+ * learned from an ICMP "fragmentation needed" get EMSGSIZE from this
+ * kernel (6.18, test_udp), but EINVAL from udp_send_skb's gso_size check
+ * in others: when the datagrams sent singly fail with EMSGSIZE, it was the
+ * path's doing and GSO stays on. Otherwise GSO itself was refused: off
+ * from now on. */
 static int resend_plain(struct zt_udp_batch *b, const struct msghdr *h) {
+  int err = errno;
+  bool too_big = false;
+  int dropped = resend_singly(b, h, &too_big);
+  if (err == EINVAL && too_big)
+    return dropped;
   b->no_gso = true;
   zt_warn("udp: the kernel refused UDP GSO (%s); sending datagrams singly",
-          strerror(errno));
-  return resend_singly(b, h);
+          strerror(err));
+  return dropped;
 }
 
 int zt_udp_batch_flush(struct zt_udp_batch *b) {
@@ -299,7 +315,8 @@ int zt_udp_batch_flush(struct zt_udp_batch *b) {
       /* Its first datagram is bigger than the path MTU the kernel knows
        * (a path MTU probe, typically): only that one may be refused, not
        * the smaller ones that share its message. */
-      dropped += resend_singly(b, h);
+      bool too_big = false;
+      dropped += resend_singly(b, h, &too_big);
     } else {
       /* Full buffer, unreachable destination...: drop this message (QUIC's
        * loss recovery resends) and go on with the others, which may be for

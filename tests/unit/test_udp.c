@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "netns_child.h"
 #include "udp.h"
 
 #define CAP 1500
@@ -374,6 +375,54 @@ static void test_recv_gro(void) {
 
 /* The Intermediate's deeper receive queue: as root past rmem_max (the
  * kernel reports twice the ask, its bookkeeping included). */
+/* In a namespace of its own: a route with MTU 1280 (what an ICMP
+ * "fragmentation needed" teaches the kernel). A GSO run of segments too
+ * big for it is refused (EMSGSIZE here, EINVAL from some kernels), sent
+ * singly and lost: the path's doing, so GSO must stay on for the next
+ * run, which fits. */
+static void gso_too_big_in_namespace(void) {
+  char out[512];
+  if (capture("ip link add zt0 type veth peer name zt1 2>&1 &&"
+              " ip link set zt0 up && ip link set zt1 up &&"
+              " ip addr add 10.9.0.1/24 dev zt0 &&"
+              " ip route add 10.9.9.0/24 dev zt0 mtu lock 1280 2>&1",
+              out, sizeof(out)) != 0) {
+    SKIP("no veth in the test's namespace");
+    return;
+  }
+  char err[256] = "";
+  struct sockaddr_in any = loopback(0);
+  any.sin_addr.s_addr = htonl(INADDR_ANY);
+  int fd = zt_udp_open((struct sockaddr *)&any, sizeof(any), err, sizeof(err));
+  CHECK(fd >= 0);
+  struct sockaddr_in to = loopback(9);
+  to.sin_addr.s_addr = htonl(0x0a090902); /* 10.9.9.2, behind zt0 */
+  static struct zt_udp_batch bt;
+  memset(&bt, 0, sizeof(bt));
+  bt.fd = fd;
+  uint8_t msg[1452];
+  memset(msg, 'x', sizeof(msg));
+  for (int i = 0; i < 3; i++)
+    zt_udp_batch_add(&bt, (struct sockaddr *)&to, sizeof(to), msg, 1400);
+  CHECK_EQ_INT(zt_udp_batch_flush(&bt), 3); /* all too big, all dropped */
+  CHECK(!bt.no_gso);
+  uint64_t before = bt.gso_messages;
+  for (int i = 0; i < 3; i++)
+    zt_udp_batch_add(&bt, (struct sockaddr *)&to, sizeof(to), msg, 1000);
+  CHECK_EQ_INT(zt_udp_batch_flush(&bt), 0);
+  CHECK_EQ_INT(bt.gso_messages, before + 1);
+  close(fd);
+}
+
+static void test_gso_too_big_keeps_gso(void) {
+  int st = run_in_new_netns(gso_too_big_in_namespace);
+  if (st == NETNS_SKIPPED) {
+    SKIP(netns_skip_reason);
+    return;
+  }
+  CHECK_EQ_INT(st, 0);
+}
+
 static void test_set_rcvbuf(void) {
   char err[256];
   int fd = open_loopback(err, sizeof(err));
@@ -400,5 +449,6 @@ int main(void) {
   RUN(test_dual_stack);
   RUN(test_send_batch_gso);
   RUN(test_recv_gro);
+  RUN(test_gso_too_big_keeps_gso);
   return TEST_EXIT();
 }
