@@ -61,6 +61,7 @@ void zt_pmtu_init(struct zt_pmtu *p, size_t base, size_t max, uint64_t now) {
 void zt_pmtu_restart(struct zt_pmtu *p, uint64_t now) {
   set_plpmtu(p, p->base, ZT_PMTU_WHY_NEW_PATH);
   p->fail_size = p->max + 1;
+  p->raise_fail = 0;
   p->probe_lost = 0;
   p->bh_losses = 0;
   p->acked_max = 0;
@@ -89,9 +90,18 @@ void zt_pmtu_probe_acked(struct zt_pmtu *p, uint64_t id, uint64_t now) {
     return;
   p->probes_acked++;
   p->probe_lost = 0;
+  p->raise_fail = 0;
   if (p->target > p->plpmtu)
     set_plpmtu(p, p->target, ZT_PMTU_WHY_PROBE_ACKED);
   advance(p, now);
+}
+
+/* The probe of target failed. On the raise timer's probe of max: the path
+ * did not grow, and what the last search found holds again. */
+static void raise_failed(struct zt_pmtu *p) {
+  if (p->raise_fail && p->target == p->max)
+    p->fail_size = p->raise_fail;
+  p->raise_fail = 0;
 }
 
 static void probe_failed(struct zt_pmtu *p, uint64_t now) {
@@ -103,6 +113,7 @@ static void probe_failed(struct zt_pmtu *p, uint64_t now) {
   p->probe_lost = 0;
   if (p->target < p->fail_size)
     p->fail_size = p->target;
+  raise_failed(p);
   advance(p, now);
 }
 
@@ -158,6 +169,7 @@ static void black_hole(struct zt_pmtu *p, uint64_t now) {
   /* Not proof that the old size fails for good (a path cut for a moment
    * looks the same): the search tries max first again. */
   p->fail_size = p->max + 1;
+  p->raise_fail = 0;
   set_plpmtu(p, p->base, ZT_PMTU_WHY_BLACK_HOLE);
   p->bh_losses = 0;
   p->probe_lost = 0;
@@ -214,12 +226,14 @@ void zt_pmtu_too_big(struct zt_pmtu *p, size_t size, uint64_t now) {
     p->probe_lost = 0;
     if (size < p->fail_size)
       p->fail_size = size;
+    raise_failed(p);
     advance(p, now);
     return;
   }
   if (size > p->plpmtu || size <= p->base)
     return; /* an old packet from before a decrease, or nothing to do */
   p->fail_size = size;
+  p->raise_fail = 0;
   set_plpmtu(p, p->base, ZT_PMTU_WHY_TOO_BIG);
   p->probe_lost = 0;
   p->bh_losses = 0;
@@ -243,7 +257,9 @@ void zt_pmtu_handle_expiry(struct zt_pmtu *p, uint64_t now) {
   }
   if (!p->inflight && p->state == ZT_PMTU_COMPLETE && p->plpmtu < p->max &&
       now >= p->raise_at) {
-    /* The path may have grown: forget the failures and try max again. */
+    /* The path may have grown: try max again (only max: if it fails,
+     * what the last search found still holds). */
+    p->raise_fail = p->fail_size;
     p->fail_size = p->max + 1;
     advance(p, now);
   }

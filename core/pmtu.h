@@ -12,7 +12,9 @@
  * 1280-byte plateaus (IPv4 1252, IPv6 1232), then a binary search between
  * the largest confirmed and the smallest failed size until they are
  * ZT_PMTU_SEARCH_GAP apart. After that the maximum is probed again every
- * ZT_PMTU_RAISE_MS (the path may have grown).
+ * ZT_PMTU_RAISE_MS (the path may have grown); when it fails, the search
+ * is complete again at once (RFC 8899 5.2: a failed raise goes back to
+ * SEARCH_COMPLETE), not run again from the top.
  *
  * Black hole: the path shrank below the current size with no ICMP (or ICMP
  * filtered). Every non-probe datagram carries a sequence number, and the
@@ -89,6 +91,7 @@ struct zt_pmtu {
   unsigned probe_lost; /* probes of target lost so far */
   uint64_t next_probe_id;
   uint64_t raise_at; /* COMPLETE: when to probe max again */
+  size_t raise_fail; /* probing max on the raise timer: fail_size before */
   /* black hole detection over the non-probe datagrams */
   uint64_t next_seq;   /* sequence number of the next datagram */
   uint64_t epoch_seq;  /* losses of datagrams older than this are history */

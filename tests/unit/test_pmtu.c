@@ -268,6 +268,26 @@ static void test_raise_timer(void) {
   now = at;
   run_path(&p, 1500, &now, 100); /* the path grew */
   CHECK_EQ_INT(p.plpmtu, MAX);
+  /* a path that did not grow: max fails, and the search is complete at
+   * once with what it had found, not run again from the top */
+  zt_pmtu_init(&p, ZT_PMTU_BASE, MAX, now);
+  run_path(&p, 1300, &now, 100);
+  size_t found = p.plpmtu, failed = p.fail_size;
+  CHECK(found <= 1300 && found > 1300 - ZT_PMTU_SEARCH_GAP);
+  zt_pmtu_handle_expiry(&p, zt_pmtu_expiry(&p));
+  CHECK_EQ_INT(zt_pmtu_probe_size(&p), MAX);
+  now += ZT_PMTU_RAISE_MS * MS;
+  CHECK_EQ_INT(run_path(&p, 1300, &now, 100), ZT_PMTU_MAX_PROBES);
+  CHECK_EQ_INT(p.state, ZT_PMTU_COMPLETE);
+  CHECK_EQ_INT(p.plpmtu, found);
+  CHECK_EQ_INT(p.fail_size, failed);
+  CHECK(zt_pmtu_expiry(&p) > now); /* the next raise, later */
+  /* ... and the kernel refusing the raise probe ends it the same way */
+  zt_pmtu_handle_expiry(&p, zt_pmtu_expiry(&p));
+  zt_pmtu_probe_sent(&p, now, 0);
+  zt_pmtu_too_big(&p, MAX, now);
+  CHECK_EQ_INT(p.state, ZT_PMTU_COMPLETE);
+  CHECK_EQ_INT(p.fail_size, failed);
 }
 
 static void test_too_big_hint(void) {
