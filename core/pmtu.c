@@ -96,14 +96,6 @@ void zt_pmtu_probe_acked(struct zt_pmtu *p, uint64_t id, uint64_t now) {
   advance(p, now);
 }
 
-/* The probe of target failed. On the raise timer's probe of max: the path
- * did not grow, and what the last search found holds again. */
-static void raise_failed(struct zt_pmtu *p) {
-  if (p->raise_fail && p->target == p->max)
-    p->fail_size = p->raise_fail;
-  p->raise_fail = 0;
-}
-
 static void probe_failed(struct zt_pmtu *p, uint64_t now) {
   p->probes_lost++;
   p->inflight = false;
@@ -113,7 +105,11 @@ static void probe_failed(struct zt_pmtu *p, uint64_t now) {
   p->probe_lost = 0;
   if (p->target < p->fail_size)
     p->fail_size = p->target;
-  raise_failed(p);
+  /* The raise timer's probe of max: the path did not grow, and what the
+   * last search found holds again. */
+  if (p->raise_fail && p->target == p->max)
+    p->fail_size = p->raise_fail;
+  p->raise_fail = 0;
   advance(p, now);
 }
 
@@ -219,29 +215,6 @@ void zt_pmtu_pto(struct zt_pmtu *p, unsigned pto_count, uint64_t now) {
   black_hole(p, now);
 }
 
-void zt_pmtu_too_big(struct zt_pmtu *p, size_t size, uint64_t now) {
-  p->too_big_hints++;
-  if (p->inflight && size >= p->target && size > p->plpmtu) {
-    /* The probe itself could not leave: a certain failure, no retries. */
-    p->probe_lost = 0;
-    if (size < p->fail_size)
-      p->fail_size = size;
-    raise_failed(p);
-    advance(p, now);
-    return;
-  }
-  if (size > p->plpmtu || size <= p->base)
-    return; /* an old packet from before a decrease, or nothing to do */
-  p->fail_size = size;
-  p->raise_fail = 0;
-  set_plpmtu(p, p->base, ZT_PMTU_WHY_TOO_BIG);
-  p->probe_lost = 0;
-  p->bh_losses = 0;
-  p->epoch_seq = p->next_seq;
-  p->npending = 0;
-  advance(p, now);
-}
-
 uint64_t zt_pmtu_expiry(const struct zt_pmtu *p) {
   if (p->inflight)
     return p->probe_deadline;
@@ -277,8 +250,6 @@ const char *zt_pmtu_why_name(enum zt_pmtu_why why) {
     return "probe acknowledged";
   case ZT_PMTU_WHY_BLACK_HOLE:
     return "black hole: large packets lost";
-  case ZT_PMTU_WHY_TOO_BIG:
-    return "send refused: message too long";
   case ZT_PMTU_WHY_NEW_PATH:
     return "new path";
   }

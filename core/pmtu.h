@@ -33,8 +33,9 @@
  * among small ones (an application's big message now and then) is always
  * in that case: its probe timer fires long before the next packet's ACK.
  *
- * A send refused with EMSGSIZE (the kernel learned a smaller path MTU from
- * an ICMP "fragmentation needed") is a hint: that size is too big now.
+ * ICMP is never needed, nor used: a send the kernel refuses with EMSGSIZE
+ * (it learned a smaller path MTU from an ICMP "fragmentation needed") is a
+ * lost packet like any other, and the rules above find the smaller size.
  */
 #ifndef ZTNA_PMTU_H
 #define ZTNA_PMTU_H
@@ -74,7 +75,6 @@ enum zt_pmtu_why {
   ZT_PMTU_WHY_START,
   ZT_PMTU_WHY_PROBE_ACKED,
   ZT_PMTU_WHY_BLACK_HOLE,
-  ZT_PMTU_WHY_TOO_BIG, /* EMSGSIZE */
   ZT_PMTU_WHY_NEW_PATH,
 };
 
@@ -104,7 +104,7 @@ struct zt_pmtu {
     uint64_t seq, at;
   } pending[ZT_PMTU_PENDING]; /* large ones in flight, in no order */
   /* counters for status */
-  uint64_t probes_sent, probes_acked, probes_lost, black_holes, too_big_hints;
+  uint64_t probes_sent, probes_acked, probes_lost, black_holes;
   bool changed; /* set on every plpmtu change; the caller clears it */
   size_t changed_from;
 };
@@ -136,9 +136,6 @@ unsigned zt_pmtu_sweep(struct zt_pmtu *p, uint64_t now, uint64_t loss_delay);
 
 /* The transport's consecutive PTO count went up to pto_count. */
 void zt_pmtu_pto(struct zt_pmtu *p, unsigned pto_count, uint64_t now);
-
-/* A packet of `size` bytes could not be sent: too big for the path. */
-void zt_pmtu_too_big(struct zt_pmtu *p, size_t size, uint64_t now);
 
 /* Deadline of the probe timeout or raise timer (UINT64_MAX: none), and
  * handling it. */

@@ -1209,11 +1209,6 @@ uint64_t zq_pmtu_probes_recv(const struct zq_conn *c) {
   return c->pmtu_probes_recv;
 }
 
-void zq_path_too_big(struct zq_conn *c, size_t size, uint64_t now) {
-  zt_pmtu_too_big(&c->pmtu, size, now);
-  note_pmtu(c);
-}
-
 void zq_path_changed(struct zq_conn *c, uint64_t now) {
   zt_pmtu_restart(&c->pmtu, now);
   note_pmtu(c);

@@ -212,9 +212,6 @@ struct zt_pmtu;
 const struct zt_pmtu *zq_pmtu(const struct zq_conn *c);
 /* Padding datagrams (probes of the peer's search) received. */
 uint64_t zq_pmtu_probes_recv(const struct zq_conn *c);
-/* A packet of `size` bytes could not be sent (EMSGSIZE): a hint that the
- * path MTU is smaller now. */
-void zq_path_too_big(struct zq_conn *c, size_t size, uint64_t now);
 /* Packets now take another path (inner sessions: relay <-> direct): the
  * search starts again from the base size (RFC 8899: a new path). */
 void zq_path_changed(struct zq_conn *c, uint64_t now);

@@ -111,7 +111,6 @@ void zt_statusw_pmtu(struct zt_jsonw *w, const struct zq_conn *q) {
   zt_jsonw_u64(w, "probes_acked", p->probes_acked);
   zt_jsonw_u64(w, "probes_lost", p->probes_lost);
   zt_jsonw_u64(w, "black_holes", p->black_holes);
-  zt_jsonw_u64(w, "too_big_hints", p->too_big_hints);
   zt_jsonw_end_object(w);
 }
 

@@ -609,9 +609,6 @@ uint64_t zq_pmtu_probes_recv(const struct zq_conn *c) {
   (void)c;
   return 0;
 }
-void zq_path_too_big(struct zq_conn *c, size_t size, uint64_t now) {
-  zt_pmtu_too_big(&c->pmtu, size, now);
-}
 void zq_path_changed(struct zq_conn *c, uint64_t now) {
   /* the mock has no probes: the new path is as good as the old */
   zt_pmtu_init(&c->pmtu, c->pmtu.max, c->pmtu.max, now);

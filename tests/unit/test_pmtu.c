@@ -282,38 +282,6 @@ static void test_raise_timer(void) {
   CHECK_EQ_INT(p.plpmtu, found);
   CHECK_EQ_INT(p.fail_size, failed);
   CHECK(zt_pmtu_expiry(&p) > now); /* the next raise, later */
-  /* ... and the kernel refusing the raise probe ends it the same way */
-  zt_pmtu_handle_expiry(&p, zt_pmtu_expiry(&p));
-  zt_pmtu_probe_sent(&p, now, 0);
-  zt_pmtu_too_big(&p, MAX, now);
-  CHECK_EQ_INT(p.state, ZT_PMTU_COMPLETE);
-  CHECK_EQ_INT(p.fail_size, failed);
-}
-
-static void test_too_big_hint(void) {
-  struct zt_pmtu p;
-  uint64_t now = 0;
-  zt_pmtu_init(&p, ZT_PMTU_BASE, MAX, now);
-  /* a probe refused by the kernel fails at once, no retries */
-  zt_pmtu_probe_sent(&p, now, 0);
-  zt_pmtu_too_big(&p, MAX, now);
-  CHECK_EQ_INT(p.fail_size, MAX);
-  CHECK_EQ_INT(zt_pmtu_probe_size(&p), 1252);
-  run_path(&p, 1300, &now, 100);
-  CHECK(p.plpmtu >= 1252 && p.plpmtu <= 1300);
-  /* a normal packet refused: back to base, search below it */
-  size_t was = p.plpmtu;
-  p.changed = false;
-  zt_pmtu_too_big(&p, was, now);
-  CHECK_EQ_INT(p.plpmtu, 1200);
-  CHECK_EQ_INT(p.why, ZT_PMTU_WHY_TOO_BIG);
-  CHECK(p.changed);
-  CHECK_EQ_INT(p.fail_size, was);
-  run_path(&p, 1232, &now, 100);
-  CHECK_EQ_INT(p.plpmtu, 1232);
-  /* a base-size refusal changes nothing (there is nothing smaller) */
-  zt_pmtu_too_big(&p, 1100, now);
-  CHECK_EQ_INT(p.plpmtu, 1232);
 }
 
 static void test_restart_new_path(void) {
@@ -338,7 +306,6 @@ int main(void) {
   RUN(test_black_hole_by_sweep);
   RUN(test_black_hole_by_pto);
   RUN(test_raise_timer);
-  RUN(test_too_big_hint);
   RUN(test_restart_new_path);
   return TEST_EXIT();
 }
