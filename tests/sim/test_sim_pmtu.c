@@ -9,6 +9,7 @@
 
 #include "../unit/test.h"
 #include "agent.h"
+#include "connector.h"
 #include "intermediate.h"
 #include "ippkt.h"
 #include "pmtu.h"
@@ -144,10 +145,55 @@ static void test_path_shrinks_under_traffic(void) {
   world_free(w);
 }
 
+/* Sum of every "black_holes" count in a status JSON. */
+static unsigned long black_holes_in(const char *json) {
+  unsigned long n = 0;
+  for (const char *p = json; (p = strstr(p, "\"black_holes\":")); p++)
+    n += strtoul(p + strlen("\"black_holes\":"), NULL, 10);
+  return n;
+}
+
+/* Random loss (2% each way on the agent's link) under full-size traffic
+ * with small packets between the large ones, the mix that the sweep of
+ * pmtu.c judges: losses with later packets acknowledged are congestion,
+ * never a black hole, on any of the five connections. */
+static void test_random_loss_is_not_a_black_hole(void) {
+  static char json[1 << 16];
+  struct world *w = world_new(&pki.alice);
+  CHECK(world_run(w, world_ready, 10 * SEC));
+  uint8_t p[2000];
+  size_t len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, 100);
+  zt_agent_feed_tun(w->agent, p, len, w->net.now);
+  CHECK(world_run(w, session_ready, 5 * SEC));
+  world_run(w, NULL, 1 * SEC);
+  w->ha->loss = 0.02;
+  size_t before = w->a[0].rx;
+  for (int i = 0; i < 2000; i++) {
+    size_t n = (i % 3) ? ZT_TUN_MTU : 200;
+    len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, n - 28);
+    zt_agent_feed_tun(w->agent, p, len, w->net.now);
+    world_run(w, NULL, 2 * MS);
+  }
+  world_run(w, NULL, 500 * MS);
+  size_t got = w->a[0].rx - before;
+  printf("  2%% loss each way: %zu/2000 echoes\n", got);
+  CHECK(got > 1700 && got < 2000); /* the loss was real */
+  zt_agent_status_json(w->agent, json, sizeof(json));
+  CHECK_EQ_INT(black_holes_in(json), 0);
+  CHECK(strstr(json, "\"black_holes\":") != NULL);
+  zt_intermediate_status_json(w->im, json, sizeof(json));
+  CHECK_EQ_INT(black_holes_in(json), 0);
+  zt_connector_status_json(w->c[0].conn, json, sizeof(json));
+  CHECK_EQ_INT(black_holes_in(json), 0);
+  CHECK_EQ_INT(status_pmtu(w, "uplink quic:"), ZT_OUTER_UDP_PAYLOAD);
+  world_free(w);
+}
+
 int main(void) {
   sim_log_init();
   RUN(test_1280_path_from_the_start);
   RUN(test_path_shrinks_under_traffic);
+  RUN(test_random_loss_is_not_a_black_hole);
   sim_pki_free();
   return TEST_EXIT();
 }
