@@ -39,7 +39,7 @@ fi
 q() {
   local name=$1 type=${2:-A}
   shift 2 2>/dev/null || shift
-  ip netns exec "$ZT_NS_A" dig "@$DNS_ADDR" +time=2 +tries=3 "$@" "$name" "$type"
+  ip netns exec "$ZT_NS_A" dig "@$DNS_ADDR" +time=5 +tries=1 "$@" "$name" "$type"
 }
 status_of() { grep -o 'status: [A-Z]*' <<<"$1" | head -n1 | cut -d' ' -f2; }
 answer_of() { q "$@" +short | tr -d '\n'; }

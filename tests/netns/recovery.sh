@@ -106,7 +106,7 @@ fi
 zt_wait_log connector "service web registered" 10 || true
 download_through "intermediate kill -9 and restart" kill_intermediate
 for d in agent connector; do
-  if grep -q "reconnecting now" "$ZT_WORK/$d.log"; then
+  if zt_wait_log "$d" "reconnecting now" 20; then
     pass "$d redialled at once after the Intermediate's restart"
   else
     fail "$d redial" "no 'reconnecting now' after the restart: $(grep 'connection to intermediate lost\|reconnecting' "$ZT_WORK/$d.log" | tail -n 2)"

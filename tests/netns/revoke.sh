@@ -132,7 +132,8 @@ else
   if zt_openssl_cert "$ZT_WORK/short.pem" "$start" "$end" "$P/alice.key" "$P" ztna://agent/alice; then
     sed -i "s|$P/alice.pem|$ZT_WORK/short.pem|" "$ZT_WORK/agent.json"
     zt_start_agent
-    if zt_wait_log agent "added route $ECHO_VIP" 15 && A ping -c 1 -W 2 "$WEB_VIP" >/dev/null 2>&1; then
+    # up to 3 pings: the first opens the session, which may take a moment
+    if zt_wait_log agent "added route $ECHO_VIP" 15 && A ping -c 3 -i 0.5 -W 3 "$WEB_VIP" >/dev/null 2>&1; then
       # The status flags it (and the log warned once).
       ip netns exec "$ZT_NS_I" "$Z" status --socket "$ZT_WORK/intermediate.sock" \
         >"$ZT_WORK/status.out" 2>&1

@@ -118,10 +118,13 @@ else
   fail steered "unknown ${unknown:-?} frames ${frames:-?}"
 fi
 
-# Reload with traffic in flight: the UDP echo runs while SIGHUP is handled.
-A "$ZT_PY" tests/netns/udp_echo.py client "$ECHO_VIP" 9999 during-reload 50 >"$ZT_WORK/udp2.out" 2>&1 &
+# Reload with traffic in flight: the UDP echo (50 datagrams 20 ms apart,
+# about 1 s) runs while SIGHUP is handled, and must still be running then.
+A "$ZT_PY" tests/netns/udp_echo.py client "$ECHO_VIP" 9999 during-reload 50 0 0.02 >"$ZT_WORK/udp2.out" 2>&1 &
 echo_pid=$!
 sleep 0.3
+kill -0 "$echo_pid" 2>/dev/null ||
+  fail reload "the echo ended before SIGHUP (nothing tested): $(cat "$ZT_WORK/udp2.out")"
 kill -HUP "$(zt_daemon_pid intermediate)"
 if wait "$echo_pid" && zt_wait_log intermediate "SIGHUP: "; then
   pass "reload during traffic ($(cat "$ZT_WORK/udp2.out"); $(grep -o 'SIGHUP: .*' "$ZT_WORK/intermediate.log" | tail -n1 | cut -c1-80))"
