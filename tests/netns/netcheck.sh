@@ -61,7 +61,7 @@ else
 fi
 
 # unknown: nothing on the STUN port asked.
-out=$(netcheck --stun-port 3479 --json --timeout 600)
+out=$(netcheck --stun-port 3479 --json --timeout 2000) # the main port must answer in it
 rc=$?
 if [ $rc -eq 0 ] && grep -q '"mapping":"unknown"' <<<"$out" &&
   grep -q '"observed_stun_port":null' <<<"$out" &&

@@ -82,7 +82,7 @@ else
 fi
 
 # ---- flap: the link down for a second and up again
-zt_ping_stream pings2 750 # 15 s
+zt_ping_stream pings2 1500 # 30 s, stopped below: outlives the 15 s wait
 sleep 1
 tdown=$(date +%s.%N)
 zt_roam_flap 1 || fail "link flap" "ip failed"
