@@ -119,10 +119,15 @@ void zt_pmtu_probe_lost(struct zt_pmtu *p, uint64_t id, uint64_t now) {
   probe_failed(p, now);
 }
 
-uint64_t zt_pmtu_data_sent(struct zt_pmtu *p, size_t size, uint64_t now) {
-  uint64_t seq = p->next_seq++;
+uint64_t zt_pmtu_data_seq(const struct zt_pmtu *p) { return p->next_seq; }
+
+void zt_pmtu_data_sent(struct zt_pmtu *p, uint64_t seq, size_t size,
+                       uint64_t now) {
+  if (seq < p->next_seq)
+    return; /* sent already */
+  p->next_seq = seq + 1;
   if (size <= p->base)
-    return seq;
+    return;
   p->last_large = seq;
   unsigned i = p->npending;
   if (i == ZT_PMTU_PENDING) { /* forget the oldest */
@@ -134,7 +139,6 @@ uint64_t zt_pmtu_data_sent(struct zt_pmtu *p, size_t size, uint64_t now) {
     p->npending++;
   }
   p->pending[i] = (struct zt_pmtu_sent){seq, now};
-  return seq;
 }
 
 /* Forgets a remembered large datagram; false when it was not remembered

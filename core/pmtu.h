@@ -121,11 +121,15 @@ uint64_t zt_pmtu_probe_sent(struct zt_pmtu *p, uint64_t now, uint64_t rto_ns);
 void zt_pmtu_probe_acked(struct zt_pmtu *p, uint64_t id, uint64_t now);
 void zt_pmtu_probe_lost(struct zt_pmtu *p, uint64_t id, uint64_t now);
 
-/* Non-probe datagrams: the sequence number (never 0) of one about to be
- * sent in a packet of `size` bytes, and its fate as the transport reports
- * it. Acknowledgements give the size again: a large one may have been
+/* Non-probe datagrams: the sequence number (never 0) the next one is to
+ * carry; that it was sent (the transport took it) in a packet of `size`
+ * bytes; and its fate as the transport reports it. A datagram the
+ * transport did not take is not sent: the next try carries the same
+ * number. Acknowledgements give the size again: a large one may have been
  * forgotten already. Losses count only for large ones still remembered. */
-uint64_t zt_pmtu_data_sent(struct zt_pmtu *p, size_t size, uint64_t now);
+uint64_t zt_pmtu_data_seq(const struct zt_pmtu *p);
+void zt_pmtu_data_sent(struct zt_pmtu *p, uint64_t seq, size_t size,
+                       uint64_t now);
 void zt_pmtu_data_acked(struct zt_pmtu *p, uint64_t seq, size_t size);
 void zt_pmtu_data_lost(struct zt_pmtu *p, uint64_t seq, uint64_t now);
 /* After the acknowledgements of a received packet (all of them: one ACK

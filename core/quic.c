@@ -28,6 +28,7 @@
 #include "ccalgo.h"
 #include "dgramq.h"
 #include "log.h"
+#include "lossmap.h"
 #include "pmtu.h"
 #include "quicmem.h"
 #include "secret.h"
@@ -73,6 +74,7 @@ struct zq_conn {
   struct zt_dgramq dq;
   size_t max_dgram; /* at the configured maximum packet size */
   struct zt_pmtu pmtu;
+  struct zt_lossmap loss; /* which datagrams were lost (lossmap.h) */
   uint64_t pmtu_probes_recv; /* padding datagrams received (probes) */
 
   bool ready, dead, closing_requested, close_sent;
@@ -321,7 +323,7 @@ static int lost_datagram_cb(ngtcp2_conn *conn, uint64_t dgram_id,
     zt_pmtu_probe_lost(&c->pmtu, dgram_id & ~DGRAM_ID_PROBE, c->last_ts);
     return 0;
   }
-  c->stats.dgram_lost++;
+  /* counted in dgram_lost by the loss map, which sees them all */
   zt_pmtu_data_lost(&c->pmtu, dgram_id >> 16, c->last_ts);
   return 0;
 }
@@ -332,9 +334,11 @@ static int ack_datagram_cb(ngtcp2_conn *conn, uint64_t dgram_id,
   (void)conn;
   if (dgram_id & DGRAM_ID_PROBE)
     zt_pmtu_probe_acked(&c->pmtu, dgram_id & ~DGRAM_ID_PROBE, c->last_ts);
-  else
+  else {
+    zt_lossmap_acked(&c->loss, dgram_id >> 16);
     zt_pmtu_data_acked(&c->pmtu, dgram_id >> 16,
                        (dgram_id & 0xffff) + ZT_QUIC_DGRAM_OVERHEAD);
+  }
   return 0;
 }
 
@@ -479,6 +483,7 @@ conn_alloc(const struct zq_config *cfg, const struct zq_handlers *h, void *ud,
                cfg->max_udp_payload < ZT_PMTU_BASE ? cfg->max_udp_payload
                                                   : ZT_PMTU_BASE,
                cfg->max_udp_payload, now);
+  zt_lossmap_init(&c->loss, zt_pmtu_data_seq(&c->pmtu));
   /* The datagram queue (its slot array alone is 24 KB) waits for the
    * first datagram: a server must keep as little as it can for Initials
    * from anybody, and for idle peers (dq_ready). */
@@ -809,8 +814,8 @@ static void note_read_error(struct zq_conn *c, int rv) {
  * (zt_pmtu_sweep: ngtcp2 does not report those it sent a loss probe for).
  * RFC 9002's time threshold, 9/8 of the RTT, 1 ms at least. */
 static void sweep_datagrams(struct zq_conn *c, uint64_t now) {
-  if (c->pmtu.npending == 0)
-    return;
+  if (c->pmtu.npending == 0 && c->loss.base >= c->loss.acked_max)
+    return; /* nothing acknowledged past what is judged */
   ngtcp2_conn_stat cs;
   ngtcp2_conn_get_conn_stat(c->conn, &cs);
   uint64_t rtt = cs.smoothed_rtt > cs.latest_rtt ? cs.smoothed_rtt
@@ -818,7 +823,9 @@ static void sweep_datagrams(struct zq_conn *c, uint64_t now) {
   uint64_t delay = rtt + rtt / 8;
   if (delay < NGTCP2_MILLISECONDS)
     delay = NGTCP2_MILLISECONDS;
-  zt_pmtu_sweep(&c->pmtu, now, delay);
+  c->stats.dgram_lost += zt_lossmap_sweep(&c->loss, now, delay);
+  if (c->pmtu.npending)
+    zt_pmtu_sweep(&c->pmtu, now, delay);
 }
 
 int zq_read(struct zq_conn *c, const struct sockaddr *local, socklen_t locallen,
@@ -979,6 +986,15 @@ static bool ack_held(const struct zq_conn *c, uint64_t now) {
 }
 
 /* Stream bytes first, then datagrams, then ngtcp2's own frames. */
+/* ngtcp2 took datagram seq (len bytes) into a packet. */
+static void dgram_taken(struct zq_conn *c, uint64_t seq, size_t len,
+                        uint64_t now) {
+  zt_pmtu_data_sent(&c->pmtu, seq, len + ZT_QUIC_DGRAM_OVERHEAD, now);
+  zt_lossmap_sent(&c->loss, seq);
+  c->stats.dgram_bytes_sent += len;
+  c->stats.dgram_sent++;
+}
+
 ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
                  struct sockaddr_storage *to, socklen_t *tolen, uint64_t now) {
   ngtcp2_path_storage ps;
@@ -1066,17 +1082,16 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
     }
     if (dg) {
       ngtcp2_vec v = {dg->data, dg->len};
-      /* Numbered for black hole detection (pmtu.h). */
-      uint64_t seq =
-          zt_pmtu_data_sent(&c->pmtu, dg->len + ZT_QUIC_DGRAM_OVERHEAD, now);
+      /* Numbered for black hole detection (pmtu.h) and the loss count
+       * (lossmap.h); the number is used once ngtcp2 took the datagram. */
+      uint64_t seq = zt_pmtu_data_seq(&c->pmtu);
       n = ngtcp2_conn_writev_datagram(
           c->conn, &ps.path, &pi, buf, cap, &accepted_dg,
           NGTCP2_WRITE_DATAGRAM_FLAG_MORE, seq << 16 | dg->len, &v, 1, now);
       if (n == NGTCP2_ERR_WRITE_MORE) {
         open_pkt = true;
-        c->stats.dgram_bytes_sent += dg->len;
+        dgram_taken(c, seq, dg->len, now);
         zt_dgramq_pop(&c->dq);
-        c->stats.dgram_sent++;
         continue;
       }
       if (n == NGTCP2_ERR_INVALID_STATE || n == NGTCP2_ERR_INVALID_ARGUMENT) {
@@ -1087,9 +1102,8 @@ ssize_t zq_write(struct zq_conn *c, uint8_t *buf, size_t cap,
       }
       if (n > 0) {
         if (accepted_dg) {
-          c->stats.dgram_bytes_sent += dg->len;
+          dgram_taken(c, seq, dg->len, now);
           zt_dgramq_pop(&c->dq);
-          c->stats.dgram_sent++;
         } else if (++dg->tries >= DGRAM_MAX_TRIES) {
           zt_dgramq_pop(&c->dq);
           c->stats.dgram_drop_unplaced++;

@@ -71,7 +71,7 @@ struct zq_config {
 struct zq_stats {
   uint64_t dgram_sent, dgram_recv;
   uint64_t dgram_bytes_sent, dgram_bytes_recv; /* payload bytes of those */
-  uint64_t dgram_lost;            /* in packets declared lost */
+  uint64_t dgram_lost;            /* unacknowledged, 3 later ones acked */
   uint64_t dgram_drop_queue_full; /* queue bound reached */
   uint64_t dgram_drop_fair;       /* oldest of the longest flow, for room */
   uint64_t dgram_drop_too_big;    /* would never fit a packet */
