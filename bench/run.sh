@@ -2,7 +2,8 @@
 # `make bench`: ztna's figures beside the tunnels a user would otherwise pick,
 # measured in the same run on this machine. One figure per line:
 #
-#   NAME THROUGHPUT_MBPS RTT_AVG_MS     (iperf3 TCP for DUR s; 200 pings 5 ms apart)
+#   NAME THROUGHPUT_MBPS RTT_AVG_MS     (iperf3 TCP for DUR s; 200 pings 5 ms apart;
+#                       ztna-relay adds the median)
 #   ztna-relay          agent -> Intermediate relay -> connector -> backend, both NATs
 #   ztna-direct, ztna-relay-20ms  direct path vs. relay with 20 ms each way on
 #                       the Intermediate's link, time to direct, switchover
@@ -48,7 +49,14 @@ done
   A ping -c 3 -i 0.2 "$WEB_VIP" >/dev/null 2>&1 # session up before measuring
   bw=$(A iperf3 -c "$WEB_VIP" -p 5201 -t "$DUR" -J 2>/dev/null | python3 -c \
     'import json,sys; d=json.load(sys.stdin); print(round(d["end"]["sum_received"]["bits_per_second"]/1e6))' 2>/dev/null)
-  rtt=$(A ping -q -c 200 -i 0.005 "$WEB_VIP" 2>/dev/null | awk -F/ '/rtt|round-trip/{print $5}')
+  # The average, as peer-tunnels.sh reports for the others; the median
+  # beside it, because one stalled ping of a few ms moves the average of
+  # 200 by 0.01 ms or more on a shared machine.
+  rtt=$(A ping -c 200 -i 0.005 "$WEB_VIP" 2>/dev/null | python3 -c '
+import re, statistics, sys
+v = [float(x) for x in re.findall(r"time=([0-9.]+)", sys.stdin.read())]
+print("%.3f (median %.3f of %d)" % (sum(v) / len(v), statistics.median(v), len(v))
+      if v else "NA")' 2>/dev/null)
   echo "ztna-relay ${bw:-NA} ${rtt:-NA}"
   for d in intermediate connector agent; do
     pid=$(zt_daemon_pid "$d")
