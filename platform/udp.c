@@ -264,7 +264,8 @@ static unsigned build_messages(struct zt_udp_batch *b) {
 }
 
 /* Sends the datagrams of a refused GSO message one by one. Returns how
- * many of them failed; *too_big: whether one failed for its size. */
+ * many of them failed; *too_big (when not NULL): whether one failed for
+ * its size. */
 static int resend_singly(struct zt_udp_batch *b, const struct msghdr *h,
                          bool *too_big) {
   int dropped = 0;
@@ -272,7 +273,7 @@ static int resend_singly(struct zt_udp_batch *b, const struct msghdr *h,
     if (zt_udp_send(b->fd, h->msg_name, h->msg_namelen, h->msg_iov[i].iov_base,
                     h->msg_iov[i].iov_len) != 0) {
       dropped++;
-      if (errno == EMSGSIZE)
+      if (errno == EMSGSIZE && too_big)
         *too_big = true;
     }
   return dropped;
@@ -315,8 +316,7 @@ int zt_udp_batch_flush(struct zt_udp_batch *b) {
       /* Its first datagram is bigger than the path MTU the kernel knows
        * (a path MTU probe, typically): only that one may be refused, not
        * the smaller ones that share its message. */
-      bool too_big = false;
-      dropped += resend_singly(b, h, &too_big);
+      dropped += resend_singly(b, h, NULL);
     } else {
       /* Full buffer, unreachable destination...: drop this message (QUIC's
        * loss recovery resends) and go on with the others, which may be for

@@ -37,24 +37,42 @@ static size_t status_pmtu(struct world *w, const char *label) {
   return status_num(w, label, "pmtu ");
 }
 
+/* One UDP packet of `len` bytes (IP) to the echo service, into the
+ * agent's TUN. */
+static void feed_udp(struct world *w, size_t len) {
+  uint8_t p[2000];
+  size_t l = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7,
+                           len - 28);
+  /* a fresh IP id each, as a real stack gives: fragments of different
+   * packets must not look like one datagram's */
+  static uint16_t id;
+  id++;
+  p[4] = (uint8_t)(id >> 8);
+  p[5] = (uint8_t)id;
+  p[10] = p[11] = 0;
+  uint16_t ck = zt_ip_checksum(p, 20);
+  memcpy(p + 10, &ck, 2);
+  zt_agent_feed_tun(w->agent, p, l, w->net.now);
+}
+
+/* The world up and the agent's session to conn-a opened by a first
+ * packet, then a second more (on a full-size path: both searches done). */
+static bool session_up(struct world *w) {
+  if (!world_run(w, world_ready, 10 * SEC))
+    return false;
+  feed_udp(w, 128);
+  if (!world_run(w, session_ready, 5 * SEC))
+    return false;
+  world_run(w, NULL, 1 * SEC);
+  return true;
+}
+
 /* n UDP packets of `len` bytes (IP) to the echo service, gap apart; the
  * number of echoes that came back. */
 static size_t udp_burst(struct world *w, size_t len, int n, uint64_t gap) {
-  uint8_t p[2000];
   size_t before = w->a[0].rx;
   for (int i = 0; i < n; i++) {
-    size_t l = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7,
-                             len - 28);
-    /* a fresh IP id each, as a real stack gives: fragments of different
-     * packets must not look like one datagram's */
-    static uint16_t id;
-    id++;
-    p[4] = (uint8_t)(id >> 8);
-    p[5] = (uint8_t)id;
-    p[10] = p[11] = 0;
-    uint16_t ck = zt_ip_checksum(p, 20);
-    memcpy(p + 10, &ck, 2);
-    zt_agent_feed_tun(w->agent, p, l, w->net.now);
+    feed_udp(w, len);
     world_run(w, NULL, gap);
   }
   world_run(w, NULL, 300 * MS);
@@ -116,12 +134,7 @@ static void test_1280_path_from_the_start(void) {
 
 static void test_path_shrinks_under_traffic(void) {
   struct world *w = world_new(&pki.alice);
-  CHECK(world_run(w, world_ready, 10 * SEC));
-  uint8_t p[200];
-  size_t len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, 100);
-  zt_agent_feed_tun(w->agent, p, len, w->net.now);
-  CHECK(world_run(w, session_ready, 5 * SEC));
-  world_run(w, NULL, 1 * SEC);
+  CHECK(session_up(w));
   CHECK_EQ_INT(status_pmtu(w, "uplink quic:"), ZT_OUTER_UDP_PAYLOAD);
   CHECK_EQ_INT(status_pmtu(w, "session conn-a quic:"), ZT_INNER_UDP_PAYLOAD);
   /* full-size traffic: every packet comes back */
@@ -160,18 +173,11 @@ static unsigned long black_holes_in(const char *json) {
 static void test_random_loss_is_not_a_black_hole(void) {
   static char json[1 << 16];
   struct world *w = world_new(&pki.alice);
-  CHECK(world_run(w, world_ready, 10 * SEC));
-  uint8_t p[2000];
-  size_t len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, 100);
-  zt_agent_feed_tun(w->agent, p, len, w->net.now);
-  CHECK(world_run(w, session_ready, 5 * SEC));
-  world_run(w, NULL, 1 * SEC);
+  CHECK(session_up(w));
   w->ha->loss = 0.02;
   size_t before = w->a[0].rx;
   for (int i = 0; i < 2000; i++) {
-    size_t n = (i % 3) ? ZT_TUN_MTU : 200;
-    len = sim_build_udp(p, zt_agent_tunnel_addr(w->agent), VIP, 7, n - 28);
-    zt_agent_feed_tun(w->agent, p, len, w->net.now);
+    feed_udp(w, (i % 3) ? ZT_TUN_MTU : 200);
     world_run(w, NULL, 2 * MS);
   }
   world_run(w, NULL, 500 * MS);
